@@ -1,0 +1,73 @@
+"""API clients (frontends, bots) and the users they act for."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ApiClient(models.Model):
+    """A frontend or bot holding an API key. Only a SHA-256 digest of the key is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=256)
+    api_key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    api_key_prefix = models.CharField(
+        max_length=12, editable=False, help_text="First characters of the key, to recognise it."
+    )
+    enabled = models.BooleanField(default=True)
+    trusted = models.BooleanField(default=False)
+    frontend_type = models.CharField(max_length=256, blank=True, default="")
+    admin_email = models.EmailField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.api_key_prefix}…)"
+
+
+class AuthMethod(models.TextChoices):
+    DISCORD = "discord"
+    GOOGLE = "google"
+    LOCAL = "local"
+    SYSTEM = "system"
+
+
+class User(models.Model):
+    """A volunteer as known to one API client: ``(auth_method, username)`` is unique per client."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="users")
+    auth_method = models.CharField(max_length=128, choices=AuthMethod.choices)
+    username = models.CharField(max_length=128)
+    display_name = models.CharField(max_length=256)
+    enabled = models.BooleanField(default=True)
+    deleted = models.BooleanField(default=False)
+    show_on_leaderboard = models.BooleanField(default=True)
+    notes = models.CharField(max_length=1024, blank=True, default="")
+    tos_acceptance_date = models.DateTimeField(null=True, blank=True)
+    streak_last_day_date = models.DateTimeField(null=True, blank=True)
+    streak_days = models.PositiveIntegerField(null=True, blank=True)
+    last_activity_date = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_client", "auth_method", "username"],
+                name="user_unique_per_client",
+            ),
+            models.CheckConstraint(condition=~Q(username=""), name="user_username_not_empty"),
+        ]
+        indexes = [
+            models.Index(fields=["api_client", "display_name"], name="user_display_name"),
+            models.Index(fields=["last_activity_date"], name="user_last_activity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.auth_method}:{self.username}"

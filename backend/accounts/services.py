@@ -1,0 +1,72 @@
+"""Writes on API clients and users: one function per use case, one transaction each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from backend.accounts.keys import (
+    API_KEY_PREFIX_LENGTH,
+    MIN_API_KEY_LENGTH,
+    digest_api_key,
+    generate_api_key,
+)
+from backend.accounts.models import ApiClient
+
+BOOTSTRAP_LOCK_KEY = 0x6726F7665  # any constant shared by every Grove process
+
+
+class InvalidApiKey(ValueError):
+    """A chosen API key is too short or already belongs to a client."""
+
+
+@dataclass(frozen=True)
+class IssuedApiClient:
+    client: ApiClient
+    api_key: str  # shown once; only its digest is stored
+
+
+@transaction.atomic
+def create_api_client(
+    *,
+    name: str,
+    trusted: bool = False,
+    frontend_type: str = "",
+    admin_email: str = "",
+    api_key: str | None = None,
+) -> IssuedApiClient:
+    """Create a client. ``api_key`` lets operators choose the key (bootstrap); else random."""
+    key = api_key if api_key is not None else generate_api_key()
+    if len(key) < MIN_API_KEY_LENGTH:
+        raise InvalidApiKey(f"an API key needs at least {MIN_API_KEY_LENGTH} characters")
+    digest = digest_api_key(key)
+    if ApiClient.objects.filter(api_key_digest=digest).exists():
+        raise InvalidApiKey("this API key already belongs to a client")
+    client = ApiClient.objects.create(
+        name=name,
+        api_key_digest=digest,
+        api_key_prefix=key[:API_KEY_PREFIX_LENGTH],
+        trusted=trusted,
+        frontend_type=frontend_type,
+        admin_email=admin_email,
+    )
+    return IssuedApiClient(client=client, api_key=key)
+
+
+@transaction.atomic
+def bootstrap_api_client(*, api_key: str | None) -> IssuedApiClient | None:
+    """Create the first (trusted) client when there is none; None when clients exist.
+
+    With ``api_key`` set (``GROVE_BOOTSTRAP_API_KEY``) that key is the client's, so scripts
+    and docker-compose know it without reading logs. On PostgreSQL an advisory lock makes two
+    processes starting together create one client, not two.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BOOTSTRAP_LOCK_KEY])
+    if ApiClient.objects.exists():
+        return None
+    return create_api_client(
+        name="bootstrap", trusted=True, frontend_type="bootstrap", api_key=api_key or None
+    )

@@ -1,0 +1,327 @@
+"""Conversation trees, their messages, the tasks handed out on them, and what users send back.
+
+Rows the v1 protocol refers to (trees, messages, tasks) have UUID primary keys. Indexes are
+chosen for the queries the tree engine runs on every task request: the review queue, the
+extendible parents of growing trees, incomplete rankings and a user's pending tasks.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from backend.accounts.models import ApiClient, User
+
+# Open-Assistant's tree states, spelled as on the wire (lifecycle.TreeState is the same set).
+TREE_STATE_CHOICES = [
+    ("initial_prompt_review", "initial prompt review"),
+    ("prompt_lottery_waiting", "prompt lottery waiting"),
+    ("growing", "growing"),
+    ("ranking", "ranking"),
+    ("ready_for_scoring", "ready for scoring"),
+    ("ready_for_export", "ready for export"),
+    ("scoring_failed", "scoring failed"),
+    ("aborted_low_grade", "aborted low grade"),
+    ("halted_by_moderator", "halted by moderator"),
+    ("backlog_ranking", "backlog ranking"),
+]
+
+
+class Role(models.TextChoices):
+    PROMPTER = "prompter"
+    ASSISTANT = "assistant"
+
+
+class MessageTree(models.Model):
+    """A tree's state and growth limits. Its id is the id of its initial prompt (as in OA)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    state = models.CharField(max_length=32, choices=TREE_STATE_CHOICES)
+    goal_tree_size = models.PositiveIntegerField()
+    max_depth = models.PositiveIntegerField()
+    max_children_count = models.PositiveIntegerField()
+    lang = models.CharField(max_length=32)
+    origin = models.CharField(max_length=1024, blank=True, default="")
+    active = models.BooleanField(default=True)
+    won_prompt_lottery_date = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=[value for value, _ in TREE_STATE_CHOICES]),
+                name="tree_state_valid",
+            ),
+            models.CheckConstraint(condition=Q(goal_tree_size__gte=1), name="tree_goal_size_pos"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "lang", "active"], name="tree_state_lang"),
+            models.Index(fields=["lang", "state", "created_at"], name="tree_lang_state_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"tree {self.id} [{self.state}]"
+
+
+class Message(models.Model):
+    """One prompt or reply. ``review_result`` is None while under review."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message_tree = models.ForeignKey(MessageTree, on_delete=models.CASCADE, related_name="messages")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    text = models.TextField()
+    lang = models.CharField(max_length=32)
+    depth = models.PositiveIntegerField(default=0)
+    children_count = models.PositiveIntegerField(default=0)
+    review_count = models.PositiveIntegerField(default=0)
+    review_result = models.BooleanField(null=True, blank=True)
+    ranking_count = models.PositiveIntegerField(default=0)
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    deleted = models.BooleanField(default=False)
+    synthetic = models.BooleanField(default=False)
+    edited = models.BooleanField(default=False)
+    model_name = models.CharField(max_length=1024, blank=True, default="")
+    emojis = models.JSONField(default=dict, blank=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="messages")
+    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
+    task = models.ForeignKey(
+        "Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    frontend_message_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_client", "frontend_message_id"], name="message_frontend_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=(Q(parent__isnull=True) & Q(depth=0))
+                | (Q(parent__isnull=False) & Q(depth__gte=1)),
+                name="message_depth_matches_parent",
+            ),
+            models.CheckConstraint(
+                condition=Q(parent__isnull=False) | Q(role="prompter"),
+                name="message_root_is_prompter",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["prompter", "assistant"]), name="message_role_valid"
+            ),
+        ]
+        indexes = [
+            # Review queue: pending messages of a language, oldest first.
+            models.Index(
+                fields=["lang", "depth", "created_at"],
+                condition=Q(review_result__isnull=True, deleted=False),
+                name="message_review_queue",
+            ),
+            # Extendible parents and ranking candidates inside active trees.
+            models.Index(
+                fields=["message_tree", "depth"],
+                condition=Q(review_result=True, deleted=False),
+                name="message_accepted_by_tree",
+            ),
+            models.Index(fields=["parent", "review_result"], name="message_children"),
+            models.Index(fields=["user", "created_at"], name="message_user_created"),
+            models.Index(fields=["created_at"], name="message_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.id}"
+
+
+class MessageRevision(models.Model):
+    """The text a message had before an edit; the newest text stays on the message."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="revisions")
+    text = models.TextField()
+    user = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class Task(models.Model):
+    """A unit of work handed to one user: reply, label or rank, with its wire payload."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    payload_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="tasks")
+    frontend_message_id = models.CharField(max_length=200, blank=True, default="")
+    message_tree = models.ForeignKey(
+        MessageTree, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    parent_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    ack = models.BooleanField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+    skipped = models.BooleanField(default=False)
+    skip_reason = models.CharField(max_length=512, blank=True, default="")
+    collective = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expiry_date = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~(Q(done=True) & Q(skipped=True)), name="task_not_done_and_skipped"
+            ),
+        ]
+        indexes = [
+            # Open tasks per parent message: the reservation check of the engine.
+            models.Index(
+                fields=["parent_message", "payload_type", "expiry_date"],
+                condition=Q(done=False, skipped=False),
+                name="task_open_by_parent",
+            ),
+            # A user's pending tasks (max_pending_tasks_per_user) and recent nodes.
+            models.Index(fields=["user", "created_at"], name="task_user_created"),
+            models.Index(
+                fields=["api_client", "frontend_message_id"], name="task_frontend_message"
+            ),
+            models.Index(fields=["expiry_date"], condition=Q(done=False), name="task_open_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payload_type} {self.id}"
+
+
+class TextLabels(models.Model):
+    """One user's labels on one message (a review when it comes from a label task)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="text_labels")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="text_labels")
+    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
+    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL)
+    labels = models.JSONField(help_text="label name -> value in [0, 1]")
+    text = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "text labels"
+        constraints = [
+            # A user reviews a message through a task at most once; report labels are free.
+            models.UniqueConstraint(
+                fields=["message", "user"],
+                condition=Q(task__isnull=False),
+                name="text_labels_one_review_per_user",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="text_labels_user")]
+
+
+class ReactionType(models.TextChoices):
+    RATING = "RatingReactionPayload"
+    RANKING = "RankingReactionPayload"
+
+
+class MessageReaction(models.Model):
+    """A rating of a message or a ranking of a parent's children (``message`` is the parent)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.OneToOneField(
+        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="reaction"
+    )
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reactions")
+    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
+    payload_type = models.CharField(max_length=64, choices=ReactionType.choices)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "payload_type"], name="reaction_once_per_user"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "created_at"], name="reaction_user")]
+
+
+class MessageEmoji(models.Model):
+    """An emoji reaction (+1, -1, red_flag, ...); counts are kept on ``Message.emojis``."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="emoji_rows")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="emojis")
+    emoji = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "message emojis"
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user", "emoji"], name="emoji_once"),
+        ]
+
+
+class FlaggedMessage(models.Model):
+    """A message reported for moderation, until an admin marks it processed."""
+
+    message = models.OneToOneField(
+        Message, primary_key=True, on_delete=models.CASCADE, related_name="flag"
+    )
+    processed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["processed", "created_at"], name="flagged_queue")]
+
+
+class JournalEntry(models.Model):
+    """Audit of every state change. Ids are plain values so entries outlive what they name."""
+
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    message_tree_id = models.UUIDField(null=True, blank=True)
+    message_id = models.UUIDField(null=True, blank=True)
+    user_id = models.UUIDField(null=True, blank=True)
+    api_client_id = models.UUIDField(null=True, blank=True)
+    actor = models.CharField(max_length=256, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "journal entries"
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["message_tree_id", "id"], name="journal_tree"),
+            models.Index(fields=["event_type", "created_at"], name="journal_event"),
+        ]
+
+
+class TreeGrowthConfig(models.Model):
+    """One version of the tree-growth parameters; exactly one version is active.
+
+    Changes never edit a row: they add a version (with who and when) and move ``is_active``.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    values = models.JSONField()
+    is_active = models.BooleanField(default=False)
+    created_by = models.CharField(max_length=256)
+    comment = models.CharField(max_length=1024, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="one_active_config"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"config v{self.version}{' (active)' if self.is_active else ''}"

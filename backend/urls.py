@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from frontend_api.health import HealthView
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("frontend_api.v1.urls")),
+]

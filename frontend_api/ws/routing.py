@@ -1,0 +1,3 @@
+"""Websocket routes (consumers arrive with the websocket issue)."""
+
+websocket_urlpatterns: list = []

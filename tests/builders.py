@@ -1,0 +1,64 @@
+"""Small builders for rows the tests need (``make_user``, ``grow_tree`` ...)."""
+
+from __future__ import annotations
+
+import itertools
+
+from backend.accounts.models import ApiClient, User
+from backend.accounts.services import create_api_client
+from backend.trees.models import Message, MessageTree
+
+_counter = itertools.count(1)
+
+
+def make_client(*, trusted: bool = False, name: str | None = None) -> ApiClient:
+    return create_api_client(name=name or f"client-{next(_counter)}", trusted=trusted).client
+
+
+def make_user(client: ApiClient | None = None, *, username: str | None = None) -> User:
+    client = client or make_client()
+    name = username or f"user-{next(_counter)}"
+    return User.objects.create(
+        api_client=client, auth_method="local", username=name, display_name=name
+    )
+
+
+def make_tree(*, author: User, state: str = "growing", lang: str = "en", **limits) -> Message:
+    """A tree with its accepted initial prompt; returns the prompt."""
+    tree = MessageTree.objects.create(
+        state=state,
+        lang=lang,
+        goal_tree_size=limits.get("goal_tree_size", 12),
+        max_depth=limits.get("max_depth", 3),
+        max_children_count=limits.get("max_children_count", 3),
+    )
+    return Message.objects.create(
+        id=tree.id,
+        message_tree=tree,
+        role="prompter",
+        text="What is a good way to learn to juggle?",
+        lang=lang,
+        review_result=True,
+        user=author,
+        api_client=author.api_client,
+        frontend_message_id=f"fm-{next(_counter)}",
+    )
+
+
+def add_reply(parent: Message, *, author: User, role: str | None = None, **fields) -> Message:
+    role = role or ("assistant" if parent.role == "prompter" else "prompter")
+    reply = Message.objects.create(
+        message_tree_id=parent.message_tree_id,
+        parent=parent,
+        role=role,
+        text=fields.pop("text", f"a {role} reply"),
+        lang=parent.lang,
+        depth=parent.depth + 1,
+        user=author,
+        api_client=author.api_client,
+        frontend_message_id=f"fm-{next(_counter)}",
+        **fields,
+    )
+    Message.objects.filter(id=parent.id).update(children_count=parent.children_count + 1)
+    parent.children_count += 1
+    return reply

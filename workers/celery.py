@@ -1,0 +1,14 @@
+"""The one Celery app, configured from Django settings (``CELERY_*``)."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+
+app = Celery("grove")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# Named queues so operators can run and scale workers per kind of work.
+app.conf.task_queues = (Queue("tree"), Queue("stats"), Queue("export"))
+app.autodiscover_tasks(["workers"], related_name="jobs")

@@ -1,0 +1,1 @@
+"""Celery jobs: thin — they take ids, call one service, and are safe to run twice."""
