@@ -16,7 +16,14 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("GROVE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str) -> str:
+    """The variable's value; unset and empty both mean the default (as in ``NAME=`` lines)."""
+    return os.environ.get(name) or default
+
+
+VAR_DIR = Path(env_str("GROVE_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
@@ -43,13 +50,14 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("GROVE_DEBUG", False)
-# The embedded default has a fixed, public development key; any deployment sets its own.
-INSECURE_DEV_SECRET_KEY = "grove-embedded-development-key-not-for-production-use-0123456789"
-SECRET_KEY = os.environ.get("GROVE_SECRET_KEY", INSECURE_DEV_SECRET_KEY)
+# The embedded default has a fixed, public development key; any deployment sets its own. The
+# "django-insecure-" prefix makes `check --deploy` report it (security.W009).
+INSECURE_DEV_SECRET_KEY = "django-insecure-grove-embedded-development-key-not-for-production-use"
+SECRET_KEY = env_str("GROVE_SECRET_KEY", INSECURE_DEV_SECRET_KEY)
 ALLOWED_HOSTS = env_list("GROVE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("GROVE_CSRF_TRUSTED_ORIGINS", "")
 
@@ -118,9 +126,9 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, Celery, channel layer ------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)
+REDIS_URL = env_str("REDIS_URL", "")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL) or None
 # Without a broker, jobs run in-process as they are sent (the embedded default).
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -132,7 +140,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("GROVE_JOB_SOFT_TIME_LIMIT_SECONDS", 240)
 CELERY_TASK_DEFAULT_QUEUE = "tree"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-CHANNEL_LAYER_URL = os.environ.get("GROVE_CHANNEL_LAYER_URL", REDIS_URL)
+CHANNEL_LAYER_URL = env_str("GROVE_CHANNEL_LAYER_URL", REDIS_URL)
 if CHANNEL_LAYER_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -144,7 +152,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Grove -----------------------------------------------------------------------------------
-GROVE_BOOTSTRAP_API_KEY = os.environ.get("GROVE_BOOTSTRAP_API_KEY", "")
+GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
 GROVE_MAX_MESSAGE_LENGTH = env_int("GROVE_MAX_MESSAGE_LENGTH", 8192)
 GROVE_TASK_EXPIRY_SECONDS = env_int("GROVE_TASK_EXPIRY_SECONDS", 60 * 60 * 2)
 
@@ -168,7 +176,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("GROVE_STATIC_ROOT", VAR_DIR / "static"))
+STATIC_ROOT = Path(env_str("GROVE_STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -187,7 +195,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging: one event per line ------------------------------------------------------------
-LOG_LEVEL = os.environ.get("GROVE_LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env_str("GROVE_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
