@@ -1,0 +1,114 @@
+"""The embedded profile of ./scripts/run, for real: migrate a fresh SQLite file, bootstrap the
+first API client, then one uvicorn process serving /health over HTTP and ws/health/ over a
+websocket, with no PostgreSQL, Redis or broker in the environment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.ops.embedded import ROOT, embedded_environment, run_manage
+
+BOOTSTRAP_API_KEY = "ops-test-bootstrap-key-0123456789"
+STARTUP_TIMEOUT_SECONDS = 15.0
+# The flags scripts/run passes to uvicorn.
+UVICORN_FLAGS = ("--workers", "1", "--ws", "websockets", "--lifespan", "off")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_health(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"uvicorn exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:  # refused while starting; HTTPError (503) is an OSError too
+            time.sleep(0.1)
+    pytest.fail(f"uvicorn did not answer {url} in {STARTUP_TIMEOUT_SECONDS}s:\n{log.read_text()}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("grove-var")
+
+
+@pytest.fixture(scope="module")
+def embedded_server(var_dir: Path) -> Iterator[str]:
+    """Base URL of a server started with the steps and uvicorn flags of scripts/run."""
+    env = embedded_environment(var_dir, GROVE_BOOTSTRAP_API_KEY=BOOTSTRAP_API_KEY)
+    for step in (("migrate", "--noinput"), ("bootstrap_api_client",)):
+        result = run_manage(env, *step)
+        assert result.returncode == 0, result.stdout + result.stderr
+    port = free_port()
+    log = var_dir / "uvicorn.log"
+    with log.open("w") as log_file:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "backend.asgi:application"),
+                *("--host", "127.0.0.1", "--port", str(port), *UVICORN_FLAGS),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() reaches every child
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for_health(f"{base_url}/health", server, log)
+        yield base_url
+    finally:
+        stop(server)
+
+
+def test_bootstrap_gives_the_first_client_the_configured_key(embedded_server, var_dir):
+    with sqlite3.connect(var_dir / "grove.sqlite3") as db:
+        rows = db.execute("SELECT api_key_digest, trusted FROM accounts_apiclient").fetchall()
+    assert rows == [(hashlib.sha256(BOOTSTRAP_API_KEY.encode()).hexdigest(), 1)]
+
+
+def test_health_reports_the_embedded_profile(embedded_server):
+    with urllib.request.urlopen(f"{embedded_server}/health", timeout=5) as response:
+        assert response.status == 200
+        checks = json.load(response)["checks"]
+    assert checks["database"] == {"ok": True, "vendor": "sqlite"}
+    assert checks["broker"] == {"ok": True, "mode": "eager"}
+    assert checks["channel_layer"] == {"ok": True, "backend": "InMemoryChannelLayer"}
+
+
+def test_websocket_health_answers_ping_with_pong(embedded_server):
+    ws_url = embedded_server.replace("http://", "ws://") + "/ws/health/"
+    with connect(ws_url, open_timeout=5) as websocket:
+        websocket.send(json.dumps({"type": "ping"}))
+        assert json.loads(websocket.recv(timeout=5)) == {"type": "pong"}
