@@ -1,0 +1,642 @@
+"""Which task a user gets next and on which node. Pure Python, randomness injected.
+
+The persistence layer hands in small frozen value objects (candidates for each task kind and
+what it knows about the requesting user); these functions apply Open-Assistant's tree-manager
+rules (``TreeManager.next_task`` and its queries) and return a decision. Every random draw goes
+through the ``random.Random`` passed in, and candidates are sorted first, so a seeded run does
+not depend on the order in which a query returned rows.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from backend.trees.config import TreeManagerConfig
+from backend.trees.lifecycle import is_below
+
+
+class TaskKind(enum.StrEnum):
+    """OA ``TaskRequestType`` values that Grove serves (the legacy summarize_story and
+    rate_summary kinds are left out)."""
+
+    RANDOM = "random"
+    INITIAL_PROMPT = "initial_prompt"
+    PROMPTER_REPLY = "prompter_reply"
+    ASSISTANT_REPLY = "assistant_reply"
+    RANK_INITIAL_PROMPTS = "rank_initial_prompts"
+    RANK_PROMPTER_REPLIES = "rank_prompter_replies"
+    RANK_ASSISTANT_REPLIES = "rank_assistant_replies"
+    LABEL_INITIAL_PROMPT = "label_initial_prompt"
+    LABEL_ASSISTANT_REPLY = "label_assistant_reply"
+    LABEL_PROMPTER_REPLY = "label_prompter_reply"
+
+
+class TaskCategory(enum.StrEnum):
+    """OA's internal ``TaskType``: the kinds grouped the way the random draw weighs them."""
+
+    RANKING = "ranking"
+    LABEL_REPLY = "label_reply"
+    REPLY = "reply"
+    LABEL_PROMPT = "label_prompt"
+    PROMPT = "prompt"
+
+
+class Role(enum.StrEnum):
+    PROMPTER = "prompter"
+    ASSISTANT = "assistant"
+
+
+# OA ``_random_task_selection``: relative weight of each category that has any work.
+RANDOM_TASK_WEIGHTS: Mapping[TaskCategory, float] = {
+    TaskCategory.RANKING: 10,
+    TaskCategory.LABEL_REPLY: 5,
+    TaskCategory.REPLY: 2,
+    TaskCategory.LABEL_PROMPT: 5,
+    TaskCategory.PROMPT: 0.01,
+}
+_CATEGORY_ORDER = tuple(RANDOM_TASK_WEIGHTS)
+
+K = TaskKind
+CATEGORY_OF: Mapping[TaskKind, TaskCategory] = {
+    K.INITIAL_PROMPT: TaskCategory.PROMPT,
+    K.PROMPTER_REPLY: TaskCategory.REPLY,
+    K.ASSISTANT_REPLY: TaskCategory.REPLY,
+    K.RANK_INITIAL_PROMPTS: TaskCategory.RANKING,
+    K.RANK_PROMPTER_REPLIES: TaskCategory.RANKING,
+    K.RANK_ASSISTANT_REPLIES: TaskCategory.RANKING,
+    K.LABEL_INITIAL_PROMPT: TaskCategory.LABEL_PROMPT,
+    K.LABEL_ASSISTANT_REPLY: TaskCategory.LABEL_REPLY,
+    K.LABEL_PROMPTER_REPLY: TaskCategory.LABEL_REPLY,
+}
+
+
+class NoTaskAvailable(LookupError):
+    """No task of the requested kind can be handed to this user now (OA
+    ``TASK_REQUESTED_TYPE_NOT_AVAILABLE``)."""
+
+    def __init__(self, kind: TaskKind, reason: str = "no task currently available"):
+        self.kind = kind
+        super().__init__(f"{kind.value}: {reason}")
+
+
+class TooManyPendingTasks(NoTaskAvailable):
+    """The user holds ``max_pending_tasks_per_user`` open tasks (OA ``TASK_TOO_MANY_PENDING``)."""
+
+
+# --- what the persistence layer hands in ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserActivity:
+    """What the requesting user has done; drives the exclusion rules.
+
+    ``recent_message_ids``: nodes the user was given a task on within ``recent_tasks_span_sec``.
+    ``skipped_message_ids``: nodes the user skipped (OA's skip_reply / skip_labeling /
+    skip_ranking emojis; each kind only ever applies to nodes of one state, so one set suffices).
+    ``pending_tasks``: open tasks created within ``recent_tasks_span_sec``.
+    """
+
+    user_id: Hashable
+    pending_tasks: int = 0
+    labelled_message_ids: frozenset[Hashable] = frozenset()
+    ranked_parent_ids: frozenset[Hashable] = frozenset()
+    recent_message_ids: frozenset[Hashable] = frozenset()
+    skipped_message_ids: frozenset[Hashable] = frozenset()
+
+    def excludes(self, message_id: Hashable) -> bool:
+        """The user handled or skipped this node recently."""
+        return message_id in self.recent_message_ids or message_id in self.skipped_message_ids
+
+
+@dataclass(frozen=True)
+class ReviewCandidate:
+    """A message still collecting reviews (prompt in review, or reply of a growing tree)."""
+
+    message_id: Hashable
+    tree_id: Hashable
+    role: Role
+    depth: int
+    author_id: Hashable
+    created_at: datetime | float | None = None
+    review_count: int = 0
+
+    @property
+    def is_prompt(self) -> bool:
+        return self.depth == 0
+
+
+@dataclass(frozen=True)
+class ExtendibleParent:
+    """An accepted, non-deleted message of a growing tree that might receive a reply.
+
+    ``active_children_count`` counts non-deleted children that are accepted or still under
+    review (rejected children free their slot, as in OA). ``tree_size`` counts the accepted root
+    plus such children across the tree. ``max_depth``/``max_children_count`` are the tree's own
+    limits when it stored them at creation (OA does); None means "use the config".
+    ``child_author_ids`` are the authors of those active children only: a user whose reply was
+    rejected may answer the same parent again (OA's query joins only active children).
+    """
+
+    message_id: Hashable
+    tree_id: Hashable
+    depth: int
+    role: Role
+    author_id: Hashable
+    active_children_count: int
+    tree_size: int
+    goal_tree_size: int
+    child_author_ids: frozenset[Hashable] = frozenset()
+    has_recent_reply_task: bool = False
+    mean_quality: float | None = None
+    max_depth: int | None = None
+    max_children_count: int | None = None
+
+
+@dataclass(frozen=True)
+class RankingCandidate:
+    """A parent, in a tree in ranking state, whose accepted children need more rankings."""
+
+    parent_id: Hashable
+    tree_id: Hashable
+    role_of_children: Role
+    child_ids: tuple[Hashable, ...]
+    child_author_ids: frozenset[Hashable] = frozenset()
+    min_child_ranking_count: int = 0
+
+
+@dataclass(frozen=True)
+class TaskCandidates:
+    """Everything that could be handed out in one language, before per-user exclusions."""
+
+    missing_prompts: int = 0
+    prompts_need_review: tuple[ReviewCandidate, ...] = ()
+    replies_need_review: tuple[ReviewCandidate, ...] = ()
+    extendible_parents: tuple[ExtendibleParent, ...] = ()
+    incomplete_rankings: tuple[RankingCandidate, ...] = ()
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Number of candidate tasks per kind; ``random`` is the sum of all others (as in OA)."""
+
+    counts: Mapping[TaskKind, int] = field(default_factory=dict)
+
+    def count(self, kind: TaskKind) -> int:
+        if kind is TaskKind.RANDOM:
+            return sum(n for k, n in self.counts.items() if k is not TaskKind.RANDOM)
+        return self.counts.get(kind, 0)
+
+    def is_available(self, kind: TaskKind) -> bool:
+        return self.count(kind) > 0
+
+    def as_dict(self) -> dict[str, int]:
+        """``{kind value: count}`` for every kind, ``random`` included."""
+        return {kind.value: self.count(kind) for kind in TaskKind}
+
+
+@dataclass(frozen=True)
+class ChosenTask:
+    """A decision: the concrete kind and its target (None for an initial prompt)."""
+
+    kind: TaskKind
+    target: ReviewCandidate | ExtendibleParent | RankingCandidate | None = None
+
+
+class LabelTaskSpec(NamedTuple):
+    mode: str  # "simple" (mandatory labels only) or "full"
+    valid_labels: tuple[str, ...]
+    mandatory_labels: tuple[str, ...]
+
+    @property
+    def disposition(self) -> str:
+        """OA ``LabelTaskDisposition``: simple tasks check for spam, full ones rate quality."""
+        return "spam" if self.mode == "simple" else "quality"
+
+
+@dataclass(frozen=True)
+class LotteryCandidate:
+    """A prompt waiting in the lottery, with its author's weekly ``reply_ranked_1`` count."""
+
+    tree_id: Hashable
+    author_id: Hashable
+    author_reply_ranked_1: int = 0
+
+
+# --- task kinds ----------------------------------------------------------------------------
+
+
+def reply_kind_for(parent_role: Role) -> TaskKind:
+    """Replies alternate roles: an assistant message gets a prompter reply and vice versa."""
+    return K.PROMPTER_REPLY if parent_role is Role.ASSISTANT else K.ASSISTANT_REPLY
+
+
+def label_kind_for(candidate: ReviewCandidate) -> TaskKind:
+    if candidate.is_prompt:
+        return K.LABEL_INITIAL_PROMPT
+    if candidate.role is Role.ASSISTANT:
+        return K.LABEL_ASSISTANT_REPLY
+    return K.LABEL_PROMPTER_REPLY
+
+
+def rank_kind_for(role_of_children: Role) -> TaskKind:
+    if role_of_children is Role.ASSISTANT:
+        return K.RANK_ASSISTANT_REPLIES
+    return K.RANK_PROMPTER_REPLIES
+
+
+def kind_of(target: ReviewCandidate | ExtendibleParent | RankingCandidate) -> TaskKind:
+    """The task kind that works on ``target``."""
+    if isinstance(target, ReviewCandidate):
+        return label_kind_for(target)
+    if isinstance(target, ExtendibleParent):
+        return reply_kind_for(target.role)
+    return rank_kind_for(target.role_of_children)
+
+
+# --- structural rules ----------------------------------------------------------------------
+
+
+def count_missing_prompts(
+    config: TreeManagerConfig,
+    *,
+    lang: str,
+    growing: int,
+    initial_prompt_review: int,
+    prompt_lottery_waiting: int,
+) -> int:
+    """How many initial prompts to ask for (OA ``_prompt_lottery`` return value).
+
+    Free growing slots (``max_active_trees``) plus free review slots
+    (``max_initial_prompt_review``), capped by the free lottery places
+    (``max_prompt_lottery_waiting``); zero for a language in ``init_prompt_disabled_langs``.
+    Pass the counts *after* the lottery has activated its winners.
+    """
+    if lang in config.init_prompt_disabled_langs_list:
+        return 0
+    free_growing = max(0, config.max_active_trees - growing)
+    free_review = max(0, config.max_initial_prompt_review - initial_prompt_review)
+    free_lottery = max(0, config.max_prompt_lottery_waiting - prompt_lottery_waiting)
+    return min(free_growing + free_review, free_lottery)
+
+
+def trees_to_activate(config: TreeManagerConfig, *, growing: int) -> int:
+    """Lottery winners needed to fill ``max_active_trees`` growing slots."""
+    return max(0, config.max_active_trees - growing)
+
+
+def is_extendible(parent: ExtendibleParent, config: TreeManagerConfig) -> bool:
+    """OA's extendible-parent rules, for anyone (no per-user exclusion).
+
+    depth < ``max_tree_depth``; fewer than ``max_children_count`` active children; an assistant
+    message takes at most ``num_prompter_replies`` replies; the tree is below its goal size.
+    Grove: a reply whose mean quality is below ``min_reply_quality_for_extension`` gets no
+    children.
+    """
+    max_depth = parent.max_depth if parent.max_depth is not None else config.max_tree_depth
+    max_children = (
+        parent.max_children_count
+        if parent.max_children_count is not None
+        else config.max_children_count
+    )
+    if parent.depth >= max_depth or parent.active_children_count >= max_children:
+        return False
+    if parent.role is Role.ASSISTANT and (
+        parent.active_children_count >= config.num_prompter_replies
+    ):
+        return False
+    if parent.tree_size >= parent.goal_tree_size:
+        return False
+    return not (
+        parent.depth > 0 and is_below(parent.mean_quality, config.min_reply_quality_for_extension)
+    )
+
+
+# --- per-user exclusion rules --------------------------------------------------------------
+
+
+def has_too_many_pending(user: UserActivity, config: TreeManagerConfig) -> bool:
+    """OA: a user with ``max_pending_tasks_per_user`` open recent tasks gets no new task."""
+    return user.pending_tasks >= config.max_pending_tasks_per_user
+
+
+def may_review(candidate: ReviewCandidate, user: UserActivity) -> bool:
+    """Never one's own message, never a message already labelled, skipped or recently handled."""
+    return (
+        candidate.author_id != user.user_id
+        and candidate.message_id not in user.labelled_message_ids
+        and not user.excludes(candidate.message_id)
+    )
+
+
+def may_reply(parent: ExtendibleParent, user: UserActivity) -> bool:
+    """OA: not a parent the user already answered, skipped, or one with an open reply task of
+    anyone within ``recent_tasks_span_sec``. Grove also never lets a user answer themselves."""
+    return (
+        parent.author_id != user.user_id
+        and user.user_id not in parent.child_author_ids
+        and not parent.has_recent_reply_task
+        and not user.excludes(parent.message_id)
+    )
+
+
+def may_rank(candidate: RankingCandidate, user: UserActivity) -> bool:
+    """OA: no ranking of replies among which the user wrote one; no parent ranked twice."""
+    return (
+        user.user_id not in candidate.child_author_ids
+        and candidate.parent_id not in user.ranked_parent_ids
+        and not user.excludes(candidate.parent_id)
+    )
+
+
+def eligible_candidates(
+    candidates: TaskCandidates, user: UserActivity, config: TreeManagerConfig
+) -> TaskCandidates:
+    """The candidates this user may work on, sorted by id for reproducible draws.
+
+    Extendible parents are kept only if structurally extendible; rankings of prompter replies
+    only when ``rank_prompter_replies`` is on, and only while some child lacks
+    ``num_required_rankings``.
+    """
+    return TaskCandidates(
+        missing_prompts=candidates.missing_prompts,
+        prompts_need_review=_sorted(
+            (c for c in candidates.prompts_need_review if may_review(c, user)), "message_id"
+        ),
+        replies_need_review=_sorted(
+            (c for c in candidates.replies_need_review if may_review(c, user)), "message_id"
+        ),
+        extendible_parents=_sorted(
+            (
+                p
+                for p in candidates.extendible_parents
+                if is_extendible(p, config) and may_reply(p, user)
+            ),
+            "message_id",
+        ),
+        incomplete_rankings=_sorted(
+            (
+                r
+                for r in candidates.incomplete_rankings
+                if _is_rankable(r, config) and may_rank(r, user)
+            ),
+            "parent_id",
+        ),
+    )
+
+
+def _is_rankable(candidate: RankingCandidate, config: TreeManagerConfig) -> bool:
+    return (
+        len(candidate.child_ids) > 1
+        and candidate.min_child_ranking_count < config.num_required_rankings
+        and (candidate.role_of_children is Role.ASSISTANT or config.rank_prompter_replies)
+    )
+
+
+def _sorted(items: Any, attr: str) -> tuple[Any, ...]:
+    return tuple(sorted(items, key=lambda item: str(getattr(item, attr))))
+
+
+# --- availability and the kind of task -----------------------------------------------------
+
+
+def determine_task_availability(candidates: TaskCandidates) -> Availability:
+    """OA ``_determine_task_availability_internal``: candidate counts per kind.
+
+    Pass candidates already filtered for the user (``eligible_candidates``); then a kind with a
+    count of zero is exactly a kind ``choose_task`` would refuse.
+    """
+    counts: dict[TaskKind, int] = dict.fromkeys(TaskKind, 0)
+    counts[K.INITIAL_PROMPT] = max(0, candidates.missing_prompts)
+    for review in (*candidates.prompts_need_review, *candidates.replies_need_review):
+        counts[label_kind_for(review)] += 1
+    for parent in candidates.extendible_parents:
+        counts[reply_kind_for(parent.role)] += 1
+    for ranking in candidates.incomplete_rankings:
+        counts[rank_kind_for(ranking.role_of_children)] += 1
+    del counts[K.RANDOM]
+    return Availability(counts)
+
+
+def choose_task_kind(
+    requested: TaskKind, availability: Availability, rng: random.Random
+) -> TaskKind:
+    """The concrete kind to hand out, or ``NoTaskAvailable``.
+
+    A specific request is served only if that kind is available. For ``random``, a category is
+    drawn with OA's weights (``RANDOM_TASK_WEIGHTS``) among categories with work, then a kind
+    within it in proportion to its candidates (which is what OA's uniform draw over that
+    category's candidates amounts to).
+    """
+    if requested is not K.RANDOM:
+        if not availability.is_available(requested):
+            raise NoTaskAvailable(requested)
+        return requested
+    category = _draw_category(
+        {c: sum(availability.count(k) for k in _kinds_of(c)) for c in _CATEGORY_ORDER}, rng
+    )
+    kinds = [k for k in _kinds_of(category) if availability.count(k) > 0]
+    return rng.choices(kinds, weights=[availability.count(k) for k in kinds])[0]
+
+
+def _kinds_of(category: TaskCategory) -> list[TaskKind]:
+    return [kind for kind, cat in CATEGORY_OF.items() if cat is category]
+
+
+def _draw_category(counts: Mapping[TaskCategory, int], rng: random.Random) -> TaskCategory:
+    present = [c for c in _CATEGORY_ORDER if counts.get(c, 0) > 0]
+    if not present:
+        raise NoTaskAvailable(K.RANDOM)
+    return rng.choices(present, weights=[RANDOM_TASK_WEIGHTS[c] for c in present])[0]
+
+
+# --- which node ----------------------------------------------------------------------------
+
+
+def choose_review_target(
+    candidates: Sequence[ReviewCandidate], rng: random.Random
+) -> ReviewCandidate:
+    """A uniformly random message needing review (OA ``random.choice``)."""
+    if not candidates:
+        raise NoTaskAvailable(K.RANDOM, "no message needs review")
+    return rng.choice(candidates)
+
+
+def choose_reply_parent(
+    parents: Sequence[ExtendibleParent], config: TreeManagerConfig, rng: random.Random
+) -> ExtendibleParent:
+    """OA's reply-parent draw: with probability ``p_lonely_child_extension`` prefer a prompter
+    message that has some, but fewer than ``lonely_children_count``, children (so siblings
+    appear for ranking); otherwise any extendible parent, uniformly."""
+    if not parents:
+        raise NoTaskAvailable(K.RANDOM, "no extendible parent")
+    if config.p_lonely_child_extension > 0 and config.lonely_children_count > 1:
+        lonely = [
+            p
+            for p in parents
+            if p.role is Role.PROMPTER
+            and 0 < p.active_children_count < config.lonely_children_count
+        ]
+        if lonely and rng.random() < config.p_lonely_child_extension:
+            return rng.choice(lonely)
+    return rng.choice(parents)
+
+
+def choose_ranking_target(
+    candidates: Sequence[RankingCandidate], rng: random.Random
+) -> RankingCandidate:
+    """A uniformly random parent with incomplete rankings (OA ``random.choice``)."""
+    if not candidates:
+        raise NoTaskAvailable(K.RANDOM, "no incomplete ranking")
+    return rng.choice(candidates)
+
+
+def choose_task(
+    requested: TaskKind,
+    candidates: TaskCandidates,
+    user: UserActivity,
+    config: TreeManagerConfig,
+    rng: random.Random,
+) -> ChosenTask:
+    """What ``user`` should do next: the whole of OA ``next_task``'s decision.
+
+    Refuses with ``TooManyPendingTasks`` at ``max_pending_tasks_per_user``, else with
+    ``NoTaskAvailable`` when the requested kind has no eligible candidate. For ``random`` the
+    category is drawn with OA's weights and the target uniformly among that category's
+    candidates of both roles (reply parents with the lonely-child preference), so the concrete
+    kind follows from the target, exactly as in OA.
+    """
+    if has_too_many_pending(user, config):
+        raise TooManyPendingTasks(requested, "too many pending tasks")
+    eligible = eligible_candidates(candidates, user, config)
+    if requested is K.RANDOM:
+        availability = determine_task_availability(eligible)
+        category = _draw_category(
+            {c: sum(availability.count(k) for k in _kinds_of(c)) for c in _CATEGORY_ORDER}, rng
+        )
+        return _choose_in(category, eligible, config, rng, role=None)
+    if requested is K.RANK_INITIAL_PROMPTS:  # OA never generates these
+        raise NoTaskAvailable(requested)
+    return _choose_in(CATEGORY_OF[requested], eligible, config, rng, role=requested)
+
+
+def _choose_in(
+    category: TaskCategory,
+    eligible: TaskCandidates,
+    config: TreeManagerConfig,
+    rng: random.Random,
+    role: TaskKind | None,
+) -> ChosenTask:
+    """Draw a target of ``category``; ``role`` (a concrete kind) narrows the candidates."""
+    kind = role or K.RANDOM
+
+    def matching(items: Sequence[Any]) -> list[Any]:
+        return [item for item in items if role is None or kind_of(item) is role]
+
+    try:
+        match category:
+            case TaskCategory.PROMPT:
+                if eligible.missing_prompts <= 0:
+                    raise NoTaskAvailable(kind)
+                return ChosenTask(K.INITIAL_PROMPT)
+            case TaskCategory.LABEL_PROMPT:
+                target = choose_review_target(matching(eligible.prompts_need_review), rng)
+            case TaskCategory.LABEL_REPLY:
+                target = choose_review_target(matching(eligible.replies_need_review), rng)
+            case TaskCategory.REPLY:
+                target = choose_reply_parent(matching(eligible.extendible_parents), config, rng)
+            case TaskCategory.RANKING:
+                target = choose_ranking_target(matching(eligible.incomplete_rankings), rng)
+    except NoTaskAvailable:
+        raise NoTaskAvailable(kind) from None
+    return ChosenTask(kind_of(target), target)
+
+
+# --- task details and tree creation --------------------------------------------------------
+
+
+def label_task_mode(
+    role: Role,
+    depth: int,
+    config: TreeManagerConfig,
+    rng: random.Random,
+    *,
+    explicit_request: bool = False,
+) -> LabelTaskSpec:
+    """Full or simple (mandatory-only) labelling for one message (OA ``next_task``).
+
+    A prompt (depth 0) is labelled fully with probability ``p_full_labeling_review_prompt``;
+    its simple form asks the mandatory labels plus ``lang_mismatch``. A reply is labelled
+    fully with probability ``p_full_labeling_review_reply_assistant`` / ``..._prompter``, but
+    always fully when the user explicitly asked for that label kind (OA draws only for
+    ``random`` requests); its simple form adds ``lang_mismatch`` and ``quality``.
+    """
+    if depth == 0:
+        labels, mandatory = config.labels_initial_prompt, config.mandatory_labels_initial_prompt
+        p_full, extra = config.p_full_labeling_review_prompt, ("lang_mismatch",)
+        simple = rng.random() > p_full
+    else:
+        if role is Role.ASSISTANT:
+            labels = config.labels_assistant_reply
+            mandatory = config.mandatory_labels_assistant_reply
+            p_full = config.p_full_labeling_review_reply_assistant
+        else:
+            labels = config.labels_prompter_reply
+            mandatory = config.mandatory_labels_prompter_reply
+            p_full = config.p_full_labeling_review_reply_prompter
+        extra = ("lang_mismatch", "quality")
+        simple = not explicit_request and rng.random() > p_full
+    if not simple:
+        return LabelTaskSpec("full", tuple(labels), tuple(mandatory))
+    valid = tuple(mandatory) + tuple(label for label in extra if label not in mandatory)
+    return LabelTaskSpec("simple", valid, tuple(mandatory))
+
+
+def goal_tree_size_for_new_tree(config: TreeManagerConfig, rng: random.Random) -> int:
+    """``goal_tree_size``, or uniform in [``min_goal_tree_size``, ``goal_tree_size``] when
+    ``random_goal_tree_size`` is on (OA ``_insert_default_state``)."""
+    if config.random_goal_tree_size and config.min_goal_tree_size < config.goal_tree_size:
+        return rng.randint(config.min_goal_tree_size, config.goal_tree_size)
+    return config.goal_tree_size
+
+
+def backlog_trees_to_activate(
+    rng: random.Random, config: TreeManagerConfig, active_rankings_in_lang: int
+) -> int:
+    """How many backlog trees to activate when an active tree turns terminal (OA
+    ``_enter_state``): one with probability ``p_activate_backlog_tree``, and one more when the
+    language has fewer than ``min_active_rankings_per_lang`` incomplete rankings."""
+    count = int(rng.random() < config.p_activate_backlog_tree)
+    if config.min_active_rankings_per_lang > 0 and (
+        active_rankings_in_lang < config.min_active_rankings_per_lang
+    ):
+        count += 1
+    return count
+
+
+def should_activate_backlog(
+    rng: random.Random, config: TreeManagerConfig, active_rankings_in_lang: int
+) -> bool:
+    """True when at least one backlog tree should be activated (see
+    ``backlog_trees_to_activate``)."""
+    return backlog_trees_to_activate(rng, config, active_rankings_in_lang) > 0
+
+
+def choose_lottery_winner(
+    candidates: Sequence[LotteryCandidate], rng: random.Random
+) -> LotteryCandidate | None:
+    """OA ``_prompt_lottery``: draw an author weighted by weekly ``reply_ranked_1`` + 1 (so every
+    author keeps a chance), then one of that author's waiting prompts uniformly."""
+    if not candidates:
+        return None
+    by_author: dict[Any, list[LotteryCandidate]] = {}
+    for candidate in sorted(candidates, key=lambda c: (str(c.author_id), str(c.tree_id))):
+        by_author.setdefault(candidate.author_id, []).append(candidate)
+    authors = list(by_author)
+    weights = [by_author[a][0].author_reply_ranked_1 + 1 for a in authors]
+    author = rng.choices(authors, weights=weights)[0]
+    return rng.choice(by_author[author])

@@ -1,0 +1,447 @@
+"""An in-memory world of trees and simulated users that runs the pure core end to end.
+
+It plays the role the persistence layer will play in production: it builds the candidate value
+objects, asks ``policy.choose_task`` what a user should do, lets the simulated user do it, and
+applies ``consensus`` and ``lifecycle`` to the result. Property tests check invariants on it;
+``bench/`` drives it at scale. Everything random comes from one seeded ``random.Random``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from backend.trees import consensus, lifecycle, policy
+from backend.trees.config import DEFAULT_CONFIG, TreeManagerConfig
+from backend.trees.lifecycle import TreeState, TreeSummary
+from backend.trees.policy import Role, TaskKind
+
+LANG = "en"
+
+
+@dataclass
+class SimMessage:
+    id: int
+    tree_id: int
+    parent_id: int | None
+    role: Role
+    depth: int
+    author: int
+    is_spam: bool
+    true_quality: float
+    reviews: list[dict[str, float]] = field(default_factory=list)
+    reviewers: list[int] = field(default_factory=list)
+    review_result: bool | None = None
+    ranking_count: int = 0
+    rank: int | None = None
+
+
+@dataclass
+class SimTree:
+    id: int
+    goal_tree_size: int
+    state: TreeState = TreeState.INITIAL_PROMPT_REVIEW
+    rankings: dict[int, list[list[int]]] = field(default_factory=dict)
+    history: list[TreeState] = field(default_factory=lambda: [TreeState.INITIAL_PROMPT_REVIEW])
+
+
+@dataclass(frozen=True)
+class SimUser:
+    id: int
+    spam_rate: float  # probability that a text this user writes is spam
+    label_noise: float  # probability that this user's spam verdict is wrong
+
+
+@dataclass
+class PendingTask:
+    user: int
+    kind: TaskKind
+    node_id: int | None
+    created_at: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of the log: who got which task on which node (None: nothing was handed out)."""
+
+    step: int
+    user: int
+    kind: TaskKind | None
+    node_id: int | None
+    completed: bool
+
+
+class World:
+    """A single-language world. ``max_prompts`` bounds how many trees users may start."""
+
+    def __init__(
+        self,
+        config: TreeManagerConfig = DEFAULT_CONFIG,
+        *,
+        seed: int = 0,
+        num_users: int = 12,
+        max_prompts: int = 5,
+        spam_rate: float = 0.1,
+        label_noise: float = 0.05,
+        abandon_rate: float = 0.05,
+        seconds_per_step: int = 10,
+    ):
+        self.config = config
+        self.params = {
+            "seed": seed,
+            "num_users": num_users,
+            "max_prompts": max_prompts,
+            "spam_rate": spam_rate,
+            "label_noise": label_noise,
+            "abandon_rate": abandon_rate,
+            "seconds_per_step": seconds_per_step,
+        }
+        self.rng = random.Random(seed)
+        self.users = [
+            SimUser(i, spam_rate=spam_rate * self.rng.random() * 2, label_noise=label_noise)
+            for i in range(num_users)
+        ]
+        self.max_prompts = max_prompts
+        self.abandon_rate = abandon_rate
+        self.seconds_per_step = seconds_per_step
+        self.messages: dict[int, SimMessage] = {}
+        self.trees: dict[int, SimTree] = {}
+        self.pending: list[PendingTask] = []
+        self.handled: dict[int, dict[int, int]] = {u.id: {} for u in self.users}  # node -> time
+        self.labelled: dict[int, set[int]] = {u.id: set() for u in self.users}
+        self.ranked: dict[int, set[int]] = {u.id: set() for u in self.users}
+        self.events: list[Event] = []
+        self.now = 0
+        self._next_id = 1
+
+    def __repr__(self) -> str:
+        changed = {
+            k: v for k, v in self.config.to_dict().items() if v != DEFAULT_CONFIG.to_dict()[k]
+        }
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"World(TreeManagerConfig.from_dict({changed!r}), {params})"
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run(self, steps: int) -> None:
+        for _ in range(steps):
+            self.step()
+
+    def run_until_settled(self, max_steps: int = 20_000) -> bool:
+        """Step until every prompt was written and every tree is finished; False on timeout."""
+        for _ in range(max_steps):
+            if self.is_settled():
+                return True
+            self.step()
+        return self.is_settled()
+
+    def is_settled(self) -> bool:
+        return len(self.trees) >= self.max_prompts and all(
+            lifecycle.is_finished(t.state) for t in self.trees.values()
+        )
+
+    def step(self) -> Event:
+        """One user asks for a random task and (usually) completes it."""
+        self.now += self.seconds_per_step
+        self._expire_pending()
+        self._prompt_lottery(max_activate=2)
+        user = self.rng.choice(self.users)
+        try:
+            chosen = policy.choose_task(
+                TaskKind.RANDOM, self._candidates(), self._activity(user), self.config, self.rng
+            )
+        except policy.NoTaskAvailable:
+            return self._log(user, None, None, completed=False)
+        node_id = _node_of(chosen)
+        if node_id is not None:
+            self.handled[user.id][node_id] = self.now
+        if self.rng.random() < self.abandon_rate:
+            self.pending.append(PendingTask(user.id, chosen.kind, node_id, self.now))
+            return self._log(user, chosen.kind, node_id, completed=False)
+        self._perform(user, chosen)
+        return self._log(user, chosen.kind, node_id, completed=True)
+
+    def _log(self, user: SimUser, kind: TaskKind | None, node: int | None, completed: bool):
+        event = Event(len(self.events), user.id, kind, node, completed)
+        self.events.append(event)
+        return event
+
+    def _expire_pending(self) -> None:
+        horizon = self.now - self.config.recent_tasks_span_sec
+        self.pending = [t for t in self.pending if t.created_at > horizon]
+
+    # --- what the persistence layer would query --------------------------------------------
+
+    def _activity(self, user: SimUser) -> policy.UserActivity:
+        horizon = self.now - self.config.recent_tasks_span_sec
+        return policy.UserActivity(
+            user_id=user.id,
+            pending_tasks=sum(1 for t in self.pending if t.user == user.id),
+            labelled_message_ids=frozenset(self.labelled[user.id]),
+            ranked_parent_ids=frozenset(self.ranked[user.id]),
+            recent_message_ids=frozenset(
+                node for node, at in self.handled[user.id].items() if at > horizon
+            ),
+        )
+
+    def _candidates(self) -> policy.TaskCandidates:
+        counts = Counter(t.state for t in self.trees.values())
+        missing = policy.count_missing_prompts(
+            self.config,
+            lang=LANG,
+            growing=counts[TreeState.GROWING],
+            initial_prompt_review=counts[TreeState.INITIAL_PROMPT_REVIEW],
+            prompt_lottery_waiting=counts[TreeState.PROMPT_LOTTERY_WAITING],
+        )
+        prompts, replies, parents, rankings = [], [], [], []
+        for tree in self.trees.values():
+            if tree.state is TreeState.INITIAL_PROMPT_REVIEW:
+                prompts += self._review_candidates(tree)
+            elif tree.state is TreeState.GROWING:
+                replies += self._review_candidates(tree)
+                parents += self._extendible_parents(tree)
+            elif tree.state is TreeState.RANKING:
+                rankings += self._ranking_candidates(tree)
+        return policy.TaskCandidates(
+            missing_prompts=min(missing, self.max_prompts - len(self.trees)),
+            prompts_need_review=tuple(prompts),
+            replies_need_review=tuple(replies),
+            extendible_parents=tuple(parents),
+            incomplete_rankings=tuple(rankings),
+        )
+
+    def tree_messages(self, tree: SimTree) -> Iterator[SimMessage]:
+        return (m for m in self.messages.values() if m.tree_id == tree.id)
+
+    def children(self, message: SimMessage) -> list[SimMessage]:
+        return [m for m in self.messages.values() if m.parent_id == message.id]
+
+    def _required(self, message: SimMessage) -> int:
+        return consensus.required_reviews(message.parent_id is None, self.config)
+
+    def _review_candidates(self, tree: SimTree) -> list[policy.ReviewCandidate]:
+        return [
+            policy.ReviewCandidate(m.id, tree.id, m.role, m.depth, m.author, None, len(m.reviews))
+            for m in self.tree_messages(tree)
+            if m.review_result is None and len(m.reviews) < self._required(m)
+        ]
+
+    def is_active_child(self, message: SimMessage) -> bool:
+        """Counts against the children limit: accepted or still under review (OA)."""
+        return message.review_result is True or (
+            message.review_result is None and len(message.reviews) < self._required(message)
+        )
+
+    def _tree_size(self, tree: SimTree) -> int:
+        return sum(
+            1
+            for m in self.tree_messages(tree)
+            if (m.review_result is True) or (m.parent_id is not None and self.is_active_child(m))
+        )
+
+    def _extendible_parents(
+        self, tree: SimTree, *, with_pending: bool = True
+    ) -> list[policy.ExtendibleParent]:
+        size = self._tree_size(tree)
+        reply_nodes = {
+            t.node_id
+            for t in self.pending
+            if with_pending and t.kind in (TaskKind.PROMPTER_REPLY, TaskKind.ASSISTANT_REPLY)
+        }
+        parents = []
+        for m in self.tree_messages(tree):
+            if m.review_result is not True:
+                continue
+            kids = [c for c in self.children(m) if self.is_active_child(c)]
+            parent = policy.ExtendibleParent(
+                message_id=m.id,
+                tree_id=tree.id,
+                depth=m.depth,
+                role=m.role,
+                author_id=m.author,
+                active_children_count=len(kids),
+                tree_size=size,
+                goal_tree_size=tree.goal_tree_size,
+                child_author_ids=frozenset(c.author for c in kids),
+                has_recent_reply_task=m.id in reply_nodes,
+                mean_quality=consensus.mean_quality(m.reviews),
+            )
+            if policy.is_extendible(parent, self.config):
+                parents.append(parent)
+        return parents
+
+    def _rankable_parents(self, tree: SimTree) -> dict[int, list[SimMessage]]:
+        """Parents with more than one accepted child of the ranked role(s)."""
+        roles = (
+            (Role.ASSISTANT, Role.PROMPTER)
+            if self.config.rank_prompter_replies
+            else (Role.ASSISTANT,)
+        )
+        by_parent: dict[int, list[SimMessage]] = {}
+        for m in self.tree_messages(tree):
+            if m.parent_id is not None and m.review_result is True and m.role in roles:
+                by_parent.setdefault(m.parent_id, []).append(m)
+        return {p: kids for p, kids in by_parent.items() if len(kids) > 1}
+
+    def _ranking_candidates(self, tree: SimTree) -> list[policy.RankingCandidate]:
+        return [
+            policy.RankingCandidate(
+                parent_id=parent_id,
+                tree_id=tree.id,
+                role_of_children=kids[0].role,
+                child_ids=tuple(k.id for k in kids),
+                child_author_ids=frozenset(k.author for k in kids),
+                min_child_ranking_count=min(k.ranking_count for k in kids),
+            )
+            for parent_id, kids in self._rankable_parents(tree).items()
+        ]
+
+    # --- what simulated users do -----------------------------------------------------------
+
+    def _perform(self, user: SimUser, chosen: policy.ChosenTask) -> None:
+        target = chosen.target
+        if chosen.kind is TaskKind.INITIAL_PROMPT:
+            self._write_prompt(user)
+        elif isinstance(target, policy.ReviewCandidate):
+            self._review(user, self.messages[target.message_id])
+        elif isinstance(target, policy.ExtendibleParent):
+            self._reply(user, self.messages[target.message_id], chosen.kind)
+        elif isinstance(target, policy.RankingCandidate):
+            self._rank(user, target)
+
+    def _new_message(self, user: SimUser, tree_id: int, parent: SimMessage | None, role: Role):
+        spam = self.rng.random() < user.spam_rate
+        quality = self.rng.uniform(0.0, 0.3) if spam else self.rng.uniform(0.3, 1.0)
+        message = SimMessage(
+            id=self._next_id,
+            tree_id=tree_id,
+            parent_id=parent.id if parent else None,
+            role=role,
+            depth=parent.depth + 1 if parent else 0,
+            author=user.id,
+            is_spam=spam,
+            true_quality=quality,
+        )
+        self._next_id += 1
+        self.messages[message.id] = message
+        return message
+
+    def _write_prompt(self, user: SimUser) -> None:
+        tree_id = self._next_id
+        goal = policy.goal_tree_size_for_new_tree(self.config, self.rng)
+        self.trees[tree_id] = SimTree(tree_id, goal)
+        self._new_message(user, tree_id, None, Role.PROMPTER)
+
+    def _reply(self, user: SimUser, parent: SimMessage, kind: TaskKind) -> None:
+        role = Role.ASSISTANT if kind is TaskKind.ASSISTANT_REPLY else Role.PROMPTER
+        self._new_message(user, parent.tree_id, parent, role)
+        self._advance(self.trees[parent.tree_id])
+
+    def _review(self, user: SimUser, message: SimMessage) -> None:
+        spec = policy.label_task_mode(message.role, message.depth, self.config, self.rng)
+        says_spam = message.is_spam != (self.rng.random() < user.label_noise)
+        labels = {"spam": float(says_spam)}
+        if "lang_mismatch" in spec.valid_labels:
+            labels["lang_mismatch"] = 0.0
+        if "quality" in spec.valid_labels:
+            noisy = message.true_quality + self.rng.uniform(-0.1, 0.1)
+            labels["quality"] = min(1.0, max(0.0, noisy))
+        message.reviews.append(labels)
+        message.reviewers.append(user.id)
+        self.labelled[user.id].add(message.id)
+        is_prompt = message.parent_id is None
+        outcome = consensus.review_outcome(
+            message.reviews,
+            consensus.required_reviews(is_prompt, self.config),
+            consensus.acceptance_threshold(is_prompt, self.config),
+        )
+        if outcome is not None and message.review_result is None:
+            message.review_result = outcome is consensus.ReviewOutcome.ACCEPTED
+        self._advance(self.trees[message.tree_id])
+
+    def _rank(self, user: SimUser, candidate: policy.RankingCandidate) -> None:
+        kids = [self.messages[i] for i in candidate.child_ids]
+        order = sorted(kids, key=lambda m: m.true_quality + self.rng.uniform(-0.2, 0.2))
+        ranking = [m.id for m in reversed(order)]
+        self.trees[candidate.tree_id].rankings.setdefault(candidate.parent_id, []).append(ranking)
+        for kid in kids:
+            kid.ranking_count += 1
+        self.ranked[user.id].add(candidate.parent_id)
+        self._advance(self.trees[candidate.tree_id])
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def _prompt_lottery(self, max_activate: int) -> None:
+        growing = sum(1 for t in self.trees.values() if t.state is TreeState.GROWING)
+        for _ in range(min(max_activate, policy.trees_to_activate(self.config, growing=growing))):
+            waiting = [
+                policy.LotteryCandidate(t.id, self.messages[t.id].author)
+                for t in self.trees.values()
+                if t.state is TreeState.PROMPT_LOTTERY_WAITING
+            ]
+            winner = policy.choose_lottery_winner(waiting, self.rng)
+            if winner is None:
+                return
+            tree = self.trees[winner.tree_id]
+            self._enter(tree, TreeState.GROWING)
+            self._advance(tree)
+
+    def summary(self, tree: SimTree) -> TreeSummary:
+        root = self.messages[tree.id]
+        messages = list(self.tree_messages(tree))
+        return TreeSummary(
+            state=tree.state,
+            goal_tree_size=tree.goal_tree_size,
+            accepted_size=sum(1 for m in messages if m.review_result is True),
+            awaiting_review=sum(
+                1 for m in messages if m.review_result is None and self.is_active_child(m)
+            ),
+            has_extendible_parent=bool(self._extendible_parents(tree, with_pending=False)),
+            prompt_review_result=root.review_result,
+            prompt_mean_quality=consensus.mean_quality(root.reviews),
+            rankings_per_parent=tuple(
+                len(tree.rankings.get(p, ())) for p in self._rankable_parents(tree)
+            ),
+        )
+
+    def _advance(self, tree: SimTree) -> None:
+        """Apply lifecycle decisions until the tree rests (scoring runs inline)."""
+        while True:
+            if tree.state is TreeState.READY_FOR_SCORING:
+                self._score(tree)
+                continue
+            nxt = lifecycle.next_state(self.summary(tree), self.config)
+            if nxt is None:
+                return
+            self._enter(tree, nxt)
+
+    def _score(self, tree: SimTree) -> None:
+        for parent_id, rankings in tree.rankings.items():
+            siblings = [m.id for m in self.messages.values() if m.parent_id == parent_id]
+            for message_id, rank in consensus.message_ranks(rankings, siblings).items():
+                self.messages[message_id].rank = rank
+        self._enter(tree, lifecycle.state_after_scoring(succeeded=True))
+
+    def _enter(self, tree: SimTree, state: TreeState) -> None:
+        lifecycle.check_transition(tree.state, state)
+        tree.state = state
+        tree.history.append(state)
+
+    # --- reporting -------------------------------------------------------------------------
+
+    def state_counts(self) -> dict[str, int]:
+        return dict(Counter(t.state.value for t in self.trees.values()))
+
+    def task_counts(self) -> dict[str, int]:
+        return dict(Counter(e.kind.value for e in self.events if e.kind is not None))
+
+
+def _node_of(chosen: policy.ChosenTask) -> int | None:
+    target = chosen.target
+    if isinstance(target, policy.ReviewCandidate | policy.ExtendibleParent):
+        return target.message_id  # type: ignore[return-value]
+    if isinstance(target, policy.RankingCandidate):
+        return target.parent_id  # type: ignore[return-value]
+    return None
