@@ -1,0 +1,119 @@
+"""The tree-growth configuration stored in the database: read, update, roll back.
+
+Exactly one version is active. Every change adds a version (who, when, why) instead of
+editing one, so any earlier version can be restored. Readers pay one small indexed query per
+request and parse the values only when the active version changed, which is what makes an
+update take effect on the next request in every web and worker process without a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from backend.trees import journal
+from backend.trees.config import ConfigError, TreeManagerConfig
+from backend.trees.models import TreeGrowthConfig
+
+_parsed_lock = threading.Lock()
+_parsed: dict[tuple, TreeManagerConfig] = {}
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(TreeManagerConfig))
+
+
+class UnknownConfigVersion(LookupError):
+    pass
+
+
+def active_config() -> TreeManagerConfig:
+    """The configuration in force now (defaults if the table is empty)."""
+    row = (
+        TreeGrowthConfig.objects.filter(is_active=True)
+        .values_list("pk", "version", "created_at", "values")
+        .first()
+    )
+    if row is None:
+        return TreeManagerConfig()
+    *identity, values = row
+    key = tuple(identity)
+    parsed = _parsed.get(key)
+    if parsed is None:
+        # A stored version that no longer validates (a parameter was removed from the code)
+        # falls back to defaults for what is unknown rather than stopping every request.
+        known = {k: v for k, v in values.items() if k in _FIELD_NAMES}
+        parsed = TreeManagerConfig.from_dict(known)
+        with _parsed_lock:
+            _parsed[key] = parsed
+    return parsed
+
+
+def active_version() -> TreeGrowthConfig | None:
+    return TreeGrowthConfig.objects.filter(is_active=True).first()
+
+
+def config_history() -> list[TreeGrowthConfig]:
+    return list(TreeGrowthConfig.objects.order_by("-version"))
+
+
+@transaction.atomic
+def update_config(
+    *, changes: Mapping[str, Any], author: str, comment: str = "", replace: bool = False
+) -> TreeGrowthConfig:
+    """Validate and activate a new version.
+
+    ``changes`` is merged over the active values, or taken whole when ``replace`` (missing
+    parameters then take their defaults). Raises ``ConfigError`` listing every bad field;
+    nothing is written then.
+    """
+    current = _lock_active()
+    base = {} if replace or current is None else dict(current.values)
+    merged = {**base, **dict(changes)}
+    config = TreeManagerConfig.from_dict(merged)  # raises ConfigError with all problems
+    return _activate(config.to_dict(), author=author, comment=comment, current=current)
+
+
+@transaction.atomic
+def rollback_config(*, version: int, author: str, comment: str = "") -> TreeGrowthConfig:
+    """Make the values of an earlier ``version`` active again, as a new version."""
+    current = _lock_active()
+    old = TreeGrowthConfig.objects.filter(version=version).first()
+    if old is None:
+        raise UnknownConfigVersion(f"no configuration version {version}")
+    config = TreeManagerConfig.from_dict(old.values)
+    note = comment or f"rollback to version {version}"
+    return _activate(config.to_dict(), author=author, comment=note, current=current)
+
+
+def _lock_active() -> TreeGrowthConfig | None:
+    # Serialises concurrent updates: both would otherwise pick the same next version.
+    return TreeGrowthConfig.objects.select_for_update().filter(is_active=True).first()
+
+
+def _activate(
+    values: dict[str, Any], *, author: str, comment: str, current: TreeGrowthConfig | None
+) -> TreeGrowthConfig:
+    if not author:
+        raise ConfigError({"author": "a configuration change needs an author"})
+    next_version = (TreeGrowthConfig.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+    if current is not None:
+        TreeGrowthConfig.objects.filter(pk=current.pk).update(is_active=False)
+    created = TreeGrowthConfig.objects.create(
+        version=next_version, values=values, is_active=True, created_by=author, comment=comment
+    )
+    changed = sorted(
+        key for key in values if current is None or current.values.get(key, object()) != values[key]
+    )
+    journal.record(
+        "config_updated",
+        payload={
+            "version": next_version,
+            "previous_version": current.version if current else None,
+            "changed": changed,
+        },
+        actor=author,
+    )
+    return created
