@@ -11,4 +11,10 @@ app = Celery("grove")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Named queues so operators can run and scale workers per kind of work.
 app.conf.task_queues = (Queue("tree"), Queue("stats"), Queue("export"))
+# A job's queue follows from its name: grove.<queue>.<verb>.
+app.conf.task_routes = {
+    "grove.tree.*": {"queue": "tree"},
+    "grove.stats.*": {"queue": "stats"},
+    "grove.export.*": {"queue": "export"},
+}
 app.autodiscover_tasks(["workers"], related_name="jobs")

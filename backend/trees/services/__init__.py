@@ -1,0 +1,1 @@
+"""Every write of the tree engine: one function per use case, one transaction each."""

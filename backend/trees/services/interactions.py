@@ -1,0 +1,280 @@
+"""What users send back: replies (new messages), labels (reviews) and rankings.
+
+Each function locks the task, validates everything before writing anything, writes the
+result and closes the task in one transaction, then (on commit) asks for the tree to be
+re-evaluated. Re-sending the same reply (same frontend message id) returns the message that
+was created the first time instead of a second one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from backend.accounts.models import User
+from backend.trees import journal, policy
+from backend.trees.config import KNOWN_LABELS
+from backend.trees.errors import (
+    DuplicateFrontendMessageId,
+    InvalidLabels,
+    InvalidRanking,
+    InvalidText,
+    MessageNotFound,
+    TargetUnavailable,
+    TaskKindMismatch,
+)
+from backend.trees.growth_config import active_config
+from backend.trees.lifecycle import TreeState
+from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
+from backend.trees.policy import TaskKind
+from backend.trees.services.tasks import (
+    LABEL_KINDS,
+    RANK_KINDS,
+    REPLY_KINDS,
+    open_task_for_update,
+)
+from backend.trees.services.trees import enqueue_advance
+
+TEXT_KINDS = REPLY_KINDS | {TaskKind.INITIAL_PROMPT}
+
+
+def _clean_text(text: str) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise InvalidText("the message text is empty")
+    if len(cleaned) > settings.GROVE_MAX_MESSAGE_LENGTH:
+        raise InvalidText(
+            f"the message text has {len(cleaned)} characters; "
+            f"the limit is {settings.GROVE_MAX_MESSAGE_LENGTH}"
+        )
+    return cleaned
+
+
+@transaction.atomic
+def submit_text_reply(
+    *,
+    task_id: uuid.UUID,
+    user: User,
+    text: str,
+    frontend_message_id: str,
+    lang: str | None = None,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Message:
+    """Create the prompt or reply a text task asked for; idempotent per frontend message id."""
+    existing = Message.objects.filter(
+        api_client_id=user.api_client_id, frontend_message_id=frontend_message_id
+    ).first()
+    if existing is not None:
+        if existing.user_id == user.id and existing.task_id == task_id:
+            return existing  # the same interaction sent again
+        raise DuplicateFrontendMessageId(
+            f"frontend message id {frontend_message_id!r} is already used by another message"
+        )
+    now = now or timezone.now()
+    task = open_task_for_update(task_id, user, now)
+    kind = TaskKind(task.payload_type)
+    if kind not in TEXT_KINDS:
+        raise TaskKindMismatch(f"a {kind.value} task does not take a text reply")
+    cleaned = _clean_text(text)
+    config = active_config()
+    if kind is TaskKind.INITIAL_PROMPT:
+        message_lang = lang or task.payload.get("lang") or "en"
+        tree = MessageTree.objects.create(
+            state=TreeState.INITIAL_PROMPT_REVIEW,
+            goal_tree_size=policy.goal_tree_size_for_new_tree(config, rng or random.Random()),
+            max_depth=config.max_tree_depth,
+            max_children_count=config.max_children_count,
+            lang=message_lang,
+            origin=f"api:{user.api_client_id}",
+            created_at=now,
+        )
+        parent, depth, role = None, 0, "prompter"
+    else:
+        tree = MessageTree.objects.select_for_update().get(id=task.message_tree_id)
+        parent = Message.objects.filter(id=task.parent_message_id).first()
+        if tree.state != TreeState.GROWING or parent is None or parent.deleted:
+            raise TargetUnavailable("the message this task replies to no longer takes replies")
+        message_lang = parent.lang
+        depth = parent.depth + 1
+        role = "assistant" if kind is TaskKind.ASSISTANT_REPLY else "prompter"
+    message = Message.objects.create(
+        id=tree.id if parent is None else uuid.uuid4(),
+        message_tree=tree,
+        parent=parent,
+        role=role,
+        text=cleaned,
+        lang=message_lang,
+        depth=depth,
+        user=user,
+        api_client_id=user.api_client_id,
+        task=task,
+        frontend_message_id=frontend_message_id,
+        created_at=now,
+    )
+    if parent is not None:
+        Message.objects.filter(id=parent.id).update(children_count=F("children_count") + 1)
+    _close(task)
+    journal.record(
+        "message_created",
+        payload={"role": role, "depth": depth, "kind": kind.value},
+        message_tree_id=tree.id,
+        message_id=message.id,
+        user_id=user.id,
+        api_client_id=user.api_client_id,
+    )
+    return message
+
+
+def validate_labels(
+    labels: Mapping[str, object], *, valid: Sequence[str], mandatory: Sequence[str]
+) -> dict[str, float]:
+    """Every label known and allowed, every mandatory one present, values finite in [0, 1]."""
+    problems = []
+    unknown = sorted(set(labels) - set(valid))
+    if unknown:
+        problems.append(f"labels not valid here: {', '.join(unknown)}")
+    missing = sorted(set(mandatory) - set(labels))
+    if missing:
+        problems.append(f"mandatory labels missing: {', '.join(missing)}")
+    clean: dict[str, float] = {}
+    for name, value in labels.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.append(f"label {name!r} must be a number")
+        elif not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            problems.append(f"label {name!r} must be between 0 and 1")
+        else:
+            clean[name] = float(value)
+    if problems:
+        raise InvalidLabels("; ".join(problems))
+    return clean
+
+
+@transaction.atomic
+def submit_labels(
+    *,
+    task_id: uuid.UUID,
+    user: User,
+    message_id: uuid.UUID,
+    labels: Mapping[str, object],
+    text: str = "",
+    now: datetime | None = None,
+) -> TextLabels:
+    """A review through a label task: counts towards the message's required reviews."""
+    task = open_task_for_update(task_id, user, now or timezone.now())
+    kind = TaskKind(task.payload_type)
+    if kind not in LABEL_KINDS:
+        raise TaskKindMismatch(f"a {kind.value} task does not take labels")
+    if str(message_id) != task.payload.get("message_id"):
+        raise TaskKindMismatch("the labels are for another message than the task's")
+    clean = validate_labels(
+        labels, valid=task.payload["valid_labels"], mandatory=task.payload["mandatory_labels"]
+    )
+    MessageTree.objects.select_for_update().filter(id=task.message_tree_id).first()
+    message = Message.objects.filter(id=message_id, deleted=False).first()
+    if message is None or message.review_result is not None:
+        raise TargetUnavailable("this message no longer needs a review")
+    if TextLabels.objects.filter(message=message, user=user, task__isnull=False).exists():
+        raise InvalidLabels("you have already reviewed this message")
+    row = TextLabels.objects.create(
+        message=message,
+        user=user,
+        api_client_id=user.api_client_id,
+        task=task,
+        labels=clean,
+        text=text or "",
+    )
+    Message.objects.filter(id=message.id).update(review_count=F("review_count") + 1)
+    _close(task)
+    journal.record(
+        "message_reviewed",
+        payload={"labels": clean},
+        message_tree_id=message.message_tree_id,
+        message_id=message.id,
+        user_id=user.id,
+        api_client_id=user.api_client_id,
+    )
+    enqueue_advance(message.message_tree_id)
+    return row
+
+
+@transaction.atomic
+def report_labels(
+    *, user: User, message_id: uuid.UUID, labels: Mapping[str, object], text: str = ""
+) -> TextLabels:
+    """Labels sent outside a task (OA's report): stored, not counted as a review."""
+    message = Message.objects.filter(id=message_id).first()
+    if message is None:
+        raise MessageNotFound(f"message {message_id} not found")
+    clean = validate_labels(labels, valid=sorted(KNOWN_LABELS), mandatory=())
+    row = TextLabels.objects.create(
+        message=message, user=user, api_client_id=user.api_client_id, labels=clean, text=text
+    )
+    journal.record(
+        "message_reported",
+        payload={"labels": clean},
+        message_tree_id=message.message_tree_id,
+        message_id=message.id,
+        user_id=user.id,
+    )
+    return row
+
+
+@transaction.atomic
+def submit_ranking(
+    *, task_id: uuid.UUID, user: User, ranking: Sequence[int], now: datetime | None = None
+) -> MessageReaction:
+    """A ranking: ``ranking`` orders the offered replies (indices into the task's list)."""
+    task = open_task_for_update(task_id, user, now or timezone.now())
+    kind = TaskKind(task.payload_type)
+    if kind not in RANK_KINDS:
+        raise TaskKindMismatch(f"a {kind.value} task does not take a ranking")
+    offered = task.payload["reply_ids"]
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in ranking) or sorted(
+        ranking
+    ) != list(range(len(offered))):
+        raise InvalidRanking(
+            f"the ranking must order all {len(offered)} offered replies: "
+            f"a permutation of 0..{len(offered) - 1}"
+        )
+    tree = MessageTree.objects.select_for_update().get(id=task.message_tree_id)
+    if tree.state != TreeState.RANKING:
+        raise TargetUnavailable("this tree is no longer being ranked")
+    ordered = [offered[i] for i in ranking]
+    if MessageReaction.objects.filter(
+        message_id=task.parent_message_id, user=user, payload_type="RankingReactionPayload"
+    ).exists():
+        raise InvalidRanking("you have already ranked these replies")
+    reaction = MessageReaction.objects.create(
+        task=task,
+        message_id=task.parent_message_id,
+        user=user,
+        api_client_id=user.api_client_id,
+        payload_type="RankingReactionPayload",
+        payload={"ranking": list(ranking), "ranked_message_ids": ordered},
+    )
+    Message.objects.filter(id__in=ordered).update(ranking_count=F("ranking_count") + 1)
+    _close(task)
+    journal.record(
+        "replies_ranked",
+        payload={"ranked_message_ids": ordered},
+        message_tree_id=tree.id,
+        message_id=task.parent_message_id,
+        user_id=user.id,
+    )
+    enqueue_advance(tree.id)
+    return reaction
+
+
+def _close(task: Task) -> None:
+    task.done = True
+    task.ack = True if task.ack is None else task.ack
+    task.save(update_fields=["done", "ack"])

@@ -1,0 +1,340 @@
+"""Moving trees forward: review consensus, lifecycle transitions, scoring, lottery, moderation.
+
+``advance_tree`` is the one door for automatic state changes. It locks the tree row, so two
+runs on the same tree (two workers, or a worker and a request) serialise, and it is
+idempotent: running it again on an unchanged tree changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections import defaultdict
+
+from django.db import transaction
+from django.db.models import Count, F
+from django.utils import timezone
+
+from backend.trees import consensus, journal, lifecycle, policy
+from backend.trees.config import TreeManagerConfig
+from backend.trees.consensus import ModerationAction, ReviewOutcome
+from backend.trees.errors import TreeNotFound
+from backend.trees.growth_config import active_config
+from backend.trees.lifecycle import TreeState, TreeSummary
+from backend.trees.models import Message, MessageReaction, MessageTree, TextLabels
+
+logger = logging.getLogger("grove.trees")
+MAX_TRANSITIONS_PER_RUN = 8
+
+
+def enqueue_advance(tree_id: uuid.UUID | None) -> None:
+    """After the current transaction commits, re-evaluate the tree (a Celery job)."""
+    if tree_id is None:
+        return
+    from workers.jobs import advance_tree_job
+
+    transaction.on_commit(lambda: advance_tree_job.delay(str(tree_id)))
+
+
+def set_state(tree: MessageTree, new: TreeState, *, reason: str, actor: str = "") -> None:
+    """The one place a tree changes state: checks the transition and journals it."""
+    old = TreeState(tree.state)
+    lifecycle.check_transition(old, new)
+    tree.state = new.value
+    tree.active = lifecycle.is_active(new)
+    fields = ["state", "active", "updated_at"]
+    if new is TreeState.GROWING and tree.won_prompt_lottery_date is None:
+        tree.won_prompt_lottery_date = timezone.now()
+        fields.append("won_prompt_lottery_date")
+    tree.save(update_fields=fields)
+    journal.record(
+        "tree_state_changed",
+        payload={"from": old.value, "to": new.value, "reason": reason},
+        message_tree_id=tree.id,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> list[str]:
+    """Apply every decision that is due on one tree; returns the states it entered."""
+    tree = MessageTree.objects.select_for_update().filter(id=tree_id).first()
+    if tree is None:
+        raise TreeNotFound(f"tree {tree_id} not found")
+    config = active_config()
+    rng = rng or random.Random()
+    was_active = lifecycle.is_active(TreeState(tree.state))
+    _settle_reviews(tree, config)
+    entered = _auto_moderate(tree, config)
+    for _ in range(MAX_TRANSITIONS_PER_RUN):
+        state = TreeState(tree.state)
+        if state is TreeState.READY_FOR_SCORING:
+            new = _score(tree, config)
+        else:
+            new = lifecycle.next_state(summarize(tree, config), config)
+        if new is None or new is state:
+            break
+        set_state(tree, new, reason="advance")
+        entered.append(new.value)
+    if was_active and lifecycle.is_terminal(TreeState(tree.state)):
+        # A slot freed up (OA ``_enter_state``): maybe wake backlog trees, refill the lottery.
+        _activate_backlog(tree.lang, config, rng)
+        transaction.on_commit(lambda: run_prompt_lottery(lang=tree.lang, rng=rng))
+    return entered
+
+
+def _activate_backlog(lang: str, config: TreeManagerConfig, rng: random.Random) -> int:
+    """Move backlog_ranking trees of ``lang`` to ranking (or abort those with nothing to rank),
+    as many as ``p_activate_backlog_tree`` / ``min_active_rankings_per_lang`` ask for."""
+    active_rankings = MessageTree.objects.filter(lang=lang, state=TreeState.RANKING).count()
+    wanted = policy.backlog_trees_to_activate(rng, config, active_rankings)
+    if wanted <= 0:
+        return 0
+    backlog = list(
+        MessageTree.objects.select_for_update(skip_locked=True)
+        .filter(lang=lang, state=TreeState.BACKLOG_RANKING)
+        .order_by("created_at")[:wanted]
+    )
+    for tree in backlog:
+        summary = summarize(tree, config)
+        new = lifecycle.state_after_backlog_activation(bool(summary.rankings_per_parent))
+        set_state(tree, new, reason="backlog_activation")
+    return len(backlog)
+
+
+def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
+    """Accept or reject every message of the tree that has its required reviews."""
+    pending = list(
+        Message.objects.filter(message_tree=tree, review_result__isnull=True, deleted=False)
+    )
+    due = [m for m in pending if m.review_count >= consensus.required_reviews(m.depth == 0, config)]
+    if not due:
+        return
+    reviews = defaultdict(list)
+    for message_id, labels in TextLabels.objects.filter(
+        message__in=due, task__isnull=False
+    ).values_list("message_id", "labels"):
+        reviews[message_id].append(labels)
+    for message in due:
+        is_prompt = message.depth == 0
+        outcome = consensus.review_outcome(
+            reviews[message.id],
+            consensus.required_reviews(is_prompt, config),
+            consensus.acceptance_threshold(is_prompt, config),
+        )
+        if outcome is None:
+            continue
+        accepted = outcome is ReviewOutcome.ACCEPTED
+        Message.objects.filter(id=message.id).update(review_result=accepted)
+        if not accepted and message.parent_id is not None:
+            Message.objects.filter(id=message.parent_id, children_count__gt=0).update(
+                children_count=F("children_count") - 1
+            )
+        journal.record(
+            "message_accepted" if accepted else "message_rejected",
+            payload={"acceptance_score": consensus.acceptance_score(reviews[message.id])},
+            message_tree_id=tree.id,
+            message_id=message.id,
+        )
+
+
+def _auto_moderate(tree: MessageTree, config: TreeManagerConfig) -> list[str]:
+    """OA auto-moderation: red flags delete replies / abort the tree; reply skips halt it.
+
+    Returns the states the tree entered."""
+    entered: list[str] = []
+    if not config.auto_mod_enabled or lifecycle.is_finished(TreeState(tree.state)):
+        return entered
+    flagged = Message.objects.filter(message_tree=tree, deleted=False).exclude(emojis={})
+    for message in flagged.only("id", "depth", "emojis", "parent_id"):
+        actions = consensus.moderation_actions(
+            is_prompt=message.depth == 0, emoji_counts=message.emojis, config=config
+        )
+        for action in actions:
+            if lifecycle.is_finished(TreeState(tree.state)):
+                return entered
+            if action is ModerationAction.DELETE:
+                delete_subtree(message.id, reason="auto_mod_red_flags")
+                continue
+            if action is ModerationAction.ABORT_TREE:
+                new, reason = TreeState.ABORTED_LOW_GRADE, "auto_mod_red_flags"
+            else:
+                new, reason = TreeState.HALTED_BY_MODERATOR, "auto_mod_max_skip_reply"
+            if new in lifecycle.ALLOWED_TRANSITIONS[TreeState(tree.state)]:
+                set_state(tree, new, reason=reason)
+                entered.append(new.value)
+    return entered
+
+
+def delete_subtree(message_id: uuid.UUID, *, reason: str, actor: str = "") -> int:
+    """Soft-delete a message and everything below it; frees the parent's child slot."""
+    ids, frontier = [], [message_id]
+    while frontier:
+        ids.extend(frontier)
+        frontier = list(
+            Message.objects.filter(parent_id__in=frontier, deleted=False).values_list(
+                "id", flat=True
+            )
+        )
+    root = Message.objects.get(id=message_id)
+    changed = Message.objects.filter(id__in=ids, deleted=False).update(deleted=True)
+    if root.parent_id is not None and not root.deleted and root.review_result is not False:
+        Message.objects.filter(id=root.parent_id, children_count__gt=0).update(
+            children_count=F("children_count") - 1
+        )
+    journal.record(
+        "message_deleted",
+        payload={"reason": reason, "count": changed},
+        message_tree_id=root.message_tree_id,
+        message_id=message_id,
+        actor=actor,
+    )
+    return changed
+
+
+def summarize(tree: MessageTree, config: TreeManagerConfig) -> TreeSummary:
+    """The tree as the pure lifecycle sees it (two queries, three with quality thresholds)."""
+    rows = list(
+        Message.objects.filter(message_tree=tree, deleted=False).values_list(
+            "id", "parent_id", "depth", "role", "review_result"
+        )
+    )
+    accepted = [r for r in rows if r[4] is True]
+    awaiting = sum(1 for r in rows if r[4] is None)
+    prompt = next((r for r in rows if r[1] is None), None)
+    live_children: dict[uuid.UUID, int] = defaultdict(int)
+    accepted_children: dict[uuid.UUID, list] = defaultdict(list)
+    for row in rows:
+        if row[1] is not None and row[4] is not False:
+            live_children[row[1]] += 1
+        if row[1] is not None and row[4] is True:
+            accepted_children[row[1]].append(row)
+    quality = {}
+    if config.min_prompt_quality is not None or config.min_reply_quality_for_extension is not None:
+        from backend.trees.selectors import mean_quality_by_message
+
+        quality = mean_quality_by_message([r[0] for r in rows])
+    tree_size = sum(1 for r in rows if r[4] is not False)
+    has_extendible = any(
+        policy.is_extendible(
+            policy.ExtendibleParent(
+                message_id=r[0],
+                tree_id=tree.id,
+                depth=r[2],
+                role=policy.Role(r[3]),
+                author_id=None,
+                active_children_count=live_children[r[0]],
+                tree_size=tree_size,
+                goal_tree_size=tree.goal_tree_size,
+                mean_quality=quality.get(r[0]),
+                max_depth=tree.max_depth,
+                max_children_count=tree.max_children_count,
+            ),
+            config,
+        )
+        for r in accepted
+    )
+    ranking_counts = dict(
+        MessageReaction.objects.filter(
+            message__message_tree=tree, payload_type="RankingReactionPayload"
+        )
+        .values("message_id")
+        .annotate(n=Count("id"))
+        .values_list("message_id", "n")
+    )
+    rankable = [
+        parent_id
+        for parent_id, kids in accepted_children.items()
+        if len(kids) > 1 and (kids[0][3] == "assistant" or config.rank_prompter_replies)
+    ]
+    return TreeSummary(
+        state=TreeState(tree.state),
+        goal_tree_size=tree.goal_tree_size,
+        accepted_size=len(accepted),
+        awaiting_review=awaiting,
+        has_extendible_parent=has_extendible,
+        prompt_review_result=prompt[4] if prompt else None,
+        prompt_mean_quality=quality.get(prompt[0]) if prompt else None,
+        rankings_per_parent=tuple(ranking_counts.get(p, 0) for p in rankable),
+    )
+
+
+def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
+    """Write each sibling's consensus rank (ranked pairs); export, or scoring_failed."""
+    try:
+        with transaction.atomic():
+            rankings = defaultdict(list)
+            for parent_id, payload in MessageReaction.objects.filter(
+                message__message_tree=tree, payload_type="RankingReactionPayload"
+            ).values_list("message_id", "payload"):
+                rankings[parent_id].append([uuid.UUID(i) for i in payload["ranked_message_ids"]])
+            for parent_id, parent_rankings in rankings.items():
+                siblings = Message.objects.filter(parent_id=parent_id).values_list("id", flat=True)
+                for message_id, rank in consensus.message_ranks(
+                    parent_rankings, list(siblings)
+                ).items():
+                    Message.objects.filter(id=message_id).update(rank=rank)
+    except Exception as exc:  # a broken ranking must not stop the tree engine
+        logger.exception("event=scoring_failed tree=%s", tree.id)
+        journal.record("scoring_failed", payload={"error": str(exc)[:500]}, message_tree_id=tree.id)
+        return lifecycle.state_after_scoring(False)
+    return lifecycle.state_after_scoring(True)
+
+
+@transaction.atomic
+def retry_scoring(*, tree_id: uuid.UUID, actor: str = "") -> list[str]:
+    tree = MessageTree.objects.select_for_update().get(id=tree_id)
+    if tree.state != TreeState.SCORING_FAILED:
+        return []
+    set_state(tree, TreeState.READY_FOR_SCORING, reason="retry_scoring", actor=actor)
+    return [TreeState.READY_FOR_SCORING.value, *advance_tree(tree_id=tree_id)]
+
+
+@transaction.atomic
+def run_prompt_lottery(*, lang: str, rng: random.Random | None = None) -> int:
+    """Activate waiting prompts into growing while ``lang`` has free active-tree slots."""
+    config = active_config()
+    rng = rng or random.Random()
+    growing = MessageTree.objects.filter(lang=lang, state=TreeState.GROWING).count()
+    free = policy.trees_to_activate(config, growing=growing)
+    if free <= 0:
+        return 0
+    waiting = list(
+        MessageTree.objects.select_for_update(skip_locked=True)
+        .filter(lang=lang, state=TreeState.PROMPT_LOTTERY_WAITING)
+        .order_by("created_at")
+    )
+    authors = dict(
+        Message.objects.filter(id__in=[t.id for t in waiting]).values_list("id", "user_id")
+    )
+    candidates = [
+        policy.LotteryCandidate(tree_id=t.id, author_id=authors.get(t.id)) for t in waiting
+    ]
+    by_id = {t.id: t for t in waiting}
+    activated = 0
+    while activated < free and candidates:
+        winner = policy.choose_lottery_winner(candidates, rng)
+        candidates = [c for c in candidates if c.tree_id != winner.tree_id]
+        set_state(by_id[winner.tree_id], TreeState.GROWING, reason="prompt_lottery")
+        activated += 1
+    return activated
+
+
+@transaction.atomic
+def halt_tree(*, tree_id: uuid.UUID, actor: str, reason: str = "moderator") -> MessageTree:
+    tree = MessageTree.objects.select_for_update().filter(id=tree_id).first()
+    if tree is None:
+        raise TreeNotFound(f"tree {tree_id} not found")
+    set_state(tree, TreeState.HALTED_BY_MODERATOR, reason=reason, actor=actor)
+    return tree
+
+
+@transaction.atomic
+def resume_tree(*, tree_id: uuid.UUID, actor: str) -> MessageTree:
+    tree = MessageTree.objects.select_for_update().filter(id=tree_id).first()
+    if tree is None:
+        raise TreeNotFound(f"tree {tree_id} not found")
+    new = lifecycle.state_after_unhalt(tree.won_prompt_lottery_date is not None)
+    set_state(tree, new, reason="resumed", actor=actor)
+    return tree

@@ -1,0 +1,84 @@
+"""No over-assignment under concurrency, and a bounded number of queries per request."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+
+from backend.trees.models import Task
+from backend.trees.policy import NoTaskAvailable, TaskKind
+from backend.trees.services.tasks import request_task
+from tests.builders import add_reply, make_client, make_tree, make_user
+
+CONCURRENT_REQUESTS = 100
+THREADS = 80  # PostgreSQL allows 100 connections here; keep some for the test itself
+
+
+def _request_in_thread(user, barrier: threading.Barrier | None, results: list) -> None:
+    try:
+        if barrier is not None:
+            barrier.wait(timeout=30)
+        try:
+            task = request_task(user=user, kind=TaskKind.ASSISTANT_REPLY, lang="en")
+            results.append(task.parent_message_id)
+        except NoTaskAvailable:
+            results.append(None)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_requests_reserve_the_last_reply_slot_once():
+    client = make_client()
+    author = make_user(client, username="author")
+    prompt = make_tree(author=author, max_children_count=3, goal_tree_size=50)
+    for i in range(2):  # two accepted answers: the root needs exactly one more
+        reply = add_reply(prompt, author=make_user(client, username=f"early-{i}"))
+        reply.review_result = True
+        reply.save(update_fields=["review_result"])
+    users = [make_user(client, username=f"u{i}") for i in range(CONCURRENT_REQUESTS)]
+
+    results: list = []
+    barrier = threading.Barrier(THREADS)
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        for index, user in enumerate(users):
+            # The first THREADS requests start together; the rest follow as threads free up.
+            pool.submit(_request_in_thread, user, barrier if index < THREADS else None, results)
+    assert len(results) == CONCURRENT_REQUESTS
+    granted = [r for r in results if r is not None]
+    assert granted == [prompt.id]
+    assert Task.objects.filter(parent_message=prompt, payload_type="assistant_reply").count() == 1
+
+
+def _grow_forest(trees: int, client) -> None:
+    for _ in range(trees):
+        prompt = make_tree(author=make_user(client))
+        for r in range(2):
+            reply = add_reply(prompt, author=make_user(client))
+            reply.review_result = bool(r)
+            reply.save(update_fields=["review_result"])
+
+
+def _queries_for_one_request(django_assert_max_num_queries, user, kind) -> int:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx, contextlib.suppress(NoTaskAvailable):
+        request_task(user=user, kind=kind, lang="en", rng=random.Random(5))
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", [TaskKind.RANDOM, TaskKind.ASSISTANT_REPLY])
+def test_request_task_runs_a_bounded_number_of_queries(django_assert_max_num_queries, kind):
+    client = make_client()
+    _grow_forest(3, client)
+    few = _queries_for_one_request(django_assert_max_num_queries, make_user(client), kind)
+    _grow_forest(30, client)
+    many = _queries_for_one_request(django_assert_max_num_queries, make_user(client), kind)
+    assert many == few
+    assert many <= 20
