@@ -122,6 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout keeps the embedded server from failing
     # with "database is locked" under a few concurrent requests.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# Parallel test runs on one server each need their own test database name.
+if os.environ.get("GROVE_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["GROVE_TEST_DB_NAME"]}
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -159,9 +162,33 @@ GROVE_TASK_EXPIRY_SECONDS = env_int("GROVE_TASK_EXPIRY_SECONDS", 60 * 60 * 2)
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["frontend_api.v1.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "frontend_api.v1.throttling.ApiClientRateThrottle",
+        "frontend_api.v1.throttling.ActingUserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_client": env_str("GROVE_THROTTLE_CLIENT", "10000/minute"),
+        "user": env_str("GROVE_THROTTLE_USER", "120/minute"),
+    },
+    "EXCEPTION_HANDLER": "frontend_api.v1.errors.protocol_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+# Throttle counters live in the cache: Redis when configured, so every process shares them.
+CACHE_URL = env_str("GROVE_CACHE_URL", REDIS_URL)
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "grove",
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Grove API",

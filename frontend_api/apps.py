@@ -5,3 +5,6 @@ class FrontendApiConfig(AppConfig):
     name = "frontend_api"
     label = "frontend_api"
     verbose_name = "Grove frontend API"
+
+    def ready(self) -> None:
+        from frontend_api.v1 import schema  # noqa: F401  (registers the OpenAPI extension)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from backend.accounts.keys import (
     API_KEY_PREFIX_LENGTH,
@@ -12,7 +12,7 @@ from backend.accounts.keys import (
     digest_api_key,
     generate_api_key,
 )
-from backend.accounts.models import ApiClient
+from backend.accounts.models import ApiClient, User
 
 BOOTSTRAP_LOCK_KEY = 0x6726F7665  # any constant shared by every Grove process
 
@@ -70,3 +70,31 @@ def bootstrap_api_client(*, api_key: str | None) -> IssuedApiClient | None:
     return create_api_client(
         name="bootstrap", trusted=True, frontend_type="bootstrap", api_key=api_key or None
     )
+
+
+class UserDisabled(PermissionError):
+    """The acting user was disabled or deleted by an admin."""
+
+
+def ensure_user(
+    *, api_client: ApiClient, auth_method: str, username: str, display_name: str | None = None
+) -> User:
+    """The user ``(auth_method, username)`` of ``api_client``, created on first sight.
+
+    A changed display name is stored. Two requests creating the same user concurrently get
+    the same row (the unique constraint decides, the loser reads the winner's row).
+    """
+    lookup = {"api_client": api_client, "auth_method": auth_method, "username": username}
+    user = User.objects.filter(**lookup).first()
+    if user is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create(**lookup, display_name=display_name or username)
+        except IntegrityError:
+            user = User.objects.get(**lookup)
+    elif display_name and user.display_name != display_name:
+        User.objects.filter(id=user.id).update(display_name=display_name)
+        user.display_name = display_name
+    if not user.enabled or user.deleted:
+        raise UserDisabled(f"user {auth_method}:{username} is disabled")
+    return user

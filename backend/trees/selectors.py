@@ -262,3 +262,31 @@ def task_availability(
         activity = user_activity(user_id=user_id, candidates=candidates, config=config, now=now)
     candidates = policy.eligible_candidates(candidates, activity, config)
     return policy.determine_task_availability(candidates).as_dict()
+
+
+def conversation_path(message_id: uuid.UUID) -> list[Message]:
+    """The messages from the tree's prompt down to ``message_id`` (one query)."""
+    tree_id = Message.objects.filter(id=message_id).values_list("message_tree_id", flat=True)
+    by_id = {m.id: m for m in Message.objects.filter(message_tree_id__in=tree_id)}
+    path: list[Message] = []
+    current = by_id.get(message_id)
+    while current is not None:
+        path.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return path[::-1]
+
+
+def messages_by_id(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Message]:
+    return {m.id: m for m in Message.objects.filter(id__in=list(ids))}
+
+
+def user_emojis(user_id: uuid.UUID, message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    """The emoji codes ``user_id`` set on each of ``message_ids``."""
+    from backend.trees.models import MessageEmoji
+
+    found: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for message_id, emoji in MessageEmoji.objects.filter(
+        user_id=user_id, message_id__in=list(message_ids)
+    ).values_list("message_id", "emoji"):
+        found[message_id].append(emoji)
+    return found

@@ -1,3 +1,17 @@
 """Open-Assistant v1 protocol routes, mounted under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from frontend_api.v1 import tasks
+
+urlpatterns = [
+    path("tasks/", tasks.TaskRequestView.as_view(), name="tasks-request"),
+    path("tasks/availability", tasks.TaskAvailabilityView.as_view(), name="tasks-availability"),
+    path("tasks/<uuid:task_id>/ack", tasks.TaskAckView.as_view(), name="tasks-ack"),
+    path("tasks/<uuid:task_id>/nack", tasks.TaskNackView.as_view(), name="tasks-nack"),
+    path("tasks/interaction", tasks.TaskInteractionView.as_view(), name="tasks-interaction"),
+    path("tasks/close", tasks.TaskCloseView.as_view(), name="tasks-close"),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+]

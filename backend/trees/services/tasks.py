@@ -233,18 +233,23 @@ def _slot_fields(chosen, *, tree, config, rng, now, explicit) -> dict | None:
 # --- ack / nack ----------------------------------------------------------------------------
 
 
-def _locked_task(task_id: uuid.UUID, user: User) -> Task:
-    task = Task.objects.select_for_update().filter(id=task_id).first()
+def _locked_task(task_id: uuid.UUID, *, api_client_id: uuid.UUID, user: User | None) -> Task:
+    """Lock a task of this API client; another client's task does not exist for it."""
+    task = Task.objects.select_for_update().filter(id=task_id, api_client_id=api_client_id).first()
     if task is None:
         raise TaskNotFound(f"task {task_id} not found")
-    if task.user_id != user.id or task.api_client_id != user.api_client_id:
-        raise TaskNotOwned(f"task {task_id} belongs to another user")
+    if user is not None and task.user_id is not None and task.user_id != user.id:
+        raise TaskNotOwned(f"task {task_id} is assigned to another user")
     return task
 
 
-def open_task_for_update(task_id: uuid.UUID, user: User, now: datetime) -> Task:
-    """Lock a task the user may still work on: theirs, not done, not skipped, not expired."""
-    task = _locked_task(task_id, user)
+def open_task_for_update(
+    task_id: uuid.UUID, user: User | None, now: datetime, *, api_client_id: uuid.UUID | None = None
+) -> Task:
+    """Lock a task that may still be worked on: this client's (and this user's, when given),
+    not done, not skipped, not expired."""
+    client_id = api_client_id if api_client_id is not None else user.api_client_id
+    task = _locked_task(task_id, api_client_id=client_id, user=user)
     if task.done or task.skipped:
         raise TaskAlreadyDone(f"task {task_id} is already closed")
     if task.expiry_date is not None and task.expiry_date <= now:
@@ -254,25 +259,42 @@ def open_task_for_update(task_id: uuid.UUID, user: User, now: datetime) -> Task:
 
 @transaction.atomic
 def ack_task(
-    *, task_id: uuid.UUID, user: User, frontend_message_id: str, now: datetime | None = None
+    *,
+    task_id: uuid.UUID,
+    frontend_message_id: str,
+    user: User | None = None,
+    api_client: ApiClient | None = None,
+    now: datetime | None = None,
 ) -> Task:
-    """The frontend shows the task; it will refer to it by ``frontend_message_id``."""
-    task = open_task_for_update(task_id, user, now or timezone.now())
+    """The frontend shows the task; it will refer to it by ``frontend_message_id``.
+
+    ``user`` (from X-OASST-USER) is optional, as in OA: without it the task only has to belong
+    to ``api_client``."""
+    client_id = api_client.id if api_client is not None else user.api_client_id
+    task = open_task_for_update(task_id, user, now or timezone.now(), api_client_id=client_id)
     if task.ack is not None:
         raise TaskAlreadyAcked(f"task {task_id} was already acknowledged")
+    if not frontend_message_id:
+        raise TaskAlreadyAcked("an ack needs the frontend message id")
     task.ack = True
     task.frontend_message_id = frontend_message_id
     task.save(update_fields=["ack", "frontend_message_id"])
-    journal.record("task_acked", message_tree_id=task.message_tree_id, user_id=user.id)
+    journal.record("task_acked", message_tree_id=task.message_tree_id, user_id=task.user_id)
     return task
 
 
 @transaction.atomic
 def nack_task(
-    *, task_id: uuid.UUID, user: User, reason: str = "", now: datetime | None = None
+    *,
+    task_id: uuid.UUID,
+    reason: str = "",
+    user: User | None = None,
+    api_client: ApiClient | None = None,
+    now: datetime | None = None,
 ) -> Task:
     """The user skips the task; its slot is freed and the node is never offered to them again."""
-    task = open_task_for_update(task_id, user, now or timezone.now())
+    client_id = api_client.id if api_client is not None else user.api_client_id
+    task = open_task_for_update(task_id, user, now or timezone.now(), api_client_id=client_id)
     task.ack = False if task.ack is None else task.ack
     task.skipped = True
     task.skip_reason = (reason or "")[:512]
@@ -282,10 +304,42 @@ def nack_task(
         payload={"reason": task.skip_reason, "kind": task.payload_type},
         message_tree_id=task.message_tree_id,
         message_id=task.parent_message_id,
-        user_id=user.id,
+        user_id=task.user_id,
     )
     if task.payload_type in REPLY_KINDS and task.parent_message_id is not None:
         _count_skipped_reply(task)
+    return task
+
+
+@transaction.atomic
+def close_task(*, frontend_message_id: str, api_client: ApiClient) -> Task:
+    """OA ``/tasks/close``: mark the task bound to ``frontend_message_id`` done."""
+    task = (
+        Task.objects.select_for_update()
+        .filter(api_client_id=api_client.id, frontend_message_id=frontend_message_id)
+        .order_by("-created_at")
+        .first()
+    )
+    if task is None:
+        raise TaskNotFound(f"no task is bound to frontend message id {frontend_message_id!r}")
+    if task.skipped:
+        raise TaskAlreadyDone(f"task {task.id} was skipped")
+    if not task.done:
+        task.done = True
+        task.save(update_fields=["done"])
+        journal.record("task_closed", message_tree_id=task.message_tree_id, user_id=task.user_id)
+    return task
+
+
+def task_for_frontend_message(*, api_client_id: uuid.UUID, frontend_message_id: str) -> Task:
+    """The task a frontend bound to ``frontend_message_id`` at ack time (newest first)."""
+    task = (
+        Task.objects.filter(api_client_id=api_client_id, frontend_message_id=frontend_message_id)
+        .order_by("-created_at")
+        .first()
+    )
+    if task is None:
+        raise TaskNotFound(f"no task is bound to frontend message id {frontend_message_id!r}")
     return task
 
 

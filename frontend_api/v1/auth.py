@@ -1,0 +1,116 @@
+"""Who is calling: the API client (X-API-Key) and the user it acts for.
+
+The user comes from the protocol's ``user`` object in request bodies or from the
+``X-OASST-USER: auth_method:username`` header. Users always belong to the calling client:
+a client can never name, read or act as another client's user.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from rest_framework import permissions, serializers
+from rest_framework.authentication import BaseAuthentication
+
+from backend.accounts.models import ApiClient, AuthMethod, User
+from backend.accounts.selectors import api_client_for_key
+from backend.accounts.services import UserDisabled, ensure_user
+from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+
+API_KEY_HEADER = "HTTP_X_API_KEY"
+USER_HEADER = "HTTP_X_OASST_USER"
+
+
+class ApiClientPrincipal:
+    """``request.user`` for API-key requests (DRF wants an object with is_authenticated)."""
+
+    is_authenticated = True
+
+    def __init__(self, client: ApiClient):
+        self.client = client
+        self.pk = client.pk  # throttles key on it
+
+    def __str__(self) -> str:
+        return f"api-client:{self.client.id}"
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        key = request.META.get(API_KEY_HEADER, "") or request.query_params.get("api_key", "")
+        if not key:
+            raise ProtocolError(
+                "missing API key (X-API-Key header)",
+                OasstErrorCode.API_CLIENT_NOT_AUTHORIZED,
+                HTTPStatus.FORBIDDEN,
+            )
+        client = api_client_for_key(key)
+        if client is None or not client.enabled:
+            raise ProtocolError(
+                "API key not authorized", OasstErrorCode.API_CLIENT_NOT_AUTHORIZED, 403
+            )
+        return ApiClientPrincipal(client), client
+
+    def authenticate_header(self, request) -> str:
+        return "X-API-Key"
+
+
+class IsTrustedClient(permissions.BasePermission):
+    """Endpoints OA reserves for trusted clients (admin, acting for any user)."""
+
+    def has_permission(self, request, view) -> bool:
+        client = request.auth
+        if client is None or not client.trusted:
+            raise ProtocolError(
+                "this endpoint needs a trusted API client",
+                OasstErrorCode.API_CLIENT_NOT_AUTHORIZED,
+                HTTPStatus.FORBIDDEN,
+            )
+        return True
+
+
+class ProtocolUserSerializer(serializers.Serializer):
+    """OA ``User``: the frontend's id for the user, a display name and the auth method."""
+
+    id = serializers.CharField(max_length=128)
+    display_name = serializers.CharField(max_length=256)
+    auth_method = serializers.ChoiceField(choices=AuthMethod.values)
+
+
+def _disabled(exc: UserDisabled) -> ProtocolError:
+    return ProtocolError(str(exc), OasstErrorCode.USER_DISABLED, HTTPStatus.FORBIDDEN)
+
+
+def acting_user(client: ApiClient, protocol_user: dict) -> User:
+    """The (possibly new) user a body's ``user`` object names, within ``client``."""
+    try:
+        return ensure_user(
+            api_client=client,
+            auth_method=protocol_user["auth_method"],
+            username=protocol_user["id"],
+            display_name=protocol_user.get("display_name"),
+        )
+    except UserDisabled as exc:
+        raise _disabled(exc) from exc
+
+
+def header_user(request, *, required: bool = False) -> User | None:
+    """The user named by ``X-OASST-USER: auth_method:username`` (created on first sight)."""
+    raw = request.META.get(USER_HEADER, "")
+    if not raw:
+        if required:
+            raise ProtocolError(
+                "X-OASST-USER header (auth_method:username) is required",
+                OasstErrorCode.USER_NOT_SPECIFIED,
+            )
+        return None
+    auth_method, sep, username = raw.partition(":")
+    if not sep or not username or auth_method not in AuthMethod.values:
+        raise ProtocolError(
+            "X-OASST-USER must be 'auth_method:username' with auth_method one of "
+            + ", ".join(AuthMethod.values),
+            OasstErrorCode.AUTH_AND_USERNAME_REQUIRED,
+        )
+    try:
+        return ensure_user(api_client=request.auth, auth_method=auth_method, username=username)
+    except UserDisabled as exc:
+        raise _disabled(exc) from exc

@@ -1,0 +1,160 @@
+"""Open-Assistant's error wire format: ``{"message": ..., "error_code": ...}`` with OA's codes.
+
+Every error a v1 endpoint returns goes through ``protocol_exception_handler``: domain errors
+are mapped here (and only here) to a status and an OA error code; request validation errors
+become 422 with the field errors; anything unexpected becomes a 500 that says nothing of the
+internals.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from backend.trees import errors as domain
+from backend.trees.config import ConfigError
+from backend.trees.lifecycle import InvalidTransition
+from backend.trees.policy import NoTaskAvailable, TooManyPendingTasks
+
+logger = logging.getLogger("grove.api")
+
+
+class OasstErrorCode(enum.IntEnum):
+    """OA's ``OasstErrorCode`` numbers (oasst_shared/exceptions/oasst_api_error.py)."""
+
+    GENERIC_ERROR = 0
+    API_CLIENT_NOT_AUTHORIZED = 2
+    ROOT_TOKEN_NOT_AUTHORIZED = 3
+    SORT_KEY_UNSUPPORTED = 100
+    TOO_MANY_REQUESTS = 429
+    SERVER_ERROR0 = 500
+    SERVER_ERROR1 = 501
+    TASK_INVALID_REQUEST_TYPE = 1000
+    TASK_ACK_FAILED = 1001
+    TASK_NACK_FAILED = 1002
+    TASK_INVALID_RESPONSE_TYPE = 1003
+    TASK_INTERACTION_REQUEST_FAILED = 1004
+    TASK_GENERATION_FAILED = 1005
+    TASK_REQUESTED_TYPE_NOT_AVAILABLE = 1006
+    TASK_AVAILABILITY_QUERY_FAILED = 1007
+    INVALID_FRONTEND_MESSAGE_ID = 2000
+    MESSAGE_NOT_FOUND = 2001
+    RATING_OUT_OF_RANGE = 2002
+    INVALID_RANKING_VALUE = 2003
+    INVALID_TASK_TYPE = 2004
+    NO_MESSAGE_TREE_FOUND = 2006
+    NO_REPLIES_FOUND = 2007
+    INVALID_MESSAGE = 2008
+    BROKEN_CONVERSATION = 2009
+    TREE_NOT_IN_GROWING_STATE = 2010
+    CORRUPT_RANKING_RESULT = 2011
+    AUTH_AND_USERNAME_REQUIRED = 2012
+    TEXT_LABELS_WRONG_MESSAGE_ID = 2050
+    TEXT_LABELS_INVALID_LABEL = 2051
+    TEXT_LABELS_MANDATORY_LABEL_MISSING = 2052
+    TASK_NOT_FOUND = 2100
+    TASK_EXPIRED = 2101
+    TASK_PAYLOAD_TYPE_MISMATCH = 2102
+    TASK_ALREADY_UPDATED = 2103
+    TASK_NOT_ACK = 2104
+    TASK_ALREADY_DONE = 2105
+    TASK_NOT_ASSIGNED_TO_USER = 2106
+    TASK_UNEXPECTED_PAYLOAD_TYPE = 2107
+    USER_NOT_SPECIFIED = 4000
+    USER_DISABLED = 4001
+    USER_NOT_FOUND = 4002
+
+
+class ProtocolError(drf.APIException):
+    """An error with an OA error code; raise it from views for protocol-level failures."""
+
+    def __init__(
+        self,
+        message: str,
+        error_code: OasstErrorCode,
+        status: int = HTTPStatus.BAD_REQUEST,
+    ):
+        super().__init__(detail=message)
+        self.message = message
+        self.error_code = error_code
+        self.status_code = int(status)
+
+
+# Domain error -> (HTTP status, OA error code). The only place this mapping lives.
+DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
+    domain.TaskNotFound: (404, OasstErrorCode.TASK_NOT_FOUND),
+    domain.TaskNotOwned: (403, OasstErrorCode.TASK_NOT_ASSIGNED_TO_USER),
+    domain.TaskExpired: (400, OasstErrorCode.TASK_EXPIRED),
+    domain.TaskAlreadyDone: (400, OasstErrorCode.TASK_ALREADY_DONE),
+    domain.TaskAlreadyAcked: (400, OasstErrorCode.TASK_ALREADY_UPDATED),
+    domain.TaskKindMismatch: (400, OasstErrorCode.TASK_PAYLOAD_TYPE_MISMATCH),
+    domain.InvalidText: (400, OasstErrorCode.INVALID_MESSAGE),
+    domain.InvalidLabels: (400, OasstErrorCode.TEXT_LABELS_INVALID_LABEL),
+    domain.InvalidRanking: (400, OasstErrorCode.INVALID_RANKING_VALUE),
+    domain.MessageNotFound: (404, OasstErrorCode.MESSAGE_NOT_FOUND),
+    domain.TreeNotFound: (404, OasstErrorCode.NO_MESSAGE_TREE_FOUND),
+    domain.TargetUnavailable: (409, OasstErrorCode.TREE_NOT_IN_GROWING_STATE),
+    domain.DuplicateFrontendMessageId: (409, OasstErrorCode.INVALID_FRONTEND_MESSAGE_ID),
+    TooManyPendingTasks: (429, OasstErrorCode.TASK_REQUESTED_TYPE_NOT_AVAILABLE),
+    NoTaskAvailable: (503, OasstErrorCode.TASK_REQUESTED_TYPE_NOT_AVAILABLE),
+    InvalidTransition: (409, OasstErrorCode.GENERIC_ERROR),
+    ConfigError: (422, OasstErrorCode.GENERIC_ERROR),
+}
+
+
+def error_response(message: str, error_code: int, status: int, **extra) -> Response:
+    return Response({"message": message, "error_code": int(error_code), **extra}, status=status)
+
+
+def _flatten(detail) -> str:
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
+    if isinstance(detail, list):
+        return ", ".join(_flatten(item) for item in detail)
+    return str(detail)
+
+
+def protocol_exception_handler(exc: Exception, context) -> Response:
+    """DRF's EXCEPTION_HANDLER: every error in OA's shape."""
+    if isinstance(exc, ProtocolError):
+        return error_response(exc.message, exc.error_code, exc.status_code)
+    for error_type, (status, code) in DOMAIN_ERRORS.items():
+        if isinstance(exc, error_type):
+            extra = {"errors": exc.errors} if isinstance(exc, ConfigError) else {}
+            message = getattr(exc, "message", None) or str(exc)
+            if isinstance(exc, domain.InvalidLabels) and "mandatory" in message:
+                code = OasstErrorCode.TEXT_LABELS_MANDATORY_LABEL_MISSING
+            return error_response(message, code, status, **extra)
+    if isinstance(exc, drf.ValidationError):
+        return error_response(
+            f"invalid request: {_flatten(exc.detail)}",
+            OasstErrorCode.GENERIC_ERROR,
+            422,
+            errors=exc.detail,
+        )
+    if isinstance(exc, drf.Throttled):
+        wait = f"; retry in {int(exc.wait)} s" if exc.wait is not None else ""
+        response = error_response(f"too many requests{wait}", OasstErrorCode.TOO_MANY_REQUESTS, 429)
+        if exc.wait is not None:
+            response["Retry-After"] = str(int(exc.wait) + 1)
+        return response
+    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed | PermissionDenied):
+        return error_response(
+            str(getattr(exc, "detail", "") or "API key not authorized"),
+            OasstErrorCode.API_CLIENT_NOT_AUTHORIZED,
+            403,
+        )
+    if isinstance(exc, drf.PermissionDenied):
+        return error_response(str(exc.detail), OasstErrorCode.API_CLIENT_NOT_AUTHORIZED, 403)
+    if isinstance(exc, Http404 | drf.NotFound):
+        return error_response("not found", OasstErrorCode.GENERIC_ERROR, 404)
+    if isinstance(exc, drf.APIException):
+        return error_response(_flatten(exc.detail), OasstErrorCode.GENERIC_ERROR, exc.status_code)
+    logger.exception("event=unhandled_error view=%s", type(context.get("view")).__name__)
+    return error_response("internal server error", OasstErrorCode.SERVER_ERROR0, 500)

@@ -1,0 +1,128 @@
+"""The v1 wire shapes of tasks and conversation messages (OA ``protocol.py``).
+
+Domain tasks store what Grove needs (kind, target ids, label spec); this module renders
+them as the JSON Open-Assistant's clients expect, field for field.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from backend.accounts.models import User
+from backend.trees import selectors
+from backend.trees.config import LABEL_WIDGETS
+from backend.trees.models import Message, Task
+from backend.trees.policy import TaskKind
+
+# OA TextLabel display texts, shown by frontends next to each label widget.
+LABEL_DISPLAY_TEXT = {
+    "spam": ("Seems to be intentionally low-quality or irrelevant", None),
+    "fails_task": ("Fails to follow the correct instruction / task", None),
+    "lang_mismatch": (
+        "Wrong Language",
+        "The message is written in a language that differs from the currently selected language.",
+    ),
+    "pii": ("Contains personal identifiable information (PII)", None),
+    "not_appropriate": ("Inappropriate", None),
+    "hate_speech": (
+        "Content is abusive or threatening and expresses prejudice against a protected "
+        "characteristic",
+        "Prejudice refers to preconceived views not based on reason. Protected "
+        "characteristics include gender, ethnicity, religion, sexual orientation, and similar "
+        "characteristics.",
+    ),
+    "sexual_content": ("Contains sexual content", None),
+    "moral_judgement": ("Expresses moral judgement", None),
+    "political_content": ("Expresses political views", None),
+    "quality": ("Overall subjective quality rating of the message", None),
+    "toxicity": ("Rude, abusive, profane or insulting content", None),
+    "humor": ("Humorous content including sarcasm", None),
+    "helpfulness": ("Helpfulness of the message", None),
+    "creativity": ("Creativity", None),
+    "violence": ("Violence/abuse/terrorism/self-harm", None),
+}
+
+
+def label_description(name: str) -> dict:
+    display, help_text = LABEL_DISPLAY_TEXT.get(name, (name, None))
+    return {
+        "name": name,
+        "widget": LABEL_WIDGETS[name].value,
+        "display_text": display,
+        "help_text": help_text,
+    }
+
+
+def conversation_message(
+    message: Message, *, viewer: User | None, user_emojis: dict | None = None
+) -> dict:
+    """OA ``ConversationMessage``."""
+    return {
+        "id": str(message.id),
+        "user_id": str(message.user_id) if message.user_id else None,
+        "frontend_message_id": message.frontend_message_id,
+        "text": message.text,
+        "lang": message.lang,
+        "is_assistant": message.role == "assistant",
+        "emojis": {k: v for k, v in (message.emojis or {}).items() if not k.startswith("_")},
+        "user_emojis": (user_emojis or {}).get(message.id, []),
+        "user_is_author": viewer is not None and message.user_id == viewer.id,
+        "synthetic": message.synthetic,
+    }
+
+
+def conversation(path: list[Message], *, viewer: User | None) -> dict:
+    emojis = selectors.user_emojis(viewer.id, [m.id for m in path]) if viewer else {}
+    return {"messages": [conversation_message(m, viewer=viewer, user_emojis=emojis) for m in path]}
+
+
+def render_task(task: Task, *, viewer: User | None) -> dict:
+    """The task as OA's ``AnyTask`` JSON."""
+    kind = TaskKind(task.payload_type)
+    payload = task.payload
+    base = {"id": str(task.id), "type": kind.value}
+    if kind is TaskKind.INITIAL_PROMPT:
+        return {**base, "hint": None}
+    if kind in (TaskKind.ASSISTANT_REPLY, TaskKind.PROMPTER_REPLY):
+        path = selectors.conversation_path(uuid.UUID(payload["parent_id"]))
+        body = {**base, "conversation": conversation(path, viewer=viewer)}
+        if kind is TaskKind.PROMPTER_REPLY:
+            body["hint"] = None
+        return body
+    if kind.value.startswith("label_"):
+        path = selectors.conversation_path(uuid.UUID(payload["message_id"]))
+        body = {
+            **base,
+            "message_id": payload["message_id"],
+            "valid_labels": payload["valid_labels"],
+            "mandatory_labels": payload["mandatory_labels"],
+            "mode": payload["mode"],
+            "disposition": payload["disposition"],
+            "labels": [label_description(name) for name in payload["valid_labels"]],
+            "conversation": conversation(path, viewer=viewer),
+        }
+        labelled_text = path[-1].text if path else None
+        if kind is TaskKind.LABEL_INITIAL_PROMPT:
+            body["prompt"] = labelled_text
+        else:
+            body["reply"] = labelled_text
+        return body
+    # rank_assistant_replies / rank_prompter_replies
+    parent_id = uuid.UUID(payload["parent_id"])
+    path = selectors.conversation_path(parent_id)
+    replies = selectors.messages_by_id(uuid.UUID(i) for i in payload["reply_ids"])
+    ordered = [replies[uuid.UUID(i)] for i in payload["reply_ids"] if uuid.UUID(i) in replies]
+    return {
+        **base,
+        "conversation": conversation(path, viewer=viewer),
+        "replies": [m.text for m in ordered],
+        "reply_messages": [conversation_message(m, viewer=viewer) for m in ordered],
+        "message_tree_id": str(task.message_tree_id),
+        "ranking_parent_id": str(parent_id),
+        "reveal_synthetic": False,
+    }
+
+
+def task_done(task_id: uuid.UUID | None = None) -> dict:
+    """OA ``TaskDone``."""
+    return {"type": "task_done", "id": str(task_id or uuid.uuid4())}

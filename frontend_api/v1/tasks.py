@@ -1,0 +1,233 @@
+"""/api/v1/tasks/: request, availability, ack, nack, interaction, close (OA's task protocol)."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.trees import selectors
+from backend.trees.growth_config import active_config
+from backend.trees.policy import TaskKind
+from backend.trees.services import interactions, tasks
+from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
+from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+from frontend_api.v1.protocol import render_task, task_done
+
+LEGACY_KINDS = {"summarize_story", "rate_summary"}
+ERROR_RESPONSE = inline_serializer(
+    "ErrorResponse",
+    {"message": serializers.CharField(), "error_code": serializers.IntegerField()},
+)
+TASK_DONE = inline_serializer(
+    "TaskDone", {"type": serializers.CharField(), "id": serializers.UUIDField()}
+)
+
+
+class TaskRequestInput(serializers.Serializer):
+    type = serializers.CharField(default=TaskKind.RANDOM.value)
+    user = ProtocolUserSerializer(required=False, allow_null=True)
+    collective = serializers.BooleanField(default=False)
+    lang = serializers.CharField(max_length=32, required=False, allow_null=True)
+
+
+class TaskRequestView(APIView):
+    """POST /tasks/: the next task for a user (OA ``TaskRequest`` → ``AnyTask``)."""
+
+    InputSerializer = TaskRequestInput
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: OpenApiResponse(description="an OA task"), 503: ERROR_RESPONSE},
+    )
+    def post(self, request):
+        data = _valid(self.InputSerializer, request)
+        kind = _task_kind(data["type"])
+        if not data.get("user"):
+            raise ProtocolError("a task request needs a user", OasstErrorCode.USER_NOT_SPECIFIED)
+        user = acting_user(request.auth, data["user"])
+        task = tasks.request_task(
+            user=user, kind=kind, lang=data.get("lang") or "en", api_client=request.auth
+        )
+        return Response(render_task(task, viewer=user))
+
+
+class TaskAvailabilityView(APIView):
+    """POST /tasks/availability?lang=: number of available tasks per task type."""
+
+    @extend_schema(request=ProtocolUserSerializer, responses={200: dict})
+    def post(self, request):
+        user = None
+        if isinstance(request.data, dict) and request.data:
+            protocol_user = _valid(ProtocolUserSerializer, request)
+            user = acting_user(request.auth, protocol_user)
+        counts = selectors.task_availability(
+            lang=request.query_params.get("lang") or "en",
+            config=active_config(),
+            now=timezone.now(),
+            user_id=user.id if user else None,
+        )
+        return Response(counts)
+
+
+class TaskAckInput(serializers.Serializer):
+    message_id = serializers.CharField(max_length=200)
+
+
+class TaskAckView(APIView):
+    """POST /tasks/{task_id}/ack: the frontend shows the task as ``message_id``."""
+
+    InputSerializer = TaskAckInput
+
+    @extend_schema(request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE})
+    def post(self, request, task_id):
+        data = _valid(self.InputSerializer, request)
+        tasks.ack_task(
+            task_id=task_id,
+            frontend_message_id=data["message_id"],
+            user=header_user(request),
+            api_client=request.auth,
+        )
+        return Response(status=204)
+
+
+class TaskNackInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+
+
+class TaskNackView(APIView):
+    """POST /tasks/{task_id}/nack: the user skips the task."""
+
+    InputSerializer = TaskNackInput
+
+    @extend_schema(request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE})
+    def post(self, request, task_id):
+        data = _valid(self.InputSerializer, request)
+        tasks.nack_task(
+            task_id=task_id,
+            reason=data.get("reason") or "",
+            user=header_user(request),
+            api_client=request.auth,
+        )
+        return Response(status=204)
+
+
+class TaskCloseInput(serializers.Serializer):
+    message_id = serializers.CharField(max_length=200)
+
+
+class TaskCloseView(APIView):
+    """POST /tasks/close: mark the task bound to ``message_id`` done."""
+
+    InputSerializer = TaskCloseInput
+
+    @extend_schema(request=InputSerializer, responses={200: TASK_DONE})
+    def post(self, request):
+        data = _valid(self.InputSerializer, request)
+        task = tasks.close_task(frontend_message_id=data["message_id"], api_client=request.auth)
+        return Response(task_done(task.id))
+
+
+class TextReplySerializer(serializers.Serializer):
+    message_id = serializers.CharField(max_length=200)
+    user_message_id = serializers.CharField(max_length=200)
+    text = serializers.CharField(trim_whitespace=True)
+    lang = serializers.CharField(max_length=32, required=False, allow_null=True)
+
+
+class RankingSerializer(serializers.Serializer):
+    message_id = serializers.CharField(max_length=200)
+    ranking = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    not_rankable = serializers.BooleanField(required=False, allow_null=True)
+
+
+class LabelsSerializer(serializers.Serializer):
+    message_id = serializers.UUIDField()
+    task_id = serializers.UUIDField(required=False, allow_null=True)
+    text = serializers.CharField(allow_blank=True, default="")
+    labels = serializers.DictField(child=serializers.FloatField())
+    is_report = serializers.BooleanField(required=False, allow_null=True)
+
+
+INTERACTIONS = {
+    "text_reply_to_message": TextReplySerializer,
+    "message_ranking": RankingSerializer,
+    "text_labels": LabelsSerializer,
+}
+
+
+class TaskInteractionInput(serializers.Serializer):
+    type = serializers.CharField()
+    user = ProtocolUserSerializer()
+
+
+class TaskInteractionView(APIView):
+    """POST /tasks/interaction: what the user did (OA ``AnyInteraction``) → ``TaskDone``."""
+
+    InputSerializer = TaskInteractionInput
+
+    @extend_schema(request=InputSerializer, responses={200: TASK_DONE, 400: ERROR_RESPONSE})
+    def post(self, request):
+        head = _valid(self.InputSerializer, request)
+        serializer_class = INTERACTIONS.get(head["type"])
+        if serializer_class is None:
+            raise ProtocolError(
+                f"unsupported interaction type {head['type']!r}; expected one of "
+                + ", ".join(INTERACTIONS),
+                OasstErrorCode.TASK_INVALID_RESPONSE_TYPE,
+            )
+        data = _valid(serializer_class, request)
+        user = acting_user(request.auth, head["user"])
+        if head["type"] == "text_labels":
+            return Response(task_done(_labels(user, data)))
+        task = tasks.task_for_frontend_message(
+            api_client_id=request.auth.id, frontend_message_id=data["message_id"]
+        )
+        if head["type"] == "text_reply_to_message":
+            interactions.submit_text_reply(
+                task_id=task.id,
+                user=user,
+                text=data["text"],
+                frontend_message_id=data["user_message_id"],
+                lang=data.get("lang"),
+            )
+        else:
+            interactions.submit_ranking(task_id=task.id, user=user, ranking=data["ranking"])
+        return Response(task_done(task.id))
+
+
+def _labels(user, data):
+    if data.get("task_id") and not data.get("is_report"):
+        interactions.submit_labels(
+            task_id=data["task_id"],
+            user=user,
+            message_id=data["message_id"],
+            labels=data["labels"],
+            text=data.get("text") or "",
+        )
+        return data["task_id"]
+    interactions.report_labels(
+        user=user, message_id=data["message_id"], labels=data["labels"], text=data["text"]
+    )
+    return None
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _task_kind(value: str) -> TaskKind:
+    try:
+        return TaskKind(value)
+    except ValueError:
+        known = ", ".join(k.value for k in TaskKind)
+        code = (
+            OasstErrorCode.TASK_REQUESTED_TYPE_NOT_AVAILABLE
+            if value in LEGACY_KINDS
+            else OasstErrorCode.TASK_INVALID_REQUEST_TYPE
+        )
+        raise ProtocolError(f"unknown task type {value!r}; expected one of {known}", code) from None

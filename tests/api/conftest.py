@@ -1,0 +1,69 @@
+"""Fixtures for talking to the v1 API as a frontend would."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from backend.accounts.services import create_api_client
+
+_ids = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    cache.clear()
+
+
+class Frontend:
+    """A frontend with its own API key; ``post``/``get`` send it, ``as_user`` names users."""
+
+    def __init__(self, *, trusted: bool = False):
+        issued = create_api_client(name=f"frontend-{next(_ids)}", trusted=trusted)
+        self.client_row = issued.client
+        self.key = issued.api_key
+        self.http = APIClient()
+        self.http.credentials(HTTP_X_API_KEY=self.key)
+
+    def post(self, path: str, body=None, *, user: str | None = None, **query):
+        headers = {"HTTP_X_OASST_USER": user} if user else {}
+        return self.http.post(_url(path, query), body, format="json", **headers)
+
+    def get(self, path: str, *, user: str | None = None, **query):
+        headers = {"HTTP_X_OASST_USER": user} if user else {}
+        return self.http.get(_url(path, query), **headers)
+
+    def put(self, path: str, body=None, **query):
+        return self.http.put(_url(path, query), body, format="json")
+
+    def delete(self, path: str, **query):
+        return self.http.delete(_url(path, query))
+
+
+def _url(path: str, query: dict) -> str:
+    from urllib.parse import urlencode
+
+    url = f"/api/v1/{path.lstrip('/')}"
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def protocol_user(name: str, auth_method: str = "local") -> dict:
+    return {"id": name, "display_name": name.title(), "auth_method": auth_method}
+
+
+@pytest.fixture
+def frontend(db) -> Frontend:
+    return Frontend()
+
+
+@pytest.fixture
+def trusted_frontend(db) -> Frontend:
+    return Frontend(trusted=True)
+
+
+@pytest.fixture
+def make_frontend(db):
+    return Frontend
