@@ -1,0 +1,5 @@
+"""v1 endpoints: admin (being built; see the REST API issue)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
