@@ -6,13 +6,14 @@ lists are capped (``*_LIMIT``), and per-user look-ups are restricted to the cand
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Avg, Count, FloatField, Q
+from django.db.models import Avg, Count, F, FloatField, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -33,6 +34,12 @@ REVIEW_CANDIDATE_LIMIT = 200
 GROWING_TREE_LIMIT = 200
 RANKING_TREE_LIMIT = 100
 REPLY_KINDS = (policy.TaskKind.ASSISTANT_REPLY.value, policy.TaskKind.PROMPTER_REPLY.value)
+RANK_KINDS = (
+    policy.TaskKind.RANK_ASSISTANT_REPLIES.value,
+    policy.TaskKind.RANK_PROMPTER_REPLIES.value,
+)
+# ``skip_reason`` of tasks closed by ``maintenance.expire_tasks``: not a skip by the user.
+EXPIRED_SKIP_REASON = "expired"
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,10 @@ class TreeStateCounts:
 
 
 def tree_state_counts(lang: str) -> TreeStateCounts:
+    """Trees per engine-relevant state (finished trees are not counted: index-only work)."""
+    relevant = [f.name for f in dataclasses.fields(TreeStateCounts)]
     rows = dict(
-        MessageTree.objects.filter(lang=lang)
+        MessageTree.objects.filter(lang=lang, state__in=relevant)
         .values_list("state")
         .annotate(n=Count("id"))
         .values_list("state", "n")
@@ -77,16 +86,25 @@ def task_candidates(
     )
     return TaskCandidates(
         missing_prompts=missing,
-        prompts_need_review=_review_candidates(lang, TreeState.INITIAL_PROMPT_REVIEW, config),
-        replies_need_review=_review_candidates(lang, TreeState.GROWING, config),
+        prompts_need_review=_review_candidates(lang, TreeState.INITIAL_PROMPT_REVIEW, config, now),
+        replies_need_review=_review_candidates(lang, TreeState.GROWING, config, now),
         extendible_parents=_extendible_parents(lang, config, now),
-        incomplete_rankings=_incomplete_rankings(lang, config),
+        incomplete_rankings=_incomplete_rankings(lang, config, now),
+    )
+
+
+def _open_task_count(now: datetime) -> Count:
+    """Per message: open tasks reserving it (the slots a new task could not take)."""
+    return Count(
+        "tasks",
+        filter=Q(tasks__done=False, tasks__skipped=False, tasks__expiry_date__gt=now),
     )
 
 
 def _review_candidates(
-    lang: str, state: TreeState, config: TreeManagerConfig
+    lang: str, state: TreeState, config: TreeManagerConfig, now: datetime
 ) -> tuple[ReviewCandidate, ...]:
+    """Messages still needing reviews that open label tasks have not all reserved."""
     is_prompt = state is TreeState.INITIAL_PROMPT_REVIEW
     required = config.num_reviews_initial_prompt if is_prompt else config.num_reviews_reply
     depth = Q(depth=0) if is_prompt else Q(depth__gt=0)
@@ -99,6 +117,8 @@ def _review_candidates(
             review_count__lt=required,
             message_tree__state=state,
         )
+        .annotate(reserved=_open_task_count(now))
+        .filter(reserved__lt=required - F("review_count"))
         .order_by("created_at")
         .values_list(
             "id", "message_tree_id", "role", "depth", "user_id", "created_at", "review_count"
@@ -175,7 +195,9 @@ def _extendible_parents(
     )
 
 
-def _incomplete_rankings(lang: str, config: TreeManagerConfig) -> tuple[RankingCandidate, ...]:
+def _incomplete_rankings(
+    lang: str, config: TreeManagerConfig, now: datetime
+) -> tuple[RankingCandidate, ...]:
     tree_ids = (
         MessageTree.objects.filter(state=TreeState.RANKING, lang=lang)
         .order_by("created_at")
@@ -191,6 +213,16 @@ def _incomplete_rankings(lang: str, config: TreeManagerConfig) -> tuple[RankingC
     by_parent: dict[uuid.UUID, list[tuple]] = defaultdict(list)
     for row in rows:
         by_parent[row[1]].append(row)
+    reserved = dict(
+        Task.objects.filter(
+            open_tasks(now),
+            parent_message_id__in=list(by_parent),
+            payload_type__in=RANK_KINDS,
+        )
+        .values("parent_message_id")
+        .annotate(n=Count("id"))
+        .values_list("parent_message_id", "n")
+    )
     candidates = []
     for parent_id, kids in by_parent.items():
         if len(kids) < 2:
@@ -202,7 +234,8 @@ def _incomplete_rankings(lang: str, config: TreeManagerConfig) -> tuple[RankingC
                 role_of_children=Role(kids[0][3]),
                 child_ids=tuple(k[0] for k in kids),
                 child_author_ids=frozenset(k[4] for k in kids),
-                min_child_ranking_count=min(k[5] for k in kids),
+                # open ranking tasks will add their rankings: count them as done
+                min_child_ranking_count=min(k[5] for k in kids) + reserved.get(parent_id, 0),
             )
         )
     return tuple(candidates)
@@ -231,10 +264,13 @@ def user_activity(
     pending = Task.objects.filter(open_tasks(now), user_id=user_id).count()
     since = now - timedelta(seconds=config.recent_tasks_span_sec)
     recent, skipped = set(), set()
-    for node_id, was_skipped in Task.objects.filter(
-        Q(created_at__gte=since) | Q(skipped=True), user_id=user_id, parent_message_id__in=node_ids
-    ).values_list("parent_message_id", "skipped"):
-        (skipped if was_skipped else recent).add(node_id)
+    for node_id, was_skipped, reason in Task.objects.filter(
+        Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON)),
+        user_id=user_id,
+        parent_message_id__in=node_ids,
+    ).values_list("parent_message_id", "skipped", "skip_reason"):
+        user_skipped = was_skipped and reason != EXPIRED_SKIP_REASON
+        (skipped if user_skipped else recent).add(node_id)
     labelled = TextLabels.objects.filter(user_id=user_id, message_id__in=review_ids).values_list(
         "message_id", flat=True
     )
@@ -290,3 +326,10 @@ def user_emojis(user_id: uuid.UUID, message_ids: Iterable[uuid.UUID]) -> dict[uu
     ).values_list("message_id", "emoji"):
         found[message_id].append(emoji)
     return found
+
+
+def task_of_client(task_id: uuid.UUID, *, api_client_id: uuid.UUID) -> Task | None:
+    """One task of ``api_client_id`` with its user (another client's task does not exist)."""
+    return (
+        Task.objects.select_related("user").filter(id=task_id, api_client_id=api_client_id).first()
+    )
