@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from backend import events
 from backend.accounts.models import ApiClient, User
 from backend.trees import journal, policy, selectors
 from backend.trees.config import TreeManagerConfig
@@ -147,6 +148,13 @@ def _reserve(
         message_id=task.parent_message_id,
         user_id=user.id,
         api_client_id=api_client.id,
+    )
+    events.publish(
+        "task_assigned",
+        {"task_id": str(task.id), "user_id": str(user.id)},
+        api_client_id=api_client.id,
+        user_ids=[user.id],
+        admin=False,
     )
     return task
 

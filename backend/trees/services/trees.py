@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from backend import events
 from backend.trees import consensus, journal, lifecycle, policy
 from backend.trees.config import TreeManagerConfig
 from backend.trees.consensus import ModerationAction, ReviewOutcome
@@ -53,6 +54,11 @@ def set_state(tree: MessageTree, new: TreeState, *, reason: str, actor: str = ""
         payload={"from": old.value, "to": new.value, "reason": reason},
         message_tree_id=tree.id,
         actor=actor,
+    )
+    events.publish(
+        "tree_state_changed",
+        {"message_tree_id": str(tree.id), "from": old.value, "to": new.value, "reason": reason},
+        lang=tree.lang,
     )
 
 
@@ -137,6 +143,7 @@ def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
             message_tree_id=tree.id,
             message_id=message.id,
         )
+        events.publish_to_author("message_accepted" if accepted else "message_rejected", message)
 
 
 def _auto_moderate(tree: MessageTree, config: TreeManagerConfig) -> list[str]:
@@ -275,6 +282,8 @@ def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
                     parent_rankings, list(siblings)
                 ).items():
                     Message.objects.filter(id=message_id).update(rank=rank)
+                for ranked in Message.objects.filter(parent_id=parent_id, rank__isnull=False):
+                    events.publish_to_author("message_ranked", ranked, rank=ranked.rank)
     except Exception as exc:  # a broken ranking must not stop the tree engine
         logger.exception("event=scoring_failed tree=%s", tree.id)
         journal.record("scoring_failed", payload={"error": str(exc)[:500]}, message_tree_id=tree.id)
