@@ -94,6 +94,20 @@ def publish_to_author(event_type: str, message, **fields) -> None:
     )
 
 
+def publish_to_assignee(event_type: str, task) -> None:
+    """An event about ``task`` (a trees ``Task``) for the user it was handed to; the consumer
+    renders the task itself (the wire shape belongs to the protocol module)."""
+    if task.user_id is None:
+        return
+    publish(
+        event_type,
+        {"task_id": str(task.id), "user_id": str(task.user_id)},
+        api_client_id=task.api_client_id,
+        user_ids=[task.user_id],
+        admin=False,
+    )
+
+
 def _groups(
     api_client_id: Id | None, user_ids: tuple[Id, ...], lang: str | None, admin: bool
 ) -> list[str]:

@@ -149,13 +149,7 @@ def _reserve(
         user_id=user.id,
         api_client_id=api_client.id,
     )
-    events.publish(
-        "task_assigned",
-        {"task_id": str(task.id), "user_id": str(user.id)},
-        api_client_id=api_client.id,
-        user_ids=[user.id],
-        admin=False,
-    )
+    events.publish_to_assignee("task_assigned", task)
     return task
 
 
