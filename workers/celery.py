@@ -18,3 +18,13 @@ app.conf.task_routes = {
     "grove.export.*": {"queue": "export"},
 }
 app.autodiscover_tasks(["workers"], related_name="jobs")
+
+
+@app.on_after_configure.connect
+def _configure_beat(sender: Celery, **_kwargs) -> None:
+    from workers.schedule import beat_schedule
+
+    sender.conf.beat_schedule = beat_schedule()
+
+
+import workers.signals  # noqa: E402, F401  (connects the job_failed journal handler)

@@ -1,0 +1,137 @@
+"""Periodic upkeep of the tree engine: expire tasks, retry failed scoring, run the lotteries.
+
+Each function is safe to run at any time and any number of times (celery beat, or by hand
+as ``manage.py expire_tasks`` / ``retry_scoring`` / ``run_lottery``): a second run finds
+nothing left to do and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend import events
+from backend.trees import journal
+from backend.trees.lifecycle import TreeState
+from backend.trees.models import JournalEntry, MessageTree, Task
+from backend.trees.selectors import EXPIRED_SKIP_REASON
+from backend.trees.services.trees import retry_scoring, run_prompt_lottery
+
+logger = logging.getLogger("grove.trees.maintenance")
+EXPIRE_BATCH_SIZE = 500
+
+
+@transaction.atomic
+def _expire_batch(now: datetime) -> list[Task]:
+    batch = list(
+        Task.objects.select_for_update(skip_locked=True)
+        .filter(done=False, skipped=False, expiry_date__lte=now)
+        .order_by("expiry_date")[:EXPIRE_BATCH_SIZE]
+    )
+    for task in batch:
+        task.skipped = True
+        task.skip_reason = EXPIRED_SKIP_REASON
+        task.save(update_fields=["skipped", "skip_reason"])
+        # Not OA's reply-skip counter (``_skip_reply``): an expiry is not a user's judgement.
+        journal.record(
+            "task_expired",
+            payload={"kind": task.payload_type, "expiry_date": task.expiry_date.isoformat()},
+            message_tree_id=task.message_tree_id,
+            message_id=task.parent_message_id,
+            user_id=task.user_id,
+            api_client_id=task.api_client_id,
+        )
+        events.publish_to_assignee("task_expired", task)
+    return batch
+
+
+def expire_tasks(*, now: datetime | None = None) -> int:
+    """Close every open task whose ``expiry_date`` has passed: ``skipped`` with the reason
+    ``"expired"``, one ``task_expired`` journal entry each. Returns how many were closed.
+
+    Expired tasks already stop reserving their node (``selectors.open_tasks``); closing them
+    keeps the table honest and lets the frontends' stale task ids fail as "already closed".
+    Batches of ``EXPIRE_BATCH_SIZE`` rows, one transaction each, so a large backlog never
+    holds long locks; rows locked by a concurrent ack or reply are left for the next run.
+    """
+    now = now or timezone.now()
+    total = 0
+    while True:
+        batch = _expire_batch(now)
+        total += len(batch)
+        if len(batch) < EXPIRE_BATCH_SIZE:
+            break
+    if total:
+        logger.info("event=tasks_expired count=%s", total)
+    return total
+
+
+@dataclass
+class RetryReport:
+    retried: list[uuid.UUID] = field(default_factory=list)
+    failed_again: list[uuid.UUID] = field(default_factory=list)
+
+
+def retry_failed_scoring(*, actor: str = "maintenance") -> RetryReport:
+    """``retry_scoring`` every tree in ``scoring_failed`` (one transaction per tree)."""
+    report = RetryReport()
+    tree_ids = MessageTree.objects.filter(state=TreeState.SCORING_FAILED).values_list(
+        "id", flat=True
+    )
+    for tree_id in list(tree_ids):
+        entered = retry_scoring(tree_id=tree_id, actor=actor)
+        if not entered:
+            continue  # another run got there first
+        (report.failed_again if entered[-1] == TreeState.SCORING_FAILED else report.retried).append(
+            tree_id
+        )
+    return report
+
+
+def languages_with_waiting_trees() -> list[str]:
+    return sorted(
+        MessageTree.objects.filter(state=TreeState.PROMPT_LOTTERY_WAITING)
+        .values_list("lang", flat=True)
+        .distinct()
+    )
+
+
+def run_lotteries() -> dict[str, int]:
+    """``run_prompt_lottery`` for every language with waiting prompts: lang -> trees activated.
+
+    The lottery also runs when a task is requested and when a tree finishes; this sweep wakes
+    languages where neither happened (no traffic since a slot freed up)."""
+    return {lang: run_prompt_lottery(lang=lang) for lang in languages_with_waiting_trees()}
+
+
+JOB_FAILED = "job_failed"
+
+
+@transaction.atomic
+def record_job_failure(
+    *, job: str, job_id: str, args: object, kwargs: object, exception: BaseException
+) -> None:
+    """Journal a Celery job that failed for good (after its retries): ``queue_status`` shows
+    the newest ones."""
+    journal.record(
+        JOB_FAILED,
+        payload={
+            "job": job,
+            "job_id": job_id,
+            "args": repr(args)[:1000],
+            "kwargs": repr(kwargs)[:1000],
+            "exception": f"{type(exception).__name__}: {exception}"[:2000],
+        },
+        actor="celery",
+    )
+
+
+def recent_job_failures(*, limit: int = 10) -> list[dict]:
+    """The ``limit`` newest ``job_failed`` entries, newest first (payload and time)."""
+    rows = JournalEntry.objects.filter(event_type=JOB_FAILED).order_by("-id")[:limit]
+    return [{"created_at": r.created_at, **r.payload} for r in rows]
