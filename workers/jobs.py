@@ -7,6 +7,7 @@ re-queued when the worker dies (``CELERY_TASK_REJECT_ON_WORKER_LOST``); the time
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from pathlib import Path
@@ -21,7 +22,7 @@ from backend.trees.errors import TreeEngineError, TreeNotFound
 RETRY_POLICY = {
     "acks_late": True,
     "autoretry_for": (Exception,),
-    "dont_autoretry_for": (TreeEngineError, ValueError),
+    "dont_autoretry_for": (TreeEngineError, ValueError, ImportError),
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "retry_jitter": True,
@@ -68,31 +69,38 @@ def run_lottery_job() -> dict[str, int]:
 
 
 # --- stats ------------------------------------------------------------------------------------
-# backend.stats.services is imported when a job runs, so the worker starts without it.
-@shared_task(name="grove.stats.user_stats", **{**RETRY_POLICY, "max_retries": 2})
-def user_stats_job(time_frame: str) -> None:
-    """Recompute the leaderboard of one time frame (day, week, month, total)."""
-    from backend.stats.models import TimeFrame
-    from backend.stats.services import recompute_user_stats
+# The stats services are imported when a job runs, so the worker starts without them.
+STATS_MODULES = ("backend.stats.services", "backend.stats.cached_services")
 
-    recompute_user_stats(time_frame=TimeFrame(time_frame))
+
+def stats_service(name: str):
+    """The stats service function ``name`` (from the first of ``STATS_MODULES`` defining it)."""
+    for module_name in STATS_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise ImportError(f"no stats service {name!r} in {', '.join(STATS_MODULES)}")
+
+
+@shared_task(name="grove.stats.user_stats", **{**RETRY_POLICY, "max_retries": 2})
+def user_stats_job(time_frame: str) -> int:
+    """Recompute the leaderboard of one time frame (day, week, month, total)."""
+    return stats_service("recompute_user_stats")(time_frame=time_frame)
 
 
 @shared_task(name="grove.stats.troll_stats", **{**RETRY_POLICY, "max_retries": 2})
-def troll_stats_job(time_frame: str) -> None:
+def troll_stats_job(time_frame: str) -> int:
     """Recompute the troll board of one time frame."""
-    from backend.stats.models import TimeFrame
-    from backend.stats.services import recompute_troll_stats
-
-    recompute_troll_stats(time_frame=TimeFrame(time_frame))
+    return stats_service("recompute_troll_stats")(time_frame=time_frame)
 
 
 @shared_task(name="grove.stats.cached_stats", **{**RETRY_POLICY, "max_retries": 2})
-def cached_stats_job() -> None:
+def cached_stats_job() -> object:
     """Refresh the cached system statistics."""
-    from backend.stats.services import update_cached_stats
-
-    update_cached_stats()
+    return stats_service("update_cached_stats")()
 
 
 # --- export -----------------------------------------------------------------------------------

@@ -1,0 +1,116 @@
+"""A real Celery worker (subprocess) on the test's Redis and the test's PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from workers.celery import app
+from workers.monitoring import QUEUES
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_START_TIMEOUT = 30.0
+NODE_NAME = "grove-test-worker@localhost"
+
+
+def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"gave up after {timeout} s waiting for {getattr(condition, '__name__', '?')}")
+
+
+def _purge_queues() -> None:
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        client.delete(*QUEUES, "unacked", "unacked_index")
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Start ``celery -A workers worker -Q tree,stats,export -P solo`` once per module, with
+    eager mode off in this process so ``.delay()`` goes through Redis; always stop it."""
+    if not settings.REDIS_URL:
+        pytest.skip("the worker tests need REDIS_URL")
+    with django_db_blocker.unblock():
+        database_url = _test_database_url()
+    export_dir = tmp_path_factory.mktemp("exports")
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backend.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "GROVE_EXPORT_DIR": str(export_dir),
+    }
+    env.pop("GROVE_TEST_DB_NAME", None)
+    _purge_queues()
+    celery = Path(sys.executable).with_name("celery")
+    log = open(log_path, "w")  # noqa: SIM115 - closed after the worker stops
+    process = subprocess.Popen(
+        [
+            str(celery),
+            "-A",
+            "workers",
+            "worker",
+            "-Q",
+            ",".join(QUEUES),
+            "-P",
+            "solo",
+            "-c",
+            "1",
+            "-n",
+            NODE_NAME,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+
+        def worker_ready():
+            if process.poll() is not None:
+                pytest.fail(f"the worker exited early:\n{log_path.read_text()}")
+            return " ready." in log_path.read_text()
+
+        wait_for(worker_ready, timeout=WORKER_START_TIMEOUT)
+        yield {"process": process, "export_dir": export_dir, "log": log_path}
+    finally:
+        app.conf.task_always_eager = eager
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.close()
+        _purge_queues()

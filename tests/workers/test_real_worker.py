@@ -1,0 +1,91 @@
+"""Jobs sent through Redis run on a real Celery worker against the test database."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from pathlib import Path
+
+import pytest
+
+from backend.trees.errors import TreeNotFound
+from backend.trees.growth_config import update_config
+from backend.trees.models import JournalEntry, MessageTree
+from backend.trees.policy import TaskKind
+from backend.trees.services.interactions import submit_labels, submit_text_reply
+from backend.trees.services.tasks import request_task
+from tests.builders import make_client, make_tree, make_user
+from tests.workers.conftest import wait_for
+from workers.jobs import advance_tree_job, export_trees_job
+
+pytestmark = [
+    pytest.mark.workers,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+JOB_TIMEOUT = 15.0
+
+
+def tree_state(tree_id) -> str:
+    return MessageTree.objects.values_list("state", flat=True).get(id=tree_id)
+
+
+def test_a_review_advances_its_tree_on_the_worker(worker):
+    update_config(changes={"num_reviews_initial_prompt": 1}, author="test")
+    client = make_client()
+    author, reviewer = make_user(client), make_user(client)
+    rng = random.Random(7)
+    task = request_task(user=author, kind=TaskKind.INITIAL_PROMPT, lang="en", rng=rng)
+    prompt = submit_text_reply(
+        task_id=task.id, user=author, text="How do bees find flowers?", frontend_message_id="p-1"
+    )
+    assert tree_state(prompt.message_tree_id) == "initial_prompt_review"
+    review = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en", rng=rng)
+    labels = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.9}
+
+    # Committed at once (transaction=True): on commit the advance job goes to Redis.
+    submit_labels(
+        task_id=review.id,
+        user=reviewer,
+        message_id=prompt.id,
+        labels={k: v for k, v in labels.items() if k in review.payload["valid_labels"]},
+    )
+
+    wait_for(
+        lambda: tree_state(prompt.message_tree_id) != "initial_prompt_review",
+        timeout=JOB_TIMEOUT,
+    )
+    assert tree_state(prompt.message_tree_id) in {"prompt_lottery_waiting", "growing"}
+    assert JournalEntry.objects.filter(event_type="message_accepted", message_id=prompt.id).exists()
+
+
+def test_an_export_job_runs_on_the_worker_and_writes_the_file(worker):
+    prompt = make_tree(author=make_user(), state="ready_for_export")
+
+    result = export_trees_job.delay({"states": ["ready_for_export"]}, "from-worker.jsonl")
+    path = Path(result.get(timeout=JOB_TIMEOUT))
+
+    assert path == worker["export_dir"] / "from-worker.jsonl"
+    (line,) = path.read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["message_tree_id"] == str(prompt.id)
+
+
+def test_a_failing_job_is_journaled_and_the_worker_survives(worker):
+    missing = str(uuid.uuid4())
+
+    failed = advance_tree_job.delay(missing)
+    with pytest.raises(TreeNotFound):
+        failed.get(timeout=JOB_TIMEOUT)
+    entry = wait_for(
+        lambda: JournalEntry.objects.filter(
+            event_type="job_failed", payload__job_id=failed.id
+        ).first(),
+        timeout=JOB_TIMEOUT,
+    )
+
+    assert entry.payload["job"] == "grove.tree.advance"
+    assert missing in entry.payload["args"]
+    assert entry.payload["exception"].startswith("TreeNotFound: ")
+    prompt = make_tree(author=make_user(), state="ready_for_scoring")
+    assert advance_tree_job.delay(str(prompt.id)).get(timeout=JOB_TIMEOUT) == ["ready_for_export"]
+    assert worker["process"].poll() is None
