@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "backend.accounts",
     "backend.trees",
@@ -208,6 +209,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Open-Assistant v1 task protocol, served by Grove.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc assets come from the drf-spectacular-sidecar package, served as
+    # static files: /api/v1/docs/ loads nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Internationalisation, static files ------------------------------------------------------

@@ -64,3 +64,9 @@ class TargetUnavailable(TreeEngineError):
 
 class DuplicateFrontendMessageId(TreeEngineError):
     code = "duplicate_frontend_message_id"
+
+
+class ForeignApiClient(TreeEngineError):
+    """An untrusted API client asked for what only the owning client (or a trusted one) sees."""
+
+    code = "foreign_api_client"

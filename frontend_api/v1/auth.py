@@ -93,15 +93,10 @@ def acting_user(client: ApiClient, protocol_user: dict) -> User:
         raise _disabled(exc) from exc
 
 
-def header_user(request, *, required: bool = False) -> User | None:
-    """The user named by ``X-OASST-USER: auth_method:username`` (created on first sight)."""
+def parse_user_header(request) -> tuple[str, str] | None:
+    """``(auth_method, username)`` from ``X-OASST-USER``, None when absent; 400 when malformed."""
     raw = request.META.get(USER_HEADER, "")
     if not raw:
-        if required:
-            raise ProtocolError(
-                "X-OASST-USER header (auth_method:username) is required",
-                OasstErrorCode.USER_NOT_SPECIFIED,
-            )
         return None
     auth_method, sep, username = raw.partition(":")
     if not sep or not username or auth_method not in AuthMethod.values:
@@ -110,6 +105,20 @@ def header_user(request, *, required: bool = False) -> User | None:
             + ", ".join(AuthMethod.values),
             OasstErrorCode.AUTH_AND_USERNAME_REQUIRED,
         )
+    return auth_method, username
+
+
+def header_user(request, *, required: bool = False) -> User | None:
+    """The user named by ``X-OASST-USER: auth_method:username`` (created on first sight)."""
+    named = parse_user_header(request)
+    if named is None:
+        if required:
+            raise ProtocolError(
+                "X-OASST-USER header (auth_method:username) is required",
+                OasstErrorCode.USER_NOT_SPECIFIED,
+            )
+        return None
+    auth_method, username = named
     try:
         return ensure_user(api_client=request.auth, auth_method=auth_method, username=username)
     except UserDisabled as exc:

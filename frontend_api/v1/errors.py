@@ -19,7 +19,9 @@ from rest_framework.response import Response
 
 from backend.trees import errors as domain
 from backend.trees.config import ConfigError
+from backend.trees.growth_config import UnknownConfigVersion
 from backend.trees.lifecycle import InvalidTransition
+from backend.trees.moderation_selectors import InvalidCursor
 from backend.trees.policy import NoTaskAvailable, TooManyPendingTasks
 
 logger = logging.getLogger("grove.api")
@@ -32,6 +34,7 @@ class OasstErrorCode(enum.IntEnum):
     API_CLIENT_NOT_AUTHORIZED = 2
     ROOT_TOKEN_NOT_AUTHORIZED = 3
     SORT_KEY_UNSUPPORTED = 100
+    INVALID_CURSOR_VALUE = 101
     TOO_MANY_REQUESTS = 429
     SERVER_ERROR0 = 500
     SERVER_ERROR1 = 501
@@ -105,6 +108,8 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
     NoTaskAvailable: (503, OasstErrorCode.TASK_REQUESTED_TYPE_NOT_AVAILABLE),
     InvalidTransition: (409, OasstErrorCode.GENERIC_ERROR),
     ConfigError: (422, OasstErrorCode.GENERIC_ERROR),
+    UnknownConfigVersion: (404, OasstErrorCode.GENERIC_ERROR),
+    InvalidCursor: (400, OasstErrorCode.INVALID_CURSOR_VALUE),
 }
 
 

@@ -126,3 +126,54 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
 def task_done(task_id: uuid.UUID | None = None) -> dict:
     """OA ``TaskDone``."""
     return {"type": "task_done", "id": str(task_id or uuid.uuid4())}
+
+
+def frontend_user_json(user: User) -> dict:
+    """OA ``FrontEndUser``: the user as its own API client knows it."""
+    return {
+        "id": user.username,
+        "display_name": user.display_name,
+        "auth_method": user.auth_method,
+        "user_id": str(user.id),
+        "enabled": user.enabled,
+        "deleted": user.deleted,
+        "notes": user.notes,
+        "created_date": _iso(user.created_at),
+        "show_on_leaderboard": user.show_on_leaderboard,
+        "streak_days": user.streak_days,
+        "streak_last_day_date": _iso(user.streak_last_day_date),
+        "last_activity_date": _iso(user.last_activity_date),
+        "tos_acceptance_date": _iso(user.tos_acceptance_date),
+    }
+
+
+def message_json(
+    message: Message,
+    *,
+    viewer: User | None,
+    user_emojis: dict | None = None,
+    author: User | None = None,
+) -> dict:
+    """OA ``Message``: a ``ConversationMessage`` with its tree, review and ranking fields.
+
+    ``author`` fills OA's ``user`` (a ``FrontEndUser``); callers pass it only when the
+    author belongs to the calling API client (or the caller is trusted), else it is None.
+    """
+    return {
+        **conversation_message(message, viewer=viewer, user_emojis=user_emojis),
+        "parent_id": str(message.parent_id) if message.parent_id else None,
+        "created_date": _iso(message.created_at),
+        "review_result": message.review_result,
+        "review_count": message.review_count,
+        "deleted": message.deleted,
+        "edited": message.edited,
+        "model_name": message.model_name or None,
+        "message_tree_id": str(message.message_tree_id),
+        "ranking_count": message.ranking_count,
+        "rank": message.rank,
+        "user": frontend_user_json(author) if author is not None else None,
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None

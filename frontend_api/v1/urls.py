@@ -1,9 +1,11 @@
 """Open-Assistant v1 protocol routes, mounted under /api/v1/."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from frontend_api.v1 import tasks
+
+PUBLIC = {"authentication_classes": [], "permission_classes": []}
 
 urlpatterns = [
     path("tasks/", tasks.TaskRequestView.as_view(), name="tasks-request"),
@@ -18,6 +20,12 @@ urlpatterns = [
     path("", include("frontend_api.v1.admin")),
     path("", include("frontend_api.v1.text_labels")),
     path("", include("frontend_api.v1.misc")),
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    # The schema and its Swagger page are public, as OA's /api/v1/openapi.json is: the page's
+    # browser fetch of the schema cannot send an API key.
+    path("openapi.json", SpectacularJSONAPIView.as_view(**PUBLIC), name="openapi-schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="openapi-schema", **PUBLIC),
+        name="api-docs",
+    ),
 ]
