@@ -17,6 +17,8 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from backend.accounts import errors as accounts
+from backend.stats.errors import CachedStatsNotAvailable
 from backend.trees import errors as domain
 from backend.trees.config import ConfigError
 from backend.trees.growth_config import UnknownConfigVersion
@@ -72,6 +74,7 @@ class OasstErrorCode(enum.IntEnum):
     USER_NOT_SPECIFIED = 4000
     USER_DISABLED = 4001
     USER_NOT_FOUND = 4002
+    CACHED_STATS_NOT_AVAILABLE = 6000
 
 
 class ProtocolError(drf.APIException):
@@ -104,6 +107,10 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
     domain.TreeNotFound: (404, OasstErrorCode.NO_MESSAGE_TREE_FOUND),
     domain.TargetUnavailable: (409, OasstErrorCode.TREE_NOT_IN_GROWING_STATE),
     domain.DuplicateFrontendMessageId: (409, OasstErrorCode.INVALID_FRONTEND_MESSAGE_ID),
+    accounts.UserNotFound: (404, OasstErrorCode.USER_NOT_FOUND),
+    accounts.ForeignClientForbidden: (403, OasstErrorCode.API_CLIENT_NOT_AUTHORIZED),
+    accounts.InvalidKeyset: (400, OasstErrorCode.GENERIC_ERROR),
+    CachedStatsNotAvailable: (400, OasstErrorCode.CACHED_STATS_NOT_AVAILABLE),
     TooManyPendingTasks: (429, OasstErrorCode.TASK_REQUESTED_TYPE_NOT_AVAILABLE),
     NoTaskAvailable: (503, OasstErrorCode.TASK_REQUESTED_TYPE_NOT_AVAILABLE),
     InvalidTransition: (409, OasstErrorCode.GENERIC_ERROR),

@@ -1,0 +1,192 @@
+"""Writes on users made by API clients: admin updates, deletion, frontend registration, streaks.
+
+One function per use case, one transaction each, a journal entry for every state change
+(OA ``UserRepository.update_user`` / ``mark_user_deleted`` / ``lookup_client_user`` and
+``PromptRepository.mark_messages_deleted``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.accounts.errors import UserNotFound
+from backend.accounts.models import ApiClient, AuthMethod, User
+from backend.accounts.services import UserDisabled, ensure_user
+from backend.trees import journal
+from backend.trees.models import Message
+
+# OA oasst_shared.utils: what a deleted user is shown as, and the username it gets.
+DELETED_USER_DISPLAY_NAME = "Deleted User"
+DELETED_USER_ID_PREFIX = "deleted_"
+
+
+def _locked_user(user_id: uuid.UUID) -> User:
+    user = User.objects.select_for_update().filter(id=user_id).first()
+    if user is None:
+        raise UserNotFound(f"user {user_id} not found")
+    return user
+
+
+@transaction.atomic
+def update_user(
+    *,
+    user_id: uuid.UUID,
+    actor: ApiClient,
+    display_name: str | None = None,
+    enabled: bool | None = None,
+    notes: str | None = None,
+    show_on_leaderboard: bool | None = None,
+    tos_acceptance: bool | None = None,
+    now: datetime | None = None,
+) -> User:
+    """Change what an admin may change; None leaves a field as it is. ``tos_acceptance``
+    true stamps the acceptance date (again, as in OA)."""
+    user = _locked_user(user_id)
+    changes: dict[str, object] = {}
+    if display_name is not None:
+        changes["display_name"] = display_name
+    if enabled is not None:
+        changes["enabled"] = enabled
+    if notes is not None:
+        changes["notes"] = notes
+    if show_on_leaderboard is not None:
+        changes["show_on_leaderboard"] = show_on_leaderboard
+    if tos_acceptance:
+        changes["tos_acceptance_date"] = now or timezone.now()
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes:
+        user.save(update_fields=list(changes))
+        journal.record(
+            "user_updated",
+            payload={k: _plain(v) for k, v in changes.items()},
+            user_id=user.id,
+            api_client_id=actor.id,
+            actor=f"api-client:{actor.id}",
+        )
+    return user
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@transaction.atomic
+def mark_user_deleted(*, user_id: uuid.UUID, actor: ApiClient) -> User:
+    """Flag the user deleted and anonymise it: display name, username and leaderboard."""
+    user = _locked_user(user_id)
+    user.deleted = True
+    user.display_name = DELETED_USER_DISPLAY_NAME
+    user.username = f"{DELETED_USER_ID_PREFIX}{user.id}"
+    user.show_on_leaderboard = False
+    user.save(update_fields=["deleted", "display_name", "username", "show_on_leaderboard"])
+    journal.record(
+        "user_deleted", user_id=user.id, api_client_id=actor.id, actor=f"api-client:{actor.id}"
+    )
+    return user
+
+
+@transaction.atomic
+def mark_user_messages_deleted(*, user_id: uuid.UUID, actor: ApiClient) -> int:
+    """Flag every message of the user deleted, with all their descendants (OA's recursive
+    ``mark_messages_deleted``). Returns how many messages were newly flagged."""
+    _locked_user(user_id)
+    ids = list(Message.objects.filter(user_id=user_id).values_list("id", flat=True))
+    flagged = Message.objects.filter(id__in=ids, deleted=False).update(deleted=True)
+    parents = ids
+    while parents:
+        children = list(
+            Message.objects.filter(parent_id__in=parents, deleted=False).values_list(
+                "id", flat=True
+            )
+        )
+        flagged += Message.objects.filter(id__in=children).update(deleted=True)
+        parents = children
+    journal.record(
+        "user_messages_deleted",
+        payload={"messages": flagged},
+        user_id=user_id,
+        api_client_id=actor.id,
+        actor=f"api-client:{actor.id}",
+    )
+    return flagged
+
+
+@transaction.atomic
+def register_frontend_user(
+    *,
+    api_client: ApiClient,
+    auth_method: str,
+    username: str,
+    display_name: str,
+    enabled: bool | None = True,
+    show_on_leaderboard: bool | None = True,
+    tos_acceptance: bool | None = None,
+    notes: str | None = None,
+) -> User:
+    """OA ``POST /frontend_users/``: the client's user, created if missing, then updated only
+    where the request differs from what is stored. System users are hidden from leaderboards
+    and accept the terms on creation (OA ``_lookup_user_tx``)."""
+    created = not User.objects.filter(
+        api_client=api_client, auth_method=auth_method, username=username
+    ).exists()
+    try:
+        user = ensure_user(
+            api_client=api_client,
+            auth_method=auth_method,
+            username=username,
+            display_name=display_name,
+        )
+    except UserDisabled:
+        # A disabled user may still be looked up and re-enabled here.
+        user = User.objects.get(api_client=api_client, auth_method=auth_method, username=username)
+    if created and auth_method == AuthMethod.SYSTEM:
+        user.show_on_leaderboard = False
+        user.tos_acceptance_date = timezone.now()
+        user.save(update_fields=["show_on_leaderboard", "tos_acceptance_date"])
+    if created:
+        journal.record(
+            "user_created",
+            user_id=user.id,
+            api_client_id=api_client.id,
+            actor=f"api-client:{api_client.id}",
+        )
+
+    def changed(wanted, stored) -> bool:
+        return wanted is not None and wanted != stored
+
+    if (
+        changed(enabled, user.enabled)
+        or changed(show_on_leaderboard, user.show_on_leaderboard)
+        or changed(notes, user.notes)
+        or (tos_acceptance and user.tos_acceptance_date is None)
+    ):
+        user = update_user(
+            user_id=user.id,
+            actor=api_client,
+            enabled=enabled,
+            show_on_leaderboard=show_on_leaderboard,
+            notes=notes,
+            tos_acceptance=tos_acceptance,
+        )
+    return user
+
+
+@transaction.atomic
+def record_user_activity(*, user_id: uuid.UUID, now: datetime | None = None) -> None:
+    """Stamp the user's last activity and extend its streak (OA ``update_user_last_activity``
+    with ``update_streak``): a missing or future streak start begins a new streak at 0 days,
+    otherwise the streak counts the whole days since its start."""
+    now = now or timezone.now()
+    user = _locked_user(user_id)
+    user.last_activity_date = now
+    if user.streak_last_day_date is None or user.streak_last_day_date > now:
+        user.streak_last_day_date = now
+        user.streak_days = 0
+    else:
+        user.streak_days = (now - user.streak_last_day_date).days
+    user.save(update_fields=["last_activity_date", "streak_last_day_date", "streak_days"])
