@@ -107,6 +107,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
     domain.TreeNotFound: (404, OasstErrorCode.NO_MESSAGE_TREE_FOUND),
     domain.TargetUnavailable: (409, OasstErrorCode.TREE_NOT_IN_GROWING_STATE),
     domain.DuplicateFrontendMessageId: (409, OasstErrorCode.INVALID_FRONTEND_MESSAGE_ID),
+    domain.ForeignApiClient: (403, OasstErrorCode.API_CLIENT_NOT_AUTHORIZED),
     accounts.UserNotFound: (404, OasstErrorCode.USER_NOT_FOUND),
     accounts.ForeignClientForbidden: (403, OasstErrorCode.API_CLIENT_NOT_AUTHORIZED),
     accounts.InvalidKeyset: (400, OasstErrorCode.GENERIC_ERROR),
