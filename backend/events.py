@@ -68,14 +68,19 @@ def publish(
 
     def push() -> None:
         try:
-            groups = _groups(api_client_id, user_ids, lang, admin)
-            send = async_to_sync(get_channel_layer().group_send)
-            for group in groups:
-                send(group, message)
+            async_to_sync(_send)(_groups(api_client_id, user_ids, lang, admin), message)
         except Exception:  # a lost push must never fail the committed request or job
             logger.exception("event=push_failed type=%s client=%s", event_type, api_client_id)
 
     transaction.on_commit(push)
+
+
+async def _send(groups: list[str], message: dict) -> None:
+    # One event loop for all the groups: outside a server (a Celery worker) every
+    # ``async_to_sync`` call starts a loop and the layer opens a Redis connection for it.
+    layer = get_channel_layer()
+    for group in groups:
+        await layer.group_send(group, message)
 
 
 def publish_to_author(event_type: str, message, **fields) -> None:

@@ -1,9 +1,13 @@
-"""Websocket routes (the task-event consumers arrive with the websocket issue)."""
+"""Websocket routes: health (no key), a frontend's task feed, trusted clients' admin feed."""
 
 from django.urls import path
 
+from frontend_api.ws.admin import AdminEventsConsumer
 from frontend_api.ws.health import HealthConsumer
+from frontend_api.ws.tasks import TaskEventsConsumer
 
 websocket_urlpatterns: list = [
     path("ws/health/", HealthConsumer.as_asgi()),
+    path("ws/tasks/", TaskEventsConsumer.as_asgi()),
+    path("ws/admin/", AdminEventsConsumer.as_asgi()),
 ]

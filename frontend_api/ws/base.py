@@ -1,0 +1,117 @@
+"""What Grove's event sockets share: API-key authentication, OA-shaped errors, group upkeep.
+
+Authentication happens at the handshake, from the ``X-API-Key`` header or, for browsers
+(which cannot set headers on a websocket), an ``api_key`` query parameter. A refused socket is
+accepted and then closed, after one OA-shaped error frame, so that every client (browsers
+included, which never see a rejected handshake's status) learns why:
+
+    {"type": "error", "message": "...", "error_code": 2}  then close code 4401 (or 4403)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from backend.accounts.models import ApiClient
+from backend.accounts.selectors import api_client_for_key
+from frontend_api.v1.errors import OasstErrorCode
+
+logger = logging.getLogger("grove.ws")
+
+CLOSE_UNAUTHENTICATED = 4401  # no key, an unknown key or a disabled client
+CLOSE_FORBIDDEN = 4403  # a valid client that may not use this socket (admin: trusted only)
+
+
+def api_key_from_scope(scope: dict) -> str:
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"x-api-key":
+            return value.decode("latin-1").strip()
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return (query.get("api_key") or [""])[0].strip()
+
+
+def enabled_client_for_key(api_key: str) -> ApiClient | None:
+    client = api_client_for_key(api_key)
+    return client if client is not None and client.enabled else None
+
+
+class ApiClientConsumer(AsyncJsonWebsocketConsumer):
+    """A socket owned by one API client; subclasses join groups in ``on_authenticated``."""
+
+    trusted_only = False
+
+    async def connect(self) -> None:
+        self.client: ApiClient | None = None
+        self.joined: set[str] = set()
+        client = await database_sync_to_async(enabled_client_for_key)(
+            api_key_from_scope(self.scope)
+        )
+        await self.accept()
+        if client is None:
+            await self.refuse(
+                "API key not authorized (X-API-Key header or api_key query parameter)",
+                OasstErrorCode.API_CLIENT_NOT_AUTHORIZED,
+                CLOSE_UNAUTHENTICATED,
+            )
+            return
+        if self.trusted_only and not client.trusted:
+            await self.refuse(
+                "this socket needs a trusted API client",
+                OasstErrorCode.API_CLIENT_NOT_AUTHORIZED,
+                CLOSE_FORBIDDEN,
+            )
+            return
+        self.client = client
+        await self.on_authenticated()
+
+    async def on_authenticated(self) -> None:
+        """Called once the client is known; join the socket's fixed groups here."""
+
+    async def disconnect(self, code) -> None:
+        for group in list(getattr(self, "joined", ())):
+            await self.leave(group)
+
+    async def refuse(self, message: str, error_code: OasstErrorCode, close_code: int) -> None:
+        await self.send_error(message, error_code)
+        await self.close(code=close_code)
+
+    async def send_error(self, message: str, error_code: OasstErrorCode, **extra) -> None:
+        await self.send_json(
+            {"type": "error", "message": message, "error_code": int(error_code), **extra}
+        )
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.add(group)
+
+    async def leave(self, group: str) -> None:
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined.discard(group)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        if self.client is None:
+            return  # refused; the close is on its way
+        try:
+            content = json.loads(text_data) if text_data else None
+        except ValueError:
+            content = None
+        if not isinstance(content, dict):
+            await self.send_error("send one JSON object per frame", OasstErrorCode.GENERIC_ERROR)
+            return
+        await self.receive_json(content, **kwargs)
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        if content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        await self.on_command(content)
+
+    async def on_command(self, content: dict) -> None:
+        await self.send_error(
+            f"unknown message type {content.get('type')!r}", OasstErrorCode.GENERIC_ERROR
+        )

@@ -1,0 +1,78 @@
+"""Websocket tests: real ASGI app, real channels-redis layer, committed rows (transaction=True).
+
+Sync work (REST calls, services) runs through ``sync_to_async``; the pushes it commits come
+back over the test's event loop. Every receive is bounded by ``TIMEOUT`` seconds.
+"""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connections
+
+from backend.asgi import application
+from tests.api.conftest import Frontend
+from tests.ws.communicator import WebsocketCommunicator
+
+TIMEOUT = 5
+QUIET = 1  # how long "nothing arrives" is watched for
+
+ws_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+class Sockets:
+    """Opens websockets against the ASGI app and closes them all when the test ends."""
+
+    def __init__(self):
+        self.open: list[WebsocketCommunicator] = []
+
+    async def connect(self, path: str, *, key: str | None = None) -> WebsocketCommunicator:
+        headers = [(b"x-api-key", key.encode())] if key else []
+        socket = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await socket.connect(timeout=TIMEOUT)
+        assert connected
+        self.open.append(socket)
+        return socket
+
+    async def close_all(self) -> None:
+        for socket in self.open:
+            await socket.disconnect(timeout=TIMEOUT)
+
+
+@pytest.fixture
+async def sockets():
+    await get_channel_layer().flush()
+    opened = Sockets()
+    yield opened
+    await opened.close_all()
+    # The sync_to_async thread keeps its own connection; close it so the test database can
+    # be flushed and dropped.
+    await sync_to_async(connections.close_all)()
+
+
+async def new_frontend(*, trusted: bool = False) -> Frontend:
+    return await sync_to_async(Frontend)(trusted=trusted)
+
+
+async def send(socket: WebsocketCommunicator, frame: dict) -> dict:
+    """Send a command and return the socket's answer to it."""
+    await socket.send_json_to(frame)
+    return await socket.receive_json_from(timeout=TIMEOUT)
+
+
+async def receive_event(socket: WebsocketCommunicator, event_type: str) -> dict:
+    """The next frame of ``event_type``, skipping other events (bounded by TIMEOUT each)."""
+    for _ in range(50):
+        frame = await socket.receive_json_from(timeout=TIMEOUT)
+        if frame["type"] == event_type:
+            return frame
+    raise AssertionError(f"no {event_type} among 50 frames")
+
+
+async def received_types(socket: WebsocketCommunicator) -> list[str]:
+    """The types of every frame that arrives until the socket stays quiet for QUIET seconds."""
+    types = []
+    while not await socket.receive_nothing(timeout=QUIET):
+        types.append((await socket.receive_json_from(timeout=TIMEOUT))["type"])
+    return types
