@@ -1,0 +1,55 @@
+"""A tree-growth change made by an admin reaches an already running worker, no restart."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from backend.trees.growth_config import update_config
+from backend.trees.models import JournalEntry, MessageTree
+from backend.trees.policy import TaskKind
+from backend.trees.services.interactions import submit_labels, submit_text_reply
+from backend.trees.services.tasks import request_task
+from tests.builders import make_client, make_user
+from tests.workers.conftest import wait_for
+from workers.jobs import advance_tree_job
+
+pytestmark = [
+    pytest.mark.workers,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+JOB_TIMEOUT = 15.0
+
+
+def test_running_worker_applies_a_config_change_on_its_next_job(worker):
+    update_config(changes={"num_reviews_initial_prompt": 3}, author="admin:test")
+    client = make_client()
+    author, reviewer = make_user(client), make_user(client)
+    rng = random.Random(3)
+    task = request_task(user=author, kind=TaskKind.INITIAL_PROMPT, lang="en", rng=rng)
+    prompt = submit_text_reply(
+        task_id=task.id, user=author, text="Why do cats purr?", frontend_message_id="cfg-1"
+    )
+    review = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en", rng=rng)
+    submit_labels(
+        task_id=review.id,
+        user=reviewer,
+        message_id=prompt.id,
+        labels={"spam": 0.0, "lang_mismatch": 0.0},
+    )
+    # One review of three: the worker's run leaves the prompt in review.
+    assert advance_tree_job.delay(str(prompt.id)).get(timeout=JOB_TIMEOUT) == []
+    assert MessageTree.objects.get(id=prompt.id).state == "initial_prompt_review"
+
+    update_config(changes={"num_reviews_initial_prompt": 1}, author="admin:test")
+
+    # The same worker process, not restarted, now needs one review and accepts the prompt.
+    entered = advance_tree_job.delay(str(prompt.id)).get(timeout=JOB_TIMEOUT)
+    assert entered[0] == "prompt_lottery_waiting"
+    wait_for(
+        lambda: JournalEntry.objects.filter(
+            event_type="message_accepted", message_id=prompt.id
+        ).exists(),
+        timeout=JOB_TIMEOUT,
+    )
