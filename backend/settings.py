@@ -149,7 +149,12 @@ if CHANNEL_LAYER_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [CHANNEL_LAYER_URL], "prefix": "grove"},
+            "CONFIG": {
+                "hosts": [CHANNEL_LAYER_URL],
+                "prefix": "grove",
+                # Sockets stay subscribed as long as they are open; a day (the default) is short.
+                "group_expiry": env_int("GROVE_WS_GROUP_EXPIRY_SECONDS", 7 * 24 * 3600),
+            },
         }
     }
 else:
@@ -172,6 +177,7 @@ GROVE_STATS_WEEK_INTERVAL_SECONDS = env_int("GROVE_STATS_WEEK_INTERVAL_SECONDS",
 GROVE_STATS_MONTH_INTERVAL_SECONDS = env_int("GROVE_STATS_MONTH_INTERVAL_SECONDS", 60 * 60)
 GROVE_STATS_TOTAL_INTERVAL_SECONDS = env_int("GROVE_STATS_TOTAL_INTERVAL_SECONDS", 240 * 60)
 GROVE_CACHED_STATS_INTERVAL_SECONDS = env_int("GROVE_CACHED_STATS_INTERVAL_SECONDS", 60 * 60)
+GROVE_STREAKS_INTERVAL_SECONDS = env_int("GROVE_STREAKS_INTERVAL_SECONDS", 60 * 60)
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -7,7 +7,6 @@ re-queued when the worker dies (``CELERY_TASK_REJECT_ON_WORKER_LOST``); the time
 
 from __future__ import annotations
 
-import importlib
 import os
 import uuid
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 from celery import shared_task
 from django.conf import settings
 
+from backend.stats import services as stats_services
 from backend.trees.errors import TreeEngineError, TreeNotFound
 
 # Bounded retries with exponential backoff (1, 2, 4 ... seconds, at most a minute), for the
@@ -69,38 +69,28 @@ def run_lottery_job() -> dict[str, int]:
 
 
 # --- stats ------------------------------------------------------------------------------------
-# The stats services are imported when a job runs, so the worker starts without them.
-STATS_MODULES = ("backend.stats.services", "backend.stats.cached_services")
-
-
-def stats_service(name: str):
-    """The stats service function ``name`` (from the first of ``STATS_MODULES`` defining it)."""
-    for module_name in STATS_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, name):
-            return getattr(module, name)
-    raise ImportError(f"no stats service {name!r} in {', '.join(STATS_MODULES)}")
-
-
 @shared_task(name="grove.stats.user_stats", **{**RETRY_POLICY, "max_retries": 2})
 def user_stats_job(time_frame: str) -> int:
     """Recompute the leaderboard of one time frame (day, week, month, total)."""
-    return stats_service("recompute_user_stats")(time_frame=time_frame)
+    return stats_services.recompute_user_stats(time_frame=time_frame)
 
 
 @shared_task(name="grove.stats.troll_stats", **{**RETRY_POLICY, "max_retries": 2})
 def troll_stats_job(time_frame: str) -> int:
     """Recompute the troll board of one time frame."""
-    return stats_service("recompute_troll_stats")(time_frame=time_frame)
+    return stats_services.recompute_troll_stats(time_frame=time_frame)
 
 
 @shared_task(name="grove.stats.cached_stats", **{**RETRY_POLICY, "max_retries": 2})
 def cached_stats_job() -> object:
     """Refresh the cached system statistics."""
-    return stats_service("update_cached_stats")()
+    return stats_services.update_cached_stats()
+
+
+@shared_task(name="grove.stats.streaks", **{**RETRY_POLICY, "max_retries": 2})
+def streaks_job() -> object:
+    """Reset the streaks of users idle for more than a day, extend the others (OA)."""
+    return stats_services.update_streaks()
 
 
 # --- export -----------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ def beat_schedule() -> dict[str, dict]:
             "task": "grove.tree.run_lottery",
             "schedule": float(settings.GROVE_LOTTERY_INTERVAL_SECONDS),
         },
+        "streaks": {
+            "task": "grove.stats.streaks",
+            "schedule": float(settings.GROVE_STREAKS_INTERVAL_SECONDS),
+        },
         "cached-stats": {
             "task": "grove.stats.cached_stats",
             "schedule": float(settings.GROVE_CACHED_STATS_INTERVAL_SECONDS),

@@ -14,14 +14,6 @@ from workers.celery import app
 from workers.schedule import beat_schedule
 
 
-def stats_job_or_skip(name: str):
-    """Skip (only) while the stats services are not written yet."""
-    try:
-        return jobs.stats_service(name)
-    except ImportError as exc:
-        pytest.skip(f"backend.stats does not define {name} yet: {exc}")
-
-
 def test_every_scheduled_job_is_a_registered_job():
     app.loader.import_default_modules()
 
@@ -34,6 +26,7 @@ def test_every_scheduled_job_is_a_registered_job():
         "grove.stats.user_stats",
         "grove.stats.troll_stats",
         "grove.stats.cached_stats",
+        "grove.stats.streaks",
     }
     assert scheduled <= set(app.tasks)
 
@@ -115,7 +108,6 @@ def test_run_lottery_job_activates_waiting_trees():
 @pytest.mark.django_db
 @pytest.mark.parametrize("time_frame", ["day", "week", "month", "total"])
 def test_user_stats_job_rebuilds_the_leaderboard(time_frame):
-    stats_job_or_skip("recompute_user_stats")
     from backend.stats.models import UserStats
 
     author = make_user()
@@ -128,8 +120,8 @@ def test_user_stats_job_rebuilds_the_leaderboard(time_frame):
 
 @pytest.mark.django_db
 def test_troll_stats_job_runs_the_service():
-    recompute = stats_job_or_skip("recompute_troll_stats")
     from backend.stats.models import TrollStats
+    from backend.stats.services import recompute_troll_stats as recompute
 
     make_tree(author=make_user())
     rows = jobs.troll_stats_job.delay("total").get()
@@ -140,7 +132,6 @@ def test_troll_stats_job_runs_the_service():
 
 @pytest.mark.django_db
 def test_cached_stats_job_stores_the_cached_documents():
-    stats_job_or_skip("update_cached_stats")
     from backend.stats.models import CachedStats
 
     names = jobs.cached_stats_job.delay().get()
@@ -151,7 +142,23 @@ def test_cached_stats_job_stores_the_cached_documents():
 
 @pytest.mark.django_db
 def test_an_unknown_time_frame_fails_without_retrying():
-    stats_job_or_skip("recompute_user_stats")
 
     with pytest.raises(ValueError):
         jobs.user_stats_job.delay("fortnight").get()
+
+
+@pytest.mark.django_db
+def test_streaks_job_resets_an_idle_users_streak():
+    from backend.accounts.models import User
+
+    user = make_user()
+    long_ago = timezone.now() - timedelta(days=5)
+    User.objects.filter(id=user.id).update(
+        streak_days=4,
+        streak_last_day_date=long_ago - timedelta(days=4),
+        last_activity_date=long_ago,
+    )
+
+    jobs.streaks_job.delay().get()
+
+    assert User.objects.get(id=user.id).streak_days == 0

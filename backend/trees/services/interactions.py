@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from backend.accounts.models import User
+from backend.accounts.user_services import record_user_activity
 from backend.trees import journal, policy
 from backend.trees.config import KNOWN_LABELS
 from backend.trees.errors import (
@@ -81,6 +82,7 @@ def submit_text_reply(
         )
     now = now or timezone.now()
     task = open_task_for_update(task_id, user, now)
+    record_user_activity(user_id=user.id, now=now)
     kind = TaskKind(task.payload_type)
     if kind not in TEXT_KINDS:
         raise TaskKindMismatch(f"a {kind.value} task does not take a text reply")
@@ -169,7 +171,10 @@ def submit_labels(
     now: datetime | None = None,
 ) -> TextLabels:
     """A review through a label task: counts towards the message's required reviews."""
-    task = open_task_for_update(task_id, user, now or timezone.now())
+    now = now or timezone.now()
+    task = open_task_for_update(task_id, user, now)
+    # Before the tree lock: user rows are always locked before tree rows (see tasks._reserve).
+    record_user_activity(user_id=user.id, now=now)
     kind = TaskKind(task.payload_type)
     if kind not in LABEL_KINDS:
         raise TaskKindMismatch(f"a {kind.value} task does not take labels")
@@ -233,7 +238,10 @@ def submit_ranking(
     *, task_id: uuid.UUID, user: User, ranking: Sequence[int], now: datetime | None = None
 ) -> MessageReaction:
     """A ranking: ``ranking`` orders the offered replies (indices into the task's list)."""
-    task = open_task_for_update(task_id, user, now or timezone.now())
+    now = now or timezone.now()
+    task = open_task_for_update(task_id, user, now)
+    # Before the tree lock: user rows are always locked before tree rows (see tasks._reserve).
+    record_user_activity(user_id=user.id, now=now)
     kind = TaskKind(task.payload_type)
     if kind not in RANK_KINDS:
         raise TaskKindMismatch(f"a {kind.value} task does not take a ranking")

@@ -129,6 +129,7 @@ def record_job_failure(
         },
         actor="celery",
     )
+    events.publish("job_failed", {"job": job, "job_id": job_id}, admin=True)
 
 
 def recent_job_failures(*, limit: int = 10) -> list[dict]:
