@@ -68,6 +68,26 @@ def run_lottery_job() -> dict[str, int]:
     return run_lotteries()
 
 
+@shared_task(name="grove.tree.top_up_rankings", **{**RETRY_POLICY, "max_retries": 2})
+def top_up_rankings_job() -> dict[str, int]:
+    """Activate backlog trees where a language ranks fewer than min_active_rankings_per_lang."""
+    from backend.trees.services.maintenance import top_up_all_rankings
+
+    return top_up_all_rankings()
+
+
+@shared_task(name="grove.stats.report_queues", **{**RETRY_POLICY, "max_retries": 1})
+def report_queues_job() -> dict:
+    """Push the broker's queue depths to admin sockets (``ws/admin/``)."""
+    from backend import events
+    from workers.monitoring import queue_depths
+
+    depths = queue_depths()
+    report = {"waiting": depths.waiting, "unacked": depths.unacked}
+    events.publish("queue_depths", report, admin=True)
+    return report
+
+
 # --- stats ------------------------------------------------------------------------------------
 @shared_task(name="grove.stats.user_stats", **{**RETRY_POLICY, "max_retries": 2})
 def user_stats_job(time_frame: str) -> int:

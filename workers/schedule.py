@@ -23,6 +23,14 @@ def beat_schedule() -> dict[str, dict]:
             "task": "grove.tree.run_lottery",
             "schedule": float(settings.GROVE_LOTTERY_INTERVAL_SECONDS),
         },
+        "top-up-rankings": {
+            "task": "grove.tree.top_up_rankings",
+            "schedule": float(settings.GROVE_LOTTERY_INTERVAL_SECONDS),
+        },
+        "report-queues": {
+            "task": "grove.stats.report_queues",
+            "schedule": float(settings.GROVE_QUEUE_REPORT_INTERVAL_SECONDS),
+        },
         "streaks": {
             "task": "grove.stats.streaks",
             "schedule": float(settings.GROVE_STREAKS_INTERVAL_SECONDS),

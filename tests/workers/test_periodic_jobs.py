@@ -27,6 +27,8 @@ def test_every_scheduled_job_is_a_registered_job():
         "grove.stats.troll_stats",
         "grove.stats.cached_stats",
         "grove.stats.streaks",
+        "grove.tree.top_up_rankings",
+        "grove.stats.report_queues",
     }
     assert scheduled <= set(app.tasks)
 
@@ -162,3 +164,26 @@ def test_streaks_job_resets_an_idle_users_streak():
     jobs.streaks_job.delay().get()
 
     assert User.objects.get(id=user.id).streak_days == 0
+
+
+@pytest.mark.django_db
+def test_top_up_job_activates_backlog_below_the_minimum_rankings():
+    from backend.trees.growth_config import update_config
+
+    update_config(changes={"min_active_rankings_per_lang": 1}, author="test")
+    prompt = make_tree(author=make_user(), state="backlog_ranking")
+    for _ in range(2):
+        add_reply(prompt, author=make_user(), review_result=True)
+    idle = make_tree(author=make_user(), state="backlog_ranking", lang="de")
+
+    assert jobs.top_up_rankings_job.delay().get() == {"en": 1, "de": 1}
+    assert MessageTree.objects.get(id=prompt.id).state == "ranking"
+    # The "de" backlog tree was taken out of the backlog too, but had nothing to rank.
+    assert MessageTree.objects.get(id=idle.id).state == "aborted_low_grade"
+
+
+@pytest.mark.django_db
+def test_queue_report_job_reads_every_queue():
+    report = jobs.report_queues_job.delay().get()
+    assert set(report["waiting"]) == {"tree", "stats", "export"}
+    assert report["unacked"] >= 0

@@ -20,7 +20,7 @@ from backend.trees import journal
 from backend.trees.lifecycle import TreeState
 from backend.trees.models import JournalEntry, MessageTree, Task
 from backend.trees.selectors import EXPIRED_SKIP_REASON
-from backend.trees.services.trees import retry_scoring, run_prompt_lottery
+from backend.trees.services.trees import retry_scoring, run_prompt_lottery, top_up_rankings
 
 logger = logging.getLogger("grove.trees.maintenance")
 EXPIRE_BATCH_SIZE = 500
@@ -107,6 +107,16 @@ def run_lotteries() -> dict[str, int]:
     The lottery also runs when a task is requested and when a tree finishes; this sweep wakes
     languages where neither happened (no traffic since a slot freed up)."""
     return {lang: run_prompt_lottery(lang=lang) for lang in languages_with_waiting_trees()}
+
+
+def top_up_all_rankings() -> dict[str, int]:
+    """``top_up_rankings`` for every language with backlog trees: lang -> trees activated."""
+    langs = (
+        MessageTree.objects.filter(state=TreeState.BACKLOG_RANKING)
+        .values_list("lang", flat=True)
+        .distinct()
+    )
+    return {lang: top_up_rankings(lang=lang) for lang in langs}
 
 
 JOB_FAILED = "job_failed"

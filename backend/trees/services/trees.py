@@ -109,6 +109,30 @@ def _activate_backlog(lang: str, config: TreeManagerConfig, rng: random.Random) 
     return len(backlog)
 
 
+@transaction.atomic
+def top_up_rankings(*, lang: str) -> int:
+    """Activate backlog trees of ``lang`` while it has fewer than ``min_active_rankings_per_lang``
+    trees in ranking (the deterministic half of OA's backlog rule; the random half,
+    ``p_activate_backlog_tree``, applies when a tree finishes). Returns trees activated."""
+    config = active_config()
+    if config.min_active_rankings_per_lang <= 0:
+        return 0
+    active = MessageTree.objects.filter(lang=lang, state=TreeState.RANKING).count()
+    missing = config.min_active_rankings_per_lang - active
+    if missing <= 0:
+        return 0
+    backlog = list(
+        MessageTree.objects.select_for_update(skip_locked=True)
+        .filter(lang=lang, state=TreeState.BACKLOG_RANKING)
+        .order_by("created_at")[:missing]
+    )
+    for tree in backlog:
+        summary = summarize(tree, config)
+        new = lifecycle.state_after_backlog_activation(bool(summary.rankings_per_parent))
+        set_state(tree, new, reason="backlog_top_up")
+    return len(backlog)
+
+
 def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
     """Accept or reject every message of the tree that has its required reviews."""
     pending = list(
