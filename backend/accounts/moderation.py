@@ -22,6 +22,7 @@ from django.db.models import F
 from backend.accounts.errors import UserNotFound
 from backend.accounts.models import User
 from backend.stats.models import TrollStats, UserStats
+from backend.stats.selectors import SystemStats, system_stats
 from backend.trees import journal
 from backend.trees.lifecycle import TreeState
 from backend.trees.models import (
@@ -34,7 +35,6 @@ from backend.trees.models import (
     Task,
     TextLabels,
 )
-from backend.trees.moderation_selectors import SystemStats, system_stats
 from backend.trees.services.trees import delete_subtree, enqueue_advance, set_state
 
 RANKING = "RankingReactionPayload"

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Count, Q
+from django.db.models import Q
 
 from backend.trees.config import TreeManagerConfig
 from backend.trees.errors import MessageNotFound, TreeEngineError
@@ -21,37 +21,6 @@ _KEYED_CURSOR = re.compile(r"^([0-9a-fA-F-]{36})\$(.+)$")
 
 class InvalidCursor(TreeEngineError):
     code = "invalid_cursor"
-
-
-@dataclass(frozen=True)
-class SystemStats:
-    """OA ``SystemStats``: message counts over the whole database."""
-
-    all: int
-    active: int
-    active_by_lang: dict[str, int]
-    deleted: int
-    message_trees: int
-
-
-def system_stats() -> SystemStats:
-    active_by_lang: dict[str, int] = {}
-    deleted = 0
-    rows = Message.objects.values_list("lang", "deleted").annotate(n=Count("id")).order_by()
-    for lang, is_deleted, n in rows:
-        if is_deleted:
-            deleted += n
-        else:
-            active_by_lang[lang] = active_by_lang.get(lang, 0) + n
-    active = sum(active_by_lang.values())
-    trees = Message.objects.filter(parent__isnull=True).count()
-    return SystemStats(
-        all=active + deleted,
-        active=active,
-        active_by_lang=active_by_lang,
-        deleted=deleted,
-        message_trees=trees,
-    )
 
 
 def flagged_messages(*, max_count: int | None) -> list[FlaggedMessage]:

@@ -47,6 +47,19 @@ from backend.trees.services.trees import enqueue_advance
 TEXT_KINDS = REPLY_KINDS | {TaskKind.INITIAL_PROMPT}
 
 
+def _start(task_id, user: User, now: datetime, kinds, what: str) -> tuple[Task, TaskKind]:
+    """Lock the user's open task, stamp their activity, and check the task takes ``what``.
+
+    The user row is locked here, before any tree row: the order every service keeps
+    (see tasks._reserve), so two of them never wait on each other."""
+    task = open_task_for_update(task_id, user, now)
+    record_user_activity(user_id=user.id, now=now)
+    kind = TaskKind(task.payload_type)
+    if kind not in kinds:
+        raise TaskKindMismatch(f"a {kind.value} task does not take {what}")
+    return task, kind
+
+
 def _clean_text(text: str) -> str:
     cleaned = (text or "").strip()
     if not cleaned:
@@ -81,11 +94,7 @@ def submit_text_reply(
             f"frontend message id {frontend_message_id!r} is already used by another message"
         )
     now = now or timezone.now()
-    task = open_task_for_update(task_id, user, now)
-    record_user_activity(user_id=user.id, now=now)
-    kind = TaskKind(task.payload_type)
-    if kind not in TEXT_KINDS:
-        raise TaskKindMismatch(f"a {kind.value} task does not take a text reply")
+    task, kind = _start(task_id, user, now, TEXT_KINDS, "a text reply")
     cleaned = _clean_text(text)
     config = active_config()
     if kind is TaskKind.INITIAL_PROMPT:
@@ -172,12 +181,7 @@ def submit_labels(
 ) -> TextLabels:
     """A review through a label task: counts towards the message's required reviews."""
     now = now or timezone.now()
-    task = open_task_for_update(task_id, user, now)
-    # Before the tree lock: user rows are always locked before tree rows (see tasks._reserve).
-    record_user_activity(user_id=user.id, now=now)
-    kind = TaskKind(task.payload_type)
-    if kind not in LABEL_KINDS:
-        raise TaskKindMismatch(f"a {kind.value} task does not take labels")
+    task, _kind = _start(task_id, user, now, LABEL_KINDS, "labels")
     if str(message_id) != task.payload.get("message_id"):
         raise TaskKindMismatch("the labels are for another message than the task's")
     clean = validate_labels(
@@ -239,12 +243,7 @@ def submit_ranking(
 ) -> MessageReaction:
     """A ranking: ``ranking`` orders the offered replies (indices into the task's list)."""
     now = now or timezone.now()
-    task = open_task_for_update(task_id, user, now)
-    # Before the tree lock: user rows are always locked before tree rows (see tasks._reserve).
-    record_user_activity(user_id=user.id, now=now)
-    kind = TaskKind(task.payload_type)
-    if kind not in RANK_KINDS:
-        raise TaskKindMismatch(f"a {kind.value} task does not take a ranking")
+    task, _kind = _start(task_id, user, now, RANK_KINDS, "a ranking")
     offered = task.payload["reply_ids"]
     if any(isinstance(i, bool) or not isinstance(i, int) for i in ranking) or sorted(
         ranking

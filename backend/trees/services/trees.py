@@ -91,21 +91,27 @@ def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> lis
 
 
 def _activate_backlog(lang: str, config: TreeManagerConfig, rng: random.Random) -> int:
-    """Move backlog_ranking trees of ``lang`` to ranking (or abort those with nothing to rank),
-    as many as ``p_activate_backlog_tree`` / ``min_active_rankings_per_lang`` ask for."""
+    """As many backlog trees as ``p_activate_backlog_tree`` / ``min_active_rankings_per_lang``
+    ask for when a tree of ``lang`` finishes (OA ``_enter_state``)."""
     active_rankings = MessageTree.objects.filter(lang=lang, state=TreeState.RANKING).count()
     wanted = policy.backlog_trees_to_activate(rng, config, active_rankings)
-    if wanted <= 0:
+    return _wake_backlog(lang, wanted, config, reason="backlog_activation")
+
+
+def _wake_backlog(lang: str, count: int, config: TreeManagerConfig, *, reason: str) -> int:
+    """Move up to ``count`` backlog_ranking trees of ``lang`` (oldest first) to ranking, or
+    abort those with nothing to rank; returns how many left the backlog."""
+    if count <= 0:
         return 0
     backlog = list(
         MessageTree.objects.select_for_update(skip_locked=True)
         .filter(lang=lang, state=TreeState.BACKLOG_RANKING)
-        .order_by("created_at")[:wanted]
+        .order_by("created_at")[:count]
     )
     for tree in backlog:
         summary = summarize(tree, config)
         new = lifecycle.state_after_backlog_activation(bool(summary.rankings_per_parent))
-        set_state(tree, new, reason="backlog_activation")
+        set_state(tree, new, reason=reason)
     return len(backlog)
 
 
@@ -119,18 +125,7 @@ def top_up_rankings(*, lang: str) -> int:
         return 0
     active = MessageTree.objects.filter(lang=lang, state=TreeState.RANKING).count()
     missing = config.min_active_rankings_per_lang - active
-    if missing <= 0:
-        return 0
-    backlog = list(
-        MessageTree.objects.select_for_update(skip_locked=True)
-        .filter(lang=lang, state=TreeState.BACKLOG_RANKING)
-        .order_by("created_at")[:missing]
-    )
-    for tree in backlog:
-        summary = summarize(tree, config)
-        new = lifecycle.state_after_backlog_activation(bool(summary.rankings_per_parent))
-        set_state(tree, new, reason="backlog_top_up")
-    return len(backlog)
+    return _wake_backlog(lang, missing, config, reason="backlog_top_up")
 
 
 def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
