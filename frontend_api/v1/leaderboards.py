@@ -105,17 +105,23 @@ def troll_score(row) -> dict:
 # --- schema ---------------------------------------------------------------------------------
 
 
-class UserScoreOut(serializers.Serializer):
+class RankedUserOut(serializers.Serializer):
+    """What OA's ``UserScore`` and ``TrollScore`` share: who, where on the board, when."""
+
     rank = serializers.IntegerField(allow_null=True)
     user_id = serializers.UUIDField()
     highlighted = serializers.BooleanField()
     username = serializers.CharField()
     auth_method = serializers.CharField()
     display_name = serializers.CharField()
-    leader_score = serializers.IntegerField()
-    level = serializers.IntegerField()
     base_date = serializers.DateTimeField(allow_null=True)
     modified_date = serializers.DateTimeField(allow_null=True)
+    last_activity_date = serializers.DateTimeField(allow_null=True)
+
+
+class UserScoreOut(RankedUserOut):
+    leader_score = serializers.IntegerField()
+    level = serializers.IntegerField()
     prompts = serializers.IntegerField()
     replies_assistant = serializers.IntegerField()
     replies_prompter = serializers.IntegerField()
@@ -131,7 +137,6 @@ class UserScoreOut(serializers.Serializer):
     reply_ranked_3 = serializers.IntegerField()
     streak_last_day_date = serializers.DateTimeField(allow_null=True)
     streak_days = serializers.IntegerField(allow_null=True)
-    last_activity_date = serializers.DateTimeField(allow_null=True)
 
 
 class UserStatsByTimeFrameOut(serializers.Serializer):
@@ -147,20 +152,11 @@ class LeaderboardStatsOut(serializers.Serializer):
     leaderboard = UserScoreOut(many=True)
 
 
-class TrollScoreOut(serializers.Serializer):
-    rank = serializers.IntegerField(allow_null=True)
-    user_id = serializers.UUIDField()
-    highlighted = serializers.BooleanField()
-    username = serializers.CharField()
-    auth_method = serializers.CharField()
-    display_name = serializers.CharField()
-    last_activity_date = serializers.DateTimeField(allow_null=True)
+class TrollScoreOut(RankedUserOut):
     enabled = serializers.BooleanField()
     deleted = serializers.BooleanField()
     show_on_leaderboard = serializers.BooleanField()
     troll_score = serializers.IntegerField()
-    base_date = serializers.DateTimeField(allow_null=True)
-    modified_date = serializers.DateTimeField(allow_null=True)
     red_flags = serializers.IntegerField()
     upvotes = serializers.IntegerField()
     downvotes = serializers.IntegerField()
