@@ -60,6 +60,7 @@ class ExportFilter:
     whose prompt is deleted is left out). ``synthetic``: ``include``; ``exclude`` leaves out
     synthetic messages with their replies; ``only`` exports only trees holding a synthetic
     message. ``anonymize`` replaces user ids by pseudonyms (``pseudonymize_user_id``).
+    ``tree_ids``: only these trees (all when empty).
     """
 
     states: tuple[str, ...] = ("ready_for_export",)
@@ -69,6 +70,7 @@ class ExportFilter:
     include_deleted: bool = False
     synthetic: str = "include"
     anonymize: bool = False
+    tree_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.synthetic not in SYNTHETIC_CHOICES:
@@ -117,6 +119,8 @@ def _tree_chunks(filters: ExportFilter, chunk_size: int) -> Iterator[list[tuple]
     trees = MessageTree.objects.all()
     if filters.states:
         trees = trees.filter(state__in=filters.states)
+    if filters.tree_ids:
+        trees = trees.filter(id__in=filters.tree_ids)
     if filters.lang:
         trees = trees.filter(lang=filters.lang)
     if filters.created_from is not None:
@@ -238,8 +242,9 @@ def export_filter_from_dict(data: dict[str, Any]) -> ExportFilter:
     for key in ("created_from", "created_to"):
         if isinstance(values.get(key), str):
             values[key] = parse_export_date(values[key])
-    if "states" in values:
-        values["states"] = tuple(values["states"] or ())
+    for key in ("states", "tree_ids"):
+        if key in values:
+            values[key] = tuple(values[key] or ())
     unknown = set(values) - set(ExportFilter.__dataclass_fields__)
     if unknown:
         raise ValueError(f"unknown export filters: {', '.join(sorted(unknown))}")
