@@ -186,7 +186,9 @@ _MANDATORY_OF = {
     "mandatory_labels_prompter_reply": "labels_prompter_reply",
 }
 # field -> (kind, minimum, maximum); kind is "int", "float", "optional_float", "bool", "str",
-# or "labels". Bounds are inclusive; None means unbounded.
+# or "labels". Bounds are inclusive; None means unbounded, except that an "int" is at most
+# MAX_INT_SETTING: trees copy sizes into integer columns, and spans become timedeltas.
+MAX_INT_SETTING = 2**31 - 1  # PostgreSQL's integer
 _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "max_active_trees": ("int", 0, None),
     "max_initial_prompt_review": ("int", 0, None),
@@ -237,6 +239,8 @@ def _check_value(kind: str, value: Any, lo: float | None, hi: float | None) -> s
         return "must be a number, not a boolean"
     if kind == "int" and not isinstance(value, int):
         return "must be an integer"
+    if kind == "int" and hi is None:
+        hi = MAX_INT_SETTING
     if not isinstance(value, int | float) or not math.isfinite(value):
         return "must be a finite number"
     if lo is not None and value < lo:

@@ -44,6 +44,12 @@ class InvalidLabels(TreeEngineError):
     code = "invalid_labels"
 
 
+class MandatoryLabelsMissing(InvalidLabels):
+    """Every label sent is valid, but a label the task requires is absent."""
+
+    code = "mandatory_labels_missing"
+
+
 class InvalidRanking(TreeEngineError):
     code = "invalid_ranking"
 

@@ -92,7 +92,8 @@ class ProtocolError(drf.APIException):
         self.status_code = int(status)
 
 
-# Domain error -> (HTTP status, OA error code). The only place this mapping lives.
+# Domain error -> (HTTP status, OA error code). The only place this mapping lives; the first
+# matching class wins, so a subclass comes before its base.
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
     domain.TaskNotFound: (404, OasstErrorCode.TASK_NOT_FOUND),
     domain.TaskNotOwned: (403, OasstErrorCode.TASK_NOT_ASSIGNED_TO_USER),
@@ -101,6 +102,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
     domain.TaskAlreadyAcked: (400, OasstErrorCode.TASK_ALREADY_UPDATED),
     domain.TaskKindMismatch: (400, OasstErrorCode.TASK_PAYLOAD_TYPE_MISMATCH),
     domain.InvalidText: (400, OasstErrorCode.INVALID_MESSAGE),
+    domain.MandatoryLabelsMissing: (400, OasstErrorCode.TEXT_LABELS_MANDATORY_LABEL_MISSING),
     domain.InvalidLabels: (400, OasstErrorCode.TEXT_LABELS_INVALID_LABEL),
     domain.InvalidRanking: (400, OasstErrorCode.INVALID_RANKING_VALUE),
     domain.MessageNotFound: (404, OasstErrorCode.MESSAGE_NOT_FOUND),
@@ -141,8 +143,6 @@ def protocol_exception_handler(exc: Exception, context) -> Response:
         if isinstance(exc, error_type):
             extra = {"errors": exc.errors} if isinstance(exc, ConfigError) else {}
             message = getattr(exc, "message", None) or str(exc)
-            if isinstance(exc, domain.InvalidLabels) and "mandatory" in message:
-                code = OasstErrorCode.TEXT_LABELS_MANDATORY_LABEL_MISSING
             return error_response(message, code, status, **extra)
     if isinstance(exc, drf.ValidationError):
         return error_response(

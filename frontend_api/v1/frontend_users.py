@@ -91,6 +91,7 @@ class FrontendUserDetailView(APIView):
         responses={200: wire.FrontEndUserOut, 403: ERROR_RESPONSE, 404: ERROR_RESPONSE},
     )
     def get(self, request, auth_method, username):
+        messages_wire.valid_path_text(auth_method=auth_method, username=username)
         data = wire.valid_query(wire.UserScopeQuery, request)
         user = selectors.visible_frontend_user(
             client=request.auth,
@@ -124,6 +125,7 @@ class FrontendUserMessagesView(APIView):
         responses={200: messages_wire.MessageOut(many=True), 403: ERROR_RESPONSE},
     )
     def get(self, request, auth_method, username):
+        messages_wire.valid_path_text(auth_method=auth_method, username=username)
         data = wire.valid_query(wire.UserMessagesQuery, request)
         messages = queries.messages_by_created(
             caller=request.auth,
@@ -142,6 +144,7 @@ class FrontendUserMessagesView(APIView):
 
     @extend_schema(responses={204: None, 403: ERROR_RESPONSE})
     def delete(self, request, auth_method, username):
+        messages_wire.valid_path_text(auth_method=auth_method, username=username)
         user = selectors.find_client_user(
             client=request.auth, auth_method=auth_method, username=username
         )
@@ -158,6 +161,7 @@ class FrontendUserMessagesCursorView(APIView):
         responses={200: messages_wire.MessagePageOut, 400: ERROR_RESPONSE},
     )
     def get(self, request, auth_method, username):
+        messages_wire.valid_path_text(auth_method=auth_method, username=username)
         data = wire.valid_query(wire.UserMessagesCursorQuery, request)
         where = _named_filter(request, auth_method, username, data)
         return Response(message_page_json(request, where, data))

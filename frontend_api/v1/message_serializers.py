@@ -118,6 +118,22 @@ def valid_body(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
+_PATH_TEXT = serializers.CharField(trim_whitespace=False)
+
+
+def valid_path_text(**segments: str) -> None:
+    """422 for a free-text path segment (a frontend message id, a username) holding what no
+    stored key can: NUL or lone surrogate characters, which PostgreSQL refuses in a query."""
+    errors = {}
+    for name, value in segments.items():
+        try:
+            _PATH_TEXT.run_validation(value)
+        except serializers.ValidationError as exc:
+            errors[name] = exc.detail
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
 def require_user_pair(data: dict) -> None:
     """OA filters by author only with both ``auth_method`` and ``username``."""
     if bool(data.get("auth_method")) != bool(data.get("username")):

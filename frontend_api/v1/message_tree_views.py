@@ -32,6 +32,7 @@ class _TreeRead(APIView):
 
     def get(self, request, message_id=None, frontend_message_id=None):
         if frontend_message_id is not None:
+            wire.valid_path_text(frontend_message_id=frontend_message_id)
             tree = queries.tree_of_frontend_message(request.auth, frontend_message_id)
         else:
             tree = queries.tree_of_message(message_id)

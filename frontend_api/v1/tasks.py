@@ -54,17 +54,27 @@ class TaskRequestView(APIView):
         return Response(render_task(task, viewer=user))
 
 
+class TaskAvailabilityQuery(serializers.Serializer):
+    lang = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
 class TaskAvailabilityView(APIView):
     """POST /tasks/availability?lang=: number of available tasks per task type."""
 
-    @extend_schema(request=ProtocolUserSerializer, responses={200: dict})
+    @extend_schema(
+        parameters=[TaskAvailabilityQuery],
+        request=ProtocolUserSerializer,
+        responses={200: dict, 422: ERROR_RESPONSE},
+    )
     def post(self, request):
+        query = TaskAvailabilityQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
         user = None
         if isinstance(request.data, dict) and request.data:
             protocol_user = _valid(ProtocolUserSerializer, request)
             user = acting_user(request.auth, protocol_user)
         counts = selectors.task_availability(
-            lang=request.query_params.get("lang") or "en",
+            lang=query.validated_data.get("lang") or "en",
             config=active_config(),
             now=timezone.now(),
             user_id=user.id if user else None,

@@ -5,6 +5,8 @@ A refused request gets 429 in OA's error shape with a Retry-After header (see er
 
 from __future__ import annotations
 
+import hashlib
+
 from rest_framework.throttling import SimpleRateThrottle
 
 from frontend_api.v1.auth import USER_HEADER
@@ -35,4 +37,7 @@ class ActingUserRateThrottle(SimpleRateThrottle):
                 ident = f"{user.get('auth_method')}:{user.get('id')}"
         if not ident:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": f"{request.auth.id}:{ident}"}
+        # The user part is the caller's free text: hashed, so any name makes a short key of
+        # safe characters (cache backends refuse or warn on spaces, control characters, length).
+        digest = hashlib.sha256(str(ident).encode("utf-8", "surrogatepass")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": f"{request.auth.id}:{digest}"}

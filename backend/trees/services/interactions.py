@@ -28,6 +28,7 @@ from backend.trees.errors import (
     InvalidLabels,
     InvalidRanking,
     InvalidText,
+    MandatoryLabelsMissing,
     MessageNotFound,
     TargetUnavailable,
     TaskKindMismatch,
@@ -60,7 +61,8 @@ def _start(task_id, user: User, now: datetime, kinds, what: str) -> tuple[Task, 
     return task, kind
 
 
-def _clean_text(text: str) -> str:
+def clean_message_text(text: str) -> str:
+    """The text a message stores: stripped, not empty, at most GROVE_MAX_MESSAGE_LENGTH."""
     cleaned = (text or "").strip()
     if not cleaned:
         raise InvalidText("the message text is empty")
@@ -95,7 +97,7 @@ def submit_text_reply(
         )
     now = now or timezone.now()
     task, kind = _start(task_id, user, now, TEXT_KINDS, "a text reply")
-    cleaned = _clean_text(text)
+    cleaned = clean_message_text(text)
     config = active_config()
     if kind is TaskKind.INITIAL_PROMPT:
         message_lang = lang or task.payload.get("lang") or "en"
@@ -148,14 +150,15 @@ def submit_text_reply(
 def validate_labels(
     labels: Mapping[str, object], *, valid: Sequence[str], mandatory: Sequence[str]
 ) -> dict[str, float]:
-    """Every label known and allowed, every mandatory one present, values finite in [0, 1]."""
+    """Every label known and allowed, values finite in [0, 1], every mandatory one present.
+
+    A missing mandatory label is reported as such (``MandatoryLabelsMissing``) only when
+    nothing else is wrong: an unknown label or a bad value is the error to fix first, as in OA.
+    """
     problems = []
     unknown = sorted(set(labels) - set(valid))
     if unknown:
         problems.append(f"labels not valid here: {', '.join(unknown)}")
-    missing = sorted(set(mandatory) - set(labels))
-    if missing:
-        problems.append(f"mandatory labels missing: {', '.join(missing)}")
     clean: dict[str, float] = {}
     for name, value in labels.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -166,6 +169,9 @@ def validate_labels(
             clean[name] = float(value)
     if problems:
         raise InvalidLabels("; ".join(problems))
+    missing = sorted(set(mandatory) - set(labels))
+    if missing:
+        raise MandatoryLabelsMissing(f"mandatory labels missing: {', '.join(missing)}")
     return clean
 
 

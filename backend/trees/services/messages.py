@@ -19,10 +19,11 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.trees import journal
-from backend.trees.errors import InvalidText, MessageNotFound
+from backend.trees.errors import MessageNotFound
 from backend.trees.lifecycle import TreeState
 from backend.trees.models import FlaggedMessage, Message, MessageEmoji, MessageRevision, MessageTree
 from backend.trees.services import trees
+from backend.trees.services.interactions import clean_message_text
 
 THUMBS_UP, THUMBS_DOWN, RED_FLAG = "+1", "-1", "red_flag"
 # A user may not vote on their own message; +1 and -1 exclude each other (OA).
@@ -100,9 +101,7 @@ def edit_message(*, message_id: uuid.UUID, editor: User, new_text: str) -> Messa
 
     The first edit also stores the original text (author, creation time), so the history
     lists all versions oldest first and its last entry is the current text."""
-    text = new_text.strip()
-    if not text:
-        raise InvalidText("the new text of a message must not be empty")
+    text = clean_message_text(new_text)
     message, tree = _locked_tree_of(message_id)
     if not message.edited:
         MessageRevision.objects.create(
