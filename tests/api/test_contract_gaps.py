@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backend.accounts.models import User
+from backend.stats.services import recompute_troll_stats, recompute_user_stats
 from backend.trees.models import Message, Task
 from tests.api.conftest import protocol_user
 from tests.builders import add_reply, make_tree, make_user
@@ -29,6 +30,22 @@ OA_MESSAGE_FIELDS = OA_CONVERSATION_MESSAGE_FIELDS | {
 }  # fmt: skip
 OA_MESSAGE_REVISION_FIELDS = {
     "id", "text", "message_id", "user_id", "created_date", "user_is_author",
+}  # fmt: skip
+# OA ``UserScore`` (leaderboard rows) and ``TrollScore`` (trollboard rows).
+OA_USER_SCORE_FIELDS = {
+    "rank", "user_id", "highlighted", "username", "auth_method", "display_name",
+    "leader_score", "level", "base_date", "modified_date", "prompts", "replies_assistant",
+    "replies_prompter", "labels_simple", "labels_full", "rankings_total", "rankings_good",
+    "accepted_prompts", "accepted_replies_assistant", "accepted_replies_prompter",
+    "reply_ranked_1", "reply_ranked_2", "reply_ranked_3", "streak_last_day_date",
+    "streak_days", "last_activity_date",
+}  # fmt: skip
+OA_TROLL_SCORE_FIELDS = {
+    "rank", "user_id", "highlighted", "username", "auth_method", "display_name",
+    "last_activity_date", "enabled", "deleted", "show_on_leaderboard", "troll_score",
+    "base_date", "modified_date", "red_flags", "upvotes", "downvotes", "spam_prompts",
+    "quality", "humor", "toxicity", "violence", "helpfulness", "spam", "lang_mismach",
+    "not_appropriate", "pii", "hate_speech", "sexual_content", "political_content",
 }  # fmt: skip
 OA_TREE_MESSAGE_COUNT_FIELDS = {
     "message_tree_id", "state", "depth", "oldest", "youngest", "count", "goal_tree_size",
@@ -203,3 +220,55 @@ def test_tree_manager_message_counts_are_oa_tree_message_count_stats(trusted_fro
 def test_tree_manager_message_counts_need_a_trusted_client(frontend):
     response = frontend.get("stats/tree_manager/message_counts")
     assert (response.status_code, response.json()["error_code"]) == (403, 2)
+
+
+def test_leaderboard_rows_are_oa_user_scores(frontend):
+    _prompt, _a1, _p1 = grown(frontend)
+    recompute_user_stats("total")
+    response = frontend.get("leaderboards/total")
+    assert response.status_code == 200
+    [row] = response.json()["leaderboard"]
+    assert set(row) == OA_USER_SCORE_FIELDS
+    assert row["username"] == "alice"
+
+
+def test_user_stats_window_is_a_leaderboard_of_user_scores(frontend):
+    _prompt, a1, _p1 = grown(frontend)
+    recompute_user_stats("week")
+    response = frontend.get(f"users/{a1.user_id}/stats/week/window")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"time_frame", "last_updated", "leaderboard"}
+    assert body["time_frame"] == "week"
+    assert all(set(row) == OA_USER_SCORE_FIELDS for row in body["leaderboard"])
+
+
+def test_trollboard_rows_are_oa_troll_scores(trusted_frontend):
+    troll = make_user(trusted_frontend.client_row, username="troll")
+    make_tree(author=troll, state="aborted_low_grade")
+    recompute_troll_stats("total")
+    response = trusted_frontend.get("trollboards/total")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"time_frame", "last_updated", "trollboard"}
+    [row] = body["trollboard"]
+    assert set(row) == OA_TROLL_SCORE_FIELDS
+
+
+def test_users_cursor_is_an_oa_front_end_user_page(frontend):
+    make_user(frontend.client_row, username="ann")
+    response = frontend.get("users/cursor")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"prev", "next", "sort_key", "items", "order"}
+    assert all(set(u) == OA_FRONTEND_USER_FIELDS for u in body["items"])
+
+
+def test_cached_stats_are_oa_cached_stats_responses(trusted_frontend):
+    assert trusted_frontend.post("stats/cached/update").status_code == 204
+    one = trusted_frontend.get("stats/cached/human_messages_by_lang")
+    assert one.status_code == 200
+    assert set(one.json()) == {"name", "last_updated", "stats"}
+    every = trusted_frontend.get("stats/cached").json()
+    assert set(every) == {"stats_by_name"}
+    assert all(set(v) == {"name", "last_updated", "stats"} for v in every["stats_by_name"].values())
