@@ -8,3 +8,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("frontend_api.v1.urls")),
 ]
+
+handler404 = "frontend_api.v1.errors.not_found"

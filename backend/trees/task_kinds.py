@@ -59,3 +59,6 @@ CATEGORY_OF: Mapping[TaskKind, TaskCategory] = {
     K.LABEL_ASSISTANT_REPLY: TaskCategory.LABEL_REPLY,
     K.LABEL_PROMPTER_REPLY: TaskCategory.LABEL_REPLY,
 }
+
+# Every kind as the v1 protocol spells it (OpenAPI names this enum TaskRequestType, as OA).
+TASK_REQUEST_TYPES = tuple(kind.value for kind in TaskKind)

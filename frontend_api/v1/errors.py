@@ -171,3 +171,16 @@ def protocol_exception_handler(exc: Exception, context) -> Response:
         return error_response(_flatten(exc.detail), OasstErrorCode.GENERIC_ERROR, exc.status_code)
     logger.exception("event=unhandled_error view=%s", type(context.get("view")).__name__)
     return error_response("internal server error", OasstErrorCode.SERVER_ERROR0, 500)
+
+
+def not_found(request, exception=None):
+    """handler404: API paths answer in OA's error shape; other paths get Django's page."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse(
+            {"message": f"no endpoint at {request.path}", "error_code": 0}, status=404
+        )
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,8 +31,13 @@ TASK_DONE = inline_serializer(
 )
 
 
+@extend_schema_field({"type": "string", "enum": [kind.value for kind in TaskKind]})
+class TaskTypeField(serializers.CharField):
+    """A task type; unknown values get OA's TASK_INVALID_REQUEST_TYPE (1000), not a 422."""
+
+
 class TaskRequestInput(serializers.Serializer):
-    type = serializers.CharField(default=TaskKind.RANDOM.value)
+    type = TaskTypeField(default=TaskKind.RANDOM.value)
     user = ProtocolUserSerializer(required=False, allow_null=True)
     collective = serializers.BooleanField(default=False)
     lang = serializers.CharField(max_length=32, required=False, allow_null=True)

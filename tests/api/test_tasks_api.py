@@ -251,3 +251,26 @@ def test_a_whole_tree_life_through_the_api(frontend):
     assert tree.state == "ready_for_export"
     best = Message.objects.get(rank=0)
     assert str(best.id) == favourite
+
+
+def test_unknown_api_path_answers_in_protocol_shape(frontend):
+    response = frontend.get("no-such-endpoint")
+    assert response.status_code == 404
+    assert response.json()["error_code"] == 0
+
+
+def test_a_frontend_message_id_binds_one_open_task_only(frontend):
+    first = request(frontend).json()
+    second = request(frontend, user=BOB).json()
+    assert frontend.post(f"tasks/{first['id']}/ack", {"message_id": "fm-x"}).status_code == 204
+    response = frontend.post(f"tasks/{second['id']}/ack", {"message_id": "fm-x"})
+    assert response.status_code == 409
+    assert response.json()["error_code"] == 2000
+    assert Task.objects.get(id=second["id"]).ack is None
+
+
+def test_task_type_is_an_enum_in_the_openapi_schema(frontend):
+    schema = frontend.get("openapi.json").json()
+    field = schema["components"]["schemas"]["TaskRequestInput"]["properties"]["type"]
+    assert field["allOf"] == [{"$ref": "#/components/schemas/TaskRequestType"}]
+    assert "assistant_reply" in schema["components"]["schemas"]["TaskRequestType"]["enum"]

@@ -22,6 +22,7 @@ from backend.accounts.models import ApiClient, User
 from backend.trees import journal, policy, selectors
 from backend.trees.config import TreeManagerConfig
 from backend.trees.errors import (
+    DuplicateFrontendMessageId,
     TaskAlreadyAcked,
     TaskAlreadyDone,
     TaskExpired,
@@ -278,6 +279,21 @@ def ack_task(
         raise TaskAlreadyAcked(f"task {task_id} was already acknowledged")
     if not frontend_message_id:
         raise TaskAlreadyAcked("an ack needs the frontend message id")
+    bound_elsewhere = (
+        Task.objects.filter(
+            api_client_id=client_id,
+            frontend_message_id=frontend_message_id,
+            done=False,
+            skipped=False,
+        )
+        .exclude(id=task.id)
+        .exists()
+    )
+    if bound_elsewhere:
+        # Interactions find their task by this id: it must name one open task only.
+        raise DuplicateFrontendMessageId(
+            f"frontend message id {frontend_message_id!r} is bound to another open task"
+        )
     task.ack = True
     task.frontend_message_id = frontend_message_id
     task.save(update_fields=["ack", "frontend_message_id"])
