@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.utils import timezone
 from drf_spectacular.utils import (
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     inline_serializer,
@@ -20,6 +19,7 @@ from backend.trees.services import interactions, tasks
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.protocol import render_task, task_done
+from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut
 
 LEGACY_KINDS = {"summarize_story", "rate_summary"}
 ERROR_RESPONSE = inline_serializer(
@@ -50,7 +50,7 @@ class TaskRequestView(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: OpenApiResponse(description="an OA task"), 503: ERROR_RESPONSE},
+        responses={200: ANY_TASK, 503: ERROR_RESPONSE},
     )
     def post(self, request):
         data = _valid(self.InputSerializer, request)
@@ -74,7 +74,7 @@ class TaskAvailabilityView(APIView):
     @extend_schema(
         parameters=[TaskAvailabilityQuery],
         request=ProtocolUserSerializer,
-        responses={200: dict, 422: ERROR_RESPONSE},
+        responses={200: TaskAvailabilityOut, 422: ERROR_RESPONSE},
     )
     def post(self, request):
         query = TaskAvailabilityQuery(data=request.query_params.dict())

@@ -16,6 +16,7 @@ from backend.trees.services.moderation import report_message
 from frontend_api.v1.admin_config import valid_data
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user
 from frontend_api.v1.protocol import label_description
+from frontend_api.v1.task_schemas import LabelDescriptionOutput
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
 TAGS = ["text_labels"]
@@ -44,13 +45,6 @@ class TextLabelsInput(serializers.Serializer):
     message_id = serializers.UUIDField()
     task_id = serializers.UUIDField(required=False, allow_null=True)
     is_report = serializers.BooleanField(required=False, allow_null=True)
-
-
-class LabelDescriptionOutput(serializers.Serializer):
-    name = serializers.CharField()
-    widget = serializers.CharField()
-    display_text = serializers.CharField()
-    help_text = serializers.CharField(allow_null=True)
 
 
 class ValidLabelsOutput(serializers.Serializer):

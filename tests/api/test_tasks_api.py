@@ -274,3 +274,42 @@ def test_task_type_is_an_enum_in_the_openapi_schema(frontend):
     field = schema["components"]["schemas"]["TaskRequestInput"]["properties"]["type"]
     assert field["allOf"] == [{"$ref": "#/components/schemas/TaskRequestType"}]
     assert "assistant_reply" in schema["components"]["schemas"]["TaskRequestType"]["enum"]
+
+
+def test_task_response_is_documented_as_the_any_task_union(frontend):
+    schema = frontend.get("openapi.json").json()
+    response = schema["paths"]["/api/v1/tasks/"]["post"]["responses"]["200"]
+    any_task = response["content"]["application/json"]["schema"]
+    assert any_task == {"$ref": "#/components/schemas/AnyTask"}
+    union = schema["components"]["schemas"]["AnyTask"]
+    assert union["discriminator"]["propertyName"] == "type"
+    assert set(union["discriminator"]["mapping"]) == {
+        "initial_prompt",
+        "assistant_reply",
+        "prompter_reply",
+        "label_initial_prompt",
+        "label_assistant_reply",
+        "label_prompter_reply",
+        "rank_assistant_replies",
+        "rank_prompter_replies",
+    }
+
+
+def test_rendered_tasks_carry_exactly_the_documented_fields(frontend):
+    from frontend_api.v1.task_schemas import InitialPromptTaskOut, LabelTaskOut
+
+    prompt_task = request(frontend).json()
+    assert set(prompt_task) == set(InitialPromptTaskOut().fields)
+    frontend.post(f"tasks/{prompt_task['id']}/ack", {"message_id": "fm-doc"})
+    frontend.post(
+        "tasks/interaction",
+        {
+            "type": "text_reply_to_message",
+            "user": ALICE,
+            "message_id": "fm-doc",
+            "user_message_id": "um-doc",
+            "text": "What is a monad?",
+        },
+    )
+    label_task = request(frontend, kind="label_initial_prompt", user=BOB).json()
+    assert set(label_task) == set(LabelTaskOut().fields) - {"reply"}

@@ -1,0 +1,97 @@
+"""OpenAPI shapes of the task JSON (``protocol.render_task`` builds the bodies themselves).
+
+OA's ``AnyTask`` is a union discriminated by ``type``; these serializers describe each member
+so that generated clients know every field.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import PolymorphicProxySerializer
+from rest_framework import serializers
+
+from backend.trees.task_kinds import TaskKind
+from frontend_api.v1.message_serializers import ConversationMessageOut, ConversationOut
+
+
+class LabelDescriptionOutput(serializers.Serializer):
+    """OA ``LabelDescription`` (also served by ``/text_labels/valid_labels``)."""
+
+    name = serializers.CharField()
+    widget = serializers.CharField()
+    display_text = serializers.CharField()
+    help_text = serializers.CharField(allow_null=True)
+
+
+class InitialPromptTaskOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=[TaskKind.INITIAL_PROMPT.value])
+    hint = serializers.CharField(allow_null=True)
+
+
+class ReplyTaskOut(serializers.Serializer):
+    """assistant_reply and prompter_reply (the latter also carries ``hint``)."""
+
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(
+        choices=[TaskKind.ASSISTANT_REPLY.value, TaskKind.PROMPTER_REPLY.value]
+    )
+    conversation = ConversationOut()
+    hint = serializers.CharField(allow_null=True, required=False)
+
+
+class LabelTaskOut(serializers.Serializer):
+    """label_initial_prompt (with ``prompt``) and label_*_reply (with ``reply``)."""
+
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(
+        choices=[
+            TaskKind.LABEL_INITIAL_PROMPT.value,
+            TaskKind.LABEL_ASSISTANT_REPLY.value,
+            TaskKind.LABEL_PROMPTER_REPLY.value,
+        ]
+    )
+    message_id = serializers.UUIDField()
+    valid_labels = serializers.ListField(child=serializers.CharField())
+    mandatory_labels = serializers.ListField(child=serializers.CharField())
+    mode = serializers.ChoiceField(choices=["simple", "full"])
+    disposition = serializers.ChoiceField(choices=["quality", "spam"])
+    labels = LabelDescriptionOutput(many=True)
+    conversation = ConversationOut()
+    prompt = serializers.CharField(allow_null=True, required=False)
+    reply = serializers.CharField(allow_null=True, required=False)
+
+
+class RankTaskOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(
+        choices=[TaskKind.RANK_ASSISTANT_REPLIES.value, TaskKind.RANK_PROMPTER_REPLIES.value]
+    )
+    conversation = ConversationOut()
+    replies = serializers.ListField(child=serializers.CharField())
+    reply_messages = ConversationMessageOut(many=True)
+    message_tree_id = serializers.UUIDField()
+    ranking_parent_id = serializers.UUIDField()
+    reveal_synthetic = serializers.BooleanField()
+
+
+ANY_TASK = PolymorphicProxySerializer(
+    component_name="AnyTask",
+    serializers={
+        TaskKind.INITIAL_PROMPT.value: InitialPromptTaskOut,
+        TaskKind.ASSISTANT_REPLY.value: ReplyTaskOut,
+        TaskKind.PROMPTER_REPLY.value: ReplyTaskOut,
+        TaskKind.LABEL_INITIAL_PROMPT.value: LabelTaskOut,
+        TaskKind.LABEL_ASSISTANT_REPLY.value: LabelTaskOut,
+        TaskKind.LABEL_PROMPTER_REPLY.value: LabelTaskOut,
+        TaskKind.RANK_ASSISTANT_REPLIES.value: RankTaskOut,
+        TaskKind.RANK_PROMPTER_REPLIES.value: RankTaskOut,
+    },
+    resource_type_field_name="type",
+)
+
+# Available tasks per task type (OA ``dict[TaskRequestType, int]``): one integer per kind.
+TaskAvailabilityOut = type(
+    "TaskAvailabilityOut",
+    (serializers.Serializer,),
+    {kind.value: serializers.IntegerField() for kind in TaskKind},
+)
