@@ -62,3 +62,23 @@ def add_reply(parent: Message, *, author: User, role: str | None = None, **field
     Message.objects.filter(id=parent.id).update(children_count=parent.children_count + 1)
     parent.children_count += 1
     return reply
+
+
+# Trees that finish after a handful of tasks: prompt + two answers, two reviews, two rankings.
+SMALL_TREES = {
+    "goal_tree_size": 3,
+    "min_goal_tree_size": 3,
+    "num_reviews_initial_prompt": 2,
+    "num_reviews_reply": 2,
+    "num_required_rankings": 2,
+    "max_children_count": 2,
+    "p_lonely_child_extension": 0.0,
+}
+GOOD_REVIEW = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.8}
+
+
+def use_small_trees() -> None:
+    """Activate SMALL_TREES as the tree-growth configuration."""
+    from backend.trees.growth_config import update_config
+
+    update_config(changes=SMALL_TREES, author="test")

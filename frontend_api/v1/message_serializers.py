@@ -48,36 +48,46 @@ CURSOR = re.compile(r"^([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})\$(
 # --- input ---------------------------------------------------------------------------------
 
 
-class MessageQueryInput(serializers.Serializer):
-    """OA ``GET /messages/`` query parameters."""
+class MessageWindowQuery(serializers.Serializer):
+    """Query parameters every OA message list shares (``/messages/``, ``/users/{id}/messages``)."""
 
-    auth_method = serializers.CharField(required=False)
-    username = serializers.CharField(required=False)
-    api_client_id = serializers.UUIDField(required=False)
     max_count = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     start_date = serializers.DateTimeField(required=False)
     end_date = serializers.DateTimeField(required=False)
     only_roots = serializers.BooleanField(default=False)
     desc = serializers.BooleanField(default=True)
-    allow_deleted = serializers.BooleanField(default=False)
     lang = serializers.CharField(required=False)
 
 
-class MessageCursorInput(serializers.Serializer):
-    """OA ``GET /messages/cursor`` query parameters."""
+class MessageQueryInput(MessageWindowQuery):
+    """OA ``GET /messages/`` query parameters."""
 
-    before = serializers.CharField(required=False)
-    after = serializers.CharField(required=False)
-    user_id = serializers.UUIDField(required=False)
     auth_method = serializers.CharField(required=False)
     username = serializers.CharField(required=False)
     api_client_id = serializers.UUIDField(required=False)
+    allow_deleted = serializers.BooleanField(default=False)
+
+
+class MessageCursorQuery(serializers.Serializer):
+    """Query parameters every OA message cursor page shares."""
+
+    before = serializers.CharField(required=False)
+    after = serializers.CharField(required=False)
     only_roots = serializers.BooleanField(default=False)
     include_deleted = serializers.BooleanField(default=False)
     max_count = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     desc = serializers.BooleanField(default=False)
-    search_query = serializers.CharField(required=False)
     lang = serializers.CharField(required=False)
+
+
+class MessageCursorInput(MessageCursorQuery):
+    """OA ``GET /messages/cursor`` query parameters."""
+
+    user_id = serializers.UUIDField(required=False)
+    auth_method = serializers.CharField(required=False)
+    username = serializers.CharField(required=False)
+    api_client_id = serializers.UUIDField(required=False)
+    search_query = serializers.CharField(required=False)
     include_user = serializers.BooleanField(default=False)
 
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from backend.accounts.models import User
 from backend.accounts.selectors import UserKeyset
+from frontend_api.v1.message_serializers import MessageCursorQuery, MessageWindowQuery
 from frontend_api.v1.protocol import frontend_user_json
 
 # OA ``utils.split_uuid_pattern``: "<uuid>$<key>".
@@ -21,28 +22,14 @@ class UserScopeQuery(serializers.Serializer):
     api_client_id = serializers.UUIDField(required=False)
 
 
-class UserMessagesQuery(UserScopeQuery):
+class UserMessagesQuery(UserScopeQuery, MessageWindowQuery):
     """OA ``GET /users/{id}/messages`` query parameters."""
 
-    max_count = serializers.IntegerField(min_value=1, max_value=1000, default=10)
-    start_date = serializers.DateTimeField(required=False)
-    end_date = serializers.DateTimeField(required=False)
-    only_roots = serializers.BooleanField(default=False)
-    desc = serializers.BooleanField(default=True)
     include_deleted = serializers.BooleanField(default=False)
-    lang = serializers.CharField(required=False)
 
 
-class UserMessagesCursorQuery(serializers.Serializer):
+class UserMessagesCursorQuery(MessageCursorQuery):
     """OA ``GET /users/{id}/messages/cursor`` query parameters."""
-
-    before = serializers.CharField(required=False)
-    after = serializers.CharField(required=False)
-    only_roots = serializers.BooleanField(default=False)
-    include_deleted = serializers.BooleanField(default=False)
-    max_count = serializers.IntegerField(min_value=1, max_value=1000, default=10)
-    desc = serializers.BooleanField(default=False)
-    lang = serializers.CharField(required=False)
 
 
 class UserListQuery(UserScopeQuery):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.trees.growth_config import update_config
 from backend.trees.models import Message, MessageTree, Task
 from tests.api.conftest import protocol_user
+from tests.builders import use_small_trees
 
 pytestmark = pytest.mark.django_db
 
@@ -216,17 +216,7 @@ def walk(frontend, kind, user, *, labels=None, text=None, ranking=None, n=[0]): 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_whole_tree_life_through_the_api(frontend):
     """Real commits, so tree advancement runs as it does in production (on commit)."""
-    update_config(
-        changes={
-            "goal_tree_size": 3,
-            "min_goal_tree_size": 3,
-            "num_reviews_initial_prompt": 2,
-            "num_reviews_reply": 2,
-            "num_required_rankings": 2,
-            "max_children_count": 2,
-        },
-        author="test",
-    )
+    use_small_trees()
     users = [protocol_user(name) for name in ("ann", "ben", "cat", "dan", "eve", "fay")]
     ann, ben, cat, dan, eve, fay = users
     good = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.75}

@@ -7,33 +7,21 @@ import random
 
 import pytest
 
-from backend.trees.growth_config import update_config
 from backend.trees.models import JournalEntry, Message, MessageTree, Task
 from backend.trees.policy import NoTaskAvailable, TaskKind
 from backend.trees.services.interactions import submit_labels, submit_ranking, submit_text_reply
 from backend.trees.services.tasks import request_task
-from tests.builders import make_client, make_user
+from tests.builders import GOOD_REVIEW, make_client, make_user, use_small_trees
 
 pytestmark = pytest.mark.django_db
 
 _numbers = itertools.count()
-GOOD = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.8}
+GOOD = GOOD_REVIEW
 
 
 @pytest.fixture
 def small_trees():
-    update_config(
-        changes={
-            "goal_tree_size": 3,
-            "min_goal_tree_size": 3,
-            "num_reviews_initial_prompt": 2,
-            "num_reviews_reply": 2,
-            "num_required_rankings": 2,
-            "max_children_count": 2,
-            "p_lonely_child_extension": 0.0,
-        },
-        author="test",
-    )
+    use_small_trees()
 
 
 @pytest.fixture

@@ -14,22 +14,14 @@ from backend.trees.policy import TaskKind
 from backend.trees.services.interactions import submit_labels, submit_ranking, submit_text_reply
 from backend.trees.services.tasks import request_task
 from tests.api.conftest import protocol_user
+from tests.builders import GOOD_REVIEW, SMALL_TREES
 from tests.ws.conftest import TIMEOUT, new_frontend, receive_event, send, ws_db
 
 pytestmark = ws_db
 
 _numbers = itertools.count()
-GOOD = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.8}
+GOOD = GOOD_REVIEW
 SPAM = {"spam": 1.0, "lang_mismatch": 0.0}
-SMALL_TREES = {
-    "goal_tree_size": 3,
-    "min_goal_tree_size": 3,
-    "num_reviews_initial_prompt": 2,
-    "num_reviews_reply": 2,
-    "num_required_rankings": 2,
-    "max_children_count": 2,
-    "p_lonely_child_extension": 0.0,
-}
 
 
 class Volunteers:
