@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
+from tests.live import test_database_url
 from workers.celery import app
 from workers.monitoring import QUEUES
 
@@ -37,15 +37,6 @@ def _purge_queues() -> None:
         client.delete(*QUEUES, "unacked", "unacked_index")
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """Start ``celery -A workers worker -Q tree,stats,export -P solo`` once per module, with
@@ -53,7 +44,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     if not settings.REDIS_URL:
         pytest.skip("the worker tests need REDIS_URL")
     with django_db_blocker.unblock():
-        database_url = _test_database_url()
+        database_url = test_database_url()
     export_dir = tmp_path_factory.mktemp("exports")
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {

@@ -1,0 +1,117 @@
+"""100 concurrent HTTP requests for the last reply slot of a node: one task, not 19 to 40.
+
+Grove runs as in production (uvicorn, four worker processes) against this test's PostgreSQL
+database; the requests come from 100 threads released at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from backend.accounts.services import create_api_client
+from backend.trees.models import Task
+from tests.builders import add_reply, make_tree, make_user
+from tests.live import free_port, test_database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUESTS = 100
+WEB_PROCESSES = 4
+KEY = "http-concurrency-key-0123456789"
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def _post(port: int, path: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": KEY},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+@pytest.fixture
+def server():
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "GROVE_THROTTLE_USER": "100000/minute",
+        "GROVE_THROTTLE_CLIENT": "100000/minute",
+    }
+    env.pop("GROVE_TEST_DB_NAME", None)
+    uvicorn = Path(sys.executable).with_name("uvicorn")
+    process = subprocess.Popen(
+        [
+            str(uvicorn),
+            "backend.asgi:application",
+            "--port",
+            str(port),
+            "--workers",
+            str(WEB_PROCESSES),
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "off",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail("the web server did not start")
+                time.sleep(0.2)
+        yield port
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=15)
+
+
+def test_hundred_concurrent_requests_get_one_task_for_the_last_slot(server):
+    client = create_api_client(name="racers", api_key=KEY).client
+    prompt = make_tree(author=make_user(client), max_children_count=3, goal_tree_size=50)
+    for _ in range(2):
+        add_reply(prompt, author=make_user(client), review_result=True)
+    results: list[tuple[int, dict]] = []
+    barrier = threading.Barrier(REQUESTS)
+
+    def race(i: int) -> None:
+        barrier.wait(timeout=30)
+        user = {"id": f"racer-{i}", "display_name": f"Racer {i}", "auth_method": "local"}
+        results.append(_post(server, "/api/v1/tasks/", {"type": "assistant_reply", "user": user}))
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(REQUESTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] + [503] * (REQUESTS - 1)
+    assert all(body["error_code"] == 1006 for status, body in results if status == 503)
+    assert Task.objects.filter(parent_message=prompt, payload_type="assistant_reply").count() == 1
