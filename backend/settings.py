@@ -163,6 +163,9 @@ else:
 # --- Grove -----------------------------------------------------------------------------------
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
 GROVE_MAX_MESSAGE_LENGTH = env_int("GROVE_MAX_MESSAGE_LENGTH", 8192)
+# HTTP requests one web process works on at once (each holds a database connection);
+# more wait their turn. 0 means no bound.
+GROVE_WEB_MAX_CONCURRENT_REQUESTS = env_int("GROVE_WEB_MAX_CONCURRENT_REQUESTS", 16)
 GROVE_TASK_EXPIRY_SECONDS = env_int("GROVE_TASK_EXPIRY_SECONDS", 60 * 60 * 2)
 # Exports: files of the export job, and the key of the user-id pseudonyms (HMAC-SHA256).
 GROVE_EXPORT_DIR = Path(env_str("GROVE_EXPORT_DIR", str(VAR_DIR / "exports")))

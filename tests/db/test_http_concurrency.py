@@ -112,6 +112,7 @@ def test_hundred_concurrent_requests_get_one_task_for_the_last_slot(server):
         thread.join(timeout=120)
 
     statuses = sorted(status for status, _ in results)
-    assert statuses == [200] + [503] * (REQUESTS - 1)
+    unexpected = [body for status, body in results if status not in (200, 503)]
+    assert statuses == [200] + [503] * (REQUESTS - 1), unexpected[:3]
     assert all(body["error_code"] == 1006 for status, body in results if status == 503)
     assert Task.objects.filter(parent_message=prompt, payload_type="assistant_reply").count() == 1
