@@ -5,7 +5,8 @@ A line is OA's ``ExportMessageTree`` (``message_tree_id``, ``tree_state``, ``pro
 ordered by rank (unranked last). As OA does, keys whose value is null are left out, and
 ``review_result`` is only given when it is true or the message had more than two reviews.
 ``labels`` are OA's ``LabelAvgValue`` per label: the mean over every label row of the message
-(reviews and reports) and how many rows gave that label.
+(reviews and reports) and how many rows gave that label. With ``include_events`` a message
+also carries OA's ``events`` (emoji reactions, rankings, ratings; see ``export_events``).
 
 Memory stays bounded: trees are read with a server-side cursor and their messages and labels
 are loaded ``chunk_size`` trees at a time.
@@ -28,6 +29,7 @@ from typing import Any, TextIO
 from django.conf import settings
 from django.utils.crypto import salted_hmac
 
+from backend.trees.export_events import Events, load_events
 from backend.trees.models import Message, MessageTree, TextLabels
 
 SYNTHETIC_CHOICES = ("include", "exclude", "only")
@@ -60,7 +62,9 @@ class ExportFilter:
     whose prompt is deleted is left out). ``synthetic``: ``include``; ``exclude`` leaves out
     synthetic messages with their replies; ``only`` exports only trees holding a synthetic
     message. ``anonymize`` replaces user ids by pseudonyms (``pseudonymize_user_id``).
-    ``tree_ids``: only these trees (all when empty).
+    ``tree_ids``: only these trees (all when empty). ``include_events`` adds each message's
+    OA ``events`` (emoji reactions, rankings, ratings); their user ids are pseudonymised too
+    when ``anonymize`` is set.
     """
 
     states: tuple[str, ...] = ("ready_for_export",)
@@ -71,6 +75,7 @@ class ExportFilter:
     synthetic: str = "include"
     anonymize: bool = False
     tree_ids: tuple[str, ...] = ()
+    include_events: bool = False
 
     def __post_init__(self) -> None:
         if self.synthetic not in SYNTHETIC_CHOICES:
@@ -145,14 +150,20 @@ def _export_chunk(chunk: list[tuple], filters: ExportFilter) -> Iterator[dict[st
     by_tree: dict[uuid.UUID, list[dict]] = defaultdict(list)
     for row in messages.order_by("created_at", "id").values("message_tree_id", *_NODE_FIELDS):
         by_tree[row.pop("message_tree_id")].append(row)
-    labels = _average_labels([m["id"] for rows in by_tree.values() for m in rows])
+    message_ids = [m["id"] for rows in by_tree.values() for m in rows]
+    labels = _average_labels(message_ids)
+    events = (
+        load_events(message_ids, user_key=lambda user_id: _user_key(user_id, filters.anonymize))
+        if filters.include_events
+        else {}
+    )
     for tree_id, state, origin in chunk:
         rows = by_tree.get(tree_id, [])
         if filters.synthetic == "only" and not any(m["synthetic"] for m in rows):
             continue
         if filters.synthetic == "exclude":
             rows = [m for m in rows if not m["synthetic"]]
-        prompt = _build_prompt(rows, labels, filters.anonymize)
+        prompt = _build_prompt(rows, labels, events, filters.anonymize)
         if prompt is None:
             continue
         tree: dict[str, Any] = {
@@ -166,7 +177,10 @@ def _export_chunk(chunk: list[tuple], filters: ExportFilter) -> Iterator[dict[st
 
 
 def _build_prompt(
-    rows: list[dict], labels: dict[uuid.UUID, dict], anonymize: bool
+    rows: list[dict],
+    labels: dict[uuid.UUID, dict],
+    events: dict[uuid.UUID, Events],
+    anonymize: bool,
 ) -> dict[str, Any] | None:
     """Nest the messages under the prompt; messages whose parent was left out drop out too."""
     children: dict[uuid.UUID | None, list[dict]] = defaultdict(list)
@@ -185,13 +199,19 @@ def _build_prompt(
         out["replies"] = [node(reply) for reply in replies]
         if row["id"] in labels:
             out["labels"] = labels[row["id"]]
+        if row["id"] in events:
+            out["events"] = events[row["id"]]
         return out
 
     return node(roots[0])
 
 
+def _user_key(user_id: uuid.UUID, anonymize: bool) -> str:
+    return pseudonymize_user_id(user_id) if anonymize else str(user_id)
+
+
 def _node_fields(row: dict, anonymize: bool) -> dict[str, Any]:
-    user_id = pseudonymize_user_id(row["user_id"]) if anonymize else str(row["user_id"])
+    user_id = _user_key(row["user_id"], anonymize)
     shown_review = row["review_result"] if row["review_result"] or row["review_count"] > 2 else None
     fields = {
         "message_id": str(row["id"]),

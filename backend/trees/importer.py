@@ -8,7 +8,8 @@ message id that exists in another tree is refused.
 Imported messages keep their ids, users and dates. Users unknown to this database are created
 (``auth_method`` "system") under the import API client, as is one user owning the imported
 label rows: an export holds label means, so each label mean is written back as ``count`` rows
-of that value, which export to the same mean and count.
+of that value, which export to the same mean and count. A message's OA ``events`` (emoji
+reactions, rankings, ratings) are read back too, see ``backend.trees.import_events``.
 """
 
 from __future__ import annotations
@@ -26,15 +27,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import ApiClient, User
-from backend.trees import journal
+from backend.trees import import_users, journal
 from backend.trees.errors import TreeEngineError
 from backend.trees.export import open_export
 from backend.trees.growth_config import active_config
+from backend.trees.import_events import (
+    ImportedEvents,
+    check_rankings,
+    counted_emojis,
+    event_rows,
+    newest_reply_dates,
+    parse_events,
+)
 from backend.trees.lifecycle import TreeState, is_active
-from backend.trees.models import TREE_STATE_CHOICES, Message, MessageTree, TextLabels
+from backend.trees.models import (
+    TREE_STATE_CHOICES,
+    Message,
+    MessageEmoji,
+    MessageReaction,
+    MessageTree,
+    TextLabels,
+)
 
-IMPORT_CLIENT_NAME = "grove-import"
-LABELS_USERNAME = "imported-labels"
 TREE_STATES = frozenset(value for value, _ in TREE_STATE_CHOICES)
 
 
@@ -49,6 +63,7 @@ class ImportedNode:
     depth: int
     fields: dict[str, Any]
     labels: dict[str, tuple[float, int]]
+    events: ImportedEvents = field(default_factory=ImportedEvents)
 
 
 @dataclass
@@ -71,7 +86,7 @@ def import_trees(*, path: Path | str, api_client: ApiClient | None = None) -> Im
     with open_export(path) as stream:
         for _tree in read_trees(stream):
             pass  # raises TreeImportError on the first bad line, before any write
-    client = api_client or _import_client()
+    client = api_client or import_users.import_client()
     report = ImportReport()
     with open_export(path) as stream:
         for tree in read_trees(stream):
@@ -121,6 +136,11 @@ def _parse_tree(data: Any, number: int) -> ImportedTree:
     ids = [n.id for n in nodes]
     if len(set(ids)) != len(ids):
         raise ValueError("a message_id appears twice in the tree")
+    ranked = check_rankings(
+        {n.id: n.parent_id for n in nodes}, {n.id: n.events for n in nodes}, tree_id
+    )
+    for node in nodes:
+        node.fields["ranking_count"] = ranked.get(node.id, 0)
     return ImportedTree(number, tree_id, state, str(data.get("origin") or ""), nodes)
 
 
@@ -157,7 +177,9 @@ def _parse_node(
         "emojis": emojis,
     }
     labels = _parse_labels(data.get("labels") or {}, where)
-    nodes.append(ImportedNode(message_id, parent_id, depth, fields, labels))
+    events = parse_events(data.get("events"), message_id, where)
+    fields["emojis"] = counted_emojis(emojis, events)
+    nodes.append(ImportedNode(message_id, parent_id, depth, fields, labels, events))
     replies = data.get("replies") or []
     if not isinstance(replies, list):
         raise TypeError(f"{where}: replies must be a list")
@@ -218,17 +240,6 @@ def _parse_date(value: Any, where: str) -> datetime:
 
 
 @transaction.atomic
-def _import_client() -> ApiClient:
-    from backend.accounts.services import create_api_client
-
-    client = ApiClient.objects.filter(name=IMPORT_CLIENT_NAME).order_by("created_at").first()
-    if client is None:
-        client = create_api_client(name=IMPORT_CLIENT_NAME).client
-        ApiClient.objects.filter(id=client.id).update(enabled=False)  # owns rows, never calls
-    return client
-
-
-@transaction.atomic
 def _import_tree(tree: ImportedTree, client: ApiClient) -> bool:
     """Write one tree; False when a tree with its id already exists."""
     if MessageTree.objects.filter(id=tree.id).exists():
@@ -254,9 +265,13 @@ def _import_tree(tree: ImportedTree, client: ApiClient) -> bool:
         active=is_active(TreeState(tree.state)),
         created_at=prompt.fields["created_at"],
     )
-    users = _users({n.fields["user_id"] for n in tree.nodes}, client)
-    labels_user = _labels_user(client)
-    label_rows = []
+    user_ids = {n.fields["user_id"] for n in tree.nodes}
+    users = import_users.resolve_users(
+        user_ids.union(*(n.events.user_ids() for n in tree.nodes)), client
+    )
+    labels_user = import_users.labels_user(client)
+    label_rows, emoji_rows, reaction_rows = [], [], []
+    newest_reply = newest_reply_dates((n.parent_id, n.fields["created_at"]) for n in tree.nodes)
     for node in tree.nodes:
         user = users[node.fields["user_id"]]
         Message.objects.create(
@@ -271,7 +286,18 @@ def _import_tree(tree: ImportedTree, client: ApiClient) -> bool:
             **{k: v for k, v in node.fields.items() if k != "user_id"},
         )
         label_rows.extend(_label_rows(node, labels_user))
+        emojis, reactions = event_rows(
+            message_id=node.id,
+            events=node.events,
+            users=users,
+            emoji_after=node.fields["created_at"],
+            ranking_after=newest_reply.get(node.id, node.fields["created_at"]),
+        )
+        emoji_rows.extend(emojis)
+        reaction_rows.extend(reactions)
     TextLabels.objects.bulk_create(label_rows)
+    MessageEmoji.objects.bulk_create(emoji_rows)
+    MessageReaction.objects.bulk_create(reaction_rows)
     journal.record(
         "tree_imported",
         payload={"state": tree.state, "messages": len(tree.nodes)},
@@ -279,35 +305,6 @@ def _import_tree(tree: ImportedTree, client: ApiClient) -> bool:
         api_client_id=client.id,
     )
     return True
-
-
-def _users(ids: set[uuid.UUID | None], client: ApiClient) -> dict[uuid.UUID | None, User]:
-    found = {u.id: u for u in User.objects.filter(id__in=[i for i in ids if i is not None])}
-    for user_id in ids:
-        if user_id in found:
-            continue
-        name = f"imported-{user_id}" if user_id else "imported-unknown"
-        user, _ = User.objects.get_or_create(
-            **({"id": user_id} if user_id else {"api_client": client, "username": name}),
-            defaults={
-                "api_client": client,
-                "auth_method": "system",
-                "username": name,
-                "display_name": name,
-            },
-        )
-        found[user_id] = user
-    return found
-
-
-def _labels_user(client: ApiClient) -> User:
-    user, _ = User.objects.get_or_create(
-        api_client=client,
-        auth_method="system",
-        username=LABELS_USERNAME,
-        defaults={"display_name": LABELS_USERNAME},
-    )
-    return user
 
 
 def _label_rows(node: ImportedNode, user: User) -> list[TextLabels]:

@@ -15,7 +15,14 @@ from django.utils import timezone
 from backend.accounts.models import ApiClient, User
 from backend.trees.export import ExportFilter, export_trees, pseudonymize_user_id
 from backend.trees.importer import TreeImportError, import_trees
-from backend.trees.models import Message, MessageTree, TextLabels
+from backend.trees.models import (
+    Message,
+    MessageEmoji,
+    MessageReaction,
+    MessageTree,
+    TextLabels,
+)
+from backend.trees.services.messages import EmojiOp, react_with_emoji
 from tests.builders import add_reply, make_tree, make_user
 
 pytestmark = pytest.mark.django_db
@@ -319,3 +326,215 @@ def test_export_job_writes_the_file_under_the_export_dir(tmp_path, settings):
     assert path == str(tmp_path / "exports" / "nightly.jsonl")
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["message_tree_id"] for line in lines] == [str(prompt.id)]
+
+
+WITH_EVENTS = ExportFilter(states=(), include_deleted=True, include_events=True)
+
+
+def react(prompt, first, second):
+    """Emoji reactions through the service, and two rankings of the prompt's replies."""
+    fan, critic = make_user(), make_user()
+    for user, emoji in ((fan, "+1"), (critic, "+1"), (critic, "funny")):
+        react_with_emoji(message_id=second.id, user=user, emoji=emoji, op=EmojiOp.ADD)
+    for user, order in ((fan, [second, first]), (critic, [first, second])):
+        MessageReaction.objects.create(
+            message=prompt,
+            user=user,
+            api_client=user.api_client,
+            payload_type="RankingReactionPayload",
+            payload={"ranking": [0, 1], "ranked_message_ids": [str(m.id) for m in order]},
+        )
+    return fan, critic
+
+
+def test_events_are_written_only_with_include_events():
+    prompt, first, second, _ = rich_tree()
+    react(prompt, first, second)
+
+    (tree,) = export()
+
+    assert "events" not in json.dumps(tree)
+
+
+def test_rankings_are_events_of_the_ranked_replies_parent():
+    prompt, first, second, _ = rich_tree()
+    fan, _critic = react(prompt, first, second)
+
+    events = export(WITH_EVENTS)[0]["prompt"]["events"]
+
+    assert list(events) == ["ranking"]
+    assert events["ranking"][0] == {
+        "type": "ranking",
+        "user_id": str(fan.id),
+        "ranking": [0, 1],
+        "ranked_message_ids": [str(second.id), str(first.id)],
+        "ranking_parent_id": str(prompt.id),
+        "message_tree_id": str(prompt.message_tree_id),
+    }
+
+
+def test_emoji_events_name_the_user_and_the_emoji():
+    prompt, first, second, _ = rich_tree()
+    fan, critic = react(prompt, first, second)
+
+    replies = export(WITH_EVENTS)[0]["prompt"]["replies"]
+
+    node = next(r for r in replies if r["message_id"] == str(second.id))
+    assert node["events"] == {
+        "emoji": [
+            {"type": "emoji", "user_id": str(fan.id), "emoji": "+1"},
+            {"type": "emoji", "user_id": str(critic.id), "emoji": "+1"},
+            {"type": "emoji", "user_id": str(critic.id), "emoji": "funny"},
+        ]
+    }
+    assert node["emojis"] == {"+1": 2, "funny": 1}
+
+
+def test_anonymized_events_carry_pseudonymous_user_ids(settings):
+    settings.GROVE_EXPORT_USER_SALT = "salt-one"
+    prompt, first, second, _ = rich_tree()
+    fan, critic = react(prompt, first, second)
+
+    (tree,) = export(ExportFilter(states=(), include_events=True, anonymize=True))
+
+    rankings = tree["prompt"]["events"]["ranking"]
+    assert [e["user_id"] for e in rankings] == [
+        pseudonymize_user_id(fan.id),
+        pseudonymize_user_id(critic.id),
+    ]
+    assert str(fan.id) not in json.dumps(tree) and str(critic.id) not in json.dumps(tree)
+
+
+def test_export_import_export_round_trip_keeps_events(tmp_path):
+    prompt, first, second, _ = rich_tree()
+    react(prompt, first, second)
+    path = tmp_path / "trees.jsonl"
+    options = ("--state=all", "--include-deleted", "--include-events")
+    call_command("export_trees", *options, f"--output={path}")
+    first_export = path.read_text(encoding="utf-8")
+    empty_database()
+
+    call_command("import_trees", str(path), stdout=io.StringIO())
+    again = tmp_path / "again.jsonl"
+    call_command("export_trees", *options, f"--output={again}")
+
+    assert again.read_text(encoding="utf-8") == first_export
+    assert '"ranking"' in first_export and '"emoji": "funny"' in first_export
+    assert MessageEmoji.objects.filter(message_id=second.id).count() == 3
+    assert Message.objects.get(id=second.id).emojis == {"+1": 2, "funny": 1}
+    rankings = MessageReaction.objects.filter(message_id=prompt.id)
+    assert rankings.count() == 2 and not rankings.filter(task__isnull=False).exists()
+    assert Message.objects.get(id=first.id).ranking_count == 2
+
+
+def test_importing_events_twice_changes_nothing(tmp_path):
+    prompt, first, second, _ = rich_tree()
+    react(prompt, first, second)
+    path = tmp_path / "trees.jsonl"
+    path.write_text(json.dumps(export(WITH_EVENTS)[0]) + "\n", encoding="utf-8")
+    empty_database()
+    import_trees(path=path)
+
+    report = import_trees(path=path)
+
+    assert len(report.skipped) == 1
+    assert MessageEmoji.objects.count() == 3
+    assert MessageReaction.objects.count() == 2
+
+
+def test_emoji_counts_of_codes_with_events_follow_the_events(tmp_path):
+    prompt, first, second, _ = rich_tree()
+    react(prompt, first, second)
+    tree = export(WITH_EVENTS)[0]
+    node = next(r for r in tree["prompt"]["replies"] if r["message_id"] == str(second.id))
+    node["emojis"] = {"+1": 7, "_skip_reply": 1}
+    empty_database()
+
+    import_trees(path=write_lines(tmp_path, [json.dumps(tree)]))
+
+    assert Message.objects.get(id=second.id).emojis == {"+1": 2, "funny": 1, "_skip_reply": 1}
+
+
+def _second_reply(tree: dict, second) -> dict:
+    return next(r for r in tree["prompt"]["replies"] if r["message_id"] == str(second.id))
+
+
+@pytest.mark.parametrize(
+    ("spoil", "error"),
+    [
+        (
+            lambda tree, second: tree["prompt"]["events"].update(report=[]),
+            r"line 2: message .*: unknown event type 'report'",
+        ),
+        (
+            lambda tree, second: tree["prompt"]["events"]["ranking"][0].update(ranking=[0, 0]),
+            r"line 2: message .*: ranking event 0: ranking must be a permutation of 0..1",
+        ),
+        (
+            lambda tree, second: tree["prompt"]["events"]["ranking"][0][
+                "ranked_message_ids"
+            ].__setitem__(0, tree["prompt"]["message_id"]),
+            r"line 2: message .*: ranked message .* is not one of its replies",
+        ),
+        (
+            lambda tree, second: _second_reply(tree, second)["events"]["emoji"].append(
+                dict(_second_reply(tree, second)["events"]["emoji"][0])
+            ),
+            r"line 2: message .*: user .* gives the same emoji twice",
+        ),
+        (
+            lambda tree, second: _second_reply(tree, second)["events"]["emoji"][0].update(
+                user_id="nobody"
+            ),
+            r"line 2: message .*: emoji event 0: user_id 'nobody' is not a UUID",
+        ),
+    ],
+    ids=["unknown-type", "ranking", "ranked-id", "duplicate-emoji", "user-id"],
+)
+def test_a_bad_event_stops_the_import_with_its_line_and_writes_nothing(tmp_path, spoil, error):
+    prompt, first, second, _ = rich_tree()
+    react(prompt, first, second)
+    other = make_tree(author=make_user(), state="ready_for_export")
+    good, bad = sorted(export(WITH_EVENTS), key=lambda t: t["message_tree_id"] == str(prompt.id))
+    assert good["message_tree_id"] == str(other.id)
+    spoil(bad, second)
+    empty_database()
+
+    with pytest.raises(TreeImportError, match=error):
+        import_trees(path=write_lines(tmp_path, [json.dumps(good), json.dumps(bad)]))
+    assert MessageTree.objects.count() == 0
+    assert MessageEmoji.objects.count() == 0 and MessageReaction.objects.count() == 0
+
+
+def test_export_job_accepts_include_events(tmp_path, settings):
+    from workers.jobs import export_trees_job
+
+    settings.GROVE_EXPORT_DIR = tmp_path / "exports"
+    prompt, first, second, _ = rich_tree()
+    react(prompt, first, second)
+
+    path = export_trees_job.delay({"states": [], "include_events": True}, "events.jsonl").get()
+
+    (line,) = Path(path).read_text(encoding="utf-8").splitlines()
+    assert len(json.loads(line)["prompt"]["events"]["ranking"]) == 2
+
+
+def test_a_ranking_naming_replies_left_out_of_the_export_is_imported_as_it_is(tmp_path):
+    _, first, _, deleted = rich_tree()
+    ranker = make_user()
+    MessageReaction.objects.create(
+        message=first,
+        user=ranker,
+        api_client=ranker.api_client,
+        payload_type="RankingReactionPayload",
+        payload={"ranking": [0], "ranked_message_ids": [str(deleted.id)]},
+    )
+    (tree,) = export(ExportFilter(states=(), include_events=True))
+    assert str(deleted.id) in json.dumps(tree["prompt"]["replies"])
+    empty_database()
+
+    import_trees(path=write_lines(tmp_path, [json.dumps(tree)]))
+
+    reaction = MessageReaction.objects.get(message_id=first.id)
+    assert reaction.payload["ranked_message_ids"] == [str(deleted.id)]
+    assert not Message.objects.filter(id=deleted.id).exists()

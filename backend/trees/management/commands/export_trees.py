@@ -38,6 +38,11 @@ class Command(BaseCommand):
             action="store_true",
             help="replace user ids by HMAC pseudonyms (key: GROVE_EXPORT_USER_SALT)",
         )
+        parser.add_argument(
+            "--include-events",
+            action="store_true",
+            help="add each message's OA events: emoji reactions, rankings, ratings",
+        )
         parser.add_argument("--output", help="file to write; '-' or absent: stdout")
 
     def handle(self, *args, **options):
@@ -51,6 +56,7 @@ class Command(BaseCommand):
                 include_deleted=options["include_deleted"],
                 synthetic=options["synthetic"],
                 anonymize=options["anonymize"],
+                include_events=options["include_events"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
