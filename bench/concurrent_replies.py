@@ -33,11 +33,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def post(port: int, path: str, body: dict) -> tuple[int, dict]:
+def post(port: int, path: str, body: dict, *, key: str = KEY) -> tuple[int, dict]:
+    """POST JSON to a local Grove; (status, body) for errors too."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "X-API-Key": KEY},
+        headers={"Content-Type": "application/json", "X-API-Key": key},
         method="POST",
     )
     try:

@@ -6,13 +6,11 @@ database; the requests come from 100 threads released at once.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 
 from backend.accounts.services import create_api_client
 from backend.trees.models import Task
+from bench.concurrent_replies import post
 from tests.builders import add_reply, make_tree, make_user
 from tests.live import free_port, test_database_url
 
@@ -29,20 +28,6 @@ WEB_PROCESSES = 4
 KEY = "http-concurrency-key-0123456789"
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def _post(port: int, path: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "X-API-Key": KEY},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 @pytest.fixture
@@ -103,7 +88,9 @@ def test_hundred_concurrent_requests_get_one_task_for_the_last_slot(server):
     def race(i: int) -> None:
         barrier.wait(timeout=30)
         user = {"id": f"racer-{i}", "display_name": f"Racer {i}", "auth_method": "local"}
-        results.append(_post(server, "/api/v1/tasks/", {"type": "assistant_reply", "user": user}))
+        results.append(
+            post(server, "/api/v1/tasks/", {"type": "assistant_reply", "user": user}, key=KEY)
+        )
 
     threads = [threading.Thread(target=race, args=(i,)) for i in range(REQUESTS)]
     for thread in threads:
