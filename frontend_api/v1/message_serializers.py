@@ -263,7 +263,7 @@ class ConversationOut(serializers.Serializer):
     messages = ConversationMessageOut(many=True)
 
 
-class MessageAuthorOut(serializers.Serializer):
+class FrontEndUserOut(serializers.Serializer):
     """OA ``FrontEndUser``."""
 
     id = serializers.CharField()
@@ -292,7 +292,7 @@ class MessageOut(ConversationMessageOut):
     message_tree_id = serializers.UUIDField()
     ranking_count = serializers.IntegerField()
     rank = serializers.IntegerField(allow_null=True)
-    user = MessageAuthorOut(allow_null=True)
+    user = FrontEndUserOut(allow_null=True)
 
 
 class MessageTreeOut(serializers.Serializer):

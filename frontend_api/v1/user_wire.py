@@ -9,7 +9,11 @@ from rest_framework import serializers
 
 from backend.accounts.models import User
 from backend.accounts.selectors import UserKeyset
-from frontend_api.v1.message_serializers import MessageCursorQuery, MessageWindowQuery
+from frontend_api.v1.message_serializers import (
+    FrontEndUserOut,
+    MessageCursorQuery,
+    MessageWindowQuery,
+)
 from frontend_api.v1.protocol import frontend_user_json
 
 # OA ``utils.split_uuid_pattern``: "<uuid>$<key>".
@@ -68,24 +72,6 @@ class UserUpdateInput(serializers.Serializer):
     notes = serializers.CharField(max_length=1024, required=False, allow_blank=True)
     show_on_leaderboard = serializers.BooleanField(required=False, allow_null=True)
     tos_acceptance = serializers.BooleanField(required=False, allow_null=True)
-
-
-class FrontEndUserOut(serializers.Serializer):
-    """OA ``FrontEndUser``."""
-
-    id = serializers.CharField()
-    display_name = serializers.CharField()
-    auth_method = serializers.CharField()
-    user_id = serializers.UUIDField()
-    enabled = serializers.BooleanField()
-    deleted = serializers.BooleanField()
-    notes = serializers.CharField()
-    created_date = serializers.DateTimeField(allow_null=True)
-    show_on_leaderboard = serializers.BooleanField()
-    streak_days = serializers.IntegerField(allow_null=True)
-    streak_last_day_date = serializers.DateTimeField(allow_null=True)
-    last_activity_date = serializers.DateTimeField(allow_null=True)
-    tos_acceptance_date = serializers.DateTimeField(allow_null=True)
 
 
 class FrontEndUserPageOut(serializers.Serializer):
