@@ -214,7 +214,12 @@ class TaskInteractionView(APIView):
                 lang=data.get("lang"),
             )
         else:
-            interactions.submit_ranking(task_id=task.id, user=user, ranking=data["ranking"])
+            interactions.submit_ranking(
+                task_id=task.id,
+                user=user,
+                ranking=data["ranking"],
+                not_rankable=bool(data.get("not_rankable")),
+            )
         return Response(task_done(task.id))
 
 

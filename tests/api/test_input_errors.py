@@ -260,3 +260,32 @@ def test_edit_longer_than_the_message_limit_is_400_and_changes_nothing(trusted_f
     assert_error(response, 400, 2008)
     assert Message.objects.get(id=prompt.id).edited is False
     assert MessageRevision.objects.count() == 0
+
+
+def test_not_rankable_flag_is_kept_with_the_ranking(frontend):
+    from backend.accounts.services import ensure_user
+    from backend.trees.models import MessageReaction
+    from tests.builders import add_reply, make_tree, make_user
+
+    client = frontend.client_row
+    prompt = make_tree(author=make_user(client), state="ranking")
+    for _ in range(2):
+        add_reply(prompt, author=make_user(client), review_result=True)
+    ensure_user(api_client=client, auth_method="local", username="ranker")
+    ranker = {"id": "ranker", "display_name": "Ranker", "auth_method": "local"}
+    task = frontend.post(
+        "tasks/", {"type": "rank_assistant_replies", "user": ranker, "lang": "en"}
+    ).json()
+    frontend.post(f"tasks/{task['id']}/ack", {"message_id": "fm-nr"})
+    response = frontend.post(
+        "tasks/interaction",
+        {
+            "type": "message_ranking",
+            "user": ranker,
+            "message_id": "fm-nr",
+            "ranking": [1, 0],
+            "not_rankable": True,
+        },
+    )
+    assert response.status_code == 200
+    assert MessageReaction.objects.get(message=prompt).payload["not_rankable"] is True

@@ -245,9 +245,17 @@ def report_labels(
 
 @transaction.atomic
 def submit_ranking(
-    *, task_id: uuid.UUID, user: User, ranking: Sequence[int], now: datetime | None = None
+    *,
+    task_id: uuid.UUID,
+    user: User,
+    ranking: Sequence[int],
+    not_rankable: bool = False,
+    now: datetime | None = None,
 ) -> MessageReaction:
-    """A ranking: ``ranking`` orders the offered replies (indices into the task's list)."""
+    """A ranking: ``ranking`` orders the offered replies (indices into the task's list).
+
+    ``not_rankable`` (OA) marks that every offered reply was flawed; it is kept with the
+    ranking (and exported) but the order still counts towards the consensus, as in OA."""
     now = now or timezone.now()
     task, _kind = _start(task_id, user, now, RANK_KINDS, "a ranking")
     offered = task.payload["reply_ids"]
@@ -272,7 +280,11 @@ def submit_ranking(
         user=user,
         api_client_id=user.api_client_id,
         payload_type="RankingReactionPayload",
-        payload={"ranking": list(ranking), "ranked_message_ids": ordered},
+        payload={
+            "ranking": list(ranking),
+            "ranked_message_ids": ordered,
+            **({"not_rankable": True} if not_rankable else {}),
+        },
     )
     Message.objects.filter(id__in=ordered).update(ranking_count=F("ranking_count") + 1)
     _close(task)
