@@ -21,7 +21,8 @@ from django.utils import timezone
 from backend.accounts.models import ApiClient, User
 from backend.trees.policy import NoTaskAvailable, TaskKind
 from backend.trees.services.interactions import submit_labels, submit_ranking, submit_text_reply
-from backend.trees.services.tasks import nack_task, request_task
+from backend.trees.services.task_lifecycle import nack_task
+from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree
 
 SEED_MESSAGES = (

@@ -32,10 +32,11 @@ from backend.stats.scoring import (
 from backend.stats.streaks import update_streaks
 from backend.stats.troll_queries import troll_counts
 from backend.trees.models import Message, MessageReaction, TextLabels
+from backend.trees.task_kinds import LABEL_KINDS
 
 logger = logging.getLogger("grove.stats")
 
-LABEL_KINDS = ("label_initial_prompt", "label_assistant_reply", "label_prompter_reply")
+LABEL_KIND_NAMES = tuple(kind.value for kind in LABEL_KINDS)
 
 
 def _since(rows, field: str, start: datetime | None):
@@ -63,7 +64,7 @@ def leader_counts(start: datetime | None) -> dict[uuid.UUID, dict[str, int]]:
 
     # A label task's work is its TextLabels row; the task's payload says simple or full.
     labels = _since(
-        TextLabels.objects.filter(task__isnull=False, task__payload_type__in=LABEL_KINDS),
+        TextLabels.objects.filter(task__isnull=False, task__payload_type__in=LABEL_KIND_NAMES),
         "created_at",
         start,
     )

@@ -62,3 +62,10 @@ CATEGORY_OF: Mapping[TaskKind, TaskCategory] = {
 
 # Every kind as the v1 protocol spells it (OpenAPI names this enum TaskRequestType, as OA).
 TASK_REQUEST_TYPES = tuple(kind.value for kind in TaskKind)
+
+# Kinds grouped by what answers them.
+LABEL_KINDS = frozenset(
+    {TaskKind.LABEL_INITIAL_PROMPT, TaskKind.LABEL_ASSISTANT_REPLY, TaskKind.LABEL_PROMPTER_REPLY}
+)
+RANK_KINDS = frozenset({TaskKind.RANK_ASSISTANT_REPLIES, TaskKind.RANK_PROMPTER_REPLIES})
+REPLY_KINDS = frozenset({TaskKind.ASSISTANT_REPLY, TaskKind.PROMPTER_REPLY})

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from backend.trees import selectors
 from backend.trees.growth_config import active_config
 from backend.trees.policy import TaskKind
-from backend.trees.services import interactions, tasks
+from backend.trees.services import interactions, task_lifecycle, tasks
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.protocol import render_task, task_done
@@ -104,7 +104,7 @@ class TaskAckView(APIView):
     @extend_schema(request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE})
     def post(self, request, task_id):
         data = _valid(self.InputSerializer, request)
-        tasks.ack_task(
+        task_lifecycle.ack_task(
             task_id=task_id,
             frontend_message_id=data["message_id"],
             user=header_user(request),
@@ -125,7 +125,7 @@ class TaskNackView(APIView):
     @extend_schema(request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE})
     def post(self, request, task_id):
         data = _valid(self.InputSerializer, request)
-        tasks.nack_task(
+        task_lifecycle.nack_task(
             task_id=task_id,
             reason=data.get("reason") or "",
             user=header_user(request),
@@ -146,7 +146,9 @@ class TaskCloseView(APIView):
     @extend_schema(request=InputSerializer, responses={200: TASK_DONE})
     def post(self, request):
         data = _valid(self.InputSerializer, request)
-        task = tasks.close_task(frontend_message_id=data["message_id"], api_client=request.auth)
+        task = task_lifecycle.close_task(
+            frontend_message_id=data["message_id"], api_client=request.auth
+        )
         return Response(task_done(task.id))
 
 
@@ -202,7 +204,7 @@ class TaskInteractionView(APIView):
         user = acting_user(request.auth, head["user"])
         if head["type"] == "text_labels":
             return Response(task_done(_labels(user, data)))
-        task = tasks.task_for_frontend_message(
+        task = task_lifecycle.task_for_frontend_message(
             api_client_id=request.auth.id, frontend_message_id=data["message_id"]
         )
         if head["type"] == "text_reply_to_message":

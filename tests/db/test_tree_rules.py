@@ -19,7 +19,8 @@ from backend.trees.services.interactions import (
     submit_ranking,
     submit_text_reply,
 )
-from backend.trees.services.tasks import ack_task, nack_task, request_task
+from backend.trees.services.task_lifecycle import ack_task, nack_task
+from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree, halt_tree, resume_tree, retry_scoring
 from tests.builders import add_reply, make_client, make_tree, make_user
 

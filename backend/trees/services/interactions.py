@@ -37,13 +37,9 @@ from backend.trees.growth_config import active_config
 from backend.trees.lifecycle import TreeState
 from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
 from backend.trees.policy import TaskKind
-from backend.trees.services.tasks import (
-    LABEL_KINDS,
-    RANK_KINDS,
-    REPLY_KINDS,
-    open_task_for_update,
-)
+from backend.trees.services.task_lifecycle import open_task_for_update
 from backend.trees.services.trees import enqueue_advance
+from backend.trees.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS
 
 TEXT_KINDS = REPLY_KINDS | {TaskKind.INITIAL_PROMPT}
 

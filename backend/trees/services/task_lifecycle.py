@@ -1,0 +1,163 @@
+"""The life of a task once handed out, before or instead of an interaction: ack, nack, close.
+
+Every function locks the task row and checks it belongs to the calling API client (another
+client's task does not exist for it) and, when a user is named, to that user.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.accounts.models import ApiClient, User
+from backend.trees import journal
+from backend.trees.errors import (
+    DuplicateFrontendMessageId,
+    TaskAlreadyAcked,
+    TaskAlreadyDone,
+    TaskExpired,
+    TaskNotFound,
+    TaskNotOwned,
+)
+from backend.trees.models import Message, Task
+from backend.trees.task_kinds import REPLY_KINDS
+
+
+def _locked_task(task_id: uuid.UUID, *, api_client_id: uuid.UUID, user: User | None) -> Task:
+    """Lock a task of this API client; another client's task does not exist for it."""
+    task = Task.objects.select_for_update().filter(id=task_id, api_client_id=api_client_id).first()
+    if task is None:
+        raise TaskNotFound(f"task {task_id} not found")
+    if user is not None and task.user_id is not None and task.user_id != user.id:
+        raise TaskNotOwned(f"task {task_id} is assigned to another user")
+    return task
+
+
+def open_task_for_update(
+    task_id: uuid.UUID, user: User | None, now: datetime, *, api_client_id: uuid.UUID | None = None
+) -> Task:
+    """Lock a task that may still be worked on: this client's (and this user's, when given),
+    not done, not skipped, not expired."""
+    client_id = api_client_id if api_client_id is not None else user.api_client_id
+    task = _locked_task(task_id, api_client_id=client_id, user=user)
+    if task.done or task.skipped:
+        raise TaskAlreadyDone(f"task {task_id} is already closed")
+    if task.expiry_date is not None and task.expiry_date <= now:
+        raise TaskExpired(f"task {task_id} expired at {task.expiry_date.isoformat()}")
+    return task
+
+
+@transaction.atomic
+def ack_task(
+    *,
+    task_id: uuid.UUID,
+    frontend_message_id: str,
+    user: User | None = None,
+    api_client: ApiClient | None = None,
+    now: datetime | None = None,
+) -> Task:
+    """The frontend shows the task; it will refer to it by ``frontend_message_id``.
+
+    ``user`` (from X-OASST-USER) is optional, as in OA: without it the task only has to belong
+    to ``api_client``."""
+    client_id = api_client.id if api_client is not None else user.api_client_id
+    task = open_task_for_update(task_id, user, now or timezone.now(), api_client_id=client_id)
+    if task.ack is not None:
+        raise TaskAlreadyAcked(f"task {task_id} was already acknowledged")
+    if not frontend_message_id:
+        raise TaskAlreadyAcked("an ack needs the frontend message id")
+    bound_elsewhere = (
+        Task.objects.filter(
+            api_client_id=client_id,
+            frontend_message_id=frontend_message_id,
+            done=False,
+            skipped=False,
+        )
+        .exclude(id=task.id)
+        .exists()
+    )
+    if bound_elsewhere:
+        # Interactions find their task by this id: it must name one open task only.
+        raise DuplicateFrontendMessageId(
+            f"frontend message id {frontend_message_id!r} is bound to another open task"
+        )
+    task.ack = True
+    task.frontend_message_id = frontend_message_id
+    task.save(update_fields=["ack", "frontend_message_id"])
+    journal.record("task_acked", message_tree_id=task.message_tree_id, user_id=task.user_id)
+    return task
+
+
+@transaction.atomic
+def nack_task(
+    *,
+    task_id: uuid.UUID,
+    reason: str = "",
+    user: User | None = None,
+    api_client: ApiClient | None = None,
+    now: datetime | None = None,
+) -> Task:
+    """The user skips the task; its slot is freed and the node is never offered to them again."""
+    client_id = api_client.id if api_client is not None else user.api_client_id
+    task = open_task_for_update(task_id, user, now or timezone.now(), api_client_id=client_id)
+    task.ack = False if task.ack is None else task.ack
+    task.skipped = True
+    task.skip_reason = (reason or "")[:512]
+    task.save(update_fields=["ack", "skipped", "skip_reason"])
+    journal.record(
+        "task_skipped",
+        payload={"reason": task.skip_reason, "kind": task.payload_type},
+        message_tree_id=task.message_tree_id,
+        message_id=task.parent_message_id,
+        user_id=task.user_id,
+    )
+    if task.payload_type in REPLY_KINDS and task.parent_message_id is not None:
+        _count_skipped_reply(task)
+    return task
+
+
+@transaction.atomic
+def close_task(*, frontend_message_id: str, api_client: ApiClient) -> Task:
+    """OA ``/tasks/close``: mark the task bound to ``frontend_message_id`` done."""
+    task = (
+        Task.objects.select_for_update()
+        .filter(api_client_id=api_client.id, frontend_message_id=frontend_message_id)
+        .order_by("-created_at")
+        .first()
+    )
+    if task is None:
+        raise TaskNotFound(f"no task is bound to frontend message id {frontend_message_id!r}")
+    if task.skipped:
+        raise TaskAlreadyDone(f"task {task.id} was skipped")
+    if not task.done:
+        task.done = True
+        task.save(update_fields=["done"])
+        journal.record("task_closed", message_tree_id=task.message_tree_id, user_id=task.user_id)
+    return task
+
+
+def task_for_frontend_message(*, api_client_id: uuid.UUID, frontend_message_id: str) -> Task:
+    """The task a frontend bound to ``frontend_message_id`` at ack time (newest first)."""
+    task = (
+        Task.objects.filter(api_client_id=api_client_id, frontend_message_id=frontend_message_id)
+        .order_by("-created_at")
+        .first()
+    )
+    if task is None:
+        raise TaskNotFound(f"no task is bound to frontend message id {frontend_message_id!r}")
+    return task
+
+
+def _count_skipped_reply(task: Task) -> None:
+    """OA's auto-moderation counts reply skips on the parent (``_skip_reply`` emoji)."""
+    from backend.trees.services.trees import enqueue_advance
+
+    parent = Message.objects.select_for_update().get(id=task.parent_message_id)
+    emojis = dict(parent.emojis)
+    emojis["_skip_reply"] = int(emojis.get("_skip_reply", 0)) + 1
+    parent.emojis = emojis
+    parent.save(update_fields=["emojis"])
+    enqueue_advance(task.message_tree_id)
