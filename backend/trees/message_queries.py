@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from backend.accounts.models import ApiClient, User
 from backend.trees.errors import ForeignApiClient, MessageNotFound, TreeNotFound
 from backend.trees.models import Message, MessageRevision, MessageTree
+
+T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
 
@@ -201,9 +204,9 @@ def messages_by_created(
     if where.username is not None:
         query = query.filter(user__username=where.username, user__auth_method=where.auth_method)
     if after is not None:
-        query = query.filter(_after(after))
+        query = query.filter(keyset_after(after))
     if before is not None:
-        query = query.filter(_before(before))
+        query = query.filter(keyset_before(before))
     if where.only_roots:
         query = query.filter(parent__isnull=True)
     if not where.include_deleted:
@@ -216,20 +219,66 @@ def messages_by_created(
     return list(query.order_by(*order)[: min(limit, MAX_PAGE_SIZE + 1)])
 
 
-def _after(bound: KeysetBound) -> Q:
+def keyset_after(bound: KeysetBound, *, id_field: str = "id") -> Q:
+    """Rows after ``bound`` in (created_at, id) order; a bare date bound is inclusive."""
     if bound.message_id is None:
         return Q(created_at__gte=bound.created_at)
     return Q(created_at__gt=bound.created_at) | Q(
-        created_at=bound.created_at, id__gt=bound.message_id
+        created_at=bound.created_at, **{f"{id_field}__gt": bound.message_id}
     )
 
 
-def _before(bound: KeysetBound) -> Q:
+def keyset_before(bound: KeysetBound, *, id_field: str = "id") -> Q:
+    """Rows before ``bound`` in (created_at, id) order; a bare date bound is inclusive."""
     if bound.message_id is None:
         return Q(created_at__lte=bound.created_at)
     return Q(created_at__lt=bound.created_at) | Q(
-        created_at=bound.created_at, id__lt=bound.message_id
+        created_at=bound.created_at, **{f"{id_field}__lt": bound.message_id}
     )
+
+
+def keyset_page(
+    fetch: Callable[[KeysetBound | None, KeysetBound | None, bool, int], list[T]],
+    *,
+    key: Callable[[T], KeysetBound],
+    max_count: int,
+    descending: bool,
+    before: KeysetBound | None = None,
+    after: KeysetBound | None = None,
+) -> tuple[list[T], KeysetBound | None, KeysetBound | None]:
+    """OA's keyset paging rules, for any listing ordered by (created_at, id).
+
+    ``before``/``after`` are positions in the display order (``descending`` or not).
+    ``fetch(lower, upper, query_descending, limit)`` returns rows strictly between the
+    bounds; one row more than asked tells whether more follow. Returns the items and the
+    ``prev``/``next`` bounds: the first/last item, or, on an empty page, the date of the
+    cursor the caller came from.
+    """
+    # In a descending listing the rows "before" a cursor are the newer ones.
+    lower, upper = (before, after) if descending else (after, before)
+    query_descending = (
+        (before is None or after is not None)
+        if descending
+        else (before is not None and after is None)
+    )
+    both = before is not None and after is not None
+    rows = fetch(lower, upper, query_descending, max_count if both else max_count + 1)
+    more = not both and len(rows) > max_count
+    items = rows[:max_count]
+    if query_descending != descending:
+        items.reverse()
+    prev = nxt = None
+    if items:
+        if (more and before is not None) or after is not None:
+            prev = key(items[0])
+        if more or before is not None:
+            nxt = key(items[-1])
+    else:
+        if after is not None:
+            prev = KeysetBound(after.created_at)
+        if before is not None:
+            nxt = KeysetBound(before.created_at)
+    return items, prev, nxt
 
 
 @dataclass(frozen=True)
@@ -249,42 +298,25 @@ def message_page(
     after: KeysetBound | None = None,
     include_user: bool = False,
 ) -> MessagePage:
-    """OA's keyset page (``GET /messages/cursor``): ``before``/``after`` are positions in the
-    display order (``descending`` or not); one row more than asked tells whether more follow.
+    """OA's keyset page of messages (``GET /messages/cursor``); rules in ``keyset_page``."""
 
-    ``prev``/``next`` are the bounds of the neighbouring pages: the first/last item, or,
-    on an empty page, the date of the cursor the caller came from.
-    """
-    # In a descending listing the rows "before" a cursor are the newer ones.
-    lower, upper = (before, after) if descending else (after, before)
-    query_descending = (
-        (before is None or after is not None)
-        if descending
-        else (before is not None and after is None)
+    def fetch(lower, upper, query_descending, limit):
+        return messages_by_created(
+            caller=caller,
+            where=where,
+            limit=limit,
+            descending=query_descending,
+            after=lower,
+            before=upper,
+            include_user=include_user,
+        )
+
+    items, prev, nxt = keyset_page(
+        fetch,
+        key=lambda m: KeysetBound(m.created_at, m.id),
+        max_count=max_count,
+        descending=descending,
+        before=before,
+        after=after,
     )
-    both = before is not None and after is not None
-    rows = messages_by_created(
-        caller=caller,
-        where=where,
-        limit=max_count if both else max_count + 1,
-        descending=query_descending,
-        after=lower,
-        before=upper,
-        include_user=include_user,
-    )
-    more = not both and len(rows) > max_count
-    items = rows[:max_count]
-    if query_descending != descending:
-        items.reverse()
-    prev = nxt = None
-    if items:
-        if (more and before is not None) or after is not None:
-            prev = KeysetBound(items[0].created_at, items[0].id)
-        if more or before is not None:
-            nxt = KeysetBound(items[-1].created_at, items[-1].id)
-    else:
-        if after is not None:
-            prev = KeysetBound(after.created_at)
-        if before is not None:
-            nxt = KeysetBound(before.created_at)
     return MessagePage(items=items, prev=prev, next=nxt)

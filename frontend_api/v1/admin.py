@@ -23,6 +23,7 @@ from frontend_api.v1 import admin_config
 from frontend_api.v1.admin_config import actor_of, valid_data
 from frontend_api.v1.admin_settings import full_settings, public_settings
 from frontend_api.v1.auth import IsTrustedClient
+from frontend_api.v1.message_serializers import format_cursor, parse_cursor
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
 TAGS = ["admin"]
@@ -207,14 +208,14 @@ class FlaggedMessagesCursorView(APIView):
     def get(self, request):
         query = _query(FlaggedMessagesCursorQuery, request)
         page = moderation_selectors.flagged_messages_page(
-            before=query.get("before"),
-            after=query.get("after"),
+            before=parse_cursor(query.get("before")),
+            after=parse_cursor(query.get("after")),
             max_count=query["max_count"],
             desc=query["desc"],
         )
         body = {
-            "prev": page.prev,
-            "next": page.next,
+            "prev": format_cursor(page.prev),
+            "next": format_cursor(page.next),
             "sort_key": "created_date",
             "order": page.order,
             "items": page.items,

@@ -23,7 +23,6 @@ from backend.trees import errors as domain
 from backend.trees.config import ConfigError
 from backend.trees.growth_config import UnknownConfigVersion
 from backend.trees.lifecycle import InvalidTransition
-from backend.trees.moderation_selectors import InvalidCursor
 from backend.trees.policy import NoTaskAvailable, TooManyPendingTasks
 
 logger = logging.getLogger("grove.api")
@@ -119,7 +118,6 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
     InvalidTransition: (409, OasstErrorCode.GENERIC_ERROR),
     ConfigError: (422, OasstErrorCode.GENERIC_ERROR),
     UnknownConfigVersion: (404, OasstErrorCode.GENERIC_ERROR),
-    InvalidCursor: (400, OasstErrorCode.INVALID_CURSOR_VALUE),
 }
 
 

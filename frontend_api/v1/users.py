@@ -30,14 +30,7 @@ class UsersByUsernameView(APIView):
         responses={200: wire.FrontEndUserOut(many=True), 403: ERROR_RESPONSE},
     )
     def get(self, request):
-        data = wire.valid_query(wire.UsersByUsernameQuery, request)
-        keyset = selectors.UserKeyset(
-            gte=data.get("gte_username"),
-            gt_id=data.get("gt_id"),
-            lte=data.get("lte_username"),
-            lt_id=data.get("lt_id"),
-        )
-        return Response(wire.users_json(_users(request, "username", keyset, data)))
+        return Response(_users_between(request, wire.UsersByUsernameQuery, "username"))
 
 
 class UsersByDisplayNameView(APIView):
@@ -48,14 +41,19 @@ class UsersByDisplayNameView(APIView):
         responses={200: wire.FrontEndUserOut(many=True), 403: ERROR_RESPONSE},
     )
     def get(self, request):
-        data = wire.valid_query(wire.UsersByDisplayNameQuery, request)
-        keyset = selectors.UserKeyset(
-            gte=data.get("gte_display_name"),
-            gt_id=data.get("gt_id"),
-            lte=data.get("lte_display_name"),
-            lt_id=data.get("lt_id"),
-        )
-        return Response(wire.users_json(_users(request, "display_name", keyset, data)))
+        return Response(_users_between(request, wire.UsersByDisplayNameQuery, "display_name"))
+
+
+def _users_between(request, query_class, field: str) -> list[dict]:
+    """Users ordered by ``field`` then id, between OA's ``gte_<field>``/``lte_<field>`` bounds."""
+    data = wire.valid_query(query_class, request)
+    keyset = selectors.UserKeyset(
+        gte=data.get(f"gte_{field}"),
+        gt_id=data.get("gt_id"),
+        lte=data.get(f"lte_{field}"),
+        lt_id=data.get("lt_id"),
+    )
+    return wire.users_json(_users(request, field, keyset, data))
 
 
 def _users(request, sort_key: str, keyset, data: dict, *, limit=None, desc=None):
