@@ -224,7 +224,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"TaskRequestType": "backend.trees.task_kinds.TASK_REQUEST_TYPES"},
+    "ENUM_NAME_OVERRIDES": {"TaskRequestType": "backend.trees.core.task_kinds.TASK_REQUEST_TYPES"},
 }
 
 # --- Internationalisation, static files ------------------------------------------------------

@@ -38,8 +38,8 @@ def main() -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from backend.trees.core.policy import NoTaskAvailable, TaskKind
     from backend.trees.models import Message
-    from backend.trees.policy import NoTaskAvailable, TaskKind
     from backend.trees.services.tasks import request_task
     from bench.forest import build_forest
 

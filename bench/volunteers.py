@@ -19,7 +19,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from backend.accounts.models import ApiClient, User
-from backend.trees.policy import NoTaskAvailable, TaskKind
+from backend.trees.core.policy import NoTaskAvailable, TaskKind
 from backend.trees.services.interactions import submit_labels, submit_ranking, submit_text_reply
 from backend.trees.services.task_lifecycle import nack_task
 from backend.trees.services.tasks import request_task

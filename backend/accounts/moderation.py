@@ -24,7 +24,7 @@ from backend.accounts.models import User
 from backend.stats.models import TrollStats, UserStats
 from backend.stats.selectors import SystemStats, system_stats
 from backend.trees import journal
-from backend.trees.lifecycle import TreeState
+from backend.trees.core.lifecycle import TreeState
 from backend.trees.models import (
     JournalEntry,
     Message,

@@ -31,8 +31,8 @@ from backend.stats.scoring import (
 )
 from backend.stats.streaks import update_streaks
 from backend.stats.troll_queries import troll_counts
+from backend.trees.core.task_kinds import LABEL_KINDS
 from backend.trees.models import Message, MessageReaction, TextLabels
-from backend.trees.task_kinds import LABEL_KINDS
 
 logger = logging.getLogger("grove.stats")
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from backend.trees import journal
-from backend.trees.config import ConfigError, TreeManagerConfig
+from backend.trees.core.config import ConfigError, TreeManagerConfig
 from backend.trees.models import TreeGrowthConfig
 
 _parsed_lock = threading.Lock()

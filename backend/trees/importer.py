@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from backend.accounts.models import ApiClient, User
 from backend.trees import import_users, journal
+from backend.trees.core.lifecycle import TreeState, is_active
 from backend.trees.errors import TreeEngineError
 from backend.trees.export import open_export
 from backend.trees.growth_config import active_config
@@ -39,7 +40,6 @@ from backend.trees.import_events import (
     newest_reply_dates,
     parse_events,
 )
-from backend.trees.lifecycle import TreeState, is_active
 from backend.trees.models import (
     TREE_STATE_CHOICES,
     Message,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from backend.trees.config import TreeManagerConfig
+from backend.trees.core.config import TreeManagerConfig
 from backend.trees.errors import MessageNotFound
 from backend.trees.message_queries import KeysetBound, keyset_after, keyset_before, keyset_page
 from backend.trees.models import FlaggedMessage, Message

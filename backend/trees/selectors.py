@@ -17,11 +17,10 @@ from django.db.models import Avg, Count, F, FloatField, Q
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
-from backend.trees import policy
-from backend.trees.config import TreeManagerConfig
-from backend.trees.lifecycle import TreeState
-from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
-from backend.trees.policy import (
+from backend.trees.core import policy
+from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.lifecycle import TreeState
+from backend.trees.core.policy import (
     ExtendibleParent,
     RankingCandidate,
     ReviewCandidate,
@@ -29,6 +28,7 @@ from backend.trees.policy import (
     TaskCandidates,
     UserActivity,
 )
+from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
 
 REVIEW_CANDIDATE_LIMIT = 200
 GROWING_TREE_LIMIT = 200

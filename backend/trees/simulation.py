@@ -13,10 +13,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from backend.trees import consensus, lifecycle, policy
-from backend.trees.config import DEFAULT_CONFIG, TreeManagerConfig
-from backend.trees.lifecycle import TreeState, TreeSummary
-from backend.trees.policy import Role, TaskKind
+from backend.trees.core import consensus, lifecycle, policy
+from backend.trees.core.config import DEFAULT_CONFIG, TreeManagerConfig
+from backend.trees.core.lifecycle import TreeState, TreeSummary
+from backend.trees.core.policy import Role, TaskKind
 
 LANG = "en"
 

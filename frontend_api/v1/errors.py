@@ -20,10 +20,10 @@ from rest_framework.response import Response
 from backend.accounts import errors as accounts
 from backend.stats.errors import CachedStatsNotAvailable
 from backend.trees import errors as domain
-from backend.trees.config import ConfigError
+from backend.trees.core.config import ConfigError
+from backend.trees.core.lifecycle import InvalidTransition
+from backend.trees.core.policy import NoTaskAvailable, TooManyPendingTasks
 from backend.trees.growth_config import UnknownConfigVersion
-from backend.trees.lifecycle import InvalidTransition
-from backend.trees.policy import NoTaskAvailable, TooManyPendingTasks
 
 logger = logging.getLogger("grove.api")
 

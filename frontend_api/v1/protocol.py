@@ -10,9 +10,9 @@ import uuid
 
 from backend.accounts.models import User
 from backend.trees import selectors
-from backend.trees.config import LABEL_WIDGETS
+from backend.trees.core.config import LABEL_WIDGETS
+from backend.trees.core.policy import TaskKind
 from backend.trees.models import Message, Task
-from backend.trees.policy import TaskKind
 
 # OA TextLabel display texts, shown by frontends next to each label widget.
 LABEL_DISPLAY_TEXT = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from backend.trees.task_kinds import TaskKind
+from backend.trees.core.task_kinds import TaskKind
 from frontend_api.v1.message_serializers import ConversationMessageOut, ConversationOut
 
 

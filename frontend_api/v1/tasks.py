@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.trees import selectors
+from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import active_config
-from backend.trees.policy import TaskKind
 from backend.trees.services import interactions, task_lifecycle, tasks
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError

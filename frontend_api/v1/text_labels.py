@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.trees.config import LABEL_WIDGETS
+from backend.trees.core.config import LABEL_WIDGETS
 from backend.trees.growth_config import active_config
 from backend.trees.moderation_selectors import labels_for_message
 from backend.trees.services import interactions

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from backend.trees.config import TreeManagerConfig
+from backend.trees.core.config import TreeManagerConfig
 from backend.trees.growth_config import active_config, update_config
 from backend.trees.models import JournalEntry, Message, MessageTree, TreeGrowthConfig
 from tests.builders import add_reply, make_tree, make_user

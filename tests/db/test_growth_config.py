@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.trees.config import ConfigError, TreeManagerConfig
+from backend.trees.core.config import ConfigError, TreeManagerConfig
 from backend.trees.growth_config import (
     UnknownConfigVersion,
     active_config,

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from backend.trees.core.policy import NoTaskAvailable, TaskKind
 from backend.trees.models import Task
-from backend.trees.policy import NoTaskAvailable, TaskKind
 from backend.trees.services.tasks import request_task
 from tests.builders import add_reply, make_client, make_tree, make_user
 

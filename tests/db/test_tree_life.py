@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from backend.trees.core.policy import NoTaskAvailable, TaskKind
 from backend.trees.models import JournalEntry, Message, MessageTree, Task
-from backend.trees.policy import NoTaskAvailable, TaskKind
 from backend.trees.services.interactions import submit_labels, submit_ranking, submit_text_reply
 from backend.trees.services.tasks import request_task
 from tests.builders import GOOD_REVIEW, make_client, make_user, use_small_trees

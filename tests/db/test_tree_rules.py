@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from backend.trees import errors
+from backend.trees.core.policy import NoTaskAvailable, TaskKind, TooManyPendingTasks
 from backend.trees.growth_config import update_config
 from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
-from backend.trees.policy import NoTaskAvailable, TaskKind, TooManyPendingTasks
 from backend.trees.selectors import task_availability
 from backend.trees.services.interactions import (
     submit_labels,
@@ -226,7 +226,7 @@ def test_scoring_failure_is_recorded_and_can_be_retried(client_):
     prompt = _ranking_tree(client_)
     MessageTree.objects.filter(id=prompt.id).update(state="ready_for_scoring")
     with mock.patch(
-        "backend.trees.consensus.message_ranks", side_effect=RuntimeError("broken ranking")
+        "backend.trees.core.consensus.message_ranks", side_effect=RuntimeError("broken ranking")
     ):
         # a ranking must exist for scoring to run the consensus
         MessageReaction.objects.create(

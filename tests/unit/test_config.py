@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from backend.trees.config import (
+from backend.trees.core.config import (
     BOOLEAN_LABELS,
     DEFAULT_CONFIG,
     KNOWN_LABELS,

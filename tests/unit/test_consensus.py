@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.trees.config import DEFAULT_CONFIG
-from backend.trees.consensus import (
+from backend.trees.core.config import DEFAULT_CONFIG
+from backend.trees.core.consensus import (
     ModerationAction,
     ReviewOutcome,
     acceptance_score,

@@ -1,7 +1,7 @@
 import pytest
 
-from backend.trees.config import DEFAULT_CONFIG
-from backend.trees.lifecycle import (
+from backend.trees.core.config import DEFAULT_CONFIG
+from backend.trees.core.lifecycle import (
     ALLOWED_TRANSITIONS,
     InvalidTransition,
     TreeState,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.trees.config import DEFAULT_CONFIG
-from backend.trees.policy import (
+from backend.trees.core.config import DEFAULT_CONFIG
+from backend.trees.core.policy import (
     RANDOM_TASK_WEIGHTS,
     Availability,
     ExtendibleParent,
@@ -403,8 +403,8 @@ def test_lottery_favours_authors_with_top_ranked_replies():
 
 def test_pure_core_imports_no_django():
     code = (
-        "import sys; import backend.trees.config, backend.trees.lifecycle, "
-        "backend.trees.consensus, backend.trees.policy, backend.trees.simulation; "
+        "import sys; import backend.trees.core.config, backend.trees.core.lifecycle, "
+        "backend.trees.core.consensus, backend.trees.core.policy, backend.trees.simulation; "
         "sys.exit('django' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[2]

@@ -3,9 +3,9 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.trees.config import TreeManagerConfig
-from backend.trees.lifecycle import TreeState, is_finished
-from backend.trees.policy import Role, TaskKind
+from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.lifecycle import TreeState, is_finished
+from backend.trees.core.policy import Role, TaskKind
 from backend.trees.simulation import World
 
 RANK_KINDS = (TaskKind.RANK_ASSISTANT_REPLIES, TaskKind.RANK_PROMPTER_REPLIES)

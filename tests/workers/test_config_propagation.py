@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import update_config
 from backend.trees.models import JournalEntry, MessageTree
-from backend.trees.policy import TaskKind
 from backend.trees.services.interactions import submit_labels, submit_text_reply
 from backend.trees.services.tasks import request_task
 from tests.builders import make_client, make_user

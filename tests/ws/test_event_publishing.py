@@ -8,7 +8,7 @@ import pytest
 from channels.layers import BaseChannelLayer
 
 from backend import events
-from backend.trees.policy import TaskKind
+from backend.trees.core.policy import TaskKind
 from backend.trees.services.tasks import request_task
 from tests.builders import make_user
 

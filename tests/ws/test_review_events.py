@@ -9,8 +9,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from backend.accounts.services import ensure_user
+from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import update_config
-from backend.trees.policy import TaskKind
 from backend.trees.services.interactions import submit_labels, submit_ranking, submit_text_reply
 from backend.trees.services.tasks import request_task
 from tests.api.conftest import protocol_user

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 
-from backend.trees.config import LABEL_WIDGETS, ConfigError, TreeManagerConfig
+from backend.trees.core.config import LABEL_WIDGETS, ConfigError, TreeManagerConfig
 from backend.trees.growth_config import active_config
 from backend.trees.models import TreeGrowthConfig
 

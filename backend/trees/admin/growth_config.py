@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from backend.trees import growth_config
 from backend.trees.admin.common import actor_of
 from backend.trees.admin.config_form import PARAMETER_NAMES, ConfigVersionForm
-from backend.trees.config import ConfigError
+from backend.trees.core.config import ConfigError
 from backend.trees.models import TreeGrowthConfig
 
 _SHOWN_FIELDS = ["version", "is_active", "created_by", "comment", "created_at"]

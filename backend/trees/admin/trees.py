@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from backend.trees.admin.common import ReadOnlyAdmin, actor_of
 from backend.trees.admin.outline import tree_journal, tree_outline
+from backend.trees.core.lifecycle import InvalidTransition
 from backend.trees.errors import TreeEngineError
 from backend.trees.export import ExportFilter, iter_tree_lines
-from backend.trees.lifecycle import InvalidTransition
 from backend.trees.models import MessageTree
 from backend.trees.services.trees import halt_tree, resume_tree
 

@@ -21,8 +21,12 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
-from backend.trees import journal, policy
-from backend.trees.config import KNOWN_LABELS
+from backend.trees import journal
+from backend.trees.core import policy
+from backend.trees.core.config import KNOWN_LABELS
+from backend.trees.core.lifecycle import TreeState
+from backend.trees.core.policy import TaskKind
+from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS
 from backend.trees.errors import (
     DuplicateFrontendMessageId,
     InvalidLabels,
@@ -34,12 +38,9 @@ from backend.trees.errors import (
     TaskKindMismatch,
 )
 from backend.trees.growth_config import active_config
-from backend.trees.lifecycle import TreeState
 from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
-from backend.trees.policy import TaskKind
 from backend.trees.services.task_lifecycle import open_task_for_update
 from backend.trees.services.trees import enqueue_advance
-from backend.trees.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS
 
 TEXT_KINDS = REPLY_KINDS | {TaskKind.INITIAL_PROMPT}
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from backend import events
 from backend.trees import journal
-from backend.trees.lifecycle import TreeState
+from backend.trees.core.lifecycle import TreeState
 from backend.trees.models import JournalEntry, MessageTree, Task
 from backend.trees.selectors import EXPIRED_SKIP_REASON
 from backend.trees.services.trees import retry_scoring, run_prompt_lottery, top_up_rankings

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.trees import journal
+from backend.trees.core.lifecycle import TreeState
 from backend.trees.errors import MessageNotFound
-from backend.trees.lifecycle import TreeState
 from backend.trees.models import FlaggedMessage, Message, MessageEmoji, MessageRevision, MessageTree
 from backend.trees.services import trees
 from backend.trees.services.interactions import clean_message_text

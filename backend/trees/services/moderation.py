@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.trees import journal
-from backend.trees.config import KNOWN_LABELS
+from backend.trees.core.config import KNOWN_LABELS
 from backend.trees.errors import MessageNotFound
 from backend.trees.models import FlaggedMessage, Message, TextLabels
 from backend.trees.services.interactions import validate_labels

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from backend.accounts.models import ApiClient, User
 from backend.trees import journal
+from backend.trees.core.task_kinds import REPLY_KINDS
 from backend.trees.errors import (
     DuplicateFrontendMessageId,
     TaskAlreadyAcked,
@@ -23,7 +24,6 @@ from backend.trees.errors import (
     TaskNotOwned,
 )
 from backend.trees.models import Message, Task
-from backend.trees.task_kinds import REPLY_KINDS
 
 
 def _locked_task(task_id: uuid.UUID, *, api_client_id: uuid.UUID, user: User | None) -> Task:

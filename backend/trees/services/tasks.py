@@ -18,12 +18,11 @@ from django.utils import timezone
 
 from backend import events
 from backend.accounts.models import ApiClient, User
-from backend.trees import journal, policy, selectors
-from backend.trees.config import TreeManagerConfig
-from backend.trees.growth_config import active_config
-from backend.trees.lifecycle import TreeState
-from backend.trees.models import Message, MessageReaction, MessageTree, Task
-from backend.trees.policy import (
+from backend.trees import journal, selectors
+from backend.trees.core import policy
+from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.lifecycle import TreeState
+from backend.trees.core.policy import (
     ChosenTask,
     ExtendibleParent,
     NoTaskAvailable,
@@ -31,6 +30,8 @@ from backend.trees.policy import (
     ReviewCandidate,
     TaskKind,
 )
+from backend.trees.growth_config import active_config
+from backend.trees.models import Message, MessageReaction, MessageTree, Task
 
 RESERVATION_ATTEMPTS = 5
 

@@ -17,12 +17,13 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from backend import events
-from backend.trees import consensus, journal, lifecycle, policy
-from backend.trees.config import TreeManagerConfig
-from backend.trees.consensus import ModerationAction, ReviewOutcome
+from backend.trees import journal
+from backend.trees.core import consensus, lifecycle, policy
+from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.consensus import ModerationAction, ReviewOutcome
+from backend.trees.core.lifecycle import TreeState, TreeSummary
 from backend.trees.errors import TreeNotFound
 from backend.trees.growth_config import active_config
-from backend.trees.lifecycle import TreeState, TreeSummary
 from backend.trees.models import Message, MessageReaction, MessageTree, TextLabels
 
 logger = logging.getLogger("grove.trees")

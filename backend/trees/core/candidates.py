@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from backend.trees.task_kinds import Role, TaskKind
+from backend.trees.core.task_kinds import Role, TaskKind
 
 
 class NoTaskAvailable(LookupError):

@@ -13,7 +13,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from backend.trees.candidates import (
+from backend.trees.core.candidates import (
     Availability,
     ChosenTask,
     ExtendibleParent,
@@ -26,9 +26,9 @@ from backend.trees.candidates import (
     TooManyPendingTasks,
     UserActivity,
 )
-from backend.trees.config import TreeManagerConfig
-from backend.trees.lifecycle import is_below
-from backend.trees.task_kinds import (
+from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.lifecycle import is_below
+from backend.trees.core.task_kinds import (
     _CATEGORY_ORDER,
     CATEGORY_OF,
     RANDOM_TASK_WEIGHTS,

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
-from backend.trees.config import TreeManagerConfig
+from backend.trees.core.config import TreeManagerConfig
 
 Review = Mapping[str, float]
 Id = TypeVar("Id", bound=Hashable)

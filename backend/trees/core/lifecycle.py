@@ -11,7 +11,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from backend.trees.config import TreeManagerConfig
+from backend.trees.core.config import TreeManagerConfig
 
 
 class TreeState(enum.StrEnum):

@@ -1,0 +1,9 @@
+"""The tree engine's pure core: no Django here.
+
+Plain functions over plain data (frozen dataclasses, enums, ``random.Random`` passed in):
+which task kind and node next (``policy``, ``candidates``, ``task_kinds``), tree states and
+their transitions (``lifecycle``), acceptance and ranking consensus (``consensus``) and the
+tree-growth parameters (``config``). Selectors fetch rows and hand them in; services re-check
+under a lock by calling the same functions. Nothing in this package may import Django, the
+models or the settings: ``pytest tests/unit`` runs it with no database.
+"""
