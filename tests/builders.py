@@ -23,8 +23,16 @@ def make_user(client: ApiClient | None = None, *, username: str | None = None) -
     )
 
 
-def make_tree(*, author: User, state: str = "growing", lang: str = "en", **limits) -> Message:
-    """A tree with its accepted initial prompt; returns the prompt."""
+def make_tree(
+    *,
+    author: User,
+    state: str = "growing",
+    lang: str = "en",
+    review_result: bool | None = True,
+    **limits,
+) -> Message:
+    """A tree with its initial prompt (accepted unless ``review_result`` says otherwise);
+    returns the prompt."""
     tree = MessageTree.objects.create(
         state=state,
         lang=lang,
@@ -32,17 +40,31 @@ def make_tree(*, author: User, state: str = "growing", lang: str = "en", **limit
         max_depth=limits.get("max_depth", 3),
         max_children_count=limits.get("max_children_count", 3),
     )
-    return Message.objects.create(
+    prompt = Message.objects.create(
         id=tree.id,
         message_tree=tree,
         role="prompter",
         text="What is a good way to learn to juggle?",
         lang=lang,
-        review_result=True,
+        review_result=review_result,
         user=author,
         api_client=author.api_client,
         frontend_message_id=f"fm-{next(_counter)}",
     )
+    index_trees(tree.id)
+    return prompt
+
+
+def index_trees(*tree_ids) -> None:
+    """Bring the ready-work index in line after rows were written directly (the services do
+    this themselves in every change)."""
+    from backend.trees import ready_work
+    from backend.trees.growth_config import active_config
+
+    config = active_config()
+    ready_work.refresh_trees(tree_ids, config)
+    for lang in set(MessageTree.objects.filter(id__in=tree_ids).values_list("lang", flat=True)):
+        ready_work.refresh_lang(lang, config)
 
 
 def add_reply(parent: Message, *, author: User, role: str | None = None, **fields) -> Message:
@@ -61,6 +83,7 @@ def add_reply(parent: Message, *, author: User, role: str | None = None, **field
     )
     Message.objects.filter(id=parent.id).update(children_count=parent.children_count + 1)
     parent.children_count += 1
+    index_trees(parent.message_tree_id)
     return reply
 
 

@@ -76,6 +76,14 @@ def top_up_rankings_job() -> dict[str, int]:
     return top_up_all_rankings()
 
 
+@shared_task(name="grove.tree.sweep", **{**RETRY_POLICY, "max_retries": 2})
+def sweep_trees_job() -> int:
+    """Advance every tree that could move and rebuild the ready-work index (consistency)."""
+    from backend.trees.services.maintenance import sweep_trees
+
+    return sweep_trees()
+
+
 @shared_task(name="grove.stats.report_queues", **{**RETRY_POLICY, "max_retries": 1})
 def report_queues_job() -> dict:
     """Push the broker's queue depths to admin sockets (``ws/admin/``)."""

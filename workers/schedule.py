@@ -27,6 +27,10 @@ def beat_schedule() -> dict[str, dict]:
             "task": "grove.tree.top_up_rankings",
             "schedule": float(settings.GROVE_LOTTERY_INTERVAL_SECONDS),
         },
+        "sweep-trees": {
+            "task": "grove.tree.sweep",
+            "schedule": float(settings.GROVE_SWEEP_INTERVAL_SECONDS),
+        },
         "report-queues": {
             "task": "grove.stats.report_queues",
             "schedule": float(settings.GROVE_QUEUE_REPORT_INTERVAL_SECONDS),

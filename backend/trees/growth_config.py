@@ -116,4 +116,11 @@ def _activate(
         },
         actor=author,
     )
+    # Every tree's ready work follows the new parameters in this same transaction; the sweep
+    # then decides what the change made due (a message that now has enough reviews, R1).
+    from backend.trees import ready_work
+    from backend.trees.services.maintenance import enqueue_sweep
+
+    ready_work.rebuild(TreeManagerConfig.from_dict(values))
+    enqueue_sweep()
     return created

@@ -174,6 +174,10 @@ class Task(models.Model):
     collective = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     expiry_date = models.DateTimeField(null=True, blank=True)
+    # Until when the task holds its slot: ``recent_tasks_span_sec`` after it is handed out,
+    # its validity once acked. A task past its lease may still be answered; it just no longer
+    # keeps others off its node.
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -194,10 +198,68 @@ class Task(models.Model):
                 fields=["api_client", "frontend_message_id"], name="task_frontend_message"
             ),
             models.Index(fields=["expiry_date"], condition=Q(done=False), name="task_open_expiry"),
+            # Live leases per node and kind, and per tree (the goal counts claimed replies).
+            models.Index(
+                fields=["parent_message", "payload_type", "lease_until"],
+                condition=Q(done=False, skipped=False),
+                name="task_lease_by_node",
+            ),
+            models.Index(
+                fields=["message_tree", "payload_type", "lease_until"],
+                condition=Q(done=False, skipped=False),
+                name="task_lease_by_tree",
+            ),
+            # Per-user exclusions: what this user was handed on a node (skips, recent tasks).
+            models.Index(fields=["user", "parent_message", "payload_type"], name="task_user_node"),
         ]
 
     def __str__(self) -> str:
         return f"{self.payload_type} {self.id}"
+
+
+class ReadyWork(models.Model):
+    """Work that can be handed out now: the ready-work index.
+
+    One row per node and task kind (a message to review, a parent to answer, a parent whose
+    replies to rank) while the node offers ``slots`` of that work, plus one ``initial_prompt``
+    row per language (``slots`` = prompts missing). ``backend.trees.ready_work`` keeps it in the
+    same transaction as every change that affects it and can rebuild it from the trees; a task
+    request reads it and claims one slot (open tasks' leases are subtracted at claim time).
+    """
+
+    lang = models.CharField(max_length=32)
+    kind = models.CharField(max_length=32)
+    tree = models.ForeignKey(
+        MessageTree, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    node = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    slots = models.PositiveIntegerField()
+    # Replies only: messages the tree still takes before its goal size (shared by its parents).
+    tree_room = models.PositiveIntegerField(null=True, blank=True)
+    author_id = models.UUIDField(null=True, blank=True)
+    child_count = models.PositiveIntegerField(default=0)
+    child_ids = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "ready work"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["node", "kind"], condition=Q(node__isnull=False), name="ready_work_node"
+            ),
+            models.UniqueConstraint(
+                fields=["lang", "kind"], condition=Q(node__isnull=True), name="ready_work_lang"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lang", "kind"], name="ready_work_lang_kind"),
+            models.Index(fields=["tree", "kind"], name="ready_work_tree"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.node_id or self.lang} ({self.slots})"
 
 
 class TextLabels(models.Model):

@@ -61,8 +61,7 @@ def ranking_body(ranking: list) -> dict:
 def prompt_to_label(frontend):
     """A prompt by someone else in ``frontend``'s client, waiting for its review."""
     author = make_user(frontend.client_row, username="author")
-    prompt = make_tree(author=author, state="initial_prompt_review")
-    Message.objects.filter(id=prompt.id).update(review_result=None)
+    prompt = make_tree(author=author, state="initial_prompt_review", review_result=None)
     return prompt
 
 

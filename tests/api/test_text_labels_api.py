@@ -100,8 +100,7 @@ def test_malformed_body_is_422(frontend):
 
 def test_labels_with_a_task_count_as_a_review(frontend):
     author = make_user(frontend.client_row)
-    pending = make_tree(author=author, state="initial_prompt_review")
-    Message.objects.filter(id=pending.id).update(review_result=None)
+    pending = make_tree(author=author, state="initial_prompt_review", review_result=None)
     task = frontend.post("tasks/", {"type": "label_initial_prompt", "user": BOB}).json()
     assert task["message_id"] == str(pending.id)
     frontend.post(f"tasks/{task['id']}/ack", {"message_id": "fm-label"})

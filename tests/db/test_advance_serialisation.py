@@ -9,7 +9,7 @@ from django.db import connection
 
 from backend.trees.models import JournalEntry, Message, MessageTree, Task, TextLabels
 from backend.trees.services.trees import advance_tree
-from tests.builders import make_client, make_tree, make_user
+from tests.builders import index_trees, make_client, make_tree, make_user
 
 REVIEWS = 3
 
@@ -19,6 +19,7 @@ def prompt_with_task_reviews():
     client = make_client()
     prompt = make_tree(author=make_user(client), state="initial_prompt_review")
     Message.objects.filter(id=prompt.id).update(review_result=None, review_count=REVIEWS)
+    index_trees(prompt.message_tree_id)
     for _ in range(REVIEWS):
         reviewer = make_user(client)
         task = Task.objects.create(

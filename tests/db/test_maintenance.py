@@ -9,10 +9,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from backend.trees.growth_config import active_config
+from backend.trees.core.policy import TaskKind
 from backend.trees.models import JournalEntry, Message, MessageTree, Task
-from backend.trees.selectors import task_candidates, user_activity
 from backend.trees.services import maintenance
+from backend.trees.services.tasks import request_task
 from tests.builders import make_tree, make_user
 
 pytestmark = pytest.mark.django_db
@@ -94,15 +94,8 @@ def test_an_expired_task_does_not_count_as_a_skip_by_the_user():
 
     maintenance.expire_tasks()
 
-    now = timezone.now()
-    config = active_config()
-    activity = user_activity(
-        user_id=user.id,
-        candidates=task_candidates(lang="en", config=config, now=now),
-        config=config,
-        now=now,
-    )
-    assert prompt.id not in activity.skipped_message_ids
+    task = request_task(user=user, kind=TaskKind.ASSISTANT_REPLY, lang="en")
+    assert task.parent_message_id == prompt.id
     assert "_skip_reply" not in Message.objects.get(id=prompt.id).emojis
 
 

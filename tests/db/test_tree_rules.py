@@ -22,7 +22,7 @@ from backend.trees.services.interactions import (
 from backend.trees.services.task_lifecycle import ack_task, nack_task
 from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree, halt_tree, resume_tree, retry_scoring
-from tests.builders import add_reply, make_client, make_tree, make_user
+from tests.builders import add_reply, index_trees, make_client, make_tree, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -90,8 +90,7 @@ def test_prompt_below_min_quality_is_aborted(client_):
     update_config(
         changes={"min_prompt_quality": 0.5, "num_reviews_initial_prompt": 1}, author="test"
     )
-    prompt = make_tree(author=make_user(client_), state="initial_prompt_review")
-    Message.objects.filter(id=prompt.id).update(review_result=None)
+    prompt = make_tree(author=make_user(client_), state="initial_prompt_review", review_result=None)
     reviewer = make_user(client_)
     task = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en")
     submit_labels(
@@ -113,6 +112,7 @@ def test_low_quality_reply_gets_no_children_and_tree_moves_to_ranking(client_):
     TextLabels.objects.create(
         message=reply, user=author, api_client=client_, labels={"spam": 0, "quality": 0.2}
     )
+    index_trees(prompt.message_tree_id)
     with pytest.raises(NoTaskAvailable):
         request_task(user=make_user(client_), kind=TaskKind.PROMPTER_REPLY, lang="en")
     # Nothing can be extended though the goal size (12) is far: rank instead of waiting.

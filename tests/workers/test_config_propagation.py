@@ -44,9 +44,18 @@ def test_running_worker_applies_a_config_change_on_its_next_job(worker):
 
     update_config(changes={"num_reviews_initial_prompt": 1}, author="admin:test")
 
-    # The same worker process, not restarted, now needs one review and accepts the prompt.
-    entered = advance_tree_job.delay(str(prompt.id)).get(timeout=JOB_TIMEOUT)
-    assert entered[0] == "prompt_lottery_waiting"
+    # The same worker process, not restarted, now needs one review and accepts the prompt:
+    # the change itself enqueues the consistency sweep, which advances the tree.
+    wait_for(
+        lambda: MessageTree.objects.get(id=prompt.id).state != "initial_prompt_review",
+        timeout=JOB_TIMEOUT,
+    )
+    assert advance_tree_job.delay(str(prompt.id)).get(timeout=JOB_TIMEOUT) == []
+    assert JournalEntry.objects.filter(
+        event_type="tree_state_changed",
+        message_tree_id=prompt.id,
+        payload__to="prompt_lottery_waiting",
+    ).exists()
     wait_for(
         lambda: JournalEntry.objects.filter(
             event_type="message_accepted", message_id=prompt.id

@@ -23,6 +23,7 @@ def test_every_scheduled_job_is_a_registered_job():
         "grove.tree.expire_tasks",
         "grove.tree.retry_scoring",
         "grove.tree.run_lottery",
+        "grove.tree.sweep",
         "grove.stats.user_stats",
         "grove.stats.troll_stats",
         "grove.stats.cached_stats",

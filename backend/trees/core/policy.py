@@ -343,7 +343,19 @@ def choose_task(
     """
     if has_too_many_pending(user, config):
         raise TooManyPendingTasks(requested, "too many pending tasks")
-    eligible = eligible_candidates(candidates, user, config)
+    return choose_eligible_task(
+        requested, eligible_candidates(candidates, user, config), config, rng
+    )
+
+
+def choose_eligible_task(
+    requested: TaskKind,
+    eligible: TaskCandidates,
+    config: TreeManagerConfig,
+    rng: random.Random,
+) -> ChosenTask:
+    """``choose_task`` over candidates already filtered for the user (the ready-work index
+    applies the exclusion rules as anti-joins and hands in only what the user may do)."""
     if requested is K.RANDOM:
         availability = determine_task_availability(eligible)
         category = _draw_category(

@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
-from backend.trees import journal
-from backend.trees.core import policy
+from backend.trees import journal, ready_work
+from backend.trees.core import lifecycle, policy
 from backend.trees.core.config import KNOWN_LABELS
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.core.policy import TaskKind
@@ -111,8 +111,11 @@ def submit_text_reply(
     else:
         tree = MessageTree.objects.select_for_update().get(id=task.message_tree_id)
         parent = Message.objects.filter(id=task.parent_message_id).first()
-        if tree.state != TreeState.GROWING or parent is None or parent.deleted:
-            raise TargetUnavailable("the message this task replies to no longer takes replies")
+        # A reply written on a task that is still valid is stored even if the tree moved on
+        # meanwhile (OA does too): a volunteer's text is never lost. Only a parent removed by
+        # moderation refuses it.
+        if parent is None or parent.deleted:
+            raise TargetUnavailable("the message this task replies to was deleted")
         message_lang = parent.lang
         depth = parent.depth + 1
         role = "assistant" if kind is TaskKind.ASSISTANT_REPLY else "prompter"
@@ -133,6 +136,9 @@ def submit_text_reply(
     if parent is not None:
         Message.objects.filter(id=parent.id).update(children_count=F("children_count") + 1)
     _close(task)
+    ready_work.refresh_trees([tree.id], config)
+    if parent is None:
+        ready_work.refresh_lang(tree.lang, config)
     journal.record(
         "message_created",
         payload={"role": role, "depth": depth, "kind": kind.value},
@@ -190,7 +196,9 @@ def submit_labels(
     clean = validate_labels(
         labels, valid=task.payload["valid_labels"], mandatory=task.payload["mandatory_labels"]
     )
-    MessageTree.objects.select_for_update().filter(id=task.message_tree_id).first()
+    tree = MessageTree.objects.select_for_update().filter(id=task.message_tree_id).first()
+    if tree is None or not lifecycle.accepts_reviews(TreeState(tree.state)):
+        raise TargetUnavailable("this tree no longer takes reviews (halted or moved on)")
     message = Message.objects.filter(id=message_id, deleted=False).first()
     if message is None or message.review_result is not None:
         raise TargetUnavailable("this message no longer needs a review")
@@ -206,6 +214,7 @@ def submit_labels(
     )
     Message.objects.filter(id=message.id).update(review_count=F("review_count") + 1)
     _close(task)
+    ready_work.refresh_trees([message.message_tree_id], active_config())
     journal.record(
         "message_reviewed",
         payload={"labels": clean},
@@ -285,6 +294,7 @@ def submit_ranking(
     )
     Message.objects.filter(id__in=ordered).update(ranking_count=F("ranking_count") + 1)
     _close(task)
+    ready_work.refresh_trees([tree.id], active_config())
     journal.record(
         "replies_ranked",
         payload={"ranked_message_ids": ordered},

@@ -16,11 +16,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend import events
-from backend.trees import journal
+from backend.trees import journal, ready_work
 from backend.trees.core.lifecycle import TreeState
+from backend.trees.errors import TreeNotFound
+from backend.trees.growth_config import active_config
 from backend.trees.models import JournalEntry, MessageTree, Task
-from backend.trees.selectors import EXPIRED_SKIP_REASON
-from backend.trees.services.trees import retry_scoring, run_prompt_lottery, top_up_rankings
+from backend.trees.ready_work import EXPIRED_SKIP_REASON
+from backend.trees.services.trees import (
+    advance_tree,
+    retry_scoring,
+    run_prompt_lottery,
+    top_up_rankings,
+)
 
 logger = logging.getLogger("grove.trees.maintenance")
 EXPIRE_BATCH_SIZE = 500
@@ -54,7 +61,7 @@ def expire_tasks(*, now: datetime | None = None) -> int:
     """Close every open task whose ``expiry_date`` has passed: ``skipped`` with the reason
     ``"expired"``, one ``task_expired`` journal entry each. Returns how many were closed.
 
-    Expired tasks already stop reserving their node (``selectors.open_tasks``); closing them
+    Expired tasks already stop reserving their node (their lease ended first); closing them
     keeps the table honest and lets the frontends' stale task ids fail as "already closed".
     Batches of ``EXPIRE_BATCH_SIZE`` rows, one transaction each, so a large backlog never
     holds long locks; rows locked by a concurrent ack or reply are left for the next run.
@@ -117,6 +124,44 @@ def top_up_all_rankings() -> dict[str, int]:
         .distinct()
     )
     return {lang: top_up_rankings(lang=lang) for lang in langs}
+
+
+# Trees whose state can still move by itself (advance_tree decides them).
+SWEPT_STATES = (
+    TreeState.INITIAL_PROMPT_REVIEW,
+    TreeState.GROWING,
+    TreeState.RANKING,
+    TreeState.READY_FOR_SCORING,
+)
+
+
+def sweep_trees() -> int:
+    """The consistency sweep: advance every tree that could move, then rebuild the ready-work
+    index from the trees and run the lotteries. Returns how many trees changed state.
+
+    Transitions are otherwise evaluated only after an event on the tree, so a lost or failed
+    advance job, or a configuration change (fewer required reviews or rankings), would leave a
+    tree stranded for good (finding R1). Each tree is its own transaction; safe at any time.
+    """
+    moved = 0
+    ids = MessageTree.objects.filter(state__in=SWEPT_STATES).values_list("id", flat=True)
+    for tree_id in list(ids):
+        try:
+            moved += bool(advance_tree(tree_id=tree_id))
+        except TreeNotFound:
+            continue  # deleted meanwhile
+    with transaction.atomic():
+        rows = ready_work.rebuild(active_config())
+    run_lotteries()
+    logger.info("event=trees_swept moved=%s ready_work_rows=%s", moved, rows)
+    return moved
+
+
+def enqueue_sweep() -> None:
+    """Run ``sweep_trees`` in a worker once the current transaction commits."""
+    from workers.jobs import sweep_trees_job
+
+    transaction.on_commit(sweep_trees_job.delay)
 
 
 JOB_FAILED = "job_failed"

@@ -18,9 +18,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from backend.accounts.models import User
-from backend.trees import journal
+from backend.trees import journal, ready_work
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.errors import MessageNotFound
+from backend.trees.growth_config import active_config
 from backend.trees.models import FlaggedMessage, Message, MessageEmoji, MessageRevision, MessageTree
 from backend.trees.services import trees
 from backend.trees.services.interactions import clean_message_text
@@ -50,6 +51,7 @@ def delete_message(*, message_id: uuid.UUID, actor: str) -> int:
     """Soft-delete a message with its whole subtree; returns how many rows changed."""
     message, tree = _locked_tree_of(message_id)
     changed = trees.delete_subtree(message.id, reason="moderator", actor=actor)
+    ready_work.refresh_trees([tree.id], active_config())
     trees.enqueue_advance(tree.id)
     return changed
 
@@ -80,6 +82,7 @@ def undelete_message(*, message_id: uuid.UUID, actor: str) -> int:
         message_id=message.id,
         actor=actor,
     )
+    ready_work.refresh_trees([tree.id], active_config())
     trees.enqueue_advance(tree.id)
     return len(revived)
 

@@ -86,7 +86,9 @@ def ack_task(
         )
     task.ack = True
     task.frontend_message_id = frontend_message_id
-    task.save(update_fields=["ack", "frontend_message_id"])
+    # The frontend shows it: the slot stays reserved until the task expires.
+    task.lease_until = task.expiry_date
+    task.save(update_fields=["ack", "frontend_message_id", "lease_until"])
     journal.record("task_acked", message_tree_id=task.message_tree_id, user_id=task.user_id)
     return task
 

@@ -1,9 +1,13 @@
 """Handing out tasks (ack, nack and close live in ``task_lifecycle``).
 
-``request_task`` asks the pure policy what to do and then *reserves* the slot in one
-transaction: the tree row is locked, the slot re-checked against committed rows (children
-and open tasks), and only then the task inserted. Two requests racing for the last reply slot
-of a node therefore serialise on the lock and the second sees the first one's task.
+``request_task`` reads the language's ready work with the user's exclusions applied
+(``ready_work.eligible``, one query, no lock), lets the pure policy choose with OA's weights,
+then *claims* one slot in a short transaction: the user row is locked (one user's concurrent
+requests stay under ``max_pending_tasks_per_user``), then the work row (for a reply, every
+reply row of its tree: the goal size is shared), then live leases are counted on a fresh
+snapshot and the task inserted only if a slot is free. Lock order: user, then work rows; no
+service locks them the other way round. A request that loses the race for a slot tries
+another candidate.
 """
 
 from __future__ import annotations
@@ -18,10 +22,9 @@ from django.utils import timezone
 
 from backend import events
 from backend.accounts.models import ApiClient, User
-from backend.trees import journal, selectors
+from backend.trees import journal, ready_work
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
-from backend.trees.core.lifecycle import TreeState
 from backend.trees.core.policy import (
     ChosenTask,
     ExtendibleParent,
@@ -30,8 +33,9 @@ from backend.trees.core.policy import (
     ReviewCandidate,
     TaskKind,
 )
+from backend.trees.core.task_kinds import REPLY_KINDS
 from backend.trees.growth_config import active_config
-from backend.trees.models import Message, MessageReaction, MessageTree, Task
+from backend.trees.models import ReadyWork, Task
 
 RESERVATION_ATTEMPTS = 5
 
@@ -45,27 +49,24 @@ def request_task(
     rng: random.Random | None = None,
     now: datetime | None = None,
 ) -> Task:
-    """Choose and reserve the next task for ``user`` in ``lang``.
+    """Choose and claim the next task for ``user`` in ``lang``.
 
     Raises ``NoTaskAvailable`` (or its ``TooManyPendingTasks``) when nothing can be handed out.
     """
-    from backend.trees.services.trees import run_prompt_lottery
-
     config = active_config()
     rng = rng or random.Random()
     now = now or timezone.now()
-    counts = selectors.tree_state_counts(lang)
-    lottery_open = counts.prompt_lottery_waiting and counts.growing < config.max_active_trees
-    if lottery_open and run_prompt_lottery(lang=lang, rng=rng):
-        counts = selectors.tree_state_counts(lang)
-    candidates = selectors.task_candidates(lang=lang, config=config, now=now, counts=counts)
-    activity = selectors.user_activity(
-        user_id=user.id, candidates=candidates, config=config, now=now
-    )
+    rows = ready_work.eligible(lang=lang, now=now, config=config, user_id=user.id)
+    if rows and rows[0].pending >= config.max_pending_tasks_per_user:
+        raise policy.TooManyPendingTasks(kind, "too many pending tasks")
+    by_node = {(row.node_id, row.kind): row for row in rows}
+    candidates = ready_work.as_candidates(rows)
     for _attempt in range(RESERVATION_ATTEMPTS):
-        chosen = policy.choose_task(kind, candidates, activity, config, rng)
-        task = _reserve(
+        chosen = policy.choose_eligible_task(kind, candidates, config, rng)
+        row = by_node[(_node_of(chosen), chosen.kind.value)]
+        task = _claim(
             chosen,
+            row,
             user=user,
             api_client=api_client or user.api_client,
             lang=lang,
@@ -80,7 +81,19 @@ def request_task(
     raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests")
 
 
+def _node_of(chosen: ChosenTask):
+    target = chosen.target
+    if isinstance(target, ReviewCandidate | ExtendibleParent):
+        return target.message_id
+    if isinstance(target, RankingCandidate):
+        return target.parent_id
+    return None
+
+
 def _without(candidates: policy.TaskCandidates, target) -> policy.TaskCandidates:
+    if target is None:  # an initial prompt lost only to the user's own pending cap
+        return dataclasses.replace(candidates, missing_prompts=0)
+
     def keep(items):
         return tuple(item for item in items if item is not target)
 
@@ -94,8 +107,9 @@ def _without(candidates: policy.TaskCandidates, target) -> policy.TaskCandidates
 
 
 @transaction.atomic
-def _reserve(
+def _claim(
     chosen: ChosenTask,
+    row: ReadyWork,
     *,
     user: User,
     api_client: ApiClient,
@@ -105,29 +119,35 @@ def _reserve(
     now: datetime,
     explicit: bool,
 ) -> Task | None:
-    """Insert the task if its slot is still free under the tree lock; None if it was taken."""
-    # The user row lock keeps one user's concurrent requests under max_pending_tasks_per_user.
-    User.objects.select_for_update().filter(id=user.id).first()
-    pending = Task.objects.filter(selectors.open_tasks(now), user_id=user.id).count()
+    """Insert the task if its slot is still free; None if it was taken meanwhile."""
+    User.objects.select_for_update().filter(id=user.id).values_list("id").first()
+    locked = None
+    if row.node_id is not None:
+        locked = ready_work.lock_work(row.id, tree_id=row.tree_id, kind=chosen.kind)
+        if locked is None:
+            return None
+    pending, on_node, in_tree = ready_work.live_counts(
+        user_id=user.id, row=locked, now=now, config=config
+    )
     if pending >= config.max_pending_tasks_per_user:
         raise policy.TooManyPendingTasks(chosen.kind, "too many pending tasks")
-    target = chosen.target
-    fields: dict = {"payload": {"kind": chosen.kind.value, "lang": lang}}
-    if target is not None:
-        tree = MessageTree.objects.select_for_update().filter(id=target.tree_id).first()
-        if tree is None:
-            return None
-        fields = _slot_fields(chosen, tree=tree, config=config, rng=rng, now=now, explicit=explicit)
-        if fields is None:
-            return None
-        fields["payload"]["lang"] = lang
+    if locked is not None and (
+        on_node >= locked.slots
+        or (chosen.kind in REPLY_KINDS and in_tree >= (locked.tree_room or 0))
+    ):
+        return None
+    payload = _payload(chosen, locked, config=config, rng=rng, explicit=explicit)
+    payload["lang"] = lang
     task = Task.objects.create(
         payload_type=chosen.kind.value,
+        payload=payload,
         user=user,
         api_client=api_client,
+        message_tree_id=locked.tree_id if locked else None,
+        parent_message_id=locked.node_id if locked else None,
         created_at=now,
         expiry_date=now + timedelta(seconds=settings.GROVE_TASK_EXPIRY_SECONDS),
-        **fields,
+        lease_until=now + timedelta(seconds=config.recent_tasks_span_sec),
     )
     journal.record(
         "task_created",
@@ -141,80 +161,27 @@ def _reserve(
     return task
 
 
-def _slot_fields(chosen, *, tree, config, rng, now, explicit) -> dict | None:
+def _payload(
+    chosen: ChosenTask, row: ReadyWork | None, *, config, rng: random.Random, explicit: bool
+) -> dict:
+    """What the task stores for its wire rendering and its answer's checks."""
     target = chosen.target
-    open_here = Task.objects.filter(selectors.open_tasks(now), payload_type=chosen.kind.value)
+    payload: dict = {"kind": chosen.kind.value}
     if isinstance(target, ExtendibleParent):
-        parent = Message.objects.filter(
-            id=target.message_id, deleted=False, review_result=True
-        ).first()
-        if parent is None or tree.state != TreeState.GROWING:
-            return None
-        live_children = parent.children.filter(deleted=False).exclude(review_result=False)
-        limit = tree.max_children_count
-        if parent.role == "assistant":
-            limit = min(limit, config.num_prompter_replies)
-        if (
-            parent.depth >= tree.max_depth
-            or live_children.count() >= limit
-            or open_here.filter(parent_message_id=parent.id).exists()
-        ):
-            return None
-        payload = {"kind": chosen.kind.value, "parent_id": str(parent.id)}
-        return {"payload": payload, "message_tree": tree, "parent_message": parent}
-    if isinstance(target, ReviewCandidate):
-        message = Message.objects.filter(
-            id=target.message_id, deleted=False, review_result__isnull=True
-        ).first()
-        required = (
-            config.num_reviews_initial_prompt
-            if message and message.depth == 0
-            else (config.num_reviews_reply)
-        )
-        if message is None or tree.state not in (
-            TreeState.INITIAL_PROMPT_REVIEW,
-            TreeState.GROWING,
-        ):
-            return None
-        if (
-            message.review_count + open_here.filter(parent_message_id=message.id).count()
-            >= required
-        ):
-            return None
+        payload["parent_id"] = str(target.message_id)
+    elif isinstance(target, ReviewCandidate):
         spec = policy.label_task_mode(
-            policy.Role(message.role), message.depth, config, rng, explicit_request=explicit
+            target.role, target.depth, config, rng, explicit_request=explicit
         )
-        payload = {
-            "kind": chosen.kind.value,
-            "message_id": str(message.id),
-            "mode": spec.mode,
-            "disposition": spec.disposition,
-            "valid_labels": list(spec.valid_labels),
-            "mandatory_labels": list(spec.mandatory_labels),
-        }
-        return {"payload": payload, "message_tree": tree, "parent_message": message}
-    if isinstance(target, RankingCandidate):
-        if tree.state != TreeState.RANKING:
-            return None
-        done = MessageReaction.objects.filter(
-            message_id=target.parent_id, payload_type="RankingReactionPayload"
-        ).count()
-        if done + open_here.filter(parent_message_id=target.parent_id).count() >= (
-            config.num_required_rankings
-        ):
-            return None
-        reply_ids = list(
-            Message.objects.filter(parent_id=target.parent_id, review_result=True, deleted=False)
-            .order_by("id")
-            .values_list("id", flat=True)
+        payload.update(
+            message_id=str(target.message_id),
+            mode=spec.mode,
+            disposition=spec.disposition,
+            valid_labels=list(spec.valid_labels),
+            mandatory_labels=list(spec.mandatory_labels),
         )
-        if len(reply_ids) < 2:
-            return None
+    elif isinstance(target, RankingCandidate):
+        reply_ids = list(row.child_ids)
         rng.shuffle(reply_ids)  # offered in random order, so position carries no bias
-        payload = {
-            "kind": chosen.kind.value,
-            "parent_id": str(target.parent_id),
-            "reply_ids": [str(i) for i in reply_ids],
-        }
-        return {"payload": payload, "message_tree": tree, "parent_message_id": target.parent_id}
-    raise TypeError(f"unknown task target {target!r}")
+        payload.update(parent_id=str(target.parent_id), reply_ids=reply_ids)
+    return payload

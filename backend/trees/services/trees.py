@@ -13,12 +13,12 @@ import uuid
 from collections import defaultdict
 
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils import timezone
 
 from backend import events
-from backend.trees import journal
-from backend.trees.core import consensus, lifecycle, policy
+from backend.trees import journal, ready_work
+from backend.trees.core import consensus, lifecycle, policy, shape
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.consensus import ModerationAction, ReviewOutcome
 from backend.trees.core.lifecycle import TreeState, TreeSummary
@@ -50,6 +50,9 @@ def set_state(tree: MessageTree, new: TreeState, *, reason: str, actor: str = ""
         tree.won_prompt_lottery_date = timezone.now()
         fields.append("won_prompt_lottery_date")
     tree.save(update_fields=fields)
+    config = active_config()
+    ready_work.refresh_trees([tree.id], config)
+    ready_work.refresh_lang(tree.lang, config)
     journal.record(
         "tree_state_changed",
         payload={"from": old.value, "to": new.value, "reason": reason},
@@ -84,10 +87,16 @@ def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> lis
             break
         set_state(tree, new, reason="advance")
         entered.append(new.value)
+    ready_work.refresh_trees([tree.id], config)
     if was_active and lifecycle.is_terminal(TreeState(tree.state)):
         # A slot freed up (OA ``_enter_state``): maybe wake backlog trees, refill the lottery.
         _activate_backlog(tree.lang, config, rng)
-        transaction.on_commit(lambda: run_prompt_lottery(lang=tree.lang, rng=rng))
+    if TreeState.PROMPT_LOTTERY_WAITING.value in entered or (
+        was_active and lifecycle.is_terminal(TreeState(tree.state))
+    ):
+        # A prompt joined the lottery or a growing slot freed up: draw now, in this
+        # transaction, so the ready work never waits for a request or a periodic job.
+        run_prompt_lottery(lang=tree.lang, rng=rng)
     return entered
 
 
@@ -221,70 +230,8 @@ def delete_subtree(message_id: uuid.UUID, *, reason: str, actor: str = "") -> in
 
 
 def summarize(tree: MessageTree, config: TreeManagerConfig) -> TreeSummary:
-    """The tree as the pure lifecycle sees it (two queries, three with quality thresholds)."""
-    rows = list(
-        Message.objects.filter(message_tree=tree, deleted=False).values_list(
-            "id", "parent_id", "depth", "role", "review_result"
-        )
-    )
-    accepted = [r for r in rows if r[4] is True]
-    awaiting = sum(1 for r in rows if r[4] is None)
-    prompt = next((r for r in rows if r[1] is None), None)
-    live_children: dict[uuid.UUID, int] = defaultdict(int)
-    accepted_children: dict[uuid.UUID, list] = defaultdict(list)
-    for row in rows:
-        if row[1] is not None and row[4] is not False:
-            live_children[row[1]] += 1
-        if row[1] is not None and row[4] is True:
-            accepted_children[row[1]].append(row)
-    quality = {}
-    if config.min_prompt_quality is not None or config.min_reply_quality_for_extension is not None:
-        from backend.trees.selectors import mean_quality_by_message
-
-        quality = mean_quality_by_message([r[0] for r in rows])
-    tree_size = sum(1 for r in rows if r[4] is not False)
-    has_extendible = any(
-        policy.is_extendible(
-            policy.ExtendibleParent(
-                message_id=r[0],
-                tree_id=tree.id,
-                depth=r[2],
-                role=policy.Role(r[3]),
-                author_id=None,
-                active_children_count=live_children[r[0]],
-                tree_size=tree_size,
-                goal_tree_size=tree.goal_tree_size,
-                mean_quality=quality.get(r[0]),
-                max_depth=tree.max_depth,
-                max_children_count=tree.max_children_count,
-            ),
-            config,
-        )
-        for r in accepted
-    )
-    ranking_counts = dict(
-        MessageReaction.objects.filter(
-            message__message_tree=tree, payload_type="RankingReactionPayload"
-        )
-        .values("message_id")
-        .annotate(n=Count("id"))
-        .values_list("message_id", "n")
-    )
-    rankable = [
-        parent_id
-        for parent_id, kids in accepted_children.items()
-        if len(kids) > 1 and (kids[0][3] == "assistant" or config.rank_prompter_replies)
-    ]
-    return TreeSummary(
-        state=TreeState(tree.state),
-        goal_tree_size=tree.goal_tree_size,
-        accepted_size=len(accepted),
-        awaiting_review=awaiting,
-        has_extendible_parent=has_extendible,
-        prompt_review_result=prompt[4] if prompt else None,
-        prompt_mean_quality=quality.get(prompt[0]) if prompt else None,
-        rankings_per_parent=tuple(ranking_counts.get(p, 0) for p in rankable),
-    )
+    """The tree as the pure lifecycle sees it (``core.shape.summarize`` over its rows)."""
+    return shape.summarize(ready_work.load_shapes([tree.id], config)[tree.id], config)
 
 
 def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:

@@ -1,0 +1,395 @@
+"""The ready-work index: what can be handed out now, kept beside the trees.
+
+Writers pay, readers don't. Every service that changes a tree calls ``refresh_trees`` in its
+own transaction, which recomputes the tree's rows from ``core.shape.ready_work`` (the one home
+of the structural rules) and writes only the difference; ``refresh_lang`` keeps the per-language
+initial-prompt row. A task request then reads the language's rows with the per-user exclusions
+as anti-joins (``eligible``), lets the policy choose, and ``claim``s one slot: the work rows are
+locked, live leases (open tasks within their ``lease_until``) are counted on a fresh snapshot,
+and the task is inserted only if a slot is still free. No lock is held while Python chooses.
+
+``rebuild`` recomputes everything from the trees (the ``rebuild_ready_work`` command and the
+periodic consistency sweep).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from backend.trees.core import policy, shape
+from backend.trees.core.candidates import (
+    ExtendibleParent,
+    RankingCandidate,
+    ReviewCandidate,
+    TaskCandidates,
+)
+from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.lifecycle import TreeState
+from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS, Role, TaskKind
+from backend.trees.models import (
+    Message,
+    MessageReaction,
+    MessageTree,
+    ReactionType,
+    ReadyWork,
+    Task,
+    TextLabels,
+)
+
+# ``skip_reason`` of tasks closed by ``maintenance.expire_tasks``: not a skip by the user.
+EXPIRED_SKIP_REASON = "expired"
+# States whose trees offer work (the others have no rows).
+WORKING_STATES = (TreeState.INITIAL_PROMPT_REVIEW, TreeState.GROWING, TreeState.RANKING)
+REBUILD_BATCH = 500
+_REPLY = [k.value for k in REPLY_KINDS]
+_LABEL = [k.value for k in LABEL_KINDS]
+_RANK = [k.value for k in RANK_KINDS]
+
+
+# --- reading trees -------------------------------------------------------------------------
+
+
+def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dict:
+    """``{tree id: core.shape.TreeShape}`` for the trees that exist (three or four queries)."""
+    ids = list(tree_ids)
+    trees = {
+        t["id"]: t
+        for t in MessageTree.objects.filter(id__in=ids).values(
+            "id", "state", "lang", "goal_tree_size", "max_depth", "max_children_count"
+        )
+    }
+    if not trees:
+        return {}
+    rows = list(
+        Message.objects.filter(message_tree_id__in=trees).values_list(
+            "id",
+            "message_tree_id",
+            "parent_id",
+            "depth",
+            "role",
+            "user_id",
+            "review_result",
+            "review_count",
+            "deleted",
+        )
+    )
+    quality: dict = {}
+    if config.min_prompt_quality is not None or config.min_reply_quality_for_extension is not None:
+        from backend.trees.selectors import mean_quality_by_message
+
+        quality = mean_quality_by_message(r[0] for r in rows)
+    rankings: dict = defaultdict(dict)
+    for parent_id, tree_id, n in (
+        MessageReaction.objects.filter(
+            message__message_tree_id__in=trees, payload_type=ReactionType.RANKING
+        )
+        .values("message_id")
+        .annotate(n=Count("id"))
+        .values_list("message_id", "message__message_tree_id", "n")
+    ):
+        rankings[tree_id][parent_id] = n
+    nodes: dict = defaultdict(list)
+    for mid, tid, parent_id, depth, role, author, result, reviews, deleted in rows:
+        nodes[tid].append(
+            shape.Node(
+                id=mid,
+                parent_id=parent_id,
+                depth=depth,
+                role=Role(role),
+                author_id=author,
+                review_result=result,
+                review_count=reviews,
+                deleted=deleted,
+                mean_quality=quality.get(mid),
+            )
+        )
+    return {
+        tid: shape.TreeShape(
+            tree_id=tid,
+            state=TreeState(t["state"]),
+            lang=t["lang"],
+            goal_tree_size=t["goal_tree_size"],
+            max_depth=t["max_depth"],
+            max_children_count=t["max_children_count"],
+            nodes=tuple(nodes[tid]),
+            rankings_done=rankings[tid],
+        )
+        for tid, t in trees.items()
+    }
+
+
+# --- writing the index ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def refresh_trees(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> None:
+    """Bring the rows of these trees in line with the trees (call inside the change's
+    transaction). Rows keep their ids while the work exists, so a request that read a row
+    can still claim it."""
+    ids = [tid for tid in tree_ids if tid is not None]
+    if not ids:
+        return
+    shapes = load_shapes(ids, config)
+    wanted: dict[tuple, ReadyWork] = {}
+    for tid, tree in shapes.items():
+        for item in shape.ready_work(tree, config):
+            wanted[(item.node_id, item.kind.value)] = ReadyWork(
+                lang=tree.lang,
+                kind=item.kind.value,
+                tree_id=tid,
+                node_id=item.node_id,
+                slots=item.slots,
+                tree_room=item.tree_room,
+                author_id=item.author_id,
+                child_count=item.child_count,
+                child_ids=[str(i) for i in item.child_ids],
+            )
+    fields = ("slots", "tree_room", "author_id", "child_count", "child_ids")
+    stale, changed = [], []
+    for row in ReadyWork.objects.select_for_update().filter(tree_id__in=ids).order_by("id"):
+        new = wanted.pop((row.node_id, row.kind), None)
+        if new is None:
+            stale.append(row.id)
+        elif any(getattr(row, f) != getattr(new, f) for f in fields):
+            for f in fields:
+                setattr(row, f, getattr(new, f))
+            changed.append(row)
+    if stale:
+        ReadyWork.objects.filter(id__in=stale).delete()
+    if changed:
+        ReadyWork.objects.bulk_update(changed, fields)
+    if wanted:
+        ReadyWork.objects.bulk_create(wanted.values())
+
+
+def refresh_lang(lang: str, config: TreeManagerConfig) -> None:
+    """The language's initial-prompt row: how many new prompts to ask for."""
+    counts = dict(
+        MessageTree.objects.filter(lang=lang, state__in=_COUNTED_STATES)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    missing = policy.count_missing_prompts(
+        config,
+        lang=lang,
+        growing=counts.get(TreeState.GROWING, 0),
+        initial_prompt_review=counts.get(TreeState.INITIAL_PROMPT_REVIEW, 0),
+        prompt_lottery_waiting=counts.get(TreeState.PROMPT_LOTTERY_WAITING, 0),
+    )
+    kind = TaskKind.INITIAL_PROMPT.value
+    updated = ReadyWork.objects.filter(lang=lang, kind=kind, node__isnull=True).update(
+        slots=missing
+    )
+    if not updated:
+        ReadyWork.objects.bulk_create(
+            [ReadyWork(lang=lang, kind=kind, slots=missing)], ignore_conflicts=True
+        )
+
+
+_COUNTED_STATES = (
+    TreeState.GROWING,
+    TreeState.INITIAL_PROMPT_REVIEW,
+    TreeState.PROMPT_LOTTERY_WAITING,
+)
+
+
+def rebuild(config: TreeManagerConfig) -> int:
+    """Recompute the whole index from the trees; returns the rows it holds afterwards."""
+    ReadyWork.objects.exclude(tree__state__in=WORKING_STATES).exclude(tree__isnull=True).delete()
+    ids = list(
+        MessageTree.objects.filter(state__in=WORKING_STATES)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for start in range(0, len(ids), REBUILD_BATCH):
+        refresh_trees(ids[start : start + REBUILD_BATCH], config)
+    langs = set(MessageTree.objects.values_list("lang", flat=True).distinct())
+    langs |= set(ReadyWork.objects.values_list("lang", flat=True).distinct())
+    for lang in sorted(langs):
+        refresh_lang(lang, config)
+    return ReadyWork.objects.count()
+
+
+# --- reading work for one user -------------------------------------------------------------
+
+
+def _open(now: datetime) -> Q:
+    return Q(done=False, skipped=False, expiry_date__gt=now)
+
+
+def _leases(now: datetime, group: str, **match) -> Coalesce:
+    """Live leases matching ``match`` (OuterRef-s into the ready-work row), one count per
+    ``group`` value."""
+    live = (
+        Task.objects.filter(_open(now), lease_until__gt=now, **match)
+        .order_by()
+        .values(group)
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(live, output_field=IntegerField()), Value(0))
+
+
+def eligible(
+    *, lang: str, now: datetime, config: TreeManagerConfig, user_id: uuid.UUID | None
+) -> list[ReadyWork]:
+    """The language's work with a free slot that ``user_id`` may do (one query).
+
+    Per-user rules (``core.policy``: may_review / may_reply / may_rank), as anti-joins: never
+    one's own message; never a message already reviewed, a parent already answered or ranked,
+    or a ranking among one's own replies; never a node the user skipped, or was handed,
+    within ``recent_tasks_span_sec``, for the same kind. No cap before these exclusions.
+    Rows carry ``pending`` (the user's open tasks within ``recent_tasks_span_sec``).
+    """
+    rows = ReadyWork.objects.filter(Q(slots__gt=0) | Q(node__isnull=True), lang=lang).annotate(
+        leased=_leases(
+            now,
+            "parent_message_id",
+            parent_message_id=OuterRef("node_id"),
+            payload_type=OuterRef("kind"),
+        ),
+        tree_leased=_leases(
+            now, "message_tree_id", message_tree_id=OuterRef("tree_id"), payload_type__in=_REPLY
+        ),
+    )
+    rows = rows.filter(Q(node__isnull=True) | Q(slots__gt=F("leased"))).exclude(
+        Q(kind__in=_REPLY) & Q(tree_room__lte=F("tree_leased"))
+    )
+    if user_id is None:
+        return _with_lang_row(list(rows.order_by("id")), lang, config)
+    since = now - timedelta(seconds=config.recent_tasks_span_sec)
+    handled = Task.objects.filter(
+        Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON)),
+        user_id=user_id,
+        parent_message_id=OuterRef("node_id"),
+        payload_type=OuterRef("kind"),
+    )
+    reviewed = TextLabels.objects.filter(
+        user_id=user_id, message_id=OuterRef("node_id"), task__isnull=False
+    )
+    ranked = MessageReaction.objects.filter(
+        user_id=user_id, message_id=OuterRef("node_id"), payload_type=ReactionType.RANKING
+    )
+    wrote_child = Message.objects.filter(
+        parent_id=OuterRef("node_id"), user_id=user_id, deleted=False
+    ).exclude(review_result=False)
+    pending = (
+        Task.objects.filter(_open(now), user_id=user_id, created_at__gte=since)
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    rows = (
+        rows.exclude(Q(kind__in=_LABEL + _REPLY) & Q(author_id=user_id))
+        .exclude(Exists(handled))
+        .exclude(Q(kind__in=_LABEL) & Exists(reviewed))
+        .exclude(Q(kind__in=_RANK) & Exists(ranked))
+        .exclude(Q(kind__in=_REPLY + _RANK) & Exists(wrote_child))
+        .annotate(pending=Coalesce(Subquery(pending, output_field=IntegerField()), Value(0)))
+    )
+    return _with_lang_row(list(rows.order_by("id")), lang, config, again=rows)
+
+
+def _with_lang_row(rows: list, lang: str, config: TreeManagerConfig, again=None) -> list:
+    """The first request in a language creates its initial-prompt row (then reads again)."""
+    if any(row.node_id is None for row in rows):
+        return rows
+    refresh_lang(lang, config)
+    if again is None:
+        return rows + list(ReadyWork.objects.filter(lang=lang, node__isnull=True, slots__gt=0))
+    return list(again.order_by("id"))
+
+
+def as_candidates(rows: Iterable[ReadyWork]) -> TaskCandidates:
+    """The policy's view of eligible rows (already filtered for the user)."""
+    prompts, replies, parents, rankings, missing = [], [], [], [], 0
+    for row in rows:
+        kind = TaskKind(row.kind)
+        if kind is TaskKind.INITIAL_PROMPT:
+            missing = row.slots
+        elif kind in LABEL_KINDS:
+            is_prompt = kind is TaskKind.LABEL_INITIAL_PROMPT
+            candidate = ReviewCandidate(
+                message_id=row.node_id,
+                tree_id=row.tree_id,
+                role=Role.ASSISTANT if kind is TaskKind.LABEL_ASSISTANT_REPLY else Role.PROMPTER,
+                depth=0 if is_prompt else 1,
+                author_id=row.author_id,
+            )
+            (prompts if is_prompt else replies).append(candidate)
+        elif kind in REPLY_KINDS:
+            parents.append(
+                ExtendibleParent(
+                    message_id=row.node_id,
+                    tree_id=row.tree_id,
+                    depth=0,
+                    role=Role.PROMPTER if kind is TaskKind.ASSISTANT_REPLY else Role.ASSISTANT,
+                    author_id=row.author_id,
+                    active_children_count=row.child_count,
+                    tree_size=0,
+                    goal_tree_size=row.tree_room or 0,
+                )
+            )
+        else:
+            rankings.append(
+                RankingCandidate(
+                    parent_id=row.node_id,
+                    tree_id=row.tree_id,
+                    role_of_children=Role.ASSISTANT
+                    if kind is TaskKind.RANK_ASSISTANT_REPLIES
+                    else Role.PROMPTER,
+                    child_ids=tuple(uuid.UUID(i) for i in row.child_ids),
+                )
+            )
+    return TaskCandidates(
+        missing_prompts=missing,
+        prompts_need_review=tuple(prompts),
+        replies_need_review=tuple(replies),
+        extendible_parents=tuple(parents),
+        incomplete_rankings=tuple(rankings),
+    )
+
+
+# --- claiming one slot ---------------------------------------------------------------------
+
+
+def lock_work(row_id: int, *, tree_id: uuid.UUID | None, kind: TaskKind) -> ReadyWork | None:
+    """Lock the row to claim (and, for a reply, every reply row of its tree: the goal size is
+    shared by the tree's parents); None when the work is gone."""
+    match = Q(id=row_id)
+    if kind in REPLY_KINDS:
+        match |= Q(tree_id=tree_id, kind__in=_REPLY)
+    locked = {r.id: r for r in ReadyWork.objects.select_for_update().filter(match).order_by("id")}
+    return locked.get(row_id)
+
+
+def live_counts(
+    *, user_id: uuid.UUID, row: ReadyWork | None, now: datetime, config: TreeManagerConfig
+) -> tuple[int, int, int]:
+    """(the user's pending tasks, live leases on the row's node and kind, live reply leases in
+    its tree): one query, run after ``lock_work`` so it sees every committed claim."""
+    since = now - timedelta(seconds=config.recent_tasks_span_sec)
+    mine = Q(user_id=user_id, created_at__gte=since)
+    if row is None or row.node_id is None:
+        return Task.objects.filter(_open(now), mine).count(), 0, 0
+    on_node = Q(parent_message_id=row.node_id, payload_type=row.kind, lease_until__gt=now)
+    in_tree = Q(message_tree_id=row.tree_id, payload_type__in=_REPLY, lease_until__gt=now)
+    counts = (
+        Task.objects.filter(_open(now))
+        .filter(mine | on_node | in_tree)
+        .aggregate(
+            pending=Count("id", filter=mine),
+            on_node=Count("id", filter=on_node),
+            in_tree=Count("id", filter=in_tree),
+        )
+    )
+    return counts["pending"], counts["on_node"], counts["in_tree"]
