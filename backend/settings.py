@@ -197,10 +197,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["frontend_api.v1.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "frontend_api.v1.throttling.ApiClientRateThrottle",
-        "frontend_api.v1.throttling.ActingUserRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["frontend_api.v1.throttling.ProtocolRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_client": env_str("GROVE_THROTTLE_CLIENT", "10000/minute"),
         "user": env_str("GROVE_THROTTLE_USER", "120/minute"),
@@ -210,7 +207,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
-# Throttle counters live in the cache: Redis when configured, so every process shares them.
+# Throttle counters live in the cache's Redis when configured, so every process shares them
+# (frontend_api/v1/throttling.py); without it, in the process.
 CACHE_URL = env_str("GROVE_CACHE_URL", REDIS_URL)
 CACHES = {
     "default": (
