@@ -175,6 +175,9 @@ else:
 # --- Grove -----------------------------------------------------------------------------------
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
 GROVE_MAX_MESSAGE_LENGTH = env_int("GROVE_MAX_MESSAGE_LENGTH", 8192)
+# Seconds a process keeps an API client it looked up by key (0: look it up on every request).
+# A client disabled in one process may still be accepted by the others for that long.
+GROVE_API_CLIENT_CACHE_SECONDS = env_int("GROVE_API_CLIENT_CACHE_SECONDS", 30)
 GROVE_TASK_EXPIRY_SECONDS = env_int("GROVE_TASK_EXPIRY_SECONDS", 60 * 60 * 2)
 # Exports: files of the export job, and the key of the user-id pseudonyms (HMAC-SHA256).
 GROVE_EXPORT_DIR = Path(env_str("GROVE_EXPORT_DIR", str(VAR_DIR / "exports")))
