@@ -112,13 +112,26 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 EMBEDDED_DATABASE_URL = f"sqlite:///{VAR_DIR / 'grove.sqlite3'}"
 DATABASE_URL = os.environ.get("DATABASE_URL") or EMBEDDED_DATABASE_URL
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL,
-        conn_max_age=env_int("GROVE_DB_CONN_MAX_AGE", 0),
-        conn_health_checks=True,
-    )
-}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# HTTP requests one web process works on at once (each holds a database connection);
+# more wait their turn. 0 means no bound.
+GROVE_WEB_MAX_CONCURRENT_REQUESTS = env_int("GROVE_WEB_MAX_CONCURRENT_REQUESTS", 16)
+# PostgreSQL connections come from a pool in each process (psycopg_pool): under ASGI every
+# request runs in a context of its own, so a new connection per request (CONN_MAX_AGE=0)
+# costs a PostgreSQL backend start each time, and persistent connections (CONN_MAX_AGE>0)
+# stay with finished requests' contexts instead of being reused. The pool is sized to the
+# request bound above, so a process never holds more connections than it serves requests.
+GROVE_DB_POOL = IS_POSTGRES and env_bool("GROVE_DB_POOL", True)
+if GROVE_DB_POOL:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("GROVE_DB_POOL_MIN_SIZE", 2),
+        "max_size": env_int("GROVE_DB_POOL_MAX_SIZE", GROVE_WEB_MAX_CONCURRENT_REQUESTS or 16),
+        # Seconds a request waits for a free connection before it fails.
+        "timeout": env_int("GROVE_DB_POOL_TIMEOUT_SECONDS", 10),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("GROVE_DB_CONN_MAX_AGE", 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout keeps the embedded server from failing
     # with "database is locked" under a few concurrent requests.
@@ -126,7 +139,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Parallel test runs on one server each need their own test database name.
 if os.environ.get("GROVE_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GROVE_TEST_DB_NAME"]}
-IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, Celery, channel layer ------------------------------------------------------------
@@ -163,9 +175,9 @@ else:
 # --- Grove -----------------------------------------------------------------------------------
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
 GROVE_MAX_MESSAGE_LENGTH = env_int("GROVE_MAX_MESSAGE_LENGTH", 8192)
-# HTTP requests one web process works on at once (each holds a database connection);
-# more wait their turn. 0 means no bound.
-GROVE_WEB_MAX_CONCURRENT_REQUESTS = env_int("GROVE_WEB_MAX_CONCURRENT_REQUESTS", 16)
+# Seconds a process keeps an API client it looked up by key (0: look it up on every request).
+# A client disabled in one process may still be accepted by the others for that long.
+GROVE_API_CLIENT_CACHE_SECONDS = env_int("GROVE_API_CLIENT_CACHE_SECONDS", 30)
 GROVE_TASK_EXPIRY_SECONDS = env_int("GROVE_TASK_EXPIRY_SECONDS", 60 * 60 * 2)
 # Exports: files of the export job, and the key of the user-id pseudonyms (HMAC-SHA256).
 GROVE_EXPORT_DIR = Path(env_str("GROVE_EXPORT_DIR", str(VAR_DIR / "exports")))
@@ -189,10 +201,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["frontend_api.v1.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "frontend_api.v1.throttling.ApiClientRateThrottle",
-        "frontend_api.v1.throttling.ActingUserRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["frontend_api.v1.throttling.ProtocolRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_client": env_str("GROVE_THROTTLE_CLIENT", "10000/minute"),
         "user": env_str("GROVE_THROTTLE_USER", "120/minute"),
@@ -202,7 +211,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
-# Throttle counters live in the cache: Redis when configured, so every process shares them.
+# Throttle counters live in the cache's Redis when configured, so every process shares them
+# (frontend_api/v1/throttling.py); without it, in the process.
 CACHE_URL = env_str("GROVE_CACHE_URL", REDIS_URL)
 CACHES = {
     "default": (

@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db.models import Q
 
 from backend.accounts.errors import ForeignClientForbidden, InvalidKeyset, UserNotFound
 from backend.accounts.keys import digest_api_key
 from backend.accounts.models import ApiClient, User
 
+# Every request looks its client up by key; clients change rarely. Found clients are kept in
+# this process for GROVE_API_CLIENT_CACHE_SECONDS (unknown keys are not, so the map holds one
+# entry per client at most). Saving or deleting a client in this process empties the map
+# (backend/accounts/apps.py); another process may still accept a key disabled here for up to
+# that many seconds.
+_clients_by_digest: dict[str, tuple[float, ApiClient]] = {}
+
 
 def api_client_for_key(api_key: str) -> ApiClient | None:
     """The client holding ``api_key`` (enabled or not), or None."""
     if not api_key:
         return None
-    return ApiClient.objects.filter(api_key_digest=digest_api_key(api_key)).first()
+    digest = digest_api_key(api_key)
+    now = time.monotonic()
+    cached = _clients_by_digest.get(digest)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    client = ApiClient.objects.filter(api_key_digest=digest).first()
+    if client is not None and settings.GROVE_API_CLIENT_CACHE_SECONDS > 0:
+        _clients_by_digest[digest] = (now + settings.GROVE_API_CLIENT_CACHE_SECONDS, client)
+    return client
+
+
+def forget_api_clients(**_signal_arguments) -> None:
+    """Drop the clients kept by ``api_client_for_key`` (a client was saved or deleted)."""
+    _clients_by_digest.clear()
 
 
 def enabled_api_client_ids() -> list:

@@ -1,43 +1,151 @@
 """Request throttling per API client and per acting user (rates from settings).
 
-A refused request gets 429 in OA's error shape with a Retry-After header (see errors.py).
+Both budgets are fixed-window counters: a request adds one to the client's counter and, when
+it names a user, to that user's counter for the current window (``floor(now / period)``), and
+is refused when either counter is past its rate. On Redis the increments of both counters
+and their expiry go in one MULTI/EXEC pipeline: one round trip per request, on a connection
+pool built once per process (DRF's ``SimpleRateThrottle`` made a GET and a SET per throttle,
+and Django's cache client opened a new connection in every request's context). Without Redis
+the counters live in the process (the embedded profile's single process).
+
+A refused request gets 429 in OA's error shape with a Retry-After header (see errors.py) that
+says when the exceeded window ends. Refused requests count too; they cannot push the end of
+a window further.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import threading
+import time
+from dataclasses import dataclass
 
-from rest_framework.throttling import SimpleRateThrottle
+import redis
+from django.conf import settings
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
 
 from frontend_api.v1.auth import USER_HEADER
 
+COUNTER_PREFIX = "grove:throttle"
+PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-class ApiClientRateThrottle(SimpleRateThrottle):
-    scope = "api_client"
 
-    def get_cache_key(self, request, view):
+def parse_rate(rate: str) -> tuple[int, int]:
+    """``"120/minute"`` → ``(120, 60)``: DRF's rate strings (the period's first letter counts)."""
+    count, _, period = rate.partition("/")
+    return int(count), PERIOD_SECONDS[period[0]]
+
+
+@dataclass(frozen=True)
+class Budget:
+    key: str
+    limit: int
+    period_seconds: int
+
+
+class RedisCounters:
+    """Fixed-window counters in Redis: every budget of a request in one round trip."""
+
+    def __init__(self, client: redis.Redis):
+        self.client = client
+
+    def hit(self, budgets: list[Budget], now: float) -> list[int]:
+        pipe = self.client.pipeline(transaction=True)
+        for budget in budgets:
+            key = _window_key(budget, now)
+            pipe.incr(key)
+            # One second of slack, so a counter read at the window's end still exists.
+            pipe.expire(key, budget.period_seconds + 1)
+        return pipe.execute()[0::2]
+
+
+class LocalCounters:
+    """The same counters in this process, for the embedded profile (no Redis)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: dict[str, tuple[float, int]] = {}  # key -> (window end, count)
+
+    def hit(self, budgets: list[Budget], now: float) -> list[int]:
+        with self._lock:
+            self._counts = {k: v for k, v in self._counts.items() if v[0] > now}
+            counts = []
+            for budget in budgets:
+                key = _window_key(budget, now)
+                end, count = self._counts.get(key, (_window_end(budget, now), 0))
+                self._counts[key] = (end, count + 1)
+                counts.append(count + 1)
+            return counts
+
+
+def _window_key(budget: Budget, now: float) -> str:
+    return f"{COUNTER_PREFIX}:{budget.key}:{int(now // budget.period_seconds)}"
+
+
+def _window_end(budget: Budget, now: float) -> float:
+    return (int(now // budget.period_seconds) + 1) * budget.period_seconds
+
+
+@functools.cache
+def counters() -> RedisCounters | LocalCounters:
+    """This process's counter store, built on first use (GROVE_CACHE_URL, else in-process)."""
+    if settings.CACHE_URL:
+        return RedisCounters(redis.Redis.from_url(settings.CACHE_URL))
+    return LocalCounters()
+
+
+class ProtocolRateThrottle(BaseThrottle):
+    """The API client's budget (``api_client`` rate) and the acting user's (``user`` rate).
+
+    The user is the one a request acts for: X-OASST-USER, or the body's ``user`` object.
+    """
+
+    THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    timer = staticmethod(time.time)
+
+    def __init__(self):
+        self.retry_after: float | None = None
+
+    def allow_request(self, request, view) -> bool:
+        budgets = self.budgets(request)
+        if not budgets:
+            return True
+        now = self.timer()
+        counts = counters().hit(budgets, now)
+        exceeded = [b for b, count in zip(budgets, counts, strict=True) if count > b.limit]
+        if not exceeded:
+            return True
+        self.retry_after = max(_window_end(b, now) - now for b in exceeded)
+        return False
+
+    def wait(self) -> float | None:
+        return self.retry_after
+
+    def budgets(self, request) -> list[Budget]:
         if request.auth is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.id}
+            return []
+        budgets = []
+        client_rate = self.THROTTLE_RATES.get("api_client")
+        if client_rate:
+            limit, period = parse_rate(client_rate)
+            budgets.append(Budget(f"api_client:{request.auth.id}", limit, period))
+        user_rate = self.THROTTLE_RATES.get("user")
+        ident = _acting_user_ident(request)
+        if user_rate and ident:
+            limit, period = parse_rate(user_rate)
+            # The user part is the caller's free text: hashed, so any name makes a short key.
+            digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()
+            budgets.append(Budget(f"user:{request.auth.id}:{digest}", limit, period))
+        return budgets
 
 
-class ActingUserRateThrottle(SimpleRateThrottle):
-    """Keyed on the user a request acts for: X-OASST-USER, or the body's ``user`` object."""
-
-    scope = "user"
-
-    def get_cache_key(self, request, view):
-        if request.auth is None:
-            return None
-        ident = request.META.get(USER_HEADER, "")
-        if not ident and request.method in ("POST", "PUT", "PATCH"):
-            data = request.data if isinstance(request.data, dict) else {}
-            user = data.get("user") if isinstance(data.get("user"), dict) else None
-            if user:
-                ident = f"{user.get('auth_method')}:{user.get('id')}"
-        if not ident:
-            return None
-        # The user part is the caller's free text: hashed, so any name makes a short key of
-        # safe characters (cache backends refuse or warn on spaces, control characters, length).
-        digest = hashlib.sha256(str(ident).encode("utf-8", "surrogatepass")).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": f"{request.auth.id}:{digest}"}
+def _acting_user_ident(request) -> str:
+    ident = request.META.get(USER_HEADER, "")
+    if not ident and request.method in ("POST", "PUT", "PATCH"):
+        data = request.data if isinstance(request.data, dict) else {}
+        user = data.get("user") if isinstance(data.get("user"), dict) else None
+        if user:
+            ident = f"{user.get('auth_method')}:{user.get('id')}"
+    return str(ident)

@@ -170,8 +170,8 @@ def test_availability_lists_every_task_type(frontend):
 def test_throttling_answers_429_in_protocol_shape(frontend, monkeypatch):
     from frontend_api.v1 import throttling
 
-    rates = {**throttling.ActingUserRateThrottle.THROTTLE_RATES, "user": "2/minute"}
-    monkeypatch.setattr(throttling.ActingUserRateThrottle, "THROTTLE_RATES", rates)
+    rates = {**throttling.ProtocolRateThrottle.THROTTLE_RATES, "user": "2/minute"}
+    monkeypatch.setattr(throttling.ProtocolRateThrottle, "THROTTLE_RATES", rates)
     responses = [request(frontend) for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 429]
     assert responses[2].json()["error_code"] == 429

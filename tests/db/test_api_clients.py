@@ -42,3 +42,30 @@ def test_bootstrap_command_prints_the_key_once(capsys):
     assert api_client_for_key(key) is not None
     call_command("bootstrap_api_client")
     assert key not in capsys.readouterr().out
+
+
+def test_a_found_client_is_kept_so_the_next_lookup_asks_no_query(django_assert_num_queries):
+    issued = create_api_client(name="web")
+    api_client_for_key(issued.api_key)
+    with django_assert_num_queries(0):
+        assert api_client_for_key(issued.api_key) == issued.client
+
+
+def test_with_the_client_cache_off_every_lookup_asks_the_database(
+    settings, django_assert_num_queries
+):
+    settings.GROVE_API_CLIENT_CACHE_SECONDS = 0
+    issued = create_api_client(name="web")
+    api_client_for_key(issued.api_key)
+    with django_assert_num_queries(1):
+        assert api_client_for_key(issued.api_key) == issued.client
+
+
+def test_a_client_disabled_in_this_process_is_refused_at_once(client):
+    issued = create_api_client(name="web")
+    assert client.get("/api/v1/auth/check", HTTP_X_API_KEY=issued.api_key).status_code == 200
+    issued.client.enabled = False
+    issued.client.save()
+    response = client.get("/api/v1/auth/check", HTTP_X_API_KEY=issued.api_key)
+    assert response.status_code == 403
+    assert response.json()["error_code"] == 2
