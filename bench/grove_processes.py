@@ -78,6 +78,7 @@ class GroveServers:
     seed_scale: float | None = None
     seed: int = 1
     db_conn_max_age: int = 0
+    reuse: bool = False
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -136,15 +137,25 @@ class GroveServers:
         )
 
     def prepare_database(self) -> None:
-        """Drop and create the scratch database, migrate, create the trusted client, seed."""
+        """Drop and create the scratch database, migrate, create the trusted client, seed.
+
+        With ``reuse`` the database is kept (say one seeded at OA's scale): it is migrated
+        and gets a trusted client of its own, whose key replaces ``api_key``.
+        """
+        # Jobs left in the broker by an earlier run name trees of a dropped database.
+        subprocess.run(
+            ["redis-cli", "-u", self.redis_url, "FLUSHDB"], check=True, capture_output=True
+        )
+        if self.reuse:
+            self.manage("migrate", "--noinput", "-v0")
+            issued = self.manage("create_api_client", f"bench-{self.port}", "--trusted")
+            self.api_key = issued.stdout.rsplit(":", 1)[1].strip()
+            return
         psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
         psql(f"CREATE DATABASE {self.database}")
         self.manage("migrate", "--noinput", "-v0")
         # Before seed_scale: the bootstrap client is created only when no client exists yet.
         self.manage("bootstrap_api_client")
-        subprocess.run(
-            ["redis-cli", "-u", self.redis_url, "FLUSHDB"], check=True, capture_output=True
-        )
         if self.seed_scale:
             subprocess.run(
                 [
