@@ -89,6 +89,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Benchmarks only: SQL statements per request in a response header (backend/query_count.py).
+if env_bool("GROVE_QUERY_COUNT_HEADER", False):
+    MIDDLEWARE.insert(0, "backend.query_count.QueryCountMiddleware")
 
 ROOT_URLCONF = "backend.urls"
 WSGI_APPLICATION = "backend.wsgi.application"

@@ -1,0 +1,229 @@
+"""Start and stop Grove's production profile for a benchmark: PostgreSQL, uvicorn, Celery.
+
+``GroveServers`` recreates a scratch database, migrates it, creates the trusted API client
+(``bootstrap_api_client`` with a known key), optionally seeds OA's scale into it
+(``bench/seed_scale.py``), then serves it with uvicorn (N worker processes) and ONE Celery
+worker on Redis, as ``docker-compose.yml`` does. Every process runs in a session of its own
+so that ``stop`` can end it with its children (uvicorn's workers, Celery's pool), and the
+context manager stops them on any exit, Ctrl-C included.
+
+``repo`` may be another checkout of Grove (say a baseline commit): its own ``.venv`` is
+used when it has one, so one driver can measure two versions with the same load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+SERVER_START_SECONDS = 60
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def repo_python(repo: Path) -> str:
+    """The checkout's own interpreter when it has a virtualenv, else the current one."""
+    own = repo / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
+def git_commit(repo: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def psql(sql: str) -> None:
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
+
+
+def process_group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in a process group (from /proc)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After "pid (comm)": state ppid pgrp ... utime is field 14, stime 15 (1-based).
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+@dataclass
+class GroveServers:
+    """The servers of one benchmark run; use as a context manager."""
+
+    repo: Path
+    database: str
+    api_key: str
+    web_workers: int = 2
+    redis_url: str = "redis://127.0.0.1:6379/12"
+    seed_scale: float | None = None
+    seed: int = 1
+    db_conn_max_age: int = 0
+    reuse: bool = False
+    port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:5432/{self.database}"
+
+    def environment(self) -> dict[str, str]:
+        """Production profile: PostgreSQL, Celery on Redis (not eager), quiet logs.
+
+        The throttle is set far above any load we generate: it is not what we measure.
+        """
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("GROVE_", "CELERY_", "DJANGO_")) and key != "REDIS_URL"
+        }
+        env.update(
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            CELERY_TASK_ALWAYS_EAGER="false",
+            GROVE_BOOTSTRAP_API_KEY=self.api_key,
+            GROVE_LOG_LEVEL="WARNING",
+            GROVE_DB_CONN_MAX_AGE=str(self.db_conn_max_age),
+            GROVE_THROTTLE_USER="1000000/minute",
+            GROVE_THROTTLE_CLIENT="100000000/minute",
+            GROVE_QUERY_COUNT_HEADER="true",
+            GROVE_VAR_DIR=f"/tmp/{self.database}-var",
+        )
+        return env
+
+    def __enter__(self) -> GroveServers:
+        try:
+            self.prepare_database()
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [repo_python(self.repo), "manage.py", *args],
+            cwd=self.repo,
+            env=self.environment(),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
+    def prepare_database(self) -> None:
+        """Drop and create the scratch database, migrate, create the trusted client, seed.
+
+        With ``reuse`` the database is kept (say one seeded at OA's scale): it is migrated
+        and gets a trusted client of its own, whose key replaces ``api_key``.
+        """
+        # Jobs left in the broker by an earlier run name trees of a dropped database.
+        subprocess.run(
+            ["redis-cli", "-u", self.redis_url, "FLUSHDB"], check=True, capture_output=True
+        )
+        if self.reuse:
+            self.manage("migrate", "--noinput", "-v0")
+            issued = self.manage("create_api_client", f"bench-{self.port}", "--trusted")
+            self.api_key = issued.stdout.rsplit(":", 1)[1].strip()
+            return
+        psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+        psql(f"CREATE DATABASE {self.database}")
+        self.manage("migrate", "--noinput", "-v0")
+        # Before seed_scale: the bootstrap client is created only when no client exists yet.
+        self.manage("bootstrap_api_client")
+        if self.seed_scale:
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(BENCH_DIR / "seed_scale.py"),
+                    "--database-url",
+                    self.database_url,
+                    "--scale",
+                    str(self.seed_scale),
+                    "--seed",
+                    str(self.seed),
+                    "--repo",
+                    str(self.repo),
+                ],
+                check=True,
+            )
+
+    def start(self) -> None:
+        python = repo_python(self.repo)
+        self._spawn(
+            "web",
+            [
+                *(python, "-m", "uvicorn", "backend.asgi:application", "--host", "127.0.0.1"),
+                *("--port", str(self.port), "--workers", str(self.web_workers)),
+                *("--log-level", "warning", "--lifespan", "off"),
+            ],
+        )
+        self._spawn(
+            "worker",
+            [
+                *(python, "-m", "celery", "-A", "workers", "worker", "-Q", "tree,stats,export"),
+                *("--concurrency", "1", "-l", "warning"),
+            ],
+        )
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while time.monotonic() < deadline:
+            if self.processes["web"].poll() is not None:
+                raise RuntimeError("uvicorn exited during start-up")
+            try:
+                urllib.request.urlopen(f"{self.url}/health", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"Grove did not answer {self.url}/health in {SERVER_START_SECONDS}s")
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        self.processes[name] = subprocess.Popen(
+            command, cwd=self.repo, env=self.environment(), start_new_session=True
+        )
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU used so far by each server (all processes of its group)."""
+        return {name: process_group_cpu_seconds(p.pid) for name, p in self.processes.items()}
+
+    def stop(self) -> None:
+        """SIGTERM each server (warm shutdown), SIGKILL what is left of its group after 10 s.
+
+        Only the leader gets SIGTERM: uvicorn then stops its workers and Celery finishes the
+        job at hand, where a signal to the whole group would kill the job mid-way.
+        """
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+            # Our own group only: children that outlived their parent (a pool process).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        self.processes.clear()
