@@ -404,7 +404,7 @@ def test_lottery_favours_authors_with_top_ranked_replies():
 def test_pure_core_imports_no_django():
     code = (
         "import sys; import backend.trees.core.config, backend.trees.core.lifecycle, "
-        "backend.trees.core.consensus, backend.trees.core.policy, backend.trees.simulation; "
+        "backend.trees.core.consensus, backend.trees.core.policy, tests.unit.simulation; "
         "sys.exit('django' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[2]

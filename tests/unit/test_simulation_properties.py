@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.lifecycle import TreeState, is_finished
 from backend.trees.core.policy import Role, TaskKind
-from backend.trees.simulation import World
+from tests.unit.simulation import World
 
 RANK_KINDS = (TaskKind.RANK_ASSISTANT_REPLIES, TaskKind.RANK_PROMPTER_REPLIES)
 LABEL_KINDS = (
