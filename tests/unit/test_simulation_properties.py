@@ -51,7 +51,7 @@ def worlds(draw) -> World:
 
 
 property_settings = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
