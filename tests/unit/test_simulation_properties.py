@@ -1,19 +1,20 @@
-"""Invariants of the whole core, checked on the in-memory world with many simulated users."""
+"""Invariants of the whole core, checked on the in-memory world with many simulated users.
+
+The world asks the core (``shape``, ``policy``, ``consensus``, ``lifecycle``) for every
+decision; these tests state each invariant again on the world's raw records, so a broken rule
+in the core shows up here as a violated invariant. Hypothesis runs derandomized (the
+``replayable`` profile in tests/conftest.py): a failure names its world (``repr(world)``) and
+reproduces on every run.
+"""
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.consensus import mean_quality
 from backend.trees.core.lifecycle import TreeState, is_finished
-from backend.trees.core.policy import Role, TaskKind
-from backend.trees.simulation import World
-
-RANK_KINDS = (TaskKind.RANK_ASSISTANT_REPLIES, TaskKind.RANK_PROMPTER_REPLIES)
-LABEL_KINDS = (
-    TaskKind.LABEL_INITIAL_PROMPT,
-    TaskKind.LABEL_ASSISTANT_REPLY,
-    TaskKind.LABEL_PROMPTER_REPLY,
-)
+from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, Role
+from tests.unit.simulation import SimMessage, SimTree, World
 
 
 @st.composite
@@ -50,7 +51,7 @@ def worlds(draw) -> World:
 
 
 property_settings = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
@@ -66,6 +67,24 @@ def test_every_tree_finishes_when_users_keep_working(world):
     assert all(is_finished(tree.state) for tree in world.trees.values())
 
 
+def live_children(world: World, message: SimMessage) -> list[SimMessage]:
+    """Replies that hold a slot: not rejected (the world never deletes)."""
+    return [child for child in world.children(message) if child.review_result is not False]
+
+
+def rankable_parents(world: World, tree: SimTree) -> dict[int, list[SimMessage]]:
+    """Parents with more than one accepted reply of a ranked role."""
+    ranked = (
+        {Role.ASSISTANT, Role.PROMPTER} if world.config.rank_prompter_replies else {Role.ASSISTANT}
+    )
+    found = {}
+    for message in world.tree_messages(tree):
+        kids = [c for c in world.children(message) if c.review_result and c.role in ranked]
+        if len(kids) > 1:
+            found[message.id] = kids
+    return found
+
+
 @property_settings
 @given(worlds())
 def test_depth_and_children_limits_are_never_exceeded(world):
@@ -74,10 +93,62 @@ def test_depth_and_children_limits_are_never_exceeded(world):
         world.step()
         for message in world.messages.values():
             assert message.depth <= config.max_tree_depth
-            active = [c for c in world.children(message) if world.is_active_child(c)]
-            assert len(active) <= config.max_children_count
+            live = live_children(world, message)
+            assert len(live) <= config.max_children_count
             if message.role is Role.ASSISTANT:
-                assert len(active) <= config.num_prompter_replies
+                assert len(live) <= config.num_prompter_replies
+
+
+@property_settings
+@given(worlds())
+def test_only_accepted_messages_get_replies(world):
+    settle(world)
+    for message in world.messages.values():
+        if message.review_result is not True:
+            assert world.children(message) == []
+
+
+@property_settings
+@given(worlds())
+def test_replies_below_min_reply_quality_get_no_replies(world):
+    settle(world)
+    threshold = world.config.min_reply_quality_for_extension
+    for message in world.messages.values():
+        quality = mean_quality(message.reviews)
+        gated = threshold is not None and quality is not None and quality < threshold
+        if message.depth > 0 and gated:
+            assert world.children(message) == []
+
+
+@property_settings
+@given(worlds())
+def test_no_user_answers_their_own_message(world):
+    settle(world)
+    for message in world.messages.values():
+        if message.parent_id is not None:
+            assert message.author != world.messages[message.parent_id].author
+
+
+@property_settings
+@given(worlds())
+def test_ranking_trees_only_hand_out_rankings_and_rankings_come_only_from_them(world):
+    settle(world)
+    for event in world.events:
+        if event.tree_state is TreeState.RANKING:
+            assert event.kind in RANK_KINDS
+        if event.kind in RANK_KINDS:
+            assert event.tree_state is TreeState.RANKING
+
+
+@property_settings
+@given(worlds())
+def test_reviews_are_handed_out_only_for_prompts_in_review_and_growing_trees(world):
+    settle(world)
+    for event in world.events:
+        if event.kind in LABEL_KINDS:
+            is_prompt = world.messages[event.node_id].parent_id is None
+            expected = TreeState.INITIAL_PROMPT_REVIEW if is_prompt else TreeState.GROWING
+            assert event.tree_state is expected
 
 
 @property_settings
@@ -120,8 +191,19 @@ def test_exported_trees_have_all_required_rankings(world):
     settle(world)
     for tree in world.trees.values():
         if tree.state is TreeState.READY_FOR_EXPORT:
-            summary = world.summary(tree)
-            assert all(n >= world.config.num_required_rankings for n in summary.rankings_per_parent)
+            for parent_id in rankable_parents(world, tree):
+                assert len(tree.rankings.get(parent_id, ())) >= world.config.num_required_rankings
+
+
+@property_settings
+@given(worlds())
+def test_ranked_parents_are_rankable_and_rank_all_their_accepted_replies(world):
+    settle(world)
+    for tree in world.trees.values():
+        rankable = rankable_parents(world, tree)
+        for parent_id, rankings in tree.rankings.items():
+            expected = {kid.id for kid in rankable[parent_id]}
+            assert all(set(ranking) == expected for ranking in rankings)
 
 
 @settings(max_examples=5, deadline=None)

@@ -7,13 +7,17 @@ Rankings are lists of message ids, best first, as stored from OA ``MessageRankin
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from backend.trees.core.config import TreeManagerConfig
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
 Review = Mapping[str, float]
-Id = TypeVar("Id", bound=Hashable)
+# Message ids: hashable, and sortable (ranked pairs indexes the items in sorted order).
+Id = TypeVar("Id", bound="SupportsRichComparison")
 
 RED_FLAG = "red_flag"
 SKIP_REPLY = "_skip_reply"

@@ -380,6 +380,7 @@ def _choose_in(
     def matching(items: Sequence[Any]) -> list[Any]:
         return [item for item in items if role is None or kind_of(item) is role]
 
+    target: ReviewCandidate | ExtendibleParent | RankingCandidate
     try:
         match category:
             case TaskCategory.PROMPT:
@@ -420,7 +421,8 @@ def label_task_mode(
     """
     if depth == 0:
         labels, mandatory = config.labels_initial_prompt, config.mandatory_labels_initial_prompt
-        p_full, extra = config.p_full_labeling_review_prompt, ("lang_mismatch",)
+        p_full = config.p_full_labeling_review_prompt
+        extra: tuple[str, ...] = ("lang_mismatch",)
         simple = rng.random() > p_full
     else:
         if role is Role.ASSISTANT:

@@ -1,22 +1,37 @@
 """An in-memory world of trees and simulated users that runs the pure core end to end.
 
-It plays the role the persistence layer will play in production: it builds the candidate value
-objects, asks ``policy.choose_task`` what a user should do, lets the simulated user do it, and
-applies ``consensus`` and ``lifecycle`` to the result. Property tests check invariants on it;
-``bench/`` drives it at scale. Everything random comes from one seeded ``random.Random``.
+Test support, not product code: it plays the part the selectors and services play in
+production. It keeps messages as plain records, snapshots each tree as the core's
+``TreeShape`` and asks ``shape.ready_work`` what the tree offers (tree size, extendible
+parents, review and ranking needs are the core's rules, never re-derived here), turns those
+work items into the policy's candidates, asks ``policy.choose_task`` what a user should do,
+lets the simulated user do it, and applies ``consensus`` and ``lifecycle`` (through
+``shape.summarize``) to the result. Everything random comes from one seeded
+``random.Random``; ``repr(world)`` rebuilds the same world.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from collections import Counter
-from collections.abc import Iterator
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from backend.trees.core import consensus, lifecycle, policy
+from backend.trees.core.candidates import (
+    ChosenTask,
+    ExtendibleParent,
+    LotteryCandidate,
+    NoTaskAvailable,
+    RankingCandidate,
+    ReviewCandidate,
+    TaskCandidates,
+    UserActivity,
+)
 from backend.trees.core.config import DEFAULT_CONFIG, TreeManagerConfig
 from backend.trees.core.lifecycle import TreeState, TreeSummary
-from backend.trees.core.policy import Role, TaskKind
+from backend.trees.core.shape import Node, TreeShape, ready_work, summarize
+from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS, Role, TaskKind
 
 LANG = "en"
 
@@ -64,13 +79,15 @@ class PendingTask:
 
 @dataclass(frozen=True)
 class Event:
-    """One step of the log: who got which task on which node (None: nothing was handed out)."""
+    """One step of the log: who got which task on which node (None: nothing was handed out),
+    and the state of that node's tree when the task was handed out."""
 
     step: int
     user: int
     kind: TaskKind | None
     node_id: int | None
     completed: bool
+    tree_state: TreeState | None = None
 
 
 class World:
@@ -107,6 +124,7 @@ class World:
         self.abandon_rate = abandon_rate
         self.seconds_per_step = seconds_per_step
         self.messages: dict[int, SimMessage] = {}
+        self._by_tree: dict[int, list[SimMessage]] = defaultdict(list)
         self.trees: dict[int, SimTree] = {}
         self.pending: list[PendingTask] = []
         self.handled: dict[int, dict[int, int]] = {u.id: {} for u in self.users}  # node -> time
@@ -152,19 +170,21 @@ class World:
             chosen = policy.choose_task(
                 TaskKind.RANDOM, self._candidates(), self._activity(user), self.config, self.rng
             )
-        except policy.NoTaskAvailable:
-            return self._log(user, None, None, completed=False)
+        except NoTaskAvailable:
+            return self._log(Event(len(self.events), user.id, None, None, completed=False))
         node_id = _node_of(chosen)
+        state = None
         if node_id is not None:
             self.handled[user.id][node_id] = self.now
+            state = self.trees[self.messages[node_id].tree_id].state
+        handed_out = Event(len(self.events), user.id, chosen.kind, node_id, False, state)
         if self.rng.random() < self.abandon_rate:
             self.pending.append(PendingTask(user.id, chosen.kind, node_id, self.now))
-            return self._log(user, chosen.kind, node_id, completed=False)
+            return self._log(handed_out)
         self._perform(user, chosen)
-        return self._log(user, chosen.kind, node_id, completed=True)
+        return self._log(dataclasses.replace(handed_out, completed=True))
 
-    def _log(self, user: SimUser, kind: TaskKind | None, node: int | None, completed: bool):
-        event = Event(len(self.events), user.id, kind, node, completed)
+    def _log(self, event: Event) -> Event:
         self.events.append(event)
         return event
 
@@ -174,9 +194,9 @@ class World:
 
     # --- what the persistence layer would query --------------------------------------------
 
-    def _activity(self, user: SimUser) -> policy.UserActivity:
+    def _activity(self, user: SimUser) -> UserActivity:
         horizon = self.now - self.config.recent_tasks_span_sec
-        return policy.UserActivity(
+        return UserActivity(
             user_id=user.id,
             pending_tasks=sum(1 for t in self.pending if t.user == user.id),
             labelled_message_ids=frozenset(self.labelled[user.id]),
@@ -186,7 +206,31 @@ class World:
             ),
         )
 
-    def _candidates(self) -> policy.TaskCandidates:
+    def shape(self, tree: SimTree) -> TreeShape:
+        """The tree as the core's rules see it (what a selector builds from rows)."""
+        return TreeShape(
+            tree_id=tree.id,
+            state=tree.state,
+            goal_tree_size=tree.goal_tree_size,
+            nodes=tuple(
+                Node(
+                    id=m.id,
+                    parent_id=m.parent_id,
+                    depth=m.depth,
+                    role=m.role,
+                    author_id=m.author,
+                    review_result=m.review_result,
+                    review_count=len(m.reviews),
+                    mean_quality=consensus.mean_quality(m.reviews),
+                )
+                for m in self.tree_messages(tree)
+            ),
+            rankings_done={parent: len(done) for parent, done in tree.rankings.items()},
+            lang=LANG,
+        )
+
+    def _candidates(self) -> TaskCandidates:
+        """The policy's candidates, one per work item the core's ``ready_work`` offers."""
         counts = Counter(t.state for t in self.trees.values())
         missing = policy.count_missing_prompts(
             self.config,
@@ -195,16 +239,57 @@ class World:
             initial_prompt_review=counts[TreeState.INITIAL_PROMPT_REVIEW],
             prompt_lottery_waiting=counts[TreeState.PROMPT_LOTTERY_WAITING],
         )
-        prompts, replies, parents, rankings = [], [], [], []
+        open_replies = {t.node_id for t in self.pending if t.kind in REPLY_KINDS}
+        prompts: list[ReviewCandidate] = []
+        replies: list[ReviewCandidate] = []
+        parents: list[ExtendibleParent] = []
+        rankings: list[RankingCandidate] = []
         for tree in self.trees.values():
-            if tree.state is TreeState.INITIAL_PROMPT_REVIEW:
-                prompts += self._review_candidates(tree)
-            elif tree.state is TreeState.GROWING:
-                replies += self._review_candidates(tree)
-                parents += self._extendible_parents(tree)
-            elif tree.state is TreeState.RANKING:
-                rankings += self._ranking_candidates(tree)
-        return policy.TaskCandidates(
+            shape = self.shape(tree)
+            nodes = {node.id: node for node in shape.nodes}
+            for item in ready_work(shape, self.config):
+                node = nodes[item.node_id]
+                if item.kind in LABEL_KINDS:
+                    review = ReviewCandidate(
+                        node.id,
+                        tree.id,
+                        node.role,
+                        node.depth,
+                        node.author_id,
+                        None,
+                        node.review_count,
+                    )
+                    (prompts if node.depth == 0 else replies).append(review)
+                elif item.kind in REPLY_KINDS:
+                    live = shape.live_children(node.id)
+                    parents.append(
+                        ExtendibleParent(
+                            message_id=node.id,
+                            tree_id=tree.id,
+                            depth=node.depth,
+                            role=node.role,
+                            author_id=node.author_id,
+                            active_children_count=item.child_count,
+                            tree_size=shape.size,
+                            goal_tree_size=shape.goal_tree_size,
+                            child_author_ids=frozenset(kid.author_id for kid in live),
+                            has_recent_reply_task=node.id in open_replies,
+                            mean_quality=node.mean_quality,
+                        )
+                    )
+                elif item.kind in RANK_KINDS:
+                    kids = [nodes[kid] for kid in item.child_ids]
+                    rankings.append(
+                        RankingCandidate(
+                            parent_id=node.id,
+                            tree_id=tree.id,
+                            role_of_children=kids[0].role,
+                            child_ids=item.child_ids,
+                            child_author_ids=frozenset(kid.author_id for kid in kids),
+                            min_child_ranking_count=shape.rankings_done.get(node.id, 0),
+                        )
+                    )
+        return TaskCandidates(
             missing_prompts=min(missing, self.max_prompts - len(self.trees)),
             prompts_need_review=tuple(prompts),
             replies_need_review=tuple(replies),
@@ -212,106 +297,29 @@ class World:
             incomplete_rankings=tuple(rankings),
         )
 
-    def tree_messages(self, tree: SimTree) -> Iterator[SimMessage]:
-        return (m for m in self.messages.values() if m.tree_id == tree.id)
+    def tree_messages(self, tree: SimTree) -> list[SimMessage]:
+        return self._by_tree[tree.id]
 
     def children(self, message: SimMessage) -> list[SimMessage]:
-        return [m for m in self.messages.values() if m.parent_id == message.id]
-
-    def _required(self, message: SimMessage) -> int:
-        return consensus.required_reviews(message.parent_id is None, self.config)
-
-    def _review_candidates(self, tree: SimTree) -> list[policy.ReviewCandidate]:
-        return [
-            policy.ReviewCandidate(m.id, tree.id, m.role, m.depth, m.author, None, len(m.reviews))
-            for m in self.tree_messages(tree)
-            if m.review_result is None and len(m.reviews) < self._required(m)
-        ]
-
-    def is_active_child(self, message: SimMessage) -> bool:
-        """Counts against the children limit: accepted or still under review (OA)."""
-        return message.review_result is True or (
-            message.review_result is None and len(message.reviews) < self._required(message)
-        )
-
-    def _tree_size(self, tree: SimTree) -> int:
-        return sum(
-            1
-            for m in self.tree_messages(tree)
-            if (m.review_result is True) or (m.parent_id is not None and self.is_active_child(m))
-        )
-
-    def _extendible_parents(
-        self, tree: SimTree, *, with_pending: bool = True
-    ) -> list[policy.ExtendibleParent]:
-        size = self._tree_size(tree)
-        reply_nodes = {
-            t.node_id
-            for t in self.pending
-            if with_pending and t.kind in (TaskKind.PROMPTER_REPLY, TaskKind.ASSISTANT_REPLY)
-        }
-        parents = []
-        for m in self.tree_messages(tree):
-            if m.review_result is not True:
-                continue
-            kids = [c for c in self.children(m) if self.is_active_child(c)]
-            parent = policy.ExtendibleParent(
-                message_id=m.id,
-                tree_id=tree.id,
-                depth=m.depth,
-                role=m.role,
-                author_id=m.author,
-                active_children_count=len(kids),
-                tree_size=size,
-                goal_tree_size=tree.goal_tree_size,
-                child_author_ids=frozenset(c.author for c in kids),
-                has_recent_reply_task=m.id in reply_nodes,
-                mean_quality=consensus.mean_quality(m.reviews),
-            )
-            if policy.is_extendible(parent, self.config):
-                parents.append(parent)
-        return parents
-
-    def _rankable_parents(self, tree: SimTree) -> dict[int, list[SimMessage]]:
-        """Parents with more than one accepted child of the ranked role(s)."""
-        roles = (
-            (Role.ASSISTANT, Role.PROMPTER)
-            if self.config.rank_prompter_replies
-            else (Role.ASSISTANT,)
-        )
-        by_parent: dict[int, list[SimMessage]] = {}
-        for m in self.tree_messages(tree):
-            if m.parent_id is not None and m.review_result is True and m.role in roles:
-                by_parent.setdefault(m.parent_id, []).append(m)
-        return {p: kids for p, kids in by_parent.items() if len(kids) > 1}
-
-    def _ranking_candidates(self, tree: SimTree) -> list[policy.RankingCandidate]:
-        return [
-            policy.RankingCandidate(
-                parent_id=parent_id,
-                tree_id=tree.id,
-                role_of_children=kids[0].role,
-                child_ids=tuple(k.id for k in kids),
-                child_author_ids=frozenset(k.author for k in kids),
-                min_child_ranking_count=min(k.ranking_count for k in kids),
-            )
-            for parent_id, kids in self._rankable_parents(tree).items()
-        ]
+        """Every reply to ``message``, rejected ones included."""
+        return [m for m in self._by_tree[message.tree_id] if m.parent_id == message.id]
 
     # --- what simulated users do -----------------------------------------------------------
 
-    def _perform(self, user: SimUser, chosen: policy.ChosenTask) -> None:
+    def _perform(self, user: SimUser, chosen: ChosenTask) -> None:
         target = chosen.target
         if chosen.kind is TaskKind.INITIAL_PROMPT:
             self._write_prompt(user)
-        elif isinstance(target, policy.ReviewCandidate):
+        elif isinstance(target, ReviewCandidate):
             self._review(user, self.messages[target.message_id])
-        elif isinstance(target, policy.ExtendibleParent):
+        elif isinstance(target, ExtendibleParent):
             self._reply(user, self.messages[target.message_id], chosen.kind)
-        elif isinstance(target, policy.RankingCandidate):
+        elif isinstance(target, RankingCandidate):
             self._rank(user, target)
 
-    def _new_message(self, user: SimUser, tree_id: int, parent: SimMessage | None, role: Role):
+    def _new_message(
+        self, user: SimUser, tree_id: int, parent: SimMessage | None, role: Role
+    ) -> SimMessage:
         spam = self.rng.random() < user.spam_rate
         quality = self.rng.uniform(0.0, 0.3) if spam else self.rng.uniform(0.3, 1.0)
         message = SimMessage(
@@ -326,6 +334,7 @@ class World:
         )
         self._next_id += 1
         self.messages[message.id] = message
+        self._by_tree[tree_id].append(message)
         return message
 
     def _write_prompt(self, user: SimUser) -> None:
@@ -361,7 +370,7 @@ class World:
             message.review_result = outcome is consensus.ReviewOutcome.ACCEPTED
         self._advance(self.trees[message.tree_id])
 
-    def _rank(self, user: SimUser, candidate: policy.RankingCandidate) -> None:
+    def _rank(self, user: SimUser, candidate: RankingCandidate) -> None:
         kids = [self.messages[i] for i in candidate.child_ids]
         order = sorted(kids, key=lambda m: m.true_quality + self.rng.uniform(-0.2, 0.2))
         ranking = [m.id for m in reversed(order)]
@@ -377,7 +386,7 @@ class World:
         growing = sum(1 for t in self.trees.values() if t.state is TreeState.GROWING)
         for _ in range(min(max_activate, policy.trees_to_activate(self.config, growing=growing))):
             waiting = [
-                policy.LotteryCandidate(t.id, self.messages[t.id].author)
+                LotteryCandidate(t.id, self.messages[t.id].author)
                 for t in self.trees.values()
                 if t.state is TreeState.PROMPT_LOTTERY_WAITING
             ]
@@ -389,22 +398,7 @@ class World:
             self._advance(tree)
 
     def summary(self, tree: SimTree) -> TreeSummary:
-        root = self.messages[tree.id]
-        messages = list(self.tree_messages(tree))
-        return TreeSummary(
-            state=tree.state,
-            goal_tree_size=tree.goal_tree_size,
-            accepted_size=sum(1 for m in messages if m.review_result is True),
-            awaiting_review=sum(
-                1 for m in messages if m.review_result is None and self.is_active_child(m)
-            ),
-            has_extendible_parent=bool(self._extendible_parents(tree, with_pending=False)),
-            prompt_review_result=root.review_result,
-            prompt_mean_quality=consensus.mean_quality(root.reviews),
-            rankings_per_parent=tuple(
-                len(tree.rankings.get(p, ())) for p in self._rankable_parents(tree)
-            ),
-        )
+        return summarize(self.shape(tree), self.config)
 
     def _advance(self, tree: SimTree) -> None:
         """Apply lifecycle decisions until the tree rests (scoring runs inline)."""
@@ -438,10 +432,10 @@ class World:
         return dict(Counter(e.kind.value for e in self.events if e.kind is not None))
 
 
-def _node_of(chosen: policy.ChosenTask) -> int | None:
+def _node_of(chosen: ChosenTask) -> int | None:
     target = chosen.target
-    if isinstance(target, policy.ReviewCandidate | policy.ExtendibleParent):
+    if isinstance(target, ReviewCandidate | ExtendibleParent):
         return target.message_id  # type: ignore[return-value]
-    if isinstance(target, policy.RankingCandidate):
+    if isinstance(target, RankingCandidate):
         return target.parent_id  # type: ignore[return-value]
     return None
