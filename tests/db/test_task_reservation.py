@@ -17,7 +17,7 @@ from backend.trees.services.tasks import request_task
 from tests.builders import add_reply, make_client, make_ranking_tree, make_tree, make_user
 
 CONCURRENT_REQUESTS = 100
-THREADS = 80  # PostgreSQL allows 100 connections here; keep some for the test itself
+THREADS = 30  # PostgreSQL allows 100 connections, shared with other suites running at once
 
 
 def _request_in_thread(
