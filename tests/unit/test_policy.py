@@ -410,3 +410,9 @@ def test_pure_core_imports_no_django():
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     assert subprocess.run([sys.executable, "-c", code], env=env, cwd=root).returncode == 0
+
+
+def test_reply_exactly_at_the_extension_quality_gate_takes_children():
+    config = DEFAULT_CONFIG.replace(min_reply_quality_for_extension=0.5)
+    assert is_extendible(parent(role=Role.ASSISTANT, mean_quality=0.5), config)
+    assert not is_extendible(parent(role=Role.ASSISTANT, mean_quality=0.49), config)
