@@ -87,6 +87,46 @@ def add_reply(parent: Message, *, author: User, role: str | None = None, **field
     return reply
 
 
+def make_ranking_tree(*, author: User, repliers: list[User], **limits) -> Message:
+    """A tree in ``ranking`` whose prompt has one accepted answer by each of ``repliers``."""
+    prompt = make_tree(author=author, state="ranking", **limits)
+    for replier in repliers:
+        add_reply(prompt, author=replier, review_result=True)
+    return prompt
+
+
+def answer(task, user: User, text: str | None = None) -> Message:
+    """Write the reply a text task asks for, as the frontend would."""
+    from backend.trees.services.interactions import submit_text_reply
+
+    return submit_text_reply(
+        task_id=task.id,
+        user=user,
+        text=text or f"an answer by {user.username}",
+        frontend_message_id=f"fm-{next(_counter)}",
+    )
+
+
+def review(message: Message, reviewers: list[User], labels: dict | None = None) -> None:
+    """Each reviewer takes the label task of ``message`` (the only one waiting) and labels it."""
+    from backend.trees.core.policy import TaskKind
+    from backend.trees.services.interactions import submit_labels
+    from backend.trees.services.tasks import request_task
+
+    kinds = {"prompter": TaskKind.LABEL_PROMPTER_REPLY, "assistant": TaskKind.LABEL_ASSISTANT_REPLY}
+    kind = TaskKind.LABEL_INITIAL_PROMPT if message.depth == 0 else kinds[message.role]
+    for reviewer in reviewers:
+        task = request_task(user=reviewer, kind=kind, lang=message.lang)
+        assert task.parent_message_id == message.id, "another message was waiting for review"
+        given = labels or GOOD_REVIEW
+        submit_labels(
+            task_id=task.id,
+            user=reviewer,
+            message_id=message.id,
+            labels={k: v for k, v in given.items() if k in task.payload["valid_labels"]},
+        )
+
+
 # Trees that finish after a handful of tasks: prompt + two answers, two reviews, two rankings.
 SMALL_TREES = {
     "goal_tree_size": 3,

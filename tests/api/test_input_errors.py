@@ -9,9 +9,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from backend.accounts.models import User
+from backend.trees.growth_config import update_config
 from backend.trees.models import Message, MessageReaction, MessageRevision, Task, TextLabels
+from backend.trees.services.trees import advance_tree, halt_tree
 from tests.api.conftest import protocol_user
-from tests.builders import add_reply, make_tree, make_user
+from tests.builders import GOOD_REVIEW, add_reply, make_tree, make_user, review
 
 pytestmark = pytest.mark.django_db
 
@@ -288,3 +291,57 @@ def test_not_rankable_flag_is_kept_with_the_ranking(frontend):
     )
     assert response.status_code == 200
     assert MessageReaction.objects.get(message=prompt).payload["not_rankable"] is True
+
+
+def test_task_request_without_a_user_is_400_user_not_specified(frontend):
+    response = frontend.post("tasks/", {"type": "random"})
+    assert_error(response, 400, 4000)
+    assert Task.objects.count() == 0
+
+
+def test_malformed_user_header_is_400_auth_and_username_required(frontend):
+    task = frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE}).json()
+    response = frontend.post(f"tasks/{task['id']}/ack", {"message_id": "fm-1"}, user="alice")
+    assert_error(response, 400, 2012)
+    assert Task.objects.get(id=task["id"]).ack is None
+
+
+def test_task_request_for_a_disabled_user_is_403_user_disabled(frontend):
+    assert frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE}).status_code == 200
+    User.objects.filter(api_client=frontend.client_row, username="alice").update(enabled=False)
+    response = frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE})
+    assert_error(response, 403, 4001)
+    assert Task.objects.count() == 1
+
+
+def test_reply_reusing_another_messages_frontend_id_is_409_and_writes_nothing(frontend):
+    acked(frontend, "initial_prompt", frontend_message_id="fm-1")
+    assert frontend.post("tasks/interaction", reply_body(user_message_id="um-1")).status_code == 200
+    second = acked(frontend, "initial_prompt", frontend_message_id="fm-2")
+    body = {**reply_body(text="Another prompt", user_message_id="um-1"), "message_id": "fm-2"}
+    response = frontend.post("tasks/interaction", body)
+    assert_error(response, 409, 2000)
+    assert Message.objects.count() == 1
+    assert Task.objects.get(id=second["id"]).done is False
+
+
+def test_labels_after_the_message_was_decided_are_409_and_write_nothing(frontend):
+    prompt = prompt_to_label(frontend)
+    task = acked(frontend, "label_initial_prompt")
+    review(Message.objects.get(id=prompt.id), [make_user(frontend.client_row)])
+    update_config(changes={"num_reviews_initial_prompt": 1}, author="test")
+    advance_tree(tree_id=prompt.message_tree_id)  # decided with the one review it has
+    response = frontend.post("tasks/interaction", labels_body(task, GOOD_REVIEW))
+    assert_error(response, 409, 2010)
+    assert TextLabels.objects.filter(task_id=task["id"]).count() == 0
+    assert Task.objects.get(id=task["id"]).done is False
+
+
+def test_ranking_after_the_tree_left_ranking_is_409_and_writes_nothing(frontend):
+    prompt = tree_to_rank(frontend)
+    task = acked(frontend, "rank_assistant_replies")
+    halt_tree(tree_id=prompt.message_tree_id, actor="moderator")
+    response = frontend.post("tasks/interaction", ranking_body([0, 1, 2]))
+    assert_error(response, 409, 2010)
+    assert MessageReaction.objects.count() == 0
+    assert Task.objects.get(id=task["id"]).done is False

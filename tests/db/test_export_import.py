@@ -99,6 +99,18 @@ def test_replies_are_ordered_by_rank():
     assert [r["rank"] for r in replies] == [0, 1]
 
 
+def test_unranked_replies_come_after_the_ranked_ones():
+    author = make_user()
+    prompt = make_tree(author=author, state="ready_for_export")
+    unranked = add_reply(prompt, author=author, review_result=True)  # the oldest
+    second = add_reply(prompt, author=author, review_result=True, rank=1)
+    best = add_reply(prompt, author=author, review_result=True, rank=0)
+
+    replies = export()[0]["prompt"]["replies"]
+
+    assert [r["message_id"] for r in replies] == [str(best.id), str(second.id), str(unranked.id)]
+
+
 def test_review_result_is_shown_only_when_true_or_after_three_reviews():
     author = make_user()
     prompt = make_tree(author=author, state="ready_for_export")

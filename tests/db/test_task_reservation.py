@@ -11,23 +11,28 @@ import pytest
 from django.db import connection
 
 from backend.trees.core.policy import NoTaskAvailable, TaskKind
+from backend.trees.growth_config import update_config
 from backend.trees.models import Task
 from backend.trees.services.tasks import request_task
-from tests.builders import add_reply, make_client, make_tree, make_user
+from tests.builders import add_reply, make_client, make_ranking_tree, make_tree, make_user
 
 CONCURRENT_REQUESTS = 100
-THREADS = 80  # PostgreSQL allows 100 connections here; keep some for the test itself
+THREADS = 30  # PostgreSQL allows 100 connections, shared with other suites running at once
 
 
-def _request_in_thread(user, barrier: threading.Barrier | None, results: list) -> None:
+def _request_in_thread(
+    user, barrier: threading.Barrier | None, results: list, kind=TaskKind.ASSISTANT_REPLY
+) -> None:
     try:
         if barrier is not None:
             barrier.wait(timeout=30)
         try:
-            task = request_task(user=user, kind=TaskKind.ASSISTANT_REPLY, lang="en")
+            task = request_task(user=user, kind=kind, lang="en")
             results.append(task.parent_message_id)
         except NoTaskAvailable:
             results.append(None)
+        except Exception as exc:  # kept, so the test can name it
+            results.append(exc)
     finally:
         connection.close()
 
@@ -53,6 +58,67 @@ def test_concurrent_requests_reserve_the_last_reply_slot_once():
     granted = [r for r in results if r is not None]
     assert granted == [prompt.id]
     assert Task.objects.filter(parent_message=prompt, payload_type="assistant_reply").count() == 1
+
+
+SLOT_THREADS = 20  # well under PostgreSQL's 100 connections, which other suites share
+
+
+def _race(users, kind: TaskKind) -> list:
+    """Every user in ``users`` asks for a ``kind`` task at once (SLOT_THREADS at a time);
+    returns the parent message id of each task handed out, None for each refusal."""
+    results: list = []
+    threads = min(SLOT_THREADS, len(users))
+    barrier = threading.Barrier(threads)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for index, user in enumerate(users):
+            pool.submit(
+                _request_in_thread, user, barrier if index < threads else None, results, kind
+            )
+    assert len(results) == len(users)
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert not errors, f"requests failed: {errors[:3]}"
+    return results
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_reviewers_get_exactly_the_required_number_of_label_tasks():
+    client = make_client()
+    prompt = make_tree(author=make_user(client, username="author"))
+    reply = add_reply(prompt, author=make_user(client, username="answerer"))  # awaits review
+    reviewers = [make_user(client, username=f"reviewer-{i}") for i in range(40)]
+
+    granted = [r for r in _race(reviewers, TaskKind.LABEL_ASSISTANT_REPLY) if r is not None]
+
+    assert granted == [reply.id] * 3  # num_reviews_reply
+    assert Task.objects.filter(parent_message=reply).count() == 3
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_rankers_get_exactly_the_required_number_of_ranking_tasks():
+    client = make_client()
+    repliers = [make_user(client, username=f"replier-{i}") for i in range(2)]
+    prompt = make_ranking_tree(author=make_user(client, username="author"), repliers=repliers)
+    rankers = [make_user(client, username=f"ranker-{i}") for i in range(40)]
+
+    granted = [r for r in _race(rankers, TaskKind.RANK_ASSISTANT_REPLIES) if r is not None]
+
+    assert granted == [prompt.id] * 3  # num_required_rankings
+    assert Task.objects.filter(parent_message=prompt).count() == 3
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_requests_of_one_user_stay_under_the_pending_task_cap():
+    update_config(changes={"max_pending_tasks_per_user": 2}, author="test")
+    client = make_client()
+    author = make_user(client, username="author")
+    for _ in range(20):
+        make_tree(author=author, state="initial_prompt_review", review_result=None)
+    user = make_user(client, username="eager")
+
+    granted = [r for r in _race([user] * 20, TaskKind.LABEL_INITIAL_PROMPT) if r is not None]
+
+    assert len(granted) == 2
+    assert Task.objects.filter(user=user).count() == 2
 
 
 def _grow_forest(trees: int, client) -> None:

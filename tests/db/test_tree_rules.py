@@ -263,3 +263,21 @@ def test_backlog_tree_is_activated_when_a_tree_finishes(client_):
     advance_tree(tree_id=finishing.id, rng=random.Random(1))
     assert MessageTree.objects.get(id=finishing.id).state == "aborted_low_grade"
     assert MessageTree.objects.get(id=backlog.id).state == "ranking"
+
+
+def test_second_review_of_the_same_message_by_one_user_is_refused(client_):
+    prompt = make_tree(author=make_user(client_))
+    reply = add_reply(prompt, author=make_user(client_))  # awaits review
+    user = make_user(client_)
+    now = timezone.now()
+    first = request_task(user=user, kind=TaskKind.LABEL_ASSISTANT_REPLY, lang="en", now=now)
+    # Past recent_tasks_span_sec the same message may be handed to the same user again.
+    later = now + timedelta(seconds=301)
+    second = request_task(user=user, kind=TaskKind.LABEL_ASSISTANT_REPLY, lang="en", now=later)
+    assert first.parent_message_id == second.parent_message_id == reply.id
+    labels = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.5}
+    submit_labels(task_id=first.id, user=user, message_id=reply.id, labels=labels, now=later)
+
+    with pytest.raises(errors.InvalidLabels, match="already reviewed"):
+        submit_labels(task_id=second.id, user=user, message_id=reply.id, labels=labels, now=later)
+    assert Message.objects.get(id=reply.id).review_count == 1

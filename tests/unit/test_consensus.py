@@ -130,6 +130,27 @@ def test_ranked_pairs_matches_open_assistant_example():
     assert ranked_pairs(rankings) == [c, e, d]
 
 
+# Tie profiles (2 and 4 voters) with the order OA's utils/ranking.ranked_pairs gives them, found
+# by running OA's function on each profile. A tied pair is a majority both ways (margin 0), so
+# tie handling decides these orders; the first five change if ties were dropped instead.
+OA_TIE_ORDERS = [
+    (["bca", "cab"], "cab"),
+    (["cab", "bca"], "cab"),
+    (["abc", "bca", "cab", "cba"], "cab"),
+    (["acdb", "adbc"], "adbc"),
+    (["abcd", "acdb", "adbc", "dacb"], "adbc"),
+    (["abc", "cba"], "abc"),
+    (["bac", "cab", "acb", "cba"], "acb"),
+    (["abcd", "dcba"], "abcd"),
+    (["dcba", "abcd", "badc", "cdab"], "abcd"),
+]
+
+
+@pytest.mark.parametrize(("profile", "expected"), OA_TIE_ORDERS)
+def test_ranked_pairs_orders_tie_profiles_as_open_assistant_does(profile, expected):
+    assert ranked_pairs([list(r) for r in profile]) == list(expected)
+
+
 def test_rankings_of_different_items_are_an_error():
     with pytest.raises(ValueError):
         ranked_pairs([["a", "b"], ["a", "c"]])

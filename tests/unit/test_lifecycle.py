@@ -98,6 +98,14 @@ def test_low_quality_prompt_is_aborted_when_gate_is_set():
     assert next_state(tree, config) is S.ABORTED_LOW_GRADE
 
 
+def test_prompt_exactly_at_the_quality_gate_passes():
+    config = DEFAULT_CONFIG.replace(min_prompt_quality=0.5)
+    tree = TreeSummary(
+        S.INITIAL_PROMPT_REVIEW, 12, prompt_review_result=True, prompt_mean_quality=0.5
+    )
+    assert next_state(tree, config) is S.PROMPT_LOTTERY_WAITING
+
+
 def test_low_quality_prompt_passes_when_gate_is_off():
     tree = TreeSummary(
         S.INITIAL_PROMPT_REVIEW, 12, prompt_review_result=True, prompt_mean_quality=0.1

@@ -395,3 +395,9 @@ def test_lottery_favours_authors_with_top_ranked_replies():
     rng = random.Random(2)
     wins = Counter(choose_lottery_winner(candidates, rng).tree_id for _ in range(5000))
     assert wins["t-top"] / 5000 == pytest.approx(10 / 11, abs=0.02)
+
+
+def test_reply_exactly_at_the_extension_quality_gate_takes_children():
+    config = DEFAULT_CONFIG.replace(min_reply_quality_for_extension=0.5)
+    assert is_extendible(parent(role=Role.ASSISTANT, mean_quality=0.5), config)
+    assert not is_extendible(parent(role=Role.ASSISTANT, mean_quality=0.49), config)

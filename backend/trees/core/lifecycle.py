@@ -104,6 +104,12 @@ def is_finished(state: TreeState) -> bool:
     return state in FINISHED_STATES
 
 
+def accepts_reviews(state: TreeState) -> bool:
+    """Label tasks exist only for prompts under review and replies of growing trees (a halted
+    tree takes none: a halt freezes a tree under investigation)."""
+    return state in (S.INITIAL_PROMPT_REVIEW, S.GROWING)
+
+
 @dataclass(frozen=True)
 class TreeSummary:
     """What the lifecycle needs to know about one tree.
