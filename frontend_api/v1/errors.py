@@ -47,6 +47,7 @@ class OasstErrorCode(enum.IntEnum):
     TASK_GENERATION_FAILED = 1005
     TASK_REQUESTED_TYPE_NOT_AVAILABLE = 1006
     TASK_AVAILABILITY_QUERY_FAILED = 1007
+    TASK_TOO_MANY_PENDING = 1012
     INVALID_FRONTEND_MESSAGE_ID = 2000
     MESSAGE_NOT_FOUND = 2001
     RATING_OUT_OF_RANGE = 2002
@@ -113,7 +114,8 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
     accounts.ForeignClientForbidden: (403, OasstErrorCode.API_CLIENT_NOT_AUTHORIZED),
     accounts.InvalidKeyset: (400, OasstErrorCode.GENERIC_ERROR),
     CachedStatsNotAvailable: (400, OasstErrorCode.CACHED_STATS_NOT_AVAILABLE),
-    TooManyPendingTasks: (429, OasstErrorCode.TASK_REQUESTED_TYPE_NOT_AVAILABLE),
+    # OA raises TASK_TOO_MANY_PENDING with OasstError's default status, 400.
+    TooManyPendingTasks: (400, OasstErrorCode.TASK_TOO_MANY_PENDING),
     NoTaskAvailable: (503, OasstErrorCode.TASK_REQUESTED_TYPE_NOT_AVAILABLE),
     InvalidTransition: (409, OasstErrorCode.GENERIC_ERROR),
     ConfigError: (422, OasstErrorCode.GENERIC_ERROR),

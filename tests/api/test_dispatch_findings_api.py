@@ -17,7 +17,6 @@ ALICE = protocol_user("alice")
 TASK_TOO_MANY_PENDING = 1012
 
 
-@pytest.mark.xfail(strict=True, reason="R3: Grove answers the pending cap as 429/1006")
 def test_request_over_the_pending_task_cap_is_400_task_too_many_pending(frontend):
     update_config(changes={"max_pending_tasks_per_user": 1}, author="test")
     first = frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE})

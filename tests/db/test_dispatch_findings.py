@@ -2,8 +2,8 @@
 
 Written against the service doors only (request_task, nack/ack, the interactions, advance_tree,
 update_config and the maintenance sweep), so they hold whatever the ready-work index looks like.
-Tests marked ``xfail(strict=True)`` fail on today's code; when a fix lands they XPASS, which
-fails the run, and the marker is removed. The unmarked ones hold today and must keep holding.
+Each failed on the engine before the ready-work index (commit 82671e1) for the reason its
+finding describes; the guards (acked leases, skipped rankings) held then and must keep holding.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from backend.trees.services.trees import advance_tree
 from tests.builders import (
     add_reply,
     answer,
+    index_trees,
     make_client,
     make_ranking_tree,
     make_tree,
@@ -55,7 +56,6 @@ def sweep_trees() -> int:
 # --- R1: a periodic sweep re-evaluates every active tree ---------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="R1: no sweep decides a review a config change made due")
 def test_sweep_decides_a_review_that_a_lower_num_reviews_reply_made_due(
     users, django_capture_on_commit_callbacks
 ):
@@ -73,7 +73,6 @@ def test_sweep_decides_a_review_that_a_lower_num_reviews_reply_made_due(
     assert state(prompt) == "ready_for_export"
 
 
-@pytest.mark.xfail(strict=True, reason="R1: no sweep scores a tree a lower ranking quota made due")
 def test_sweep_scores_a_ranking_tree_that_a_lower_num_required_rankings_made_complete(
     users, django_capture_on_commit_callbacks
 ):
@@ -99,7 +98,6 @@ def _tree_whose_advance_job_was_lost(users) -> Message:
     return prompt
 
 
-@pytest.mark.xfail(strict=True, reason="R1: nothing re-advances a tree whose advance job was lost")
 def test_sweep_advances_a_tree_whose_advance_job_was_lost(users):
     prompt = _tree_whose_advance_job_was_lost(users)
 
@@ -109,7 +107,6 @@ def test_sweep_advances_a_tree_whose_advance_job_was_lost(users):
     assert state(prompt) == "ranking"
 
 
-@pytest.mark.xfail(strict=True, reason="R1: there is no sweep_trees management command")
 def test_sweep_trees_command_advances_a_tree_whose_advance_job_was_lost(users):
     prompt = _tree_whose_advance_job_was_lost(users)
 
@@ -128,7 +125,6 @@ def _prompt_with_one_free_reply_slot(users) -> Message:
     return prompt
 
 
-@pytest.mark.xfail(strict=True, reason="R2: an unanswered reply task holds its parent for 2 h")
 def test_unacked_reply_task_frees_its_slot_after_recent_tasks_span(users):
     prompt = _prompt_with_one_free_reply_slot(users)
     now = timezone.now()
@@ -161,7 +157,6 @@ def test_acked_reply_task_keeps_its_slot_while_valid(users, seconds_later):
         )
 
 
-@pytest.mark.xfail(strict=True, reason="R2: only one reply task per parent at a time")
 def test_a_parent_hands_out_as_many_reply_tasks_as_it_has_free_slots(users):
     prompt = make_tree(author=users[0], max_children_count=3)
     now = timezone.now()
@@ -179,7 +174,6 @@ def test_a_parent_hands_out_as_many_reply_tasks_as_it_has_free_slots(users):
 # --- R3: the pending-task cap counts recent tasks only -----------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="R3: the pending cap counts 2 h of abandoned tasks")
 def test_pending_task_cap_counts_only_tasks_of_the_recent_span(users):
     for _ in range(9):
         make_tree(author=users[0], state="initial_prompt_review", review_result=None)
@@ -197,7 +191,6 @@ def test_pending_task_cap_counts_only_tasks_of_the_recent_span(users):
 # --- R4: a skip excludes the node for that task kind only --------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="R4: a skipped reply task hides the prompt's ranking")
 def test_skipping_a_reply_task_still_lets_the_user_rank_that_prompts_replies(users):
     prompt = make_tree(author=users[0], goal_tree_size=3)
     skipper = users[5]
@@ -213,7 +206,6 @@ def test_skipping_a_reply_task_still_lets_the_user_rank_that_prompts_replies(use
     assert rank.parent_message_id == prompt.id
 
 
-@pytest.mark.xfail(strict=True, reason="R4: a skipped label task hides the prompt from replies")
 def test_skipping_a_prompts_label_task_still_lets_the_user_answer_it_once_growing(users):
     prompt = make_tree(author=users[0], state="initial_prompt_review", review_result=None)
     skipper = users[5]
@@ -221,6 +213,7 @@ def test_skipping_a_prompts_label_task_still_lets_the_user_answer_it_once_growin
     nack_task(task_id=task.id, user=skipper)
     Message.objects.filter(id=prompt.id).update(review_result=True, review_count=3)
     MessageTree.objects.filter(id=prompt.message_tree_id).update(state="growing", active=True)
+    index_trees(prompt.message_tree_id)
 
     reply = request_task(user=skipper, kind=K.ASSISTANT_REPLY, lang="en")
 
@@ -239,7 +232,6 @@ def test_a_skipped_ranking_is_not_offered_to_that_user_again(users):
 # --- R6: per-user exclusions come before any candidate cap -------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="R6: only the 100 oldest ranking trees are considered")
 def test_user_is_offered_the_newest_ranking_when_over_a_hundred_older_ones_exclude_them(users):
     ranker = users[2]
     for _ in range(101):  # the user answered in each, so may not rank any of them
@@ -254,7 +246,6 @@ def test_user_is_offered_the_newest_ranking_when_over_a_hundred_older_ones_exclu
 # --- R7: no goal overshoot, and no reply lost --------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="R7: a tree one short of its goal hands out two replies")
 def test_a_tree_one_message_short_of_its_goal_hands_out_one_reply_task_at_a_time(users):
     update_config(changes={"p_lonely_child_extension": 0.0}, author="test")
     prompt = make_tree(author=users[0], goal_tree_size=3)
@@ -266,7 +257,6 @@ def test_a_tree_one_message_short_of_its_goal_hands_out_one_reply_task_at_a_time
         request_task(user=users[3], kind=K.PROMPTER_REPLY, lang="en")
 
 
-@pytest.mark.xfail(strict=True, reason="R7: a late reply to a tree now in ranking is refused")
 def test_reply_to_a_task_valid_when_handed_out_is_stored_after_the_tree_entered_ranking(users):
     update_config(changes={"num_reviews_reply": 2, "p_lonely_child_extension": 0.0}, author="test")
     prompt = make_tree(author=users[0], goal_tree_size=4)

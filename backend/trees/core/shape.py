@@ -176,6 +176,8 @@ def rankable_parents(
     prompter replies only with ``rank_prompter_replies``), with those children by id."""
     found = {}
     for node in tree.nodes:
+        if node.deleted:
+            continue
         kids = tree.accepted_children(node.id)
         if len(kids) > 1 and (kids[0].role is Role.ASSISTANT or config.rank_prompter_replies):
             found[node.id] = tuple(sorted(kids, key=lambda kid: str(kid.id)))
