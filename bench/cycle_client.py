@@ -15,32 +15,15 @@ import json
 import random
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 QUERY_HEADER = "X-Grove-Queries"
 # The same OA sample bench/volunteers.py uses; read here too because the driver measures
 # from outside and must not import Django (bench/volunteers.py does).
-SEED_MESSAGES = Path(__file__).resolve().parents[2] / "shared/data/oa_realistic_seed_messages.json"
-FALLBACK_TEXTS = {
-    "prompter": ["How do I keep basil alive indoors?"],
-    "assistant": ["Give it plenty of light and water it when the soil is dry."],
-}
+
 REPLY_KINDS = {"initial_prompt", "assistant_reply", "prompter_reply"}
 NO_TASK_CODE = 1006  # OA TASK_REQUESTED_TYPE_NOT_AVAILABLE, sent with 503
 _frontend_ids = itertools.count()
-
-
-def realistic_texts() -> dict[str, list[str]]:
-    """Prompter and assistant texts from the shared OA sample (fallback: two of our own)."""
-    try:
-        rows = json.loads(SEED_MESSAGES.read_text())
-    except OSError:
-        return FALLBACK_TEXTS
-    texts: dict[str, list[str]] = {"prompter": [], "assistant": []}
-    for row in rows:
-        texts.setdefault(row["role"], []).append(row["text"])
-    return texts
 
 
 @dataclass

@@ -38,8 +38,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cycle_client import Cycle, Volunteer, realistic_texts
+from bench.cycle_client import Cycle, Volunteer
 from bench.grove_processes import GroveServers, git_commit
+from bench.texts import realistic_texts
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = ("task_request", "ack", "interaction")

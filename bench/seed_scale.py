@@ -34,8 +34,8 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cycle_client import realistic_texts
 from bench.grove_processes import repo_python
+from bench.texts import realistic_texts
 
 OA_TREES, OA_MESSAGES, OA_LABELS, OA_USERS = 66_497, 161_443, 461_292, 13_000
 REVIEWS_TO_DECIDE = 3  # num_reviews_initial_prompt / num_reviews_reply

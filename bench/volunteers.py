@@ -9,12 +9,10 @@ positive with some spam votes, rankings are shuffled, and some tasks are skipped
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from django.utils import timezone
 
@@ -24,29 +22,7 @@ from backend.trees.services.interactions import submit_labels, submit_ranking, s
 from backend.trees.services.task_lifecycle import nack_task
 from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree
-
-SEED_MESSAGES = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / ("oa_realistic_seed_messages.json")
-)
-FALLBACK_TEXTS = {
-    "prompter": ["How do I keep basil alive indoors?", "Explain recursion to a child."],
-    "assistant": [
-        "Give it plenty of light and water it when the soil is dry.",
-        "Recursion is when something is defined using a smaller copy of itself.",
-    ],
-}
-
-
-def realistic_texts() -> dict[str, list[str]]:
-    """Prompter and assistant texts from the shared OA sample (fallback: a few of our own)."""
-    try:
-        rows = json.loads(SEED_MESSAGES.read_text())
-    except OSError:
-        return FALLBACK_TEXTS
-    texts: dict[str, list[str]] = {"prompter": [], "assistant": []}
-    for row in rows:
-        texts.setdefault(row["role"], []).append(row["text"])
-    return texts
+from bench.texts import realistic_texts
 
 
 @dataclass

@@ -97,7 +97,7 @@ def purge_user(
 
 
 def _user_for_update(user_id: uuid.UUID) -> User:
-    user = User.objects.select_for_update().filter(id=user_id).first()
+    user = User.objects.select_for_update(no_key=True).filter(id=user_id).first()
     if user is None:
         raise UserNotFound(f"user {user_id} not found")
     return user
@@ -129,7 +129,7 @@ def _purge_messages(
 
 
 def _purge_tree(tree_id: uuid.UUID, actor: str) -> None:
-    tree = MessageTree.objects.select_for_update().get(id=tree_id)
+    tree = MessageTree.objects.select_for_update(no_key=True).get(id=tree_id)
     count = Message.objects.filter(message_tree_id=tree_id, deleted=False).update(deleted=True)
     if tree.state != TreeState.HALTED_BY_MODERATOR:
         set_state(tree, TreeState.HALTED_BY_MODERATOR, reason="purge_user", actor=actor)
@@ -200,7 +200,7 @@ def _remove_emojis(rows) -> int:
     for row_id, message_id, emoji in rows.values_list("id", "message_id", "emoji"):
         by_message[message_id].append(emoji)
         ids.append(row_id)
-    for message in Message.objects.select_for_update().filter(id__in=list(by_message)):
+    for message in Message.objects.select_for_update(no_key=True).filter(id__in=list(by_message)):
         counts = dict(message.emojis or {})
         for emoji in by_message[message.id]:
             left = counts.get(emoji, 0) - 1
@@ -226,10 +226,12 @@ def merge_users(
     sources = sorted({s for s in source_user_ids if s != destination_user_id})
     if not sources:
         return 0
-    if not User.objects.select_for_update().filter(id=destination_user_id).exists():
+    if not User.objects.select_for_update(no_key=True).filter(id=destination_user_id).exists():
         raise UserNotFound(f"user {destination_user_id} not found")
     sources = list(
-        User.objects.select_for_update().filter(id__in=sources).values_list("id", flat=True)
+        User.objects.select_for_update(no_key=True)
+        .filter(id__in=sources)
+        .values_list("id", flat=True)
     )
     if not sources:
         return 0

@@ -25,7 +25,7 @@ DELETED_USER_ID_PREFIX = "deleted_"
 
 
 def _locked_user(user_id: uuid.UUID) -> User:
-    user = User.objects.select_for_update().filter(id=user_id).first()
+    user = User.objects.select_for_update(no_key=True).filter(id=user_id).first()
     if user is None:
         raise UserNotFound(f"user {user_id} not found")
     return user

@@ -1,7 +1,7 @@
-"""100 concurrent HTTP requests for the last reply slot of a node: one task, not 19 to 40.
+"""100 and 200 concurrent HTTP requests for the last reply slot of a node: one task, not 19 to 40.
 
 Grove runs as in production (uvicorn, four worker processes) against this test's PostgreSQL
-database; the requests come from 100 threads released at once.
+database; the requests come from as many threads, released at once.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from tests.builders import add_reply, make_tree, make_user
 from tests.live import free_port, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUESTS = 100
 WEB_PROCESSES = 4
 KEY = "http-concurrency-key-0123456789"
 
@@ -77,13 +76,14 @@ def server():
         process.wait(timeout=15)
 
 
-def test_hundred_concurrent_requests_get_one_task_for_the_last_slot(server):
+@pytest.mark.parametrize("requests", [100, 200])
+def test_concurrent_requests_get_one_task_for_the_last_slot(server, requests):
     client = create_api_client(name="racers", api_key=KEY).client
     prompt = make_tree(author=make_user(client), max_children_count=3, goal_tree_size=50)
     for _ in range(2):
         add_reply(prompt, author=make_user(client), review_result=True)
     results: list[tuple[int, dict]] = []
-    barrier = threading.Barrier(REQUESTS)
+    barrier = threading.Barrier(requests)
 
     def race(i: int) -> None:
         barrier.wait(timeout=30)
@@ -92,7 +92,7 @@ def test_hundred_concurrent_requests_get_one_task_for_the_last_slot(server):
             post(server, "/api/v1/tasks/", {"type": "assistant_reply", "user": user}, key=KEY)
         )
 
-    threads = [threading.Thread(target=race, args=(i,)) for i in range(REQUESTS)]
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(requests)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -100,6 +100,6 @@ def test_hundred_concurrent_requests_get_one_task_for_the_last_slot(server):
 
     statuses = sorted(status for status, _ in results)
     unexpected = [body for status, body in results if status not in (200, 503)]
-    assert statuses == [200] + [503] * (REQUESTS - 1), unexpected[:3]
+    assert statuses == [200] + [503] * (requests - 1), unexpected[:3]
     assert all(body["error_code"] == 1006 for status, body in results if status == 503)
     assert Task.objects.filter(parent_message=prompt, payload_type="assistant_reply").count() == 1

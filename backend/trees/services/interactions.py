@@ -109,7 +109,7 @@ def submit_text_reply(
         )
         parent, depth, role = None, 0, "prompter"
     else:
-        tree = MessageTree.objects.select_for_update().get(id=task.message_tree_id)
+        tree = MessageTree.objects.select_for_update(no_key=True).get(id=task.message_tree_id)
         parent = Message.objects.filter(id=task.parent_message_id).first()
         # A reply written on a task that is still valid is stored even if the tree moved on
         # meanwhile (OA does too): a volunteer's text is never lost. Only a parent removed by
@@ -196,7 +196,9 @@ def submit_labels(
     clean = validate_labels(
         labels, valid=task.payload["valid_labels"], mandatory=task.payload["mandatory_labels"]
     )
-    tree = MessageTree.objects.select_for_update().filter(id=task.message_tree_id).first()
+    tree = (
+        MessageTree.objects.select_for_update(no_key=True).filter(id=task.message_tree_id).first()
+    )
     if tree is None or not lifecycle.accepts_reviews(TreeState(tree.state)):
         raise TargetUnavailable("this tree no longer takes reviews (halted or moved on)")
     message = Message.objects.filter(id=message_id, deleted=False).first()
@@ -272,7 +274,7 @@ def submit_ranking(
             f"the ranking must order all {len(offered)} offered replies: "
             f"a permutation of 0..{len(offered) - 1}"
         )
-    tree = MessageTree.objects.select_for_update().get(id=task.message_tree_id)
+    tree = MessageTree.objects.select_for_update(no_key=True).get(id=task.message_tree_id)
     if tree.state != TreeState.RANKING:
         raise TargetUnavailable("this tree is no longer being ranked")
     ordered = [offered[i] for i in ranking]

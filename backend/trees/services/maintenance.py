@@ -36,7 +36,7 @@ EXPIRE_BATCH_SIZE = 500
 @transaction.atomic
 def _expire_batch(now: datetime) -> list[Task]:
     batch = list(
-        Task.objects.select_for_update(skip_locked=True)
+        Task.objects.select_for_update(skip_locked=True, no_key=True)
         .filter(done=False, skipped=False, expiry_date__lte=now)
         .order_by("expiry_date")[:EXPIRE_BATCH_SIZE]
     )

@@ -41,7 +41,7 @@ def _locked_tree_of(message_id: uuid.UUID) -> tuple[Message, MessageTree]:
     message = Message.objects.filter(id=message_id).first()
     if message is None:
         raise MessageNotFound(f"message {message_id} not found")
-    tree = MessageTree.objects.select_for_update().get(id=message.message_tree_id)
+    tree = MessageTree.objects.select_for_update(no_key=True).get(id=message.message_tree_id)
     message.refresh_from_db()
     return message, tree
 
@@ -134,7 +134,7 @@ def react_with_emoji(*, message_id: uuid.UUID, user: User, emoji: str, op: Emoji
     ``Message.emojis`` keeps the number of ``MessageEmoji`` rows per code: the message row
     is locked, and the count of the changed code is recounted from the rows. A red flag
     also queues the message for moderators and re-evaluates the tree (auto moderation)."""
-    message = Message.objects.select_for_update().filter(id=message_id).first()
+    message = Message.objects.select_for_update(no_key=True).filter(id=message_id).first()
     if message is None:
         raise MessageNotFound(f"message {message_id} not found")
     mine = set(

@@ -46,7 +46,7 @@ def report_message(
 
     As in OA, a user has one free-label row per message: sending again replaces its labels.
     """
-    message = Message.objects.select_for_update().filter(id=message_id).first()
+    message = Message.objects.select_for_update(no_key=True).filter(id=message_id).first()
     if message is None:
         raise MessageNotFound(f"message {message_id} not found")
     clean = validate_labels(labels, valid=sorted(KNOWN_LABELS), mandatory=())

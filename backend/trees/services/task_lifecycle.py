@@ -28,7 +28,11 @@ from backend.trees.models import Message, Task
 
 def _locked_task(task_id: uuid.UUID, *, api_client_id: uuid.UUID, user: User | None) -> Task:
     """Lock a task of this API client; another client's task does not exist for it."""
-    task = Task.objects.select_for_update().filter(id=task_id, api_client_id=api_client_id).first()
+    task = (
+        Task.objects.select_for_update(no_key=True)
+        .filter(id=task_id, api_client_id=api_client_id)
+        .first()
+    )
     if task is None:
         raise TaskNotFound(f"task {task_id} not found")
     if user is not None and task.user_id is not None and task.user_id != user.id:
@@ -125,7 +129,7 @@ def nack_task(
 def close_task(*, frontend_message_id: str, api_client: ApiClient) -> Task:
     """OA ``/tasks/close``: mark the task bound to ``frontend_message_id`` done."""
     task = (
-        Task.objects.select_for_update()
+        Task.objects.select_for_update(no_key=True)
         .filter(api_client_id=api_client.id, frontend_message_id=frontend_message_id)
         .order_by("-created_at")
         .first()
@@ -157,7 +161,7 @@ def _count_skipped_reply(task: Task) -> None:
     """OA's auto-moderation counts reply skips on the parent (``_skip_reply`` emoji)."""
     from backend.trees.services.trees import enqueue_advance
 
-    parent = Message.objects.select_for_update().get(id=task.parent_message_id)
+    parent = Message.objects.select_for_update(no_key=True).get(id=task.parent_message_id)
     emojis = dict(parent.emojis)
     emojis["_skip_reply"] = int(emojis.get("_skip_reply", 0)) + 1
     parent.emojis = emojis

@@ -120,7 +120,7 @@ def _claim(
     explicit: bool,
 ) -> Task | None:
     """Insert the task if its slot is still free; None if it was taken meanwhile."""
-    User.objects.select_for_update().filter(id=user.id).values_list("id").first()
+    User.objects.select_for_update(no_key=True).filter(id=user.id).values_list("id").first()
     locked = None
     if row.node_id is not None:
         locked = ready_work.lock_work(row.id, tree_id=row.tree_id, kind=chosen.kind)

@@ -69,7 +69,7 @@ def set_state(tree: MessageTree, new: TreeState, *, reason: str, actor: str = ""
 @transaction.atomic
 def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> list[str]:
     """Apply every decision that is due on one tree; returns the states it entered."""
-    tree = MessageTree.objects.select_for_update().filter(id=tree_id).first()
+    tree = MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id).first()
     if tree is None:
         raise TreeNotFound(f"tree {tree_id} not found")
     config = active_config()
@@ -114,7 +114,7 @@ def _wake_backlog(lang: str, count: int, config: TreeManagerConfig, *, reason: s
     if count <= 0:
         return 0
     backlog = list(
-        MessageTree.objects.select_for_update(skip_locked=True)
+        MessageTree.objects.select_for_update(skip_locked=True, no_key=True)
         .filter(lang=lang, state=TreeState.BACKLOG_RANKING)
         .order_by("created_at")[:count]
     )
@@ -260,7 +260,7 @@ def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
 
 @transaction.atomic
 def retry_scoring(*, tree_id: uuid.UUID, actor: str = "") -> list[str]:
-    tree = MessageTree.objects.select_for_update().get(id=tree_id)
+    tree = MessageTree.objects.select_for_update(no_key=True).get(id=tree_id)
     if tree.state != TreeState.SCORING_FAILED:
         return []
     set_state(tree, TreeState.READY_FOR_SCORING, reason="retry_scoring", actor=actor)
@@ -277,7 +277,7 @@ def run_prompt_lottery(*, lang: str, rng: random.Random | None = None) -> int:
     if free <= 0:
         return 0
     waiting = list(
-        MessageTree.objects.select_for_update(skip_locked=True)
+        MessageTree.objects.select_for_update(skip_locked=True, no_key=True)
         .filter(lang=lang, state=TreeState.PROMPT_LOTTERY_WAITING)
         .order_by("created_at")
     )
@@ -299,7 +299,7 @@ def run_prompt_lottery(*, lang: str, rng: random.Random | None = None) -> int:
 
 @transaction.atomic
 def halt_tree(*, tree_id: uuid.UUID, actor: str, reason: str = "moderator") -> MessageTree:
-    tree = MessageTree.objects.select_for_update().filter(id=tree_id).first()
+    tree = MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id).first()
     if tree is None:
         raise TreeNotFound(f"tree {tree_id} not found")
     set_state(tree, TreeState.HALTED_BY_MODERATOR, reason=reason, actor=actor)
@@ -308,7 +308,7 @@ def halt_tree(*, tree_id: uuid.UUID, actor: str, reason: str = "moderator") -> M
 
 @transaction.atomic
 def resume_tree(*, tree_id: uuid.UUID, actor: str) -> MessageTree:
-    tree = MessageTree.objects.select_for_update().filter(id=tree_id).first()
+    tree = MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id).first()
     if tree is None:
         raise TreeNotFound(f"tree {tree_id} not found")
     new = lifecycle.state_after_unhalt(tree.won_prompt_lottery_date is not None)
