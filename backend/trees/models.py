@@ -186,12 +186,6 @@ class Task(models.Model):
             ),
         ]
         indexes = [
-            # Open tasks per parent message: the reservation check of the engine.
-            models.Index(
-                fields=["parent_message", "payload_type", "expiry_date"],
-                condition=Q(done=False, skipped=False),
-                name="task_open_by_parent",
-            ),
             # A user's pending tasks (max_pending_tasks_per_user) and recent nodes.
             models.Index(fields=["user", "created_at"], name="task_user_created"),
             models.Index(

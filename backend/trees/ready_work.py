@@ -20,8 +20,20 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 
 from backend.trees.core import policy, shape
 from backend.trees.core.candidates import (
@@ -82,8 +94,6 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
     )
     quality: dict = {}
     if config.min_prompt_quality is not None or config.min_reply_quality_for_extension is not None:
-        from backend.trees.selectors import mean_quality_by_message
-
         quality = mean_quality_by_message(r[0] for r in rows)
     rankings: dict = defaultdict(dict)
     for parent_id, tree_id, n in (
@@ -123,6 +133,16 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
         )
         for tid, t in trees.items()
     }
+
+
+def mean_quality_by_message(message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """Mean ``quality`` label per message over its labels that set it (the quality gates)."""
+    return dict(
+        TextLabels.objects.filter(message_id__in=list(message_ids), labels__has_key="quality")
+        .values("message_id")
+        .annotate(q=Avg(Cast(KeyTextTransform("quality", "labels"), FloatField())))
+        .values_list("message_id", "q")
+    )
 
 
 # --- writing the index ---------------------------------------------------------------------
@@ -264,7 +284,7 @@ def eligible(
         Q(kind__in=_REPLY) & Q(tree_room__lte=F("tree_leased"))
     )
     if user_id is None:
-        return _with_lang_row(list(rows.order_by("id")), lang, config)
+        return _with_lang_row(rows.order_by("id"), lang, config)
     since = now - timedelta(seconds=config.recent_tasks_span_sec)
     handled = Task.objects.filter(
         Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON)),
@@ -296,17 +316,17 @@ def eligible(
         .exclude(Q(kind__in=_REPLY + _RANK) & Exists(wrote_child))
         .annotate(pending=Coalesce(Subquery(pending, output_field=IntegerField()), Value(0)))
     )
-    return _with_lang_row(list(rows.order_by("id")), lang, config, again=rows)
+    return _with_lang_row(rows.order_by("id"), lang, config)
 
 
-def _with_lang_row(rows: list, lang: str, config: TreeManagerConfig, again=None) -> list:
-    """The first request in a language creates its initial-prompt row (then reads again)."""
+def _with_lang_row(query, lang: str, config: TreeManagerConfig) -> list[ReadyWork]:
+    """The rows of ``query``; the first request in a language creates that language's
+    initial-prompt row and reads again."""
+    rows = list(query)
     if any(row.node_id is None for row in rows):
         return rows
     refresh_lang(lang, config)
-    if again is None:
-        return rows + list(ReadyWork.objects.filter(lang=lang, node__isnull=True, slots__gt=0))
-    return list(again.order_by("id"))
+    return list(query.all())
 
 
 def as_candidates(rows: Iterable[ReadyWork]) -> TaskCandidates:

@@ -10,24 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Avg, FloatField
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
-
 from backend.trees import ready_work
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
-from backend.trees.models import Message, Task, TextLabels
-
-
-def mean_quality_by_message(message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, float]:
-    """Mean ``quality`` label per message over its labels that set it."""
-    return dict(
-        TextLabels.objects.filter(message_id__in=list(message_ids), labels__has_key="quality")
-        .values("message_id")
-        .annotate(q=Avg(Cast(KeyTextTransform("quality", "labels"), FloatField())))
-        .values_list("message_id", "q")
-    )
+from backend.trees.models import Message, Task
 
 
 def task_availability(

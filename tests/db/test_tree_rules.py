@@ -254,6 +254,22 @@ def test_halted_tree_hands_out_nothing_until_resumed(client_):
     assert request_task(user=make_user(client_), kind=TaskKind.ASSISTANT_REPLY, lang="en")
 
 
+def test_labels_on_a_tree_halted_after_the_task_was_handed_out_are_refused(client_):
+    """Finding R9: a halt freezes a tree under investigation, reviews included."""
+    prompt = make_tree(author=make_user(client_))
+    reply = add_reply(prompt, author=make_user(client_))
+    reviewer = make_user(client_)
+    task = request_task(user=reviewer, kind=TaskKind.LABEL_ASSISTANT_REPLY, lang="en")
+    halt_tree(tree_id=prompt.id, actor="admin")
+
+    with pytest.raises(errors.TargetUnavailable):
+        submit_labels(task_id=task.id, user=reviewer, message_id=reply.id, labels={"spam": 0.0})
+
+    reply.refresh_from_db()
+    assert (reply.review_count, reply.review_result) == (0, None)
+    assert not TextLabels.objects.filter(message=reply).exists()
+
+
 def test_backlog_tree_is_activated_when_a_tree_finishes(client_):
     update_config(changes={"p_activate_backlog_tree": 1.0}, author="test")
     backlog = _ranking_tree(client_)

@@ -271,6 +271,11 @@ def test_parent_with_two_accepted_assistant_replies_is_rankable():
     }
 
 
+def test_deleted_parent_is_never_ranked():
+    shape = tree(msg("p"), msg("p.1", deleted=True), msg("p.1.1"), msg("p.1.2"))
+    assert "p.1" not in rankable_parents(shape, CONFIG.replace(rank_prompter_replies=True))
+
+
 def test_parent_with_one_accepted_reply_is_not_rankable():
     shape = tree(msg("p"), msg("p.1"), msg("p.2", result=None), msg("p.3", result=False))
     assert rankable_parents(shape, CONFIG) == {}

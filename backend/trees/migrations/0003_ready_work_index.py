@@ -89,5 +89,7 @@ class Migration(migrations.Migration):
             model_name='readywork',
             constraint=models.UniqueConstraint(condition=models.Q(('node__isnull', True)), fields=('lang', 'kind'), name='ready_work_lang'),
         ),
+        # The reservation check it served is gone: leases are counted by task_lease_by_node.
+        migrations.RemoveIndex(model_name="task", name="task_open_by_parent"),
         migrations.RunPython(lease_open_tasks, migrations.RunPython.noop),
     ]

@@ -91,9 +91,6 @@ def _node_of(chosen: ChosenTask):
 
 
 def _without(candidates: policy.TaskCandidates, target) -> policy.TaskCandidates:
-    if target is None:  # an initial prompt lost only to the user's own pending cap
-        return dataclasses.replace(candidates, missing_prompts=0)
-
     def keep(items):
         return tuple(item for item in items if item is not target)
 

@@ -87,7 +87,8 @@ def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> lis
             break
         set_state(tree, new, reason="advance")
         entered.append(new.value)
-    ready_work.refresh_trees([tree.id], config)
+    if not entered:  # set_state refreshed the ready work after each transition
+        ready_work.refresh_trees([tree.id], config)
     if was_active and lifecycle.is_terminal(TreeState(tree.state)):
         # A slot freed up (OA ``_enter_state``): maybe wake backlog trees, refill the lottery.
         _activate_backlog(tree.lang, config, rng)
