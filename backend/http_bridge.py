@@ -1,0 +1,85 @@
+"""Serve Django's synchronous request handler from the ASGI server, one thread hop a request.
+
+Django's ASGI handler runs its middleware chain in "async mode" when any middleware can be
+async: with WhiteNoise (synchronous only) in the chain, each of the middlewares inside it
+moved ``process_request`` and ``process_response`` to a thread and back, and the chain itself
+hopped between the event loop and threads again around the view. Profiled at 16 clients
+(py-spy, GIL samples), asgiref's thread hand-offs took about 40 % of a web process's CPU.
+Here the whole request (middleware, view, response) runs in one worker thread with Django's
+WSGI handler; the event loop only reads the body and writes the response. Websockets stay on
+Channels.
+
+The thread runs under asgiref's ``sync_to_async``, so ``async_to_sync`` calls made by the
+request (channel-layer pushes) go back to the server's event loop and its Redis connections.
+A streaming response (the admin's export) is sent chunk by chunk from the thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import sync_to_async
+from asgiref.wsgi import WsgiToAsgiInstance
+
+
+class ThreadedWsgi:
+    """An ASGI app for ``http`` scopes that runs a WSGI app in a pool of ``threads``."""
+
+    def __init__(self, wsgi_app, *, threads: int):
+        self.wsgi_app = wsgi_app
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grove-http")
+
+    async def __call__(self, scope, receive, send):
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        loop = asyncio.get_running_loop()
+        run = sync_to_async(self._run, thread_sensitive=False, executor=self.executor)
+        answer = await run(scope, bytes(body), loop, send)
+        if answer is not None:  # not streamed: the whole response at once
+            start, content = answer
+            await send(start)
+            await send({"type": "http.response.body", "body": content})
+
+    def _run(self, scope, body: bytes, loop, send):
+        translator = WsgiToAsgiInstance(self.wsgi_app)
+        translator.scope = scope  # build_environ reads the server name from it
+        environ = translator.build_environ(scope, io.BytesIO(body))
+        started: dict = {}
+
+        def start_response(status, headers, exc_info=None):
+            started["status"] = int(status.split(" ", 1)[0])
+            started["headers"] = [
+                (name.lower().encode("latin1"), value.encode("latin1")) for name, value in headers
+            ]
+
+        result = self.wsgi_app(environ, start_response)
+        try:
+            start = {
+                "type": "http.response.start",
+                "status": started["status"],
+                "headers": started["headers"],
+            }
+            if not getattr(result, "streaming", False):
+                return start, b"".join(result)
+
+            def send_now(message: dict) -> None:
+                asyncio.run_coroutine_threadsafe(send(message), loop).result()
+
+            send_now(start)
+            for chunk in result:
+                if chunk:
+                    send_now({"type": "http.response.body", "body": chunk, "more_body": True})
+            send_now({"type": "http.response.body", "body": b""})
+            return None
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
