@@ -35,6 +35,18 @@ def repo_python(repo: Path) -> str:
     return str(own) if own.exists() else sys.executable
 
 
+def rebuild_ready_work(repo: Path, env: dict) -> bool:
+    """Run ``manage.py rebuild_ready_work`` when the checkout has it (older ones do not)."""
+    manage = [repo_python(repo), "manage.py"]
+    commands = subprocess.run(
+        [*manage, "help", "--commands"], cwd=repo, env=env, capture_output=True, text=True
+    ).stdout.split()
+    if "rebuild_ready_work" not in commands:
+        return False
+    subprocess.run([*manage, "rebuild_ready_work"], cwd=repo, env=env, check=True)
+    return True
+
+
 def git_commit(repo: Path) -> str:
     done = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -148,6 +160,7 @@ class GroveServers:
         )
         if self.reuse:
             self.manage("migrate", "--noinput", "-v0")
+            rebuild_ready_work(self.repo, self.environment())
             issued = self.manage("create_api_client", f"bench-{self.port}", "--trusted")
             self.api_key = issued.stdout.rsplit(":", 1)[1].strip()
             return

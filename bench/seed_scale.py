@@ -34,7 +34,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.grove_processes import repo_python
+from bench.grove_processes import rebuild_ready_work, repo_python
 from bench.texts import realistic_texts
 
 OA_TREES, OA_MESSAGES, OA_LABELS, OA_USERS = 66_497, 161_443, 461_292, 13_000
@@ -314,11 +314,7 @@ def main() -> int:
     counts = seed(args.database_url, args.scale, args.seed)
     print(f"seeded in {time.monotonic() - started:.0f}s: " + ", ".join(
         f"{n} {table}" for table, n in counts.items()))  # fmt: skip
-    commands = subprocess.run(
-        [*manage, "help", "--commands"], cwd=args.repo, env=env, capture_output=True, text=True
-    ).stdout.split()
-    if "rebuild_ready_work" in commands:
-        subprocess.run([*manage, "rebuild_ready_work"], cwd=args.repo, env=env, check=True)
+    if rebuild_ready_work(args.repo, env):
         print("ran manage.py rebuild_ready_work")
     else:
         print("no rebuild_ready_work command in this Grove; skipped")

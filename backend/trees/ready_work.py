@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import (
     Avg,
+    Case,
+    CharField,
     Count,
     Exists,
     F,
@@ -31,9 +33,11 @@ from django.db.models import (
     Q,
     Subquery,
     Value,
+    When,
+    Window,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Random, RowNumber
 
 from backend.trees.core import policy, shape
 from backend.trees.core.candidates import (
@@ -44,7 +48,14 @@ from backend.trees.core.candidates import (
 )
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.lifecycle import TreeState
-from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS, Role, TaskKind
+from backend.trees.core.task_kinds import (
+    KINDS_OF_CATEGORY,
+    LABEL_KINDS,
+    RANK_KINDS,
+    REPLY_KINDS,
+    Role,
+    TaskKind,
+)
 from backend.trees.models import (
     Message,
     MessageReaction,
@@ -245,11 +256,18 @@ def _open(now: datetime) -> Q:
     return Q(done=False, skipped=False, expiry_date__gt=now)
 
 
+def _leasing(now: datetime) -> Q:
+    """Tasks holding their slot. A lease never outlives the task's validity, so no expiry
+    test: the partial indexes task_lease_by_node / _by_tree answer it (with one, PostgreSQL
+    scanned every open task per ready-work row)."""
+    return Q(done=False, skipped=False, lease_until__gt=now)
+
+
 def _leases(now: datetime, group: str, **match) -> Coalesce:
     """Live leases matching ``match`` (OuterRef-s into the ready-work row), one count per
     ``group`` value."""
     live = (
-        Task.objects.filter(_open(now), lease_until__gt=now, **match)
+        Task.objects.filter(_leasing(now), **match)
         .order_by()
         .values(group)
         .annotate(n=Count("id"))
@@ -259,7 +277,13 @@ def _leases(now: datetime, group: str, **match) -> Coalesce:
 
 
 def eligible(
-    *, lang: str, now: datetime, config: TreeManagerConfig, user_id: uuid.UUID | None
+    *,
+    lang: str,
+    now: datetime,
+    config: TreeManagerConfig,
+    user_id: uuid.UUID | None,
+    kind: TaskKind | None = None,
+    sample: bool = False,
 ) -> list[ReadyWork]:
     """The language's work with a free slot that ``user_id`` may do (one query).
 
@@ -268,9 +292,27 @@ def eligible(
     or a ranking among one's own replies; never a node the user skipped, or was handed,
     within ``recent_tasks_span_sec``, for the same kind. No cap before these exclusions.
     Rows carry ``pending`` (the user's open tasks within ``recent_tasks_span_sec``).
+
+    ``kind`` keeps that kind's rows only (and the initial-prompt row). ``sample`` returns at
+    most ``SAMPLE_PER_CATEGORY`` rows of each task category, drawn uniformly at random after
+    the exclusions: the policy draws a category by presence and then a target uniformly within
+    it, so a uniform sample of the category leaves every draw as likely as over all rows,
+    while a request decodes a bounded number of rows whatever the size of the forest.
     """
     since = now - timedelta(seconds=config.recent_tasks_span_sec)
-    sql, params = _ELIGIBLE.statement(lang=lang, now=now, since=since, user_id=user_id)
+    sql, params = _ELIGIBLE.statement(
+        lang=lang,
+        now=now,
+        since=since,
+        user_id=user_id,
+        kind=kind.value if kind is not None else None,
+        sample=sample,
+    )
+    if sample:
+        # Filtering on a window needs an outer query; Django would write one whose column
+        # names (col1, col2 ...) a raw query cannot map back to fields.
+        sql = f"SELECT * FROM ({sql}) eligible WHERE eligible.draw <= %s ORDER BY eligible.id"
+        params = [*params, SAMPLE_PER_CATEGORY]
     rows = list(ReadyWork.objects.raw(sql, params))
     if any(row.node_id is None for row in rows):
         return rows
@@ -279,9 +321,20 @@ def eligible(
     return list(ReadyWork.objects.raw(sql, params))
 
 
-def _eligible_query(*, lang: str, now: datetime, since: datetime, user_id: uuid.UUID | None):
+def _eligible_query(
+    *,
+    lang: str,
+    now: datetime,
+    since: datetime,
+    user_id: uuid.UUID | None,
+    kind: str | None = None,
+    sample: bool = False,
+):
     """``eligible`` as an ORM query (compiled once per process by ``_CompiledQuery``)."""
-    rows = ReadyWork.objects.filter(Q(slots__gt=0) | Q(node__isnull=True), lang=lang).annotate(
+    rows = ReadyWork.objects.filter(Q(slots__gt=0) | Q(node__isnull=True), lang=lang)
+    if kind is not None:
+        rows = rows.filter(Q(kind=kind) | Q(node__isnull=True))
+    rows = rows.annotate(
         leased=_leases(
             now,
             "parent_message_id",
@@ -295,8 +348,17 @@ def _eligible_query(*, lang: str, now: datetime, since: datetime, user_id: uuid.
     rows = rows.filter(Q(node__isnull=True) | Q(slots__gt=F("leased"))).exclude(
         Q(kind__in=_REPLY) & Q(tree_room__lte=F("tree_leased"))
     )
-    if user_id is None:
-        return rows.order_by("id")
+    if user_id is not None:
+        rows = _without_excluded(rows, now=now, since=since, user_id=user_id)
+    if sample:  # ``eligible`` keeps the rows with draw <= SAMPLE_PER_CATEGORY
+        rows = rows.annotate(
+            draw=Window(RowNumber(), partition_by=[_CATEGORY], order_by=Random().asc())
+        )
+    return rows.order_by("id")
+
+
+def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUID):
+    """The per-user rules of ``eligible`` as anti-joins, and the user's pending count."""
     handled = Task.objects.filter(
         Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON)),
         user_id=user_id,
@@ -327,7 +389,7 @@ def _eligible_query(*, lang: str, now: datetime, since: datetime, user_id: uuid.
         .exclude(Q(kind__in=_REPLY + _RANK) & Exists(wrote_child))
         .annotate(pending=Coalesce(Subquery(pending, output_field=IntegerField()), Value(0)))
     )
-    return rows.order_by("id")
+    return rows
 
 
 class _CompiledQuery:
@@ -341,6 +403,7 @@ class _CompiledQuery:
 
     SENTINELS = {
         "lang": "grove-lang-sentinel",
+        "kind": "grove-kind-sentinel",
         "now": datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC),
         "since": datetime(2002, 3, 4, 5, 6, 7, 8, tzinfo=UTC),
         "user_id": uuid.UUID("6f1e0b5e-0000-4000-8000-00000000c0de"),
@@ -350,25 +413,30 @@ class _CompiledQuery:
         self.build = build
         self.cache: dict[tuple, tuple[str, list, dict[int, str]]] = {}
 
-    def statement(self, **values) -> tuple[str, list]:
-        key = (connection.vendor, values["user_id"] is None)
+    def statement(self, *, sample: bool, **values) -> tuple[str, list]:
+        """The SQL and parameters for these values; a None value (no user, no kind) and
+        ``sample`` change the query's shape, so each combination is compiled once."""
+        shape = tuple(sorted(name for name, value in values.items() if value is None))
+        key = (connection.vendor, shape, sample)
         if key not in self.cache:
-            self.cache[key] = self._compile(with_user=values["user_id"] is not None)
+            self.cache[key] = self._compile(absent=shape, sample=sample)
         sql, params, slots = self.cache[key]
         params = list(params)
         for position, name in slots.items():
             params[position] = _prepared(name, values[name])
         return sql, params
 
-    def _compile(self, *, with_user: bool) -> tuple[str, list, dict[int, str]]:
-        values = dict(self.SENTINELS, user_id=self.SENTINELS["user_id"] if with_user else None)
-        sql, params = self.build(**values).query.sql_with_params()
+    def _compile(self, *, absent: tuple, sample: bool) -> tuple[str, list, dict[int, str]]:
+        values = {name: None if name in absent else value for name, value in self.SENTINELS.items()}
+        sql, params = self.build(**values, sample=sample).query.sql_with_params()
         prepared = {
             _prepared(name, value): name for name, value in values.items() if value is not None
         }
         slots = {i: prepared[p] for i, p in enumerate(params) if _hashable(p) in prepared}
         # Without a user the per-user anti-joins, and so ``since``, are not in the query.
-        required = {"lang", "now", "since", "user_id"} if with_user else {"lang", "now"}
+        required = {name for name, value in values.items() if value is not None}
+        if "user_id" in absent:
+            required.discard("since")
         missing = required - set(slots.values())
         if missing:  # a sentinel got inlined or transformed: never run a wrong statement
             raise RuntimeError(f"cannot place {sorted(missing)} in the compiled query")
@@ -388,6 +456,15 @@ def _hashable(value):
     return value if not isinstance(value, list | dict) else None
 
 
+# Rows of each task category one (random) request reads at most: see ``eligible``.
+SAMPLE_PER_CATEGORY = 32
+_CATEGORY = Case(
+    *(
+        When(kind__in=[kind.value for kind in kinds], then=Value(category.value))
+        for category, kinds in KINDS_OF_CATEGORY.items()
+    ),
+    output_field=CharField(),
+)
 _UUID_FIELD = Task._meta.get_field("id")
 _DATETIME_FIELD = Task._meta.get_field("created_at")
 _ELIGIBLE = _CompiledQuery(_eligible_query)
@@ -462,18 +539,14 @@ def live_counts(
     """(the user's pending tasks, live leases on the row's node and kind, live reply leases in
     its tree): one query, run after ``lock_work`` so it sees every committed claim."""
     since = now - timedelta(seconds=config.recent_tasks_span_sec)
-    mine = Q(user_id=user_id, created_at__gte=since)
+    mine = _open(now) & Q(user_id=user_id, created_at__gte=since)
     if row is None or row.node_id is None:
-        return Task.objects.filter(_open(now), mine).count(), 0, 0
-    on_node = Q(parent_message_id=row.node_id, payload_type=row.kind, lease_until__gt=now)
-    in_tree = Q(message_tree_id=row.tree_id, payload_type__in=_REPLY, lease_until__gt=now)
-    counts = (
-        Task.objects.filter(_open(now))
-        .filter(mine | on_node | in_tree)
-        .aggregate(
-            pending=Count("id", filter=mine),
-            on_node=Count("id", filter=on_node),
-            in_tree=Count("id", filter=in_tree),
-        )
+        return Task.objects.filter(mine).count(), 0, 0
+    on_node = _leasing(now) & Q(parent_message_id=row.node_id, payload_type=row.kind)
+    in_tree = _leasing(now) & Q(message_tree_id=row.tree_id, payload_type__in=_REPLY)
+    counts = Task.objects.filter(mine | on_node | in_tree).aggregate(
+        pending=Count("id", filter=mine),
+        on_node=Count("id", filter=on_node),
+        in_tree=Count("id", filter=in_tree),
     )
     return counts["pending"], counts["on_node"], counts["in_tree"]

@@ -46,3 +46,39 @@ def test_compiled_eligible_query_returns_what_the_orm_query_returns():
     assert "assistant_reply" not in kinds[author]
     assert "label_assistant_reply" in kinds[author]
     assert "label_assistant_reply" not in kinds[replier]
+
+
+def many_replies_in_review(count: int, client):
+    """A growing prompt with ``count`` assistant replies awaiting review (more than the sample)."""
+    prompt = make_tree(author=make_user(client), max_children_count=count + 1, goal_tree_size=99)
+    return [add_reply(prompt, author=make_user(client)) for _ in range(count)]
+
+
+def test_a_sampled_read_holds_at_most_the_sample_of_each_category():
+    client = make_client()
+    many_replies_in_review(ready_work.SAMPLE_PER_CATEGORY + 8, client)
+    config, now = active_config(), timezone.now()
+    everything = ready_work.eligible(
+        lang="en", now=now, config=config, user_id=make_user(client).id
+    )
+    sampled = ready_work.eligible(
+        lang="en", now=now, config=config, user_id=make_user(client).id, sample=True
+    )
+    labels = [row for row in everything if row.kind == "label_assistant_reply"]
+    sampled_labels = [row for row in sampled if row.kind == "label_assistant_reply"]
+    assert len(labels) == ready_work.SAMPLE_PER_CATEGORY + 8
+    assert len(sampled_labels) == ready_work.SAMPLE_PER_CATEGORY
+    assert {row.id for row in sampled_labels} <= {row.id for row in labels}
+    assert {row.kind for row in sampled} == {row.kind for row in everything}
+
+
+def test_an_explicit_kind_is_found_however_many_rows_its_category_has():
+    client = make_client()
+    replies = many_replies_in_review(ready_work.SAMPLE_PER_CATEGORY * 2, client)
+    accepted = replies[0]
+    type(accepted).objects.filter(id=accepted.id).update(review_result=True, review_count=3)
+    lonely = add_reply(accepted, author=make_user(client))  # the one prompter reply in review
+
+    task = request_task(user=make_user(client), kind=TaskKind.LABEL_PROMPTER_REPLY, lang="en")
+
+    assert task.parent_message_id == lonely.id

@@ -31,6 +31,7 @@ from backend.trees.core.lifecycle import is_below
 from backend.trees.core.task_kinds import (
     _CATEGORY_ORDER,
     CATEGORY_OF,
+    KINDS_OF_CATEGORY,
     RANDOM_TASK_WEIGHTS,
     K,
     Role,
@@ -267,15 +268,13 @@ def choose_task_kind(
         if not availability.is_available(requested):
             raise NoTaskAvailable(requested)
         return requested
-    category = _draw_category(
-        {c: sum(availability.count(k) for k in _kinds_of(c)) for c in _CATEGORY_ORDER}, rng
-    )
-    kinds = [k for k in _kinds_of(category) if availability.count(k) > 0]
+    category = _draw_category(_category_counts(availability), rng)
+    kinds = [k for k in KINDS_OF_CATEGORY[category] if availability.count(k) > 0]
     return rng.choices(kinds, weights=[availability.count(k) for k in kinds])[0]
 
 
-def _kinds_of(category: TaskCategory) -> list[TaskKind]:
-    return [kind for kind, cat in CATEGORY_OF.items() if cat is category]
+def _category_counts(availability: Availability) -> dict[TaskCategory, int]:
+    return {c: sum(availability.count(k) for k in KINDS_OF_CATEGORY[c]) for c in _CATEGORY_ORDER}
 
 
 def _draw_category(counts: Mapping[TaskCategory, int], rng: random.Random) -> TaskCategory:
@@ -359,7 +358,8 @@ def choose_eligible_task(
     if requested is K.RANDOM:
         availability = determine_task_availability(eligible)
         category = _draw_category(
-            {c: sum(availability.count(k) for k in _kinds_of(c)) for c in _CATEGORY_ORDER}, rng
+            {c: sum(availability.count(k) for k in KINDS_OF_CATEGORY[c]) for c in _CATEGORY_ORDER},
+            rng,
         )
         return _choose_in(category, eligible, config, rng, role=None)
     if requested is K.RANK_INITIAL_PROMPTS:  # OA never generates these

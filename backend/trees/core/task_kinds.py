@@ -60,6 +60,11 @@ CATEGORY_OF: Mapping[TaskKind, TaskCategory] = {
     K.LABEL_PROMPTER_REPLY: TaskCategory.LABEL_REPLY,
 }
 
+KINDS_OF_CATEGORY: Mapping[TaskCategory, tuple[TaskKind, ...]] = {
+    category: tuple(kind for kind, of in CATEGORY_OF.items() if of is category)
+    for category in TaskCategory
+}
+
 # Every kind as the v1 protocol spells it (OpenAPI names this enum TaskRequestType, as OA).
 TASK_REQUEST_TYPES = tuple(kind.value for kind in TaskKind)
 

@@ -56,7 +56,14 @@ def request_task(
     config = active_config()
     rng = rng or random.Random()
     now = now or timezone.now()
-    rows = ready_work.eligible(lang=lang, now=now, config=config, user_id=user.id)
+    rows = ready_work.eligible(
+        lang=lang,
+        now=now,
+        config=config,
+        user_id=user.id,
+        kind=None if kind is TaskKind.RANDOM else kind,
+        sample=True,
+    )
     if rows and rows[0].pending >= config.max_pending_tasks_per_user:
         raise policy.TooManyPendingTasks(kind, "too many pending tasks")
     by_node = {(row.node_id, row.kind): row for row in rows}
@@ -133,6 +140,7 @@ def _claim(
         or (chosen.kind in REPLY_KINDS and in_tree >= (locked.tree_room or 0))
     ):
         return None
+    expiry = now + timedelta(seconds=settings.GROVE_TASK_EXPIRY_SECONDS)
     payload = _payload(chosen, locked, config=config, rng=rng, explicit=explicit)
     payload["lang"] = lang
     task = Task.objects.create(
@@ -143,8 +151,9 @@ def _claim(
         message_tree_id=locked.tree_id if locked else None,
         parent_message_id=locked.node_id if locked else None,
         created_at=now,
-        expiry_date=now + timedelta(seconds=settings.GROVE_TASK_EXPIRY_SECONDS),
-        lease_until=now + timedelta(seconds=config.recent_tasks_span_sec),
+        expiry_date=expiry,
+        # Until acked; never past the task's own validity.
+        lease_until=min(expiry, now + timedelta(seconds=config.recent_tasks_span_sec)),
     )
     journal.record(
         "task_created",
