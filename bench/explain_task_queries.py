@@ -51,6 +51,7 @@ def main() -> int:
         started = time.monotonic()
         _client, people = build_forest(messages=args.messages)
         print(f"seeded {Message.objects.count()} messages in {time.monotonic() - started:.1f}s")
+    call_command("rebuild_ready_work", stdout=open(os.devnull, "w"))  # noqa: SIM115
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     from backend.accounts.models import User
