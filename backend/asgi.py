@@ -22,7 +22,8 @@ from frontend_api.ws.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": ConcurrencyLimit(
-            ThreadedWsgi(django_http, threads=max(1, settings.GROVE_WEB_MAX_CONCURRENT_REQUESTS)),
+            # Unbounded (0): as many threads as concurrent.futures would start on 32 cores.
+            ThreadedWsgi(django_http, threads=settings.GROVE_WEB_MAX_CONCURRENT_REQUESTS or 36),
             settings.GROVE_WEB_MAX_CONCURRENT_REQUESTS,
         ),
         "websocket": URLRouter(websocket_urlpatterns),

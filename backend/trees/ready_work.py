@@ -471,7 +471,9 @@ _ELIGIBLE = _CompiledQuery(_eligible_query)
 
 
 def as_candidates(rows: Iterable[ReadyWork]) -> TaskCandidates:
-    """The policy's view of eligible rows (already filtered for the user)."""
+    """The policy's view of eligible rows (already filtered for the user). A review's depth
+    only says prompt (0) or reply (1); a reply parent's depth, tree size and goal, which the
+    index already decided and the choice does not read, carry neutral values."""
     prompts, replies, parents, rankings, missing = [], [], [], [], 0
     for row in rows:
         kind = TaskKind(row.kind)
