@@ -256,6 +256,12 @@ def _open(now: datetime) -> Q:
     return Q(done=False, skipped=False, expiry_date__gt=now)
 
 
+def _pending(now: datetime, since: datetime, user_id: uuid.UUID) -> Q:
+    """The user's tasks that count towards ``max_pending_tasks_per_user``: open, and handed
+    out within ``recent_tasks_span_sec`` (OA)."""
+    return _open(now) & Q(user_id=user_id, created_at__gte=since)
+
+
 def _leasing(now: datetime) -> Q:
     """Tasks holding their slot. A lease never outlives the task's validity, so no expiry
     test: the partial indexes task_lease_by_node / _by_tree answer it (with one, PostgreSQL
@@ -375,7 +381,7 @@ def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUI
         parent_id=OuterRef("node_id"), user_id=user_id, deleted=False
     ).exclude(review_result=False)
     pending = (
-        Task.objects.filter(_open(now), user_id=user_id, created_at__gte=since)
+        Task.objects.filter(_pending(now, since, user_id))
         .order_by()
         .values("user_id")
         .annotate(n=Count("id"))
@@ -541,7 +547,7 @@ def live_counts(
     """(the user's pending tasks, live leases on the row's node and kind, live reply leases in
     its tree): one query, run after ``lock_work`` so it sees every committed claim."""
     since = now - timedelta(seconds=config.recent_tasks_span_sec)
-    mine = _open(now) & Q(user_id=user_id, created_at__gte=since)
+    mine = _pending(now, since, user_id)
     if row is None or row.node_id is None:
         return Task.objects.filter(mine).count(), 0, 0
     on_node = _leasing(now) & Q(parent_message_id=row.node_id, payload_type=row.kind)
