@@ -200,6 +200,14 @@ def refresh_trees(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> N
         ReadyWork.objects.bulk_create(wanted.values())
 
 
+def take_slot(*, node_id: uuid.UUID, kind: str) -> None:
+    """A review or a ranking of ``node_id`` was stored (in the caller's transaction): the row
+    needs one fewer, which is ``shape.review_room`` / ``ranking_room`` after the change. One
+    UPDATE instead of a refresh on the request path; the advance job that follows refreshes
+    the tree from its rows anyway."""
+    ReadyWork.objects.filter(node_id=node_id, kind=kind, slots__gt=0).update(slots=F("slots") - 1)
+
+
 def refresh_lang(lang: str, config: TreeManagerConfig) -> None:
     """The language's initial-prompt row: how many new prompts to ask for."""
     counts = dict(

@@ -10,8 +10,10 @@ from django.utils import timezone
 from backend.trees import ready_work
 from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import active_config
+from backend.trees.models import ReadyWork
+from backend.trees.services.interactions import submit_ranking
 from backend.trees.services.tasks import request_task
-from tests.builders import add_reply, make_client, make_tree, make_user
+from tests.builders import add_reply, make_client, make_ranking_tree, make_tree, make_user, review
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +84,32 @@ def test_an_explicit_kind_is_found_however_many_rows_its_category_has():
     task = request_task(user=make_user(client), kind=TaskKind.LABEL_PROMPTER_REPLY, lang="en")
 
     assert task.parent_message_id == lonely.id
+
+
+def index_of(tree_id):
+    return sorted(
+        (str(row.node_id), row.kind, row.slots)
+        for row in ReadyWork.objects.filter(tree_id=tree_id, slots__gt=0)
+    )
+
+
+def test_reviews_and_rankings_leave_the_index_as_a_refresh_from_the_tree_would():
+    """Labels and rankings take their slot with one UPDATE (no advance job runs here): the
+    rows must equal what ``refresh_trees`` computes from the tree."""
+    client = make_client()
+    author, replier = make_user(client), make_user(client)
+    prompt = make_tree(author=author)
+    reply = add_reply(prompt, author=replier)
+    review(reply, [make_user(client), make_user(client)])  # 2 of the 3 reviews it needs
+    ranked = make_ranking_tree(author=author, repliers=[make_user(client), make_user(client)])
+    ranker = make_user(client)
+    task = request_task(user=ranker, kind=TaskKind.RANK_ASSISTANT_REPLIES, lang="en")
+    submit_ranking(task_id=task.id, user=ranker, ranking=[1, 0])
+
+    for tree_id in (prompt.message_tree_id, ranked.message_tree_id):
+        incremental = index_of(tree_id)
+        ready_work.refresh_trees([tree_id], active_config())
+        assert incremental == index_of(tree_id)
+    assert ("label_assistant_reply", 1) in {
+        (kind, slots) for _, kind, slots in index_of(prompt.message_tree_id)
+    }

@@ -216,7 +216,7 @@ def submit_labels(
     )
     Message.objects.filter(id=message.id).update(review_count=F("review_count") + 1)
     _close(task)
-    ready_work.refresh_trees([message.message_tree_id], active_config())
+    ready_work.take_slot(node_id=message.id, kind=task.payload_type)
     journal.record(
         "message_reviewed",
         payload={"labels": clean},
@@ -296,7 +296,7 @@ def submit_ranking(
     )
     Message.objects.filter(id__in=ordered).update(ranking_count=F("ranking_count") + 1)
     _close(task)
-    ready_work.refresh_trees([tree.id], active_config())
+    ready_work.take_slot(node_id=task.parent_message_id, kind=task.payload_type)
     journal.record(
         "replies_ranked",
         payload={"ranked_message_ids": ordered},
