@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, Random, RowNumber
 
+from backend.trees.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery
 from backend.trees.core import policy, shape
 from backend.trees.core.candidates import (
     ExtendibleParent,
@@ -315,11 +316,13 @@ def eligible(
     """
     since = now - timedelta(seconds=config.recent_tasks_span_sec)
     sql, params = _ELIGIBLE.statement(
-        lang=lang,
-        now=now,
-        since=since,
-        user_id=user_id,
-        kind=kind.value if kind is not None else None,
+        {
+            "lang": lang,
+            "now": now,
+            "since": since,
+            "user_id": user_id,
+            "kind": kind.value if kind is not None else None,
+        },
         sample=sample,
     )
     if sample:
@@ -344,7 +347,9 @@ def _eligible_query(
     kind: str | None = None,
     sample: bool = False,
 ):
-    """``eligible`` as an ORM query (compiled once per process by ``_CompiledQuery``)."""
+    """``eligible`` as an ORM query (compiled once per process: ``CompiledQuery``; building
+    and compiling its seven subqueries cost about a third of a web process's CPU at 16
+    clients)."""
     rows = ReadyWork.objects.filter(Q(slots__gt=0) | Q(node__isnull=True), lang=lang)
     if kind is not None:
         rows = rows.filter(Q(kind=kind) | Q(node__isnull=True))
@@ -406,70 +411,6 @@ def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUI
     return rows
 
 
-class _CompiledQuery:
-    """An ORM query compiled to SQL once per process and database, then run with new values.
-
-    Building and compiling ``_eligible_query`` (seven subqueries) cost about a third of a web
-    process's CPU at 16 clients (py-spy); its shape never changes, only its values. It is
-    compiled with sentinel values, whose positions among the parameters are remembered; a call
-    puts its own values, prepared the way the fields prepare them, in those positions.
-    """
-
-    SENTINELS = {
-        "lang": "grove-lang-sentinel",
-        "kind": "grove-kind-sentinel",
-        "now": datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC),
-        "since": datetime(2002, 3, 4, 5, 6, 7, 8, tzinfo=UTC),
-        "user_id": uuid.UUID("6f1e0b5e-0000-4000-8000-00000000c0de"),
-    }
-
-    def __init__(self, build) -> None:
-        self.build = build
-        self.cache: dict[tuple, tuple[str, list, dict[int, str]]] = {}
-
-    def statement(self, *, sample: bool, **values) -> tuple[str, list]:
-        """The SQL and parameters for these values; a None value (no user, no kind) and
-        ``sample`` change the query's shape, so each combination is compiled once."""
-        shape = tuple(sorted(name for name, value in values.items() if value is None))
-        key = (connection.vendor, shape, sample)
-        if key not in self.cache:
-            self.cache[key] = self._compile(absent=shape, sample=sample)
-        sql, params, slots = self.cache[key]
-        params = list(params)
-        for position, name in slots.items():
-            params[position] = _prepared(name, values[name])
-        return sql, params
-
-    def _compile(self, *, absent: tuple, sample: bool) -> tuple[str, list, dict[int, str]]:
-        values = {name: None if name in absent else value for name, value in self.SENTINELS.items()}
-        sql, params = self.build(**values, sample=sample).query.sql_with_params()
-        prepared = {
-            _prepared(name, value): name for name, value in values.items() if value is not None
-        }
-        slots = {i: prepared[p] for i, p in enumerate(params) if _hashable(p) in prepared}
-        # Without a user the per-user anti-joins, and so ``since``, are not in the query.
-        required = {name for name, value in values.items() if value is not None}
-        if "user_id" in absent:
-            required.discard("since")
-        missing = required - set(slots.values())
-        if missing:  # a sentinel got inlined or transformed: never run a wrong statement
-            raise RuntimeError(f"cannot place {sorted(missing)} in the compiled query")
-        return sql, list(params), slots
-
-
-def _prepared(name: str, value):
-    """``value`` as the query's fields hand it to the database driver."""
-    if name == "user_id":
-        return _UUID_FIELD.get_db_prep_value(value, connection)
-    if name in ("now", "since"):
-        return _DATETIME_FIELD.get_db_prep_value(value, connection)
-    return value
-
-
-def _hashable(value):
-    return value if not isinstance(value, list | dict) else None
-
-
 # Rows of each task category one (random) request reads at most: see ``eligible``.
 SAMPLE_PER_CATEGORY = 32
 _CATEGORY = Case(
@@ -479,9 +420,18 @@ _CATEGORY = Case(
     ),
     output_field=CharField(),
 )
-_UUID_FIELD = Task._meta.get_field("id")
-_DATETIME_FIELD = Task._meta.get_field("created_at")
-_ELIGIBLE = _CompiledQuery(_eligible_query)
+_ELIGIBLE = CompiledQuery(
+    _eligible_query,
+    sentinels={
+        "lang": "grove-lang-sentinel",
+        "kind": "grove-kind-sentinel",
+        "now": SENTINEL_TIMES[0],
+        "since": SENTINEL_TIMES[1],
+        "user_id": SENTINEL_IDS[0],
+    },
+    # Without a user the per-user anti-joins, and so ``since``, are not in the query.
+    vanish={"user_id": {"since"}},
+)
 
 
 def as_candidates(rows: Iterable[ReadyWork]) -> TaskCandidates:
@@ -555,14 +505,51 @@ def live_counts(
     """(the user's pending tasks, live leases on the row's node and kind, live reply leases in
     its tree): one query, run after ``lock_work`` so it sees every committed claim."""
     since = now - timedelta(seconds=config.recent_tasks_span_sec)
-    mine = _pending(now, since, user_id)
     if row is None or row.node_id is None:
-        return Task.objects.filter(mine).count(), 0, 0
-    on_node = _leasing(now) & Q(parent_message_id=row.node_id, payload_type=row.kind)
-    in_tree = _leasing(now) & Q(message_tree_id=row.tree_id, payload_type__in=_REPLY)
-    counts = Task.objects.filter(mine | on_node | in_tree).aggregate(
-        pending=Count("id", filter=mine),
-        on_node=Count("id", filter=on_node),
-        in_tree=Count("id", filter=in_tree),
+        return Task.objects.filter(_pending(now, since, user_id)).count(), 0, 0
+    sql, params = _LIVE_COUNTS.statement(
+        {
+            "now": now,
+            "since": since,
+            "user_id": user_id,
+            "node_id": row.node_id,
+            "kind": row.kind,
+            "tree_id": row.tree_id,
+        }
     )
-    return counts["pending"], counts["on_node"], counts["in_tree"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+        names = [column[0] for column in cursor.description]
+    counts = dict(zip(names, found, strict=True)) if found else {}
+    return counts.get("pending", 0), counts.get("on_node", 0), counts.get("in_tree", 0)
+
+
+def _live_counts_query(*, now, since, user_id, node_id, kind, tree_id):
+    mine = _pending(now, since, user_id)
+    on_node = _leasing(now) & Q(parent_message_id=node_id, payload_type=kind)
+    in_tree = _leasing(now) & Q(message_tree_id=tree_id, payload_type__in=_REPLY)
+    return (
+        Task.objects.filter(mine | on_node | in_tree)
+        .order_by()
+        .annotate(one=Value(1))
+        .values("one")
+        .annotate(
+            pending=Count("id", filter=mine),
+            on_node=Count("id", filter=on_node),
+            in_tree=Count("id", filter=in_tree),
+        )
+    )
+
+
+_LIVE_COUNTS = CompiledQuery(
+    _live_counts_query,
+    sentinels={
+        "now": SENTINEL_TIMES[0],
+        "since": SENTINEL_TIMES[1],
+        "user_id": SENTINEL_IDS[0],
+        "node_id": SENTINEL_IDS[1],
+        "kind": "grove-kind-sentinel",
+        "tree_id": SENTINEL_IDS[2],
+    },
+)
