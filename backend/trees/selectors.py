@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from backend.trees import ready_work
+from backend.trees import work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.models import Message, Task
@@ -21,8 +21,8 @@ def task_availability(
 ) -> dict[str, int]:
     """Tasks per kind that could be handed out in ``lang`` (to ``user_id`` when given): the
     ready work with a free slot, after the user's exclusions."""
-    rows = ready_work.eligible(lang=lang, now=now, config=config, user_id=user_id)
-    return policy.determine_task_availability(ready_work.as_candidates(rows)).as_dict()
+    rows = work_queries.eligible(lang=lang, now=now, config=config, user_id=user_id)
+    return policy.determine_task_availability(work_queries.as_candidates(rows)).as_dict()
 
 
 def conversation_path(message_id: uuid.UUID) -> list[Message]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from backend.trees import ready_work
+from backend.trees import ready_work, work_queries
 from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import active_config
 from backend.trees.models import ReadyWork
@@ -34,14 +34,14 @@ def test_compiled_eligible_query_returns_what_the_orm_query_returns():
 
     for user in (author, replier, reviewer, None):
         user_id = user.id if user else None
-        compiled = ready_work.eligible(lang="en", now=now, config=config, user_id=user_id)
-        direct = ready_work._eligible_query(lang="en", now=now, since=since, user_id=user_id)
+        compiled = work_queries.eligible(lang="en", now=now, config=config, user_id=user_id)
+        direct = work_queries._eligible_query(lang="en", now=now, since=since, user_id=user_id)
         assert ids(compiled) == ids(direct)
     # the per-user values really reach the statement: nobody works on their own message
     kinds = {
         user: {
             row.kind
-            for row in ready_work.eligible(lang="en", now=now, config=config, user_id=user.id)
+            for row in work_queries.eligible(lang="en", now=now, config=config, user_id=user.id)
         }
         for user in (author, replier)
     }
@@ -58,25 +58,25 @@ def many_replies_in_review(count: int, client):
 
 def test_a_sampled_read_holds_at_most_the_sample_of_each_category():
     client = make_client()
-    many_replies_in_review(ready_work.SAMPLE_PER_CATEGORY + 8, client)
+    many_replies_in_review(work_queries.SAMPLE_PER_CATEGORY + 8, client)
     config, now = active_config(), timezone.now()
-    everything = ready_work.eligible(
+    everything = work_queries.eligible(
         lang="en", now=now, config=config, user_id=make_user(client).id
     )
-    sampled = ready_work.eligible(
+    sampled = work_queries.eligible(
         lang="en", now=now, config=config, user_id=make_user(client).id, sample=True
     )
     labels = [row for row in everything if row.kind == "label_assistant_reply"]
     sampled_labels = [row for row in sampled if row.kind == "label_assistant_reply"]
-    assert len(labels) == ready_work.SAMPLE_PER_CATEGORY + 8
-    assert len(sampled_labels) == ready_work.SAMPLE_PER_CATEGORY
+    assert len(labels) == work_queries.SAMPLE_PER_CATEGORY + 8
+    assert len(sampled_labels) == work_queries.SAMPLE_PER_CATEGORY
     assert {row.id for row in sampled_labels} <= {row.id for row in labels}
     assert {row.kind for row in sampled} == {row.kind for row in everything}
 
 
 def test_an_explicit_kind_is_found_however_many_rows_its_category_has():
     client = make_client()
-    replies = many_replies_in_review(ready_work.SAMPLE_PER_CATEGORY * 2, client)
+    replies = many_replies_in_review(work_queries.SAMPLE_PER_CATEGORY * 2, client)
     accepted = replies[0]
     type(accepted).objects.filter(id=accepted.id).update(review_result=True, review_count=3)
     lonely = add_reply(accepted, author=make_user(client))  # the one prompter reply in review

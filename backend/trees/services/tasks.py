@@ -1,7 +1,7 @@
 """Handing out tasks (ack, nack and close live in ``task_lifecycle``).
 
 ``request_task`` reads the language's ready work with the user's exclusions applied
-(``ready_work.eligible``, one query, no lock), lets the pure policy choose with OA's weights,
+(``work_queries.eligible``, one query, no lock), lets the pure policy choose with OA's weights,
 then *claims* one slot in a short transaction: the user row is locked (one user's concurrent
 requests stay under ``max_pending_tasks_per_user``), then the work row (for a reply, every
 reply row of its tree: the goal size is shared), then live leases are counted on a fresh
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from backend import events
 from backend.accounts.models import ApiClient, User
-from backend.trees import journal, ready_work
+from backend.trees import journal, work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.policy import (
@@ -56,7 +56,7 @@ def request_task(
     config = active_config()
     rng = rng or random.Random()
     now = now or timezone.now()
-    rows = ready_work.eligible(
+    rows = work_queries.eligible(
         lang=lang,
         now=now,
         config=config,
@@ -67,7 +67,7 @@ def request_task(
     if rows and rows[0].pending >= config.max_pending_tasks_per_user:
         raise policy.TooManyPendingTasks(kind, "too many pending tasks")
     by_node = {(row.node_id, row.kind): row for row in rows}
-    candidates = ready_work.as_candidates(rows)
+    candidates = work_queries.as_candidates(rows)
     for _attempt in range(RESERVATION_ATTEMPTS):
         chosen = policy.choose_eligible_task(kind, candidates, config, rng)
         row = by_node[(_node_of(chosen), chosen.kind.value)]
@@ -127,10 +127,10 @@ def _claim(
     User.objects.select_for_update(no_key=True).filter(id=user.id).values_list("id").first()
     locked = None
     if row.node_id is not None:
-        locked = ready_work.lock_work(row.id, tree_id=row.tree_id, kind=chosen.kind)
+        locked = work_queries.lock_work(row.id, tree_id=row.tree_id, kind=chosen.kind)
         if locked is None:
             return None
-    pending, on_node, in_tree = ready_work.live_counts(
+    pending, on_node, in_tree = work_queries.live_counts(
         user_id=user.id, row=locked, now=now, config=config
     )
     if pending >= config.max_pending_tasks_per_user:

@@ -1,0 +1,351 @@
+"""The task request's queries on the ready-work index: read what a user may do, claim a slot.
+
+``eligible`` reads the language's rows with a free slot, the per-user exclusions as
+anti-joins, in one statement compiled once per process; ``as_candidates`` hands them to the
+policy. The claim (``services.tasks._claim``) locks the chosen row with ``lock_work`` and
+counts live leases (open tasks within their ``lease_until``) with ``live_counts`` on a fresh
+snapshot. No lock is held while Python chooses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Random, RowNumber
+
+from backend.trees.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery
+from backend.trees.core.candidates import (
+    ExtendibleParent,
+    RankingCandidate,
+    ReviewCandidate,
+    TaskCandidates,
+)
+from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.task_kinds import (
+    KINDS_OF_CATEGORY,
+    LABEL_KINDS,
+    RANK_KINDS,
+    REPLY_KINDS,
+    Role,
+    TaskKind,
+)
+from backend.trees.models import Message, MessageReaction, ReactionType, ReadyWork, Task, TextLabels
+from backend.trees.ready_work import EXPIRED_SKIP_REASON, refresh_lang
+
+_REPLY = [k.value for k in REPLY_KINDS]
+_LABEL = [k.value for k in LABEL_KINDS]
+_RANK = [k.value for k in RANK_KINDS]
+
+
+# --- reading work for one user -------------------------------------------------------------
+
+
+def _open(now: datetime) -> Q:
+    return Q(done=False, skipped=False, expiry_date__gt=now)
+
+
+def _pending(now: datetime, since: datetime, user_id: uuid.UUID) -> Q:
+    """The user's tasks that count towards ``max_pending_tasks_per_user``: open, and handed
+    out within ``recent_tasks_span_sec`` (OA)."""
+    return _open(now) & Q(user_id=user_id, created_at__gte=since)
+
+
+def _leasing(now: datetime) -> Q:
+    """Tasks holding their slot. A lease never outlives the task's validity, so no expiry
+    test: the partial indexes task_lease_by_node / _by_tree answer it (with one, PostgreSQL
+    scanned every open task per ready-work row)."""
+    return Q(done=False, skipped=False, lease_until__gt=now)
+
+
+def _leases(now: datetime, group: str, **match) -> Coalesce:
+    """Live leases matching ``match`` (OuterRef-s into the ready-work row), one count per
+    ``group`` value."""
+    live = (
+        Task.objects.filter(_leasing(now), **match)
+        .order_by()
+        .values(group)
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(live, output_field=IntegerField()), Value(0))
+
+
+def eligible(
+    *,
+    lang: str,
+    now: datetime,
+    config: TreeManagerConfig,
+    user_id: uuid.UUID | None,
+    kind: TaskKind | None = None,
+    sample: bool = False,
+) -> list[ReadyWork]:
+    """The language's work with a free slot that ``user_id`` may do (one query).
+
+    Per-user rules (``core.policy``: may_review / may_reply / may_rank), as anti-joins: never
+    one's own message; never a message already reviewed, a parent already answered or ranked,
+    or a ranking among one's own replies; never a node the user skipped, or was handed,
+    within ``recent_tasks_span_sec``, for the same kind. No cap before these exclusions.
+    Rows carry ``pending`` (the user's open tasks within ``recent_tasks_span_sec``).
+
+    ``kind`` keeps that kind's rows only (and the initial-prompt row). ``sample`` returns at
+    most ``SAMPLE_PER_CATEGORY`` rows of each task category, drawn uniformly at random after
+    the exclusions: the policy draws a category by presence and then a target uniformly within
+    it, so a uniform sample of the category leaves every draw as likely as over all rows,
+    while a request decodes a bounded number of rows whatever the size of the forest.
+    """
+    since = now - timedelta(seconds=config.recent_tasks_span_sec)
+    sql, params = _ELIGIBLE.statement(
+        {
+            "lang": lang,
+            "now": now,
+            "since": since,
+            "user_id": user_id,
+            "kind": kind.value if kind is not None else None,
+        },
+        sample=sample,
+    )
+    if sample:
+        # Filtering on a window needs an outer query; Django would write one whose column
+        # names (col1, col2 ...) a raw query cannot map back to fields.
+        sql = f"SELECT * FROM ({sql}) eligible WHERE eligible.draw <= %s ORDER BY eligible.id"
+        params = [*params, SAMPLE_PER_CATEGORY]
+    rows = list(ReadyWork.objects.raw(sql, params))
+    if any(row.node_id is None for row in rows):
+        return rows
+    # The first request in a language creates its initial-prompt row, then reads again.
+    refresh_lang(lang, config)
+    return list(ReadyWork.objects.raw(sql, params))
+
+
+def _eligible_query(
+    *,
+    lang: str,
+    now: datetime,
+    since: datetime,
+    user_id: uuid.UUID | None,
+    kind: str | None = None,
+    sample: bool = False,
+):
+    """``eligible`` as an ORM query (compiled once per process: ``CompiledQuery``; building
+    and compiling its seven subqueries cost about a third of a web process's CPU at 16
+    clients)."""
+    rows = ReadyWork.objects.filter(Q(slots__gt=0) | Q(node__isnull=True), lang=lang)
+    if kind is not None:
+        rows = rows.filter(Q(kind=kind) | Q(node__isnull=True))
+    rows = rows.annotate(
+        leased=_leases(
+            now,
+            "parent_message_id",
+            parent_message_id=OuterRef("node_id"),
+            payload_type=OuterRef("kind"),
+        ),
+        tree_leased=_leases(
+            now, "message_tree_id", message_tree_id=OuterRef("tree_id"), payload_type__in=_REPLY
+        ),
+    )
+    rows = rows.filter(Q(node__isnull=True) | Q(slots__gt=F("leased"))).exclude(
+        Q(kind__in=_REPLY) & Q(tree_room__lte=F("tree_leased"))
+    )
+    if user_id is not None:
+        rows = _without_excluded(rows, now=now, since=since, user_id=user_id)
+    if sample:  # ``eligible`` keeps the rows with draw <= SAMPLE_PER_CATEGORY
+        rows = rows.annotate(
+            draw=Window(RowNumber(), partition_by=[_CATEGORY], order_by=Random().asc())
+        )
+    return rows.order_by("id")
+
+
+def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUID):
+    """The per-user rules of ``eligible`` as anti-joins, and the user's pending count."""
+    handled = Task.objects.filter(
+        Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON)),
+        user_id=user_id,
+        parent_message_id=OuterRef("node_id"),
+        payload_type=OuterRef("kind"),
+    )
+    reviewed = TextLabels.objects.filter(
+        user_id=user_id, message_id=OuterRef("node_id"), task__isnull=False
+    )
+    ranked = MessageReaction.objects.filter(
+        user_id=user_id, message_id=OuterRef("node_id"), payload_type=ReactionType.RANKING
+    )
+    wrote_child = Message.objects.filter(
+        parent_id=OuterRef("node_id"), user_id=user_id, deleted=False
+    ).exclude(review_result=False)
+    pending = (
+        Task.objects.filter(_pending(now, since, user_id))
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    rows = (
+        rows.exclude(Q(kind__in=_LABEL + _REPLY) & Q(author_id=user_id))
+        .exclude(Exists(handled))
+        .exclude(Q(kind__in=_LABEL) & Exists(reviewed))
+        .exclude(Q(kind__in=_RANK) & Exists(ranked))
+        .exclude(Q(kind__in=_REPLY + _RANK) & Exists(wrote_child))
+        .annotate(pending=Coalesce(Subquery(pending, output_field=IntegerField()), Value(0)))
+    )
+    return rows
+
+
+# Rows of each task category one (random) request reads at most: see ``eligible``.
+SAMPLE_PER_CATEGORY = 32
+_CATEGORY = Case(
+    *(
+        When(kind__in=[kind.value for kind in kinds], then=Value(category.value))
+        for category, kinds in KINDS_OF_CATEGORY.items()
+    ),
+    output_field=CharField(),
+)
+_ELIGIBLE = CompiledQuery(
+    _eligible_query,
+    sentinels={
+        "lang": "grove-lang-sentinel",
+        "kind": "grove-kind-sentinel",
+        "now": SENTINEL_TIMES[0],
+        "since": SENTINEL_TIMES[1],
+        "user_id": SENTINEL_IDS[0],
+    },
+    # Without a user the per-user anti-joins, and so ``since``, are not in the query.
+    vanish={"user_id": {"since"}},
+)
+
+
+def as_candidates(rows: Iterable[ReadyWork]) -> TaskCandidates:
+    """The policy's view of eligible rows (already filtered for the user). A review's depth
+    only says prompt (0) or reply (1); a reply parent's depth, tree size and goal, which the
+    index already decided and the choice does not read, carry neutral values."""
+    prompts, replies, parents, rankings, missing = [], [], [], [], 0
+    for row in rows:
+        kind = TaskKind(row.kind)
+        if kind is TaskKind.INITIAL_PROMPT:
+            missing = row.slots
+        elif kind in LABEL_KINDS:
+            is_prompt = kind is TaskKind.LABEL_INITIAL_PROMPT
+            candidate = ReviewCandidate(
+                message_id=row.node_id,
+                tree_id=row.tree_id,
+                role=Role.ASSISTANT if kind is TaskKind.LABEL_ASSISTANT_REPLY else Role.PROMPTER,
+                depth=0 if is_prompt else 1,
+                author_id=row.author_id,
+            )
+            (prompts if is_prompt else replies).append(candidate)
+        elif kind in REPLY_KINDS:
+            parents.append(
+                ExtendibleParent(
+                    message_id=row.node_id,
+                    tree_id=row.tree_id,
+                    depth=0,
+                    role=Role.PROMPTER if kind is TaskKind.ASSISTANT_REPLY else Role.ASSISTANT,
+                    author_id=row.author_id,
+                    active_children_count=row.child_count,
+                    tree_size=0,
+                    goal_tree_size=row.tree_room or 0,
+                )
+            )
+        else:
+            rankings.append(
+                RankingCandidate(
+                    parent_id=row.node_id,
+                    tree_id=row.tree_id,
+                    role_of_children=Role.ASSISTANT
+                    if kind is TaskKind.RANK_ASSISTANT_REPLIES
+                    else Role.PROMPTER,
+                    child_ids=tuple(uuid.UUID(i) for i in row.child_ids),
+                )
+            )
+    return TaskCandidates(
+        missing_prompts=missing,
+        prompts_need_review=tuple(prompts),
+        replies_need_review=tuple(replies),
+        extendible_parents=tuple(parents),
+        incomplete_rankings=tuple(rankings),
+    )
+
+
+# --- claiming one slot ---------------------------------------------------------------------
+
+
+def lock_work(row_id: int, *, tree_id: uuid.UUID | None, kind: TaskKind) -> ReadyWork | None:
+    """Lock the row to claim (and, for a reply, every reply row of its tree: the goal size is
+    shared by the tree's parents); None when the work is gone."""
+    match = Q(id=row_id)
+    if kind in REPLY_KINDS:
+        match |= Q(tree_id=tree_id, kind__in=_REPLY)
+    locked = {r.id: r for r in ReadyWork.objects.select_for_update().filter(match).order_by("id")}
+    return locked.get(row_id)
+
+
+def live_counts(
+    *, user_id: uuid.UUID, row: ReadyWork | None, now: datetime, config: TreeManagerConfig
+) -> tuple[int, int, int]:
+    """(the user's pending tasks, live leases on the row's node and kind, live reply leases in
+    its tree): one query, run after ``lock_work`` so it sees every committed claim."""
+    since = now - timedelta(seconds=config.recent_tasks_span_sec)
+    if row is None or row.node_id is None:
+        return Task.objects.filter(_pending(now, since, user_id)).count(), 0, 0
+    sql, params = _LIVE_COUNTS.statement(
+        {
+            "now": now,
+            "since": since,
+            "user_id": user_id,
+            "node_id": row.node_id,
+            "kind": row.kind,
+            "tree_id": row.tree_id,
+        }
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+        names = [column[0] for column in cursor.description]
+    counts = dict(zip(names, found, strict=True)) if found else {}
+    return counts.get("pending", 0), counts.get("on_node", 0), counts.get("in_tree", 0)
+
+
+def _live_counts_query(*, now, since, user_id, node_id, kind, tree_id):
+    mine = _pending(now, since, user_id)
+    on_node = _leasing(now) & Q(parent_message_id=node_id, payload_type=kind)
+    in_tree = _leasing(now) & Q(message_tree_id=tree_id, payload_type__in=_REPLY)
+    return (
+        Task.objects.filter(mine | on_node | in_tree)
+        .order_by()
+        .annotate(one=Value(1))
+        .values("one")
+        .annotate(
+            pending=Count("id", filter=mine),
+            on_node=Count("id", filter=on_node),
+            in_tree=Count("id", filter=in_tree),
+        )
+    )
+
+
+_LIVE_COUNTS = CompiledQuery(
+    _live_counts_query,
+    sentinels={
+        "now": SENTINEL_TIMES[0],
+        "since": SENTINEL_TIMES[1],
+        "user_id": SENTINEL_IDS[0],
+        "node_id": SENTINEL_IDS[1],
+        "kind": "grove-kind-sentinel",
+        "tree_id": SENTINEL_IDS[2],
+    },
+)
