@@ -13,6 +13,7 @@ from backend.accounts.keys import (
     generate_api_key,
 )
 from backend.accounts.models import ApiClient, User
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 
 BOOTSTRAP_LOCK_KEY = 0x6726F7665  # any constant shared by every Grove process
 
@@ -72,6 +73,19 @@ def bootstrap_api_client(*, api_key: str | None) -> IssuedApiClient | None:
     )
 
 
+# Every protocol request names its user: compiled once (``backend.compiled_query``).
+_USER_BY_NAME = CompiledQuery(
+    lambda api_client_id, auth_method, username: User.objects.filter(
+        api_client_id=api_client_id, auth_method=auth_method, username=username
+    )[:1],
+    sentinels={
+        "api_client_id": SENTINEL_IDS[0],
+        "auth_method": "grove-auth-method-sentinel",
+        "username": "grove-username-sentinel",
+    },
+)
+
+
 class UserDisabled(PermissionError):
     """The acting user was disabled or deleted by an admin."""
 
@@ -85,7 +99,10 @@ def ensure_user(
     the same row (the unique constraint decides, the loser reads the winner's row).
     """
     lookup = {"api_client": api_client, "auth_method": auth_method, "username": username}
-    user = User.objects.filter(**lookup).first()
+    found = _USER_BY_NAME.fetch(
+        {"api_client_id": api_client.id, "auth_method": auth_method, "username": username}
+    )
+    user = found[0] if found else None
     if user is None:
         try:
             with transaction.atomic():

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max
 
+from backend.compiled_query import CompiledQuery
 from backend.trees import journal
 from backend.trees.core.config import ConfigError, TreeManagerConfig
 from backend.trees.models import TreeGrowthConfig
@@ -29,19 +30,25 @@ class UnknownConfigVersion(LookupError):
     pass
 
 
+# Read on every request and job, so compiled once (``backend.compiled_query``); the values
+# are read only when the active version is one this process has not parsed yet.
+_ACTIVE_IDENTITY = CompiledQuery(
+    lambda: TreeGrowthConfig.objects.filter(is_active=True).values_list(
+        "pk", "version", "created_at"
+    )[:1],
+    sentinels={},
+)
+
+
 def active_config() -> TreeManagerConfig:
     """The configuration in force now (defaults if the table is empty)."""
-    row = (
-        TreeGrowthConfig.objects.filter(is_active=True)
-        .values_list("pk", "version", "created_at", "values")
-        .first()
-    )
-    if row is None:
+    found = _ACTIVE_IDENTITY.rows({})
+    if not found:
         return TreeManagerConfig()
-    *identity, values = row
-    key = tuple(identity)
+    key = tuple(found[0])
     parsed = _parsed.get(key)
     if parsed is None:
+        values = TreeGrowthConfig.objects.values_list("values", flat=True).get(pk=key[0])
         # A stored version that no longer validates (a parameter was removed from the code)
         # falls back to defaults for what is unknown rather than stopping every request.
         known = {k: v for k, v in values.items() if k in _FIELD_NAMES}

@@ -14,8 +14,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import transaction
-from django.db.models import Avg, Count, F, FloatField
+from django.db import connection, transaction
+from django.db.models import Avg, Count, FloatField, UUIDField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -37,6 +37,7 @@ EXPIRED_SKIP_REASON = "expired"
 # States whose trees offer work (the others have no rows).
 WORKING_STATES = (TreeState.INITIAL_PROMPT_REVIEW, TreeState.GROWING, TreeState.RANKING)
 REBUILD_BATCH = 500
+_UUID = UUIDField()
 
 
 # --- reading trees -------------------------------------------------------------------------
@@ -163,12 +164,29 @@ def refresh_trees(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> N
         ReadyWork.objects.bulk_create(wanted.values())
 
 
-def take_slot(*, node_id: uuid.UUID, kind: str) -> None:
+def take_slot(*, node_id: uuid.UUID, kind: str) -> int | None:
     """A review or a ranking of ``node_id`` was stored (in the caller's transaction): the row
     needs one fewer, which is ``shape.review_room`` / ``ranking_room`` after the change. One
-    UPDATE instead of a refresh on the request path; the advance job that follows refreshes
-    the tree from its rows anyway."""
-    ReadyWork.objects.filter(node_id=node_id, kind=kind, slots__gt=0).update(slots=F("slots") - 1)
+    UPDATE instead of a refresh on the request path. Returns the slots left, None when the
+    node has no such row (the index and the tree disagree: let the advance job decide)."""
+    table = ReadyWork._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET slots = slots - 1 "
+            "WHERE node_id = %s AND kind = %s AND slots > 0 RETURNING slots",
+            [_UUID.get_db_prep_value(node_id, connection), kind],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def is_complete(slots_left: int | None) -> bool:
+    """After ``take_slot``: the node holds every review or ranking it needed (or the index
+    does not know it), so a decision may be due and the tree's advance job must run. Until
+    then nothing a review or ranking changes can move the tree (``core.shape``: consensus
+    reads a message only once its reviews are all in, a ranked tree only once every parent
+    has its rankings), and the job would only repeat what ``take_slot`` did."""
+    return not slots_left
 
 
 def refresh_lang(lang: str, config: TreeManagerConfig) -> None:

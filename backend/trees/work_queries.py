@@ -30,7 +30,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Random, RowNumber
 
-from backend.trees.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery
+from backend.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery
 from backend.trees.core.candidates import (
     ExtendibleParent,
     RankingCandidate,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.trees.compiled_query import SENTINEL_IDS, CompiledQuery
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.trees.models import Message
 from tests.builders import add_reply, make_client, make_tree, make_user
 

@@ -113,3 +113,34 @@ def test_reviews_and_rankings_leave_the_index_as_a_refresh_from_the_tree_would()
     assert ("label_assistant_reply", 1) in {
         (kind, slots) for _, kind, slots in index_of(prompt.message_tree_id)
     }
+
+
+def advance_jobs_enqueued(callbacks) -> int:
+    return sum("enqueue_advance" in callback.__qualname__ for callback in callbacks)
+
+
+def test_only_the_review_or_ranking_that_completes_its_node_enqueues_an_advance(
+    django_capture_on_commit_callbacks,
+):
+    """Before a node has all its reviews (rankings) nothing can move the tree, so no job; the
+    one that completes it enqueues the tree's advance job (with the default 3 reviews)."""
+    client = make_client()
+    prompt = make_tree(author=make_user(client))
+    reply = add_reply(prompt, author=make_user(client))
+    enqueued = []
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            review(reply, [make_user(client)])
+        enqueued.append(advance_jobs_enqueued(callbacks))
+    assert enqueued == [0, 0, 1]
+
+    ranked = make_ranking_tree(author=make_user(client), repliers=[make_user(client)] * 2)
+    rankers = [make_user(client) for _ in range(active_config().num_required_rankings)]
+    enqueued = []
+    for ranker in rankers:
+        task = request_task(user=ranker, kind=TaskKind.RANK_ASSISTANT_REPLIES, lang="en")
+        assert task.parent_message_id == ranked.id
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            submit_ranking(task_id=task.id, user=ranker, ranking=[1, 0])
+        enqueued.append(advance_jobs_enqueued(callbacks))
+    assert enqueued == [0] * (len(rankers) - 1) + [1]

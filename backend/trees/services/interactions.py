@@ -216,7 +216,7 @@ def submit_labels(
     )
     Message.objects.filter(id=message.id).update(review_count=F("review_count") + 1)
     _close(task)
-    ready_work.take_slot(node_id=message.id, kind=task.payload_type)
+    slots_left = ready_work.take_slot(node_id=message.id, kind=task.payload_type)
     journal.record(
         "message_reviewed",
         payload={"labels": clean},
@@ -225,7 +225,8 @@ def submit_labels(
         user_id=user.id,
         api_client_id=user.api_client_id,
     )
-    enqueue_advance(message.message_tree_id)
+    if ready_work.is_complete(slots_left):
+        enqueue_advance(message.message_tree_id)
     return row
 
 
@@ -296,7 +297,7 @@ def submit_ranking(
     )
     Message.objects.filter(id__in=ordered).update(ranking_count=F("ranking_count") + 1)
     _close(task)
-    ready_work.take_slot(node_id=task.parent_message_id, kind=task.payload_type)
+    slots_left = ready_work.take_slot(node_id=task.parent_message_id, kind=task.payload_type)
     journal.record(
         "replies_ranked",
         payload={"ranked_message_ids": ordered},
@@ -304,7 +305,8 @@ def submit_ranking(
         message_id=task.parent_message_id,
         user_id=user.id,
     )
-    enqueue_advance(tree.id)
+    if ready_work.is_complete(slots_left):
+        enqueue_advance(tree.id)
     return reaction
 
 

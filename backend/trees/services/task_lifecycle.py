@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.accounts.models import ApiClient, User
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.trees import journal
 from backend.trees.core.task_kinds import REPLY_KINDS
 from backend.trees.errors import (
@@ -25,14 +26,19 @@ from backend.trees.errors import (
 )
 from backend.trees.models import Message, Task
 
+# Every ack and answer starts here: compiled once (``backend.compiled_query``).
+_LOCKED_TASK = CompiledQuery(
+    lambda task_id, api_client_id: Task.objects.select_for_update(no_key=True).filter(
+        id=task_id, api_client_id=api_client_id
+    )[:1],
+    sentinels={"task_id": SENTINEL_IDS[0], "api_client_id": SENTINEL_IDS[1]},
+)
+
 
 def _locked_task(task_id: uuid.UUID, *, api_client_id: uuid.UUID, user: User | None) -> Task:
     """Lock a task of this API client; another client's task does not exist for it."""
-    task = (
-        Task.objects.select_for_update(no_key=True)
-        .filter(id=task_id, api_client_id=api_client_id)
-        .first()
-    )
+    found = _LOCKED_TASK.fetch({"task_id": task_id, "api_client_id": api_client_id})
+    task = found[0] if found else None
     if task is None:
         raise TaskNotFound(f"task {task_id} not found")
     if user is not None and task.user_id is not None and task.user_id != user.id:

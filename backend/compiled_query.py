@@ -49,6 +49,7 @@ class CompiledQuery:
         self.sentinels = dict(sentinels)
         self.vanish = dict(vanish or {})
         self.cache: dict[tuple, tuple[str, list, dict[int, str]]] = {}
+        self.models: dict[str, type] = {}  # the model each compiled statement selects
 
     def statement(self, values: Mapping[str, object], **flags) -> tuple[str, list]:
         absent = tuple(sorted(name for name, value in values.items() if value is None))
@@ -61,9 +62,23 @@ class CompiledQuery:
             params[position] = _prepared(values[name])
         return sql, params
 
+    def fetch(self, values: Mapping[str, object], **flags) -> list:
+        """The model instances the query selects (its model's ``raw``: fields by column)."""
+        sql, params = self.statement(values, **flags)
+        return list(self.models[sql].objects.raw(sql, params))
+
+    def rows(self, values: Mapping[str, object], **flags) -> list[tuple]:
+        """The query's rows as the driver returns them (for ``values_list`` queries)."""
+        sql, params = self.statement(values, **flags)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
     def _compile(self, absent: tuple, flags: dict) -> tuple[str, list, dict[int, str]]:
         values = {name: None if name in absent else v for name, v in self.sentinels.items()}
-        sql, params = self.build(**values, **flags).query.sql_with_params()
+        queryset = self.build(**values, **flags)
+        sql, params = queryset.query.sql_with_params()
+        self.models[sql] = queryset.model
         by_prepared = {_prepared(v): name for name, v in values.items() if v is not None}
         slots = {
             i: by_prepared[p]

@@ -1,0 +1,187 @@
+"""CPU per task cycle, in one process: where the web and job time of a cycle goes.
+
+    .venv/bin/python bench/cycle_cpu.py [--cycles 600] [--volunteers 16] [--profile out.prof]
+
+Drives the same cycle as ``cycles.py`` (``POST /tasks/`` random → ack → interaction, answered
+by ``bench/cycle_client.Volunteer``) through Django's whole request stack (middleware, DRF,
+services) with Django's test client, on a scratch PostgreSQL database (``grove_bench_cpu``,
+dropped and created; ``--database-url`` to name another server) and Redis db 13, jobs
+eager (each advance job runs in the request that enqueued it, and is counted apart). No
+HTTP server, no thread switches: the figures are CPU seconds of this process
+(``time.process_time``), so a busy machine changes them far less than wall-clock rates.
+
+Prints, per call: CPU ms p50/mean and SQL statements p50/max; per cycle: the web CPU (the
+three calls less the jobs they ran) and the jobs' CPU. ``--profile`` writes a cProfile of
+the measured cycles (open it with ``python -m pstats`` or snakeviz).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_KEY = "bench-cycle-cpu-key-0123456789abcdef"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cycles", type=int, default=600)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--volunteers", type=int, default=16)
+    parser.add_argument("--prompts", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--profile", help="write a cProfile of the measured cycles here")
+    parser.add_argument(
+        "--database-url", default="postgres://postgres@127.0.0.1:5432/grove_bench_cpu"
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    return parser.parse_args(argv)
+
+
+def fresh_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(["psql", admin, "-qc", sql], check=True, capture_output=True)
+
+
+class InProcessVolunteer:
+    """``cycle_client.Volunteer``'s cycle over Django's test client; each call's CPU kept."""
+
+    def __init__(self, client, volunteer, job_cpu: list[float]):
+        self.client = client
+        self.volunteer = volunteer
+        self.job_cpu = job_cpu
+        volunteer.post = self.post  # the volunteer's cycle and answers, this transport
+
+    def post(self, name, path, body):
+        from bench.cycle_client import QUERY_HEADER, Call
+
+        jobs_before = sum(self.job_cpu)
+        started = time.process_time()
+        response = self.client.post(
+            path, body, content_type="application/json", HTTP_X_API_KEY=BENCH_KEY
+        )
+        cpu_ms = (time.process_time() - started) * 1000
+        jobs_ms = (sum(self.job_cpu) - jobs_before) * 1000
+        data = response.json() if response.content else {}
+        code = data.get("error_code") if response.status_code >= 400 else None
+        queries = int(response[QUERY_HEADER])
+        call = Call(name, started, cpu_ms - jobs_ms, response.status_code, code, queries)
+        call.jobs_ms = jobs_ms
+        return call, data
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    fresh_database(args.database_url)
+    os.environ.update(
+        DATABASE_URL=args.database_url,
+        REDIS_URL=args.redis_url,
+        CELERY_TASK_ALWAYS_EAGER="true",
+        GROVE_LOG_LEVEL="WARNING",
+        GROVE_THROTTLE_USER="1000000/minute",
+        GROVE_THROTTLE_CLIENT="100000000/minute",
+        GROVE_ALLOWED_HOSTS="testserver",
+        GROVE_QUERY_COUNT_HEADER="true",
+        DJANGO_SETTINGS_MODULE="backend.settings",
+    )
+    import django
+    from asgiref.sync import sync_to_async
+
+    django.setup()
+    from celery.signals import task_postrun, task_prerun
+    from django.core.management import call_command
+    from django.test import Client
+
+    from backend.accounts.services import create_api_client
+    from bench.cycle_client import Volunteer
+    from bench.texts import realistic_texts
+
+    call_command("migrate", verbosity=0)
+    create_api_client(name="bench", trusted=True, frontend_type="bench", api_key=BENCH_KEY)
+    job_cpu: list[float] = []
+    job_started: dict[str, float] = {}
+    # Celery keeps weak references to receivers unless told otherwise.
+    task_prerun.connect(
+        lambda task_id, **_: job_started.__setitem__(task_id, time.process_time()), weak=False
+    )
+    task_postrun.connect(
+        lambda task_id, **_: job_cpu.append(time.process_time() - job_started.pop(task_id)),
+        weak=False,
+    )
+
+    client = Client()
+    texts = realistic_texts()
+    people = [
+        InProcessVolunteer(
+            client, Volunteer("http://unused", BENCH_KEY, f"v{i}", texts, args.seed + i), job_cpu
+        )
+        for i in range(args.volunteers)
+    ]
+    for i in range(args.prompts):
+        people[i % len(people)].volunteer.write_prompt()
+
+    # CPU time, as the figures: waiting on PostgreSQL or Redis is not counted.
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    calls: dict[str, list] = {"task_request": [], "ack": [], "interaction": []}
+    kinds: dict[str, int] = {}
+    # As under the server (``backend/http_bridge.py``): requests run in a worker thread of an
+    # event loop, so a channel-layer push goes to that loop, not to a new loop per push.
+    asyncio.run(
+        sync_to_async(measure, thread_sensitive=False)(args, people, profiler, calls, kinds)
+    )
+    report(args, calls, kinds)
+    return 0
+
+
+def measure(args, people, profiler, calls, kinds) -> None:
+    for n in range(args.warmup + args.cycles):
+        measured = n >= args.warmup
+        if measured and profiler and n == args.warmup:
+            profiler.enable()
+        cycle = people[n % len(people)].volunteer.cycle(0.0)
+        if not measured:
+            continue
+        if cycle.task_type:
+            kinds[cycle.task_type] = kinds.get(cycle.task_type, 0) + 1
+        for call in cycle.calls:
+            calls[call.name].append(call)
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
+
+
+def report(args, calls, kinds) -> None:
+    print(f"{args.cycles} cycles measured after {args.warmup}; task mix {kinds}")
+    web_total = jobs_total = 0.0
+    for name, done in calls.items():
+        cpu = [c.ms for c in done]
+        jobs = [c.jobs_ms for c in done]
+        sql = [c.queries for c in done]
+        statuses = sorted({c.status for c in done})
+        web_total += sum(cpu)
+        jobs_total += sum(jobs)
+        print(
+            f"  {name:13} n={len(done):4}  web CPU ms p50 {statistics.median(cpu):5.2f} "
+            f"mean {statistics.fmean(cpu):5.2f}  jobs ms mean {statistics.fmean(jobs):5.2f}  "
+            f"SQL p50 {statistics.median(sql):4.1f} max {max(sql):3}  status {statuses}"
+        )
+    print(
+        f"  per cycle: web CPU {web_total / args.cycles:.2f} ms, "
+        f"jobs CPU {jobs_total / args.cycles:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
