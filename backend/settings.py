@@ -201,7 +201,7 @@ GROVE_QUEUE_REPORT_INTERVAL_SECONDS = env_int("GROVE_QUEUE_REPORT_INTERVAL_SECON
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "frontend_api.v1.schema.ProtocolAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["frontend_api.v1.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_THROTTLE_CLASSES": ["frontend_api.v1.throttling.ProtocolRateThrottle"],
