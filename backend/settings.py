@@ -230,7 +230,10 @@ CACHES = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Grove API",
-    "DESCRIPTION": "Open-Assistant v1 task protocol, served by Grove.",
+    # The protocol in a page: who calls, a task's life, errors, push.
+    "DESCRIPTION": (BASE_DIR / "frontend_api" / "v1" / "openapi_description.md").read_text(
+        encoding="utf-8"
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and Redoc assets come from the drf-spectacular-sidecar package, served as
