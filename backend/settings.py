@@ -201,7 +201,7 @@ GROVE_QUEUE_REPORT_INTERVAL_SECONDS = env_int("GROVE_QUEUE_REPORT_INTERVAL_SECON
 
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "frontend_api.v1.schema.ProtocolAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": ["frontend_api.v1.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_THROTTLE_CLASSES": ["frontend_api.v1.throttling.ProtocolRateThrottle"],
@@ -230,7 +230,10 @@ CACHES = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Grove API",
-    "DESCRIPTION": "Open-Assistant v1 task protocol, served by Grove.",
+    # The protocol in a page: who calls, a task's life, errors, push.
+    "DESCRIPTION": (BASE_DIR / "frontend_api" / "v1" / "openapi_description.md").read_text(
+        encoding="utf-8"
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and Redoc assets come from the drf-spectacular-sidecar package, served as

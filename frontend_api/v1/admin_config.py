@@ -128,7 +128,11 @@ class TreeHaltView(APIView):
 
     permission_classes = [IsTrustedClient]
 
-    @extend_schema(tags=TAGS, request=None, responses={200: TreeStateOutput, 404: ERROR_RESPONSE})
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={200: TreeStateOutput, 404: ERROR_RESPONSE, 409: ERROR_RESPONSE},
+    )
     def post(self, request, tree_id):
         tree = halt_tree(tree_id=tree_id, actor=actor_of(request))
         return Response(TreeStateOutput(tree).data)

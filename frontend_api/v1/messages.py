@@ -41,7 +41,7 @@ class MessageListView(APIView):
 
     @extend_schema(
         parameters=[wire.MessageQueryInput],
-        responses={200: wire.MessageOut(many=True), 403: ERROR_RESPONSE},
+        responses={200: wire.MessageOut(many=True), 400: ERROR_RESPONSE, 403: ERROR_RESPONSE},
     )
     def get(self, request):
         data = wire.valid_query(wire.MessageQueryInput, request)

@@ -1,6 +1,97 @@
-"""OpenAPI description of Grove's authentication (drf-spectacular extension)."""
+"""OpenAPI description of what every v1 operation shares (drf-spectacular extensions).
+
+Views declare their own success body and the errors only they answer; ``ProtocolAutoSchema``
+adds what follows from the plumbing itself, so no view has to repeat it:
+
+- the ``X-OASST-USER`` header on every operation that takes an API key (the acting user: the
+  per-user throttle counts it, and the reads and answers that act for a user read it);
+- 403 (``X-API-Key`` missing, unknown or disabled) on every operation that takes a key;
+- 429 (a throttle budget spent) on every throttled operation;
+- 422 (``errors`` per field) on every operation with a body or a parameter to validate;
+- 404 on every operation with a path parameter (nothing by that id, or not the client's).
+"""
+
+from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
+
+USER_HEADER_PARAMETER = OpenApiParameter(
+    "X-OASST-USER",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "The user the frontend acts for, `auth_method:username` (auth_method one of local, "
+        "discord, google, system), e.g. `discord:123456`. It names the user that ack, nack and "
+        "reads act for (created on first sight within the calling client) and selects the "
+        "per-user throttle budget. A malformed value is a 400 (error_code 2012). Bodies that "
+        "carry an OA `user` object (task requests, interactions) take the user from it."
+    ),
+)
+
+
+def _error_component():
+    from frontend_api.v1.tasks import ERROR_RESPONSE  # the one ErrorResponse component
+
+    return ERROR_RESPONSE
+
+
+GENERIC_ERRORS = {
+    403: "X-API-Key missing, unknown or disabled, or the endpoint needs a trusted client "
+    "(error_code 2); or the named user is disabled (4001).",
+    429: "A throttle budget (the API client's or the acting user's) is spent "
+    "(error_code 429); Retry-After says when to try again.",
+    422: "The body or a parameter is invalid (error_code 0): `errors` holds the problem per field.",
+    404: "Nothing by that id is visible to the calling client.",
+}
+
+
+class ProtocolAutoSchema(AutoSchema):
+    """The project's schema class (``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``)."""
+
+    def _takes_api_key(self) -> bool:
+        return bool(self.view.get_authenticators())
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self._takes_api_key():
+            parameters = [*parameters, USER_HEADER_PARAMETER]
+        return parameters
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses = operation["responses"]
+        for status in self._generic_statuses(operation):
+            responses.setdefault(str(status), self._error_response(GENERIC_ERRORS[status]))
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def _generic_statuses(self, operation: dict) -> list[int]:
+        statuses = []
+        if self._takes_api_key():
+            statuses.append(403)
+        if self.view.get_throttles():
+            statuses.append(429)
+        parameters = operation.get("parameters", [])
+        has_input = "requestBody" in operation or any(
+            p["in"] in ("path", "query") for p in parameters
+        )
+        if has_input:
+            statuses.append(422)
+        if any(p["in"] == "path" for p in parameters):
+            statuses.append(404)
+        return statuses
+
+    def _error_response(self, description: str) -> dict:
+        component = self.resolve_serializer(_error_component(), "response")
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": component.ref}},
+        }
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -8,4 +99,13 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "ApiKeyAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": (
+                "The API client's key (`manage.py create_api_client`). A missing, unknown or "
+                "disabled key is a 403 with error_code 2. Trusted clients may also call the "
+                "admin endpoints."
+            ),
+        }

@@ -10,6 +10,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from backend.trees.core.task_kinds import TaskKind
+from frontend_api.v1.auth import ProtocolUserSerializer
 from frontend_api.v1.message_serializers import ConversationMessageOut, ConversationOut
 
 
@@ -95,3 +96,27 @@ TaskAvailabilityOut = type(
     (serializers.Serializer,),
     {kind.value: serializers.IntegerField() for kind in TaskKind},
 )
+
+
+def any_interaction(
+    variants: dict[str, type[serializers.Serializer]],
+) -> PolymorphicProxySerializer:
+    """OA's ``AnyInteraction``: one member per interaction type, each the serializer that
+    validates it plus the ``type`` and ``user`` every interaction carries."""
+    members = {
+        type_value: type(
+            "".join(part.title() for part in type_value.split("_")) + "Interaction",
+            (serializer_class,),
+            {
+                "type": serializers.ChoiceField(choices=[type_value]),
+                "user": ProtocolUserSerializer(),
+                "__doc__": serializer_class.__doc__,
+            },
+        )
+        for type_value, serializer_class in variants.items()
+    }
+    return PolymorphicProxySerializer(
+        component_name="AnyInteraction",
+        serializers=members,
+        resource_type_field_name="type",
+    )

@@ -19,7 +19,7 @@ from backend.trees.services import interactions, task_lifecycle, tasks
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.protocol import render_task, task_done
-from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut
+from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut, any_interaction
 
 LEGACY_KINDS = {"summarize_story", "rate_summary"}
 ERROR_RESPONSE = inline_serializer(
@@ -50,7 +50,7 @@ class TaskRequestView(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={200: ANY_TASK, 503: ERROR_RESPONSE},
+        responses={200: ANY_TASK, 400: ERROR_RESPONSE, 503: ERROR_RESPONSE},
     )
     def post(self, request):
         data = _valid(self.InputSerializer, request)
@@ -101,7 +101,9 @@ class TaskAckView(APIView):
 
     InputSerializer = TaskAckInput
 
-    @extend_schema(request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE})
+    @extend_schema(
+        request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE, 409: ERROR_RESPONSE}
+    )
     def post(self, request, task_id):
         data = _valid(self.InputSerializer, request)
         task_lifecycle.ack_task(
@@ -143,7 +145,10 @@ class TaskCloseView(APIView):
 
     InputSerializer = TaskCloseInput
 
-    @extend_schema(request=InputSerializer, responses={200: TASK_DONE})
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: TASK_DONE, 400: ERROR_RESPONSE, 404: ERROR_RESPONSE},
+    )
     def post(self, request):
         data = _valid(self.InputSerializer, request)
         task = task_lifecycle.close_task(
@@ -152,24 +157,48 @@ class TaskCloseView(APIView):
         return Response(task_done(task.id))
 
 
+ACKED_ID = "The frontend's id the task was acknowledged with (POST /tasks/{task_id}/ack)."
+
+
 class TextReplySerializer(serializers.Serializer):
-    message_id = serializers.CharField(max_length=200)
-    user_message_id = serializers.CharField(max_length=200)
+    """The answer to an initial_prompt, assistant_reply or prompter_reply task."""
+
+    message_id = serializers.CharField(max_length=200, help_text=ACKED_ID)
+    user_message_id = serializers.CharField(
+        max_length=200, help_text="The frontend's own id for the message written here."
+    )
     text = serializers.CharField(trim_whitespace=True)
     lang = serializers.CharField(max_length=32, required=False, allow_null=True)
 
 
 class RankingSerializer(serializers.Serializer):
-    message_id = serializers.CharField(max_length=200)
-    ranking = serializers.ListField(child=serializers.IntegerField(), min_length=1)
-    not_rankable = serializers.BooleanField(required=False, allow_null=True)
+    """The answer to a rank_*_replies task."""
+
+    message_id = serializers.CharField(max_length=200, help_text=ACKED_ID)
+    ranking = serializers.ListField(
+        child=serializers.IntegerField(),
+        min_length=1,
+        help_text="Indices into the task's replies, best first; each reply exactly once.",
+    )
+    not_rankable = serializers.BooleanField(
+        required=False, allow_null=True, help_text="The replies cannot be ordered (all bad)."
+    )
 
 
 class LabelsSerializer(serializers.Serializer):
-    message_id = serializers.UUIDField()
-    task_id = serializers.UUIDField(required=False, allow_null=True)
+    """The answer to a label_* task (with ``task_id``), or a free report on any message."""
+
+    message_id = serializers.UUIDField(help_text="Grove's id of the message labelled.")
+    task_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="The label task answered (its `id` from POST /tasks/); absent for a report.",
+    )
     text = serializers.CharField(allow_blank=True, default="")
-    labels = serializers.DictField(child=serializers.FloatField())
+    labels = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="Label name to value in [0, 1]; the task's mandatory_labels are required.",
+    )
     is_report = serializers.BooleanField(required=False, allow_null=True)
 
 
@@ -178,6 +207,7 @@ INTERACTIONS = {
     "message_ranking": RankingSerializer,
     "text_labels": LabelsSerializer,
 }
+ANY_INTERACTION = any_interaction(INTERACTIONS)
 
 
 class TaskInteractionInput(serializers.Serializer):
@@ -190,7 +220,16 @@ class TaskInteractionView(APIView):
 
     InputSerializer = TaskInteractionInput
 
-    @extend_schema(request=InputSerializer, responses={200: TASK_DONE, 400: ERROR_RESPONSE})
+    @extend_schema(
+        request=ANY_INTERACTION,
+        responses={
+            200: TASK_DONE,
+            400: ERROR_RESPONSE,
+            403: ERROR_RESPONSE,
+            404: ERROR_RESPONSE,
+            409: ERROR_RESPONSE,
+        },
+    )
     def post(self, request):
         head = _valid(self.InputSerializer, request)
         serializer_class = INTERACTIONS.get(head["type"])

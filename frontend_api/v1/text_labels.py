@@ -63,7 +63,11 @@ class LabelTextView(APIView):
     """POST /text_labels/: with ``task_id`` a review through that label task; without, a
     report (free labels; ``is_report`` also red-flags the message for moderators)."""
 
-    @extend_schema(tags=TAGS, request=TextLabelsInput, responses={204: None, 400: ERROR_RESPONSE})
+    @extend_schema(
+        tags=TAGS,
+        request=TextLabelsInput,
+        responses={204: None, 400: ERROR_RESPONSE, 404: ERROR_RESPONSE},
+    )
     def post(self, request):
         data = valid_data(TextLabelsInput, request.data)
         user = acting_user(request.auth, data["user"])

@@ -1,13 +1,21 @@
 """Open-Assistant v1 protocol routes, mounted under /api/v1/."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from django.views.decorators.http import require_GET
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
+from frontend_api.index import IndexView
 from frontend_api.v1 import tasks
+from frontend_api.ws.document import asyncapi_view
 
 PUBLIC = {"authentication_classes": [], "permission_classes": []}
 
 urlpatterns = [
+    path("", IndexView.as_view(), name="api-index"),
     path("tasks/", tasks.TaskRequestView.as_view(), name="tasks-request"),
     path("tasks/availability", tasks.TaskAvailabilityView.as_view(), name="tasks-availability"),
     path("tasks/<uuid:task_id>/ack", tasks.TaskAckView.as_view(), name="tasks-ack"),
@@ -28,4 +36,12 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="openapi-schema", **PUBLIC),
         name="api-docs",
     ),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(
+            url_name="openapi-schema", template_name="frontend_api/redoc.html", **PUBLIC
+        ),
+        name="api-redoc",
+    ),
+    path("asyncapi.json", require_GET(asyncapi_view), name="asyncapi"),
 ]

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from backend.accounts.services import create_api_client
+from tests.api.observed_statuses import record_statuses
 
 _ids = itertools.count(1)
 
@@ -16,6 +17,21 @@ _ids = itertools.count(1)
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _observed_statuses(monkeypatch, request):
+    """Every API test notes the statuses it saw (``test_openapi_statuses`` checks them)."""
+    record_statuses(monkeypatch, request.node.nodeid)
+
+
+STATUS_CHECK = "test_every_status_observed_in_the_api_tests_is_declared"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The status check runs last, after every API test has recorded what it saw."""
+    last = [item for item in items if item.name == STATUS_CHECK]
+    items[:] = [item for item in items if item.name != STATUS_CHECK] + last
 
 
 class Frontend:

@@ -12,6 +12,10 @@ from urllib.parse import unquote, urlparse
 
 from asgiref.testing import ApplicationCommunicator
 
+# Every frame and close the server sent to any test socket, as (socket path, ASGI message):
+# tests/ws/test_asyncapi.py checks them against the AsyncAPI document.
+SERVER_OUTPUT: list[tuple[str, dict]] = []
+
 
 class WebsocketCommunicator(ApplicationCommunicator):
     def __init__(self, application, path: str, headers: list | None = None):
@@ -25,6 +29,11 @@ class WebsocketCommunicator(ApplicationCommunicator):
             "subprotocols": [],
         }
         super().__init__(application, scope)
+
+    async def receive_output(self, timeout: float = 1) -> dict:
+        output = await super().receive_output(timeout)
+        SERVER_OUTPUT.append((self.scope["path"], output))
+        return output
 
     async def connect(self, timeout: float = 1) -> tuple[bool, int | str | None]:
         """(True, subprotocol) when accepted, (False, close code) when refused."""

@@ -51,6 +51,15 @@ async def sockets():
     await sync_to_async(connections.close_all)()
 
 
+ASYNCAPI_CHECK = "test_every_frame_sent_in_the_websocket_tests_matches_the_asyncapi_document"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The AsyncAPI check runs last, after every websocket test has recorded its frames."""
+    last = [item for item in items if item.name == ASYNCAPI_CHECK]
+    items[:] = [item for item in items if item.name != ASYNCAPI_CHECK] + last
+
+
 async def new_frontend(*, trusted: bool = False) -> Frontend:
     return await sync_to_async(Frontend)(trusted=trusted)
 

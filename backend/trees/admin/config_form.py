@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 
+from backend.trees.admin.parameter_help import help_text as parameter_help
 from backend.trees.core.config import LABEL_WIDGETS, ConfigError, TreeManagerConfig
 from backend.trees.growth_config import active_config
 from backend.trees.models import TreeGrowthConfig
@@ -32,8 +33,7 @@ def _form_field(parameter: dataclasses.Field) -> forms.Field:
     uses ``from __future__ import annotations``)."""
     default = _default_of(parameter)
     kind = str(parameter.type).replace(" ", "")
-    shown = ", ".join(default) if isinstance(default, tuple) else repr(default)
-    help_text = f"default: {shown}"
+    help_text = parameter_help(parameter.name, default)
     if kind == "bool":
         return forms.BooleanField(required=False, help_text=help_text)
     if kind == "int":
@@ -41,7 +41,7 @@ def _form_field(parameter: dataclasses.Field) -> forms.Field:
     if kind == "float":
         return forms.FloatField(help_text=help_text)
     if kind == "float|None":
-        return forms.FloatField(required=False, help_text=f"empty: off; {help_text}")
+        return forms.FloatField(required=False, help_text=help_text)
     if kind == "str":
         return forms.CharField(required=False, help_text=help_text)
     if kind.startswith("tuple[str"):

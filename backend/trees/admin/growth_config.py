@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from backend.trees import growth_config
 from backend.trees.admin.common import actor_of
 from backend.trees.admin.config_form import PARAMETER_NAMES, ConfigVersionForm
+from backend.trees.admin.parameter_help import grouped
 from backend.trees.core.config import ConfigError
 from backend.trees.models import TreeGrowthConfig
 
@@ -54,12 +55,10 @@ class TreeGrowthConfigAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         if obj is None:
+            # Prefilled with the active version; one fieldset per group of parameters.
             return [
                 (None, {"fields": ["comment"]}),
-                (
-                    "Parameters (prefilled with the active version)",
-                    {"fields": list(PARAMETER_NAMES)},
-                ),
+                *((group, {"fields": names}) for group, names in grouped(PARAMETER_NAMES)),
             ]
         return [(None, {"fields": [*_SHOWN_FIELDS, "changes", "values_json"]})]
 
