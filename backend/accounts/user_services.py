@@ -16,6 +16,8 @@ from django.utils import timezone
 from backend.accounts.errors import UserNotFound
 from backend.accounts.models import ApiClient, AuthMethod, User
 from backend.accounts.services import UserDisabled, ensure_user
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery
+from backend.fast_writes import update
 from backend.trees import journal
 from backend.trees.models import Message
 
@@ -24,8 +26,16 @@ DELETED_USER_DISPLAY_NAME = "Deleted User"
 DELETED_USER_ID_PREFIX = "deleted_"
 
 
+# Every answer stamps its user's activity: compiled once (``backend.compiled_query``).
+_LOCKED_USER = CompiledQuery(
+    lambda user_id: User.objects.select_for_update(no_key=True).filter(id=user_id)[:1],
+    sentinels={"user_id": SENTINEL_IDS[0]},
+)
+
+
 def _locked_user(user_id: uuid.UUID) -> User:
-    user = User.objects.select_for_update(no_key=True).filter(id=user_id).first()
+    found = _LOCKED_USER.fetch({"user_id": user_id})
+    user = found[0] if found else None
     if user is None:
         raise UserNotFound(f"user {user_id} not found")
     return user
@@ -189,4 +199,12 @@ def record_user_activity(*, user_id: uuid.UUID, now: datetime | None = None) -> 
         user.streak_days = 0
     else:
         user.streak_days = (now - user.streak_last_day_date).days
-    user.save(update_fields=["last_activity_date", "streak_last_day_date", "streak_days"])
+    update(
+        User,
+        user.id,
+        {
+            "last_activity_date": user.last_activity_date,
+            "streak_last_day_date": user.streak_last_day_date,
+            "streak_days": user.streak_days,
+        },
+    )

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from backend.fast_writes import insert
 from backend.trees.models import JournalEntry
 
 logger = logging.getLogger("grove.journal")
@@ -23,14 +24,16 @@ def record(
     actor: str = "",
 ) -> JournalEntry:
     """Append one entry; call it inside the transaction that made the change."""
-    entry = JournalEntry.objects.create(
-        event_type=event_type,
-        payload=dict(payload or {}),
-        message_tree_id=message_tree_id,
-        message_id=message_id,
-        user_id=user_id,
-        api_client_id=api_client_id,
-        actor=actor,
+    entry = insert(
+        JournalEntry(
+            event_type=event_type,
+            payload=dict(payload or {}),
+            message_tree_id=message_tree_id,
+            message_id=message_id,
+            user_id=user_id,
+            api_client_id=api_client_id,
+            actor=actor,
+        )
     )
     logger.info(
         "event=%s tree=%s message=%s user=%s actor=%s",

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
+from backend.fast_writes import increment, insert, update
 from backend.trees import journal, ready_work
 from backend.trees.core import lifecycle, policy
 from backend.trees.core.config import KNOWN_LABELS
@@ -134,7 +135,7 @@ def submit_text_reply(
         created_at=now,
     )
     if parent is not None:
-        Message.objects.filter(id=parent.id).update(children_count=F("children_count") + 1)
+        increment(Message, parent.id, "children_count")
     _close(task)
     ready_work.refresh_trees([tree.id], config)
     if parent is None:
@@ -206,15 +207,17 @@ def submit_labels(
         raise TargetUnavailable("this message no longer needs a review")
     if TextLabels.objects.filter(message=message, user=user, task__isnull=False).exists():
         raise InvalidLabels("you have already reviewed this message")
-    row = TextLabels.objects.create(
-        message=message,
-        user=user,
-        api_client_id=user.api_client_id,
-        task=task,
-        labels=clean,
-        text=text or "",
+    row = insert(
+        TextLabels(
+            message=message,
+            user=user,
+            api_client_id=user.api_client_id,
+            task=task,
+            labels=clean,
+            text=text or "",
+        )
     )
-    Message.objects.filter(id=message.id).update(review_count=F("review_count") + 1)
+    increment(Message, message.id, "review_count")
     _close(task)
     slots_left = ready_work.take_slot(node_id=message.id, kind=task.payload_type)
     journal.record(
@@ -313,4 +316,4 @@ def submit_ranking(
 def _close(task: Task) -> None:
     task.done = True
     task.ack = True if task.ack is None else task.ack
-    task.save(update_fields=["done", "ack"])
+    update(Task, task.id, {"done": True, "ack": task.ack})

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from backend.accounts.models import ApiClient, User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
+from backend.fast_writes import update
 from backend.trees import journal
 from backend.trees.core.task_kinds import REPLY_KINDS
 from backend.trees.errors import (
@@ -98,7 +99,11 @@ def ack_task(
     task.frontend_message_id = frontend_message_id
     # The frontend shows it: the slot stays reserved until the task expires.
     task.lease_until = task.expiry_date
-    task.save(update_fields=["ack", "frontend_message_id", "lease_until"])
+    update(
+        Task,
+        task.id,
+        {"ack": True, "frontend_message_id": frontend_message_id, "lease_until": task.lease_until},
+    )
     journal.record("task_acked", message_tree_id=task.message_tree_id, user_id=task.user_id)
     return task
 

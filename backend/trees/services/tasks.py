@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from backend import events
 from backend.accounts.models import ApiClient, User
+from backend.fast_writes import insert
 from backend.trees import journal, work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
@@ -143,17 +144,19 @@ def _claim(
     expiry = now + timedelta(seconds=settings.GROVE_TASK_EXPIRY_SECONDS)
     payload = _payload(chosen, locked, config=config, rng=rng, explicit=explicit)
     payload["lang"] = lang
-    task = Task.objects.create(
-        payload_type=chosen.kind.value,
-        payload=payload,
-        user=user,
-        api_client=api_client,
-        message_tree_id=locked.tree_id if locked else None,
-        parent_message_id=locked.node_id if locked else None,
-        created_at=now,
-        expiry_date=expiry,
-        # Until acked; never past the task's own validity.
-        lease_until=min(expiry, now + timedelta(seconds=config.recent_tasks_span_sec)),
+    task = insert(
+        Task(
+            payload_type=chosen.kind.value,
+            payload=payload,
+            user=user,
+            api_client=api_client,
+            message_tree_id=locked.tree_id if locked else None,
+            parent_message_id=locked.node_id if locked else None,
+            created_at=now,
+            expiry_date=expiry,
+            # Until acked; never past the task's own validity.
+            lease_until=min(expiry, now + timedelta(seconds=config.recent_tasks_span_sec)),
+        )
     )
     journal.record(
         "task_created",

@@ -1,0 +1,56 @@
+"""backend.fast_writes: the rows it writes are the rows the ORM writes."""
+
+from __future__ import annotations
+
+import pytest
+from django.forms.models import model_to_dict
+
+from backend.fast_writes import increment, insert, update
+from backend.trees.models import JournalEntry, Message, Task
+from tests.builders import make_tree, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_inserted_journal_entry_reads_back_as_the_orm_would_store_it():
+    fast = insert(JournalEntry(event_type="probe", payload={"a": [1, 2]}, actor="x"))
+    orm = JournalEntry.objects.create(event_type="probe", payload={"a": [1, 2]}, actor="x")
+    assert fast.id is not None and fast.id != orm.id  # the database's id, read back
+    stored = model_to_dict(JournalEntry.objects.get(id=fast.id), exclude=["id", "created_at"])
+    assert stored == model_to_dict(orm, exclude=["id", "created_at"])
+    assert JournalEntry.objects.get(id=fast.id).created_at == fast.created_at
+
+
+def test_an_inserted_task_keeps_its_defaults_and_json():
+    user = make_user()
+    task = insert(
+        Task(
+            payload_type="initial_prompt", payload={"k": "v"}, user=user, api_client=user.api_client
+        )
+    )
+    stored = Task.objects.get(id=task.id)
+    assert stored.payload == {"k": "v"} and stored.user_id == user.id
+    assert (stored.done, stored.skipped, stored.ack) == (False, False, None)
+    assert not task._state.adding
+
+
+def test_update_and_increment_change_only_the_named_row_and_columns():
+    user = make_user()
+    first = insert(
+        Task(payload_type="initial_prompt", payload={}, user=user, api_client=user.api_client)
+    )
+    second = insert(
+        Task(payload_type="initial_prompt", payload={}, user=user, api_client=user.api_client)
+    )
+    assert update(Task, first.id, {"done": True, "frontend_message_id": "f-1"}) == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.done, first.frontend_message_id) == (True, "f-1")
+    assert (second.done, second.frontend_message_id) == (False, "")
+
+    prompt = make_tree(author=user)
+    before = prompt.review_count
+    assert increment(Message, prompt.id, "review_count") == 1
+    assert increment(Message, prompt.id, "review_count", by=2) == 1
+    prompt.refresh_from_db()
+    assert prompt.review_count == before + 3
