@@ -186,7 +186,7 @@ def register_frontend_user(
     return user
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside every answer's transaction: no savepoint
 def record_user_activity(*, user_id: uuid.UUID, now: datetime | None = None) -> None:
     """Stamp the user's last activity and extend its streak (OA ``update_user_last_activity``
     with ``update_streak``): a missing or future streak start begins a new streak at 0 days,

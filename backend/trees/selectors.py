@@ -10,10 +10,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
+from django.db import connection
+from django.db.models import UUIDField
+
 from backend.trees import work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
-from backend.trees.models import Message, Task
+from backend.trees.models import Message, MessageEmoji, Task
 
 
 def task_availability(
@@ -27,14 +30,45 @@ def task_availability(
 
 def conversation_path(message_id: uuid.UUID) -> list[Message]:
     """The messages from the tree's prompt down to ``message_id`` (one query)."""
-    tree_id = Message.objects.filter(id=message_id).values_list("message_tree_id", flat=True)
-    by_id = {m.id: m for m in Message.objects.filter(message_tree_id__in=tree_id)}
+    return conversation_with_emojis(message_id, viewer_id=None)[0]
+
+
+def conversation_with_emojis(
+    message_id: uuid.UUID, *, viewer_id: uuid.UUID | None
+) -> tuple[list[Message], dict[uuid.UUID, list[str]]]:
+    """The path from the prompt down to ``message_id`` and the emojis ``viewer_id`` set on
+    its messages, in one statement: a recursive walk up the parents (only the path's rows,
+    not the whole tree), each message joined with the viewer's emojis."""
+    viewer = None if viewer_id is None else _UUID.get_db_prep_value(viewer_id, connection)
+    rows = Message.objects.raw(
+        _PATH_SQL.format(message=Message._meta.db_table, emoji=MessageEmoji._meta.db_table),
+        [_UUID.get_db_prep_value(message_id, connection), viewer],
+    )
     path: list[Message] = []
-    current = by_id.get(message_id)
-    while current is not None:
-        path.append(current)
-        current = by_id.get(current.parent_id) if current.parent_id else None
-    return path[::-1]
+    emojis: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for row in rows:
+        if not path or path[-1].id != row.id:
+            path.append(row)
+        if row.viewer_emoji is not None:
+            emojis[row.id].append(row.viewer_emoji)
+    return path, emojis
+
+
+# Portable SQL (PostgreSQL and SQLite). ``up`` counts the steps from the message, so the
+# prompt comes first; the emoji join repeats a message once per emoji of the viewer.
+_PATH_SQL = """
+WITH RECURSIVE path(id, parent_id, up) AS (
+    SELECT id, parent_id, 0 FROM {message} WHERE id = %s
+    UNION ALL
+    SELECT m.id, m.parent_id, path.up + 1 FROM {message} m JOIN path ON m.id = path.parent_id
+)
+SELECT m.*, e.emoji AS viewer_emoji
+FROM path
+JOIN {message} m ON m.id = path.id
+LEFT JOIN {emoji} e ON e.message_id = m.id AND e.user_id = %s
+ORDER BY path.up DESC
+"""
+_UUID = UUIDField()
 
 
 def messages_by_id(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Message]:
@@ -43,8 +77,6 @@ def messages_by_id(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Message]:
 
 def user_emojis(user_id: uuid.UUID, message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """The emoji codes ``user_id`` set on each of ``message_ids``."""
-    from backend.trees.models import MessageEmoji
-
     found: dict[uuid.UUID, list[str]] = defaultdict(list)
     for message_id, emoji in MessageEmoji.objects.filter(
         user_id=user_id, message_id__in=list(message_ids)

@@ -30,6 +30,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Random, RowNumber
 
+from backend.accounts.models import User
 from backend.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery
 from backend.trees.core.candidates import (
     ExtendibleParent,
@@ -288,11 +289,35 @@ def as_candidates(rows: Iterable[ReadyWork]) -> TaskCandidates:
 def lock_work(row_id: int, *, tree_id: uuid.UUID | None, kind: TaskKind) -> ReadyWork | None:
     """Lock the row to claim (and, for a reply, every reply row of its tree: the goal size is
     shared by the tree's parents); None when the work is gone."""
-    match = Q(id=row_id)
-    if kind in REPLY_KINDS:
-        match |= Q(tree_id=tree_id, kind__in=_REPLY)
-    locked = {r.id: r for r in ReadyWork.objects.select_for_update().filter(match).order_by("id")}
+    reply = kind in REPLY_KINDS
+    values = {"row_id": row_id, "tree_id": tree_id if reply else None}
+    locked = {r.id: r for r in _LOCK_WORK.fetch(values, reply=reply)}
     return locked.get(row_id)
+
+
+def _lock_work_query(*, row_id, tree_id, reply: bool):
+    match = Q(id=row_id)
+    if reply:
+        match |= Q(tree_id=tree_id, kind__in=_REPLY)
+    return ReadyWork.objects.select_for_update().filter(match).order_by("id")
+
+
+_LOCK_WORK = CompiledQuery(
+    _lock_work_query, sentinels={"row_id": -404_404_404, "tree_id": SENTINEL_IDS[1]}
+)
+
+
+def lock_user(user_id: uuid.UUID) -> None:
+    """Lock the user's row: one user's concurrent claims run one after the other."""
+    _LOCK_USER.rows({"user_id": user_id})
+
+
+_LOCK_USER = CompiledQuery(
+    lambda user_id: (
+        User.objects.select_for_update(no_key=True).filter(id=user_id).values_list("id")[:1]
+    ),
+    sentinels={"user_id": SENTINEL_IDS[0]},
+)
 
 
 def live_counts(

@@ -71,9 +71,19 @@ def conversation_message(
     }
 
 
-def conversation(path: list[Message], *, viewer: User | None) -> dict:
-    emojis = selectors.user_emojis(viewer.id, [m.id for m in path]) if viewer else {}
+def conversation(path: list[Message], *, viewer: User | None, emojis: dict | None = None) -> dict:
+    """OA ``Conversation``; ``emojis`` (the viewer's, by message) is read when not given."""
+    if emojis is None:
+        emojis = selectors.user_emojis(viewer.id, [m.id for m in path]) if viewer else {}
     return {"messages": [conversation_message(m, viewer=viewer, user_emojis=emojis) for m in path]}
+
+
+def _task_conversation(message_id: str, viewer: User | None) -> tuple[list[Message], dict]:
+    """The path to a task's message and its wire conversation (one query)."""
+    path, emojis = selectors.conversation_with_emojis(
+        uuid.UUID(message_id), viewer_id=viewer.id if viewer else None
+    )
+    return path, conversation(path, viewer=viewer, emojis=emojis)
 
 
 def render_task(task: Task, *, viewer: User | None) -> dict:
@@ -84,13 +94,13 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
     if kind is TaskKind.INITIAL_PROMPT:
         return {**base, "hint": None}
     if kind in (TaskKind.ASSISTANT_REPLY, TaskKind.PROMPTER_REPLY):
-        path = selectors.conversation_path(uuid.UUID(payload["parent_id"]))
-        body = {**base, "conversation": conversation(path, viewer=viewer)}
+        _path, wire = _task_conversation(payload["parent_id"], viewer)
+        body = {**base, "conversation": wire}
         if kind is TaskKind.PROMPTER_REPLY:
             body["hint"] = None
         return body
     if kind.value.startswith("label_"):
-        path = selectors.conversation_path(uuid.UUID(payload["message_id"]))
+        path, wire = _task_conversation(payload["message_id"], viewer)
         body = {
             **base,
             "message_id": payload["message_id"],
@@ -99,7 +109,7 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
             "mode": payload["mode"],
             "disposition": payload["disposition"],
             "labels": [label_description(name) for name in payload["valid_labels"]],
-            "conversation": conversation(path, viewer=viewer),
+            "conversation": wire,
         }
         labelled_text = path[-1].text if path else None
         if kind is TaskKind.LABEL_INITIAL_PROMPT:
@@ -109,12 +119,12 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
         return body
     # rank_assistant_replies / rank_prompter_replies
     parent_id = uuid.UUID(payload["parent_id"])
-    path = selectors.conversation_path(parent_id)
+    _path, wire = _task_conversation(payload["parent_id"], viewer)
     replies = selectors.messages_by_id(uuid.UUID(i) for i in payload["reply_ids"])
     ordered = [replies[uuid.UUID(i)] for i in payload["reply_ids"] if uuid.UUID(i) in replies]
     return {
         **base,
-        "conversation": conversation(path, viewer=viewer),
+        "conversation": wire,
         "replies": [m.text for m in ordered],
         "reply_messages": [conversation_message(m, viewer=viewer) for m in ordered],
         "message_tree_id": str(task.message_tree_id),

@@ -16,11 +16,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.fast_writes import increment, insert, update
 from backend.trees import journal, ready_work
 from backend.trees.core import lifecycle, policy
@@ -179,6 +180,32 @@ def validate_labels(
     return clean
 
 
+# A review's checks, compiled once (``backend.compiled_query``): the tree's state under its
+# row lock; the message if it is still in review, and whether the user already reviewed it.
+_LOCKED_TREE_STATE = CompiledQuery(
+    lambda tree_id: (
+        MessageTree.objects.select_for_update(no_key=True)
+        .filter(id=tree_id)
+        .values_list("state")[:1]
+    ),
+    sentinels={"tree_id": SENTINEL_IDS[0]},
+)
+_MESSAGE_IN_REVIEW = CompiledQuery(
+    lambda message_id, user_id: (
+        Message.objects.filter(id=message_id, deleted=False, review_result__isnull=True)
+        .annotate(
+            reviewed=Exists(
+                TextLabels.objects.filter(
+                    message_id=message_id, user_id=user_id, task__isnull=False
+                )
+            )
+        )
+        .values_list("message_tree_id", "reviewed")[:1]
+    ),
+    sentinels={"message_id": SENTINEL_IDS[1], "user_id": SENTINEL_IDS[2]},
+)
+
+
 @transaction.atomic
 def submit_labels(
     *,
@@ -197,19 +224,19 @@ def submit_labels(
     clean = validate_labels(
         labels, valid=task.payload["valid_labels"], mandatory=task.payload["mandatory_labels"]
     )
-    tree = (
-        MessageTree.objects.select_for_update(no_key=True).filter(id=task.message_tree_id).first()
-    )
-    if tree is None or not lifecycle.accepts_reviews(TreeState(tree.state)):
+    state = _LOCKED_TREE_STATE.rows({"tree_id": task.message_tree_id})
+    if not state or not lifecycle.accepts_reviews(TreeState(state[0][0])):
         raise TargetUnavailable("this tree no longer takes reviews (halted or moved on)")
-    message = Message.objects.filter(id=message_id, deleted=False).first()
-    if message is None or message.review_result is not None:
+    message_id = uuid.UUID(str(message_id))
+    found = _MESSAGE_IN_REVIEW.rows({"message_id": message_id, "user_id": user.id})
+    if not found:
         raise TargetUnavailable("this message no longer needs a review")
-    if TextLabels.objects.filter(message=message, user=user, task__isnull=False).exists():
+    message_tree_id, already = found[0]
+    if already:
         raise InvalidLabels("you have already reviewed this message")
     row = insert(
         TextLabels(
-            message=message,
+            message_id=message_id,
             user=user,
             api_client_id=user.api_client_id,
             task=task,
@@ -217,19 +244,19 @@ def submit_labels(
             text=text or "",
         )
     )
-    increment(Message, message.id, "review_count")
+    increment(Message, message_id, "review_count")
     _close(task)
-    slots_left = ready_work.take_slot(node_id=message.id, kind=task.payload_type)
+    slots_left = ready_work.take_slot(node_id=message_id, kind=task.payload_type)
     journal.record(
         "message_reviewed",
         payload={"labels": clean},
-        message_tree_id=message.message_tree_id,
-        message_id=message.id,
+        message_tree_id=message_tree_id,
+        message_id=message_id,
         user_id=user.id,
         api_client_id=user.api_client_id,
     )
     if ready_work.is_complete(slots_left):
-        enqueue_advance(message.message_tree_id)
+        enqueue_advance(message_tree_id)
     return row
 
 

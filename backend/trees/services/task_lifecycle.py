@@ -61,6 +61,25 @@ def open_task_for_update(
     return task
 
 
+_OPEN_TASK_BOUND_ELSEWHERE = CompiledQuery(
+    lambda api_client_id, frontend_message_id, task_id: (
+        Task.objects.filter(
+            api_client_id=api_client_id,
+            frontend_message_id=frontend_message_id,
+            done=False,
+            skipped=False,
+        )
+        .exclude(id=task_id)
+        .values_list("id")[:1]
+    ),
+    sentinels={
+        "api_client_id": SENTINEL_IDS[0],
+        "frontend_message_id": "grove-frontend-id",
+        "task_id": SENTINEL_IDS[1],
+    },
+)
+
+
 @transaction.atomic
 def ack_task(
     *,
@@ -80,15 +99,8 @@ def ack_task(
         raise TaskAlreadyAcked(f"task {task_id} was already acknowledged")
     if not frontend_message_id:
         raise TaskAlreadyAcked("an ack needs the frontend message id")
-    bound_elsewhere = (
-        Task.objects.filter(
-            api_client_id=client_id,
-            frontend_message_id=frontend_message_id,
-            done=False,
-            skipped=False,
-        )
-        .exclude(id=task.id)
-        .exists()
+    bound_elsewhere = _OPEN_TASK_BOUND_ELSEWHERE.rows(
+        {"api_client_id": client_id, "frontend_message_id": frontend_message_id, "task_id": task.id}
     )
     if bound_elsewhere:
         # Interactions find their task by this id: it must name one open task only.
@@ -156,13 +168,20 @@ def close_task(*, frontend_message_id: str, api_client: ApiClient) -> Task:
     return task
 
 
+_BOUND_TASK = CompiledQuery(
+    lambda api_client_id, frontend_message_id: Task.objects.filter(
+        api_client_id=api_client_id, frontend_message_id=frontend_message_id
+    ).order_by("-created_at")[:1],
+    sentinels={"api_client_id": SENTINEL_IDS[0], "frontend_message_id": "grove-frontend-id"},
+)
+
+
 def task_for_frontend_message(*, api_client_id: uuid.UUID, frontend_message_id: str) -> Task:
     """The task a frontend bound to ``frontend_message_id`` at ack time (newest first)."""
-    task = (
-        Task.objects.filter(api_client_id=api_client_id, frontend_message_id=frontend_message_id)
-        .order_by("-created_at")
-        .first()
+    found = _BOUND_TASK.fetch(
+        {"api_client_id": api_client_id, "frontend_message_id": frontend_message_id}
     )
+    task = found[0] if found else None
     if task is None:
         raise TaskNotFound(f"no task is bound to frontend message id {frontend_message_id!r}")
     return task

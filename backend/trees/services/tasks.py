@@ -125,7 +125,7 @@ def _claim(
     explicit: bool,
 ) -> Task | None:
     """Insert the task if its slot is still free; None if it was taken meanwhile."""
-    User.objects.select_for_update(no_key=True).filter(id=user.id).values_list("id").first()
+    work_queries.lock_user(user.id)
     locked = None
     if row.node_id is not None:
         locked = work_queries.lock_work(row.id, tree_id=row.tree_id, kind=chosen.kind)

@@ -1,0 +1,37 @@
+"""selectors.conversation_with_emojis: the path to a message and the viewer's emojis on it."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.trees import selectors
+from backend.trees.models import MessageEmoji
+from tests.builders import add_reply, make_client, make_tree, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_path_runs_from_the_prompt_to_the_message_with_only_the_viewers_emojis():
+    client = make_client()
+    viewer, other = make_user(client), make_user(client)
+    prompt = make_tree(author=make_user(client))
+    answer = add_reply(prompt, author=make_user(client))
+    add_reply(prompt, author=make_user(client))  # a sibling: not on the path
+    follow_up = add_reply(answer, author=make_user(client))
+    below = add_reply(follow_up, author=make_user(client))  # below the message: not on it
+    for message, user, emoji in [
+        (answer, viewer, "+1"),
+        (answer, viewer, "red_flag"),
+        (answer, other, "-1"),
+        (prompt, other, "+1"),
+        (below, viewer, "+1"),
+    ]:
+        MessageEmoji.objects.create(message=message, user=user, emoji=emoji)
+
+    path, emojis = selectors.conversation_with_emojis(follow_up.id, viewer_id=viewer.id)
+
+    assert [m.id for m in path] == [prompt.id, answer.id, follow_up.id]
+    assert {k: sorted(v) for k, v in emojis.items()} == {answer.id: ["+1", "red_flag"]}
+    assert path[1].text == answer.text and path[1].parent_id == prompt.id
+    assert [m.id for m in selectors.conversation_path(prompt.id)] == [prompt.id]
+    assert selectors.conversation_with_emojis(follow_up.id, viewer_id=None)[1] == {}
