@@ -18,6 +18,7 @@ from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+from frontend_api.v1.label_input import TextLabelsInput
 from frontend_api.v1.protocol import render_task, task_done
 from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut
 
@@ -165,18 +166,10 @@ class RankingSerializer(serializers.Serializer):
     not_rankable = serializers.BooleanField(required=False, allow_null=True)
 
 
-class LabelsSerializer(serializers.Serializer):
-    message_id = serializers.UUIDField()
-    task_id = serializers.UUIDField(required=False, allow_null=True)
-    text = serializers.CharField(allow_blank=True, default="")
-    labels = serializers.DictField(child=serializers.FloatField())
-    is_report = serializers.BooleanField(required=False, allow_null=True)
-
-
 INTERACTIONS = {
     "text_reply_to_message": TextReplySerializer,
     "message_ranking": RankingSerializer,
-    "text_labels": LabelsSerializer,
+    "text_labels": TextLabelsInput,
 }
 
 

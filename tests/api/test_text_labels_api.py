@@ -141,3 +141,43 @@ def test_report_labels_are_oas_list(frontend):
     response = frontend.get("text_labels/report_labels")
     assert response.status_code == 200
     assert [label["name"] for label in response.json()["valid_labels"]] == OA_REPORT_LABELS
+
+
+# --- OA's label forms (client-compat F1) ------------------------------------------------------
+
+
+def test_websites_report_with_an_empty_label_list_red_flags_the_message(frontend, prompt):
+    body = labels_body(prompt.id, [], is_report=True, text="this is an advert")
+    response = frontend.post("text_labels/", body)
+    assert response.status_code == 204 and response.content == b""
+    row = TextLabels.objects.get(message=prompt)
+    assert row.labels == {} and row.text == "this is an advert"
+    assert Message.objects.get(id=prompt.id).emojis.get("red_flag") == 1
+    assert FlaggedMessage.objects.filter(message=prompt).exists()
+
+
+def test_labels_as_a_list_of_name_and_value_are_stored_like_the_dict_form(frontend, prompt):
+    labels = [{"name": "quality", "value": 0.75}, {"name": "spam", "value": 0}]
+    assert frontend.post("text_labels/", labels_body(prompt.id, labels)).status_code == 204
+    assert TextLabels.objects.get(message=prompt).labels == {"quality": 0.75, "spam": 0.0}
+
+
+def test_a_label_named_twice_in_the_list_form_is_refused(frontend, prompt):
+    labels = [{"name": "spam", "value": 0}, {"name": "spam", "value": 1}]
+    response = frontend.post("text_labels/", labels_body(prompt.id, labels))
+    assert response.status_code == 422
+    assert "labels" in response.json()["errors"]
+    assert not TextLabels.objects.exists()
+
+
+def test_a_list_item_without_a_value_is_refused(frontend, prompt):
+    response = frontend.post("text_labels/", labels_body(prompt.id, [{"name": "spam"}]))
+    assert response.status_code == 422
+    assert not TextLabels.objects.exists()
+
+
+def test_interaction_accepts_the_list_form_too(frontend, prompt):
+    body = labels_body(prompt.id, [{"name": "quality", "value": 0.5}])
+    response = frontend.post("tasks/interaction", body)
+    assert response.status_code == 200
+    assert TextLabels.objects.get(message=prompt).labels == {"quality": 0.5}
