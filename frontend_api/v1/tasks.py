@@ -16,6 +16,7 @@ from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
+from backend.trees.services.moderation import report_message
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.label_input import TextLabelsInput
@@ -219,7 +220,9 @@ class TaskInteractionView(APIView):
 
 
 def _labels(user, data):
-    if data.get("task_id") and not data.get("is_report"):
+    """OA's store_text_labels: a task id makes it that task's review, whatever ``is_report``
+    says; without one it is the user's free labels (one row per message; a report red-flags)."""
+    if data.get("task_id"):
         interactions.submit_labels(
             task_id=data["task_id"],
             user=user,
@@ -228,8 +231,12 @@ def _labels(user, data):
             text=data.get("text") or "",
         )
         return data["task_id"]
-    interactions.report_labels(
-        user=user, message_id=data["message_id"], labels=data["labels"], text=data["text"]
+    report_message(
+        user=user,
+        message_id=data["message_id"],
+        labels=data["labels"],
+        text=data["text"],
+        is_report=bool(data.get("is_report")),
     )
     return None
 

@@ -23,7 +23,6 @@ from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
 from backend.trees import journal, ready_work
 from backend.trees.core import lifecycle, policy
-from backend.trees.core.config import KNOWN_LABELS
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.core.policy import TaskKind
 from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS
@@ -33,7 +32,6 @@ from backend.trees.errors import (
     InvalidRanking,
     InvalidText,
     MandatoryLabelsMissing,
-    MessageNotFound,
     TargetUnavailable,
     TaskKindMismatch,
 )
@@ -226,28 +224,6 @@ def submit_labels(
         api_client_id=user.api_client_id,
     )
     enqueue_advance(message.message_tree_id)
-    return row
-
-
-@transaction.atomic
-def report_labels(
-    *, user: User, message_id: uuid.UUID, labels: Mapping[str, object], text: str = ""
-) -> TextLabels:
-    """Labels sent outside a task (OA's report): stored, not counted as a review."""
-    message = Message.objects.filter(id=message_id).first()
-    if message is None:
-        raise MessageNotFound(f"message {message_id} not found")
-    clean = validate_labels(labels, valid=sorted(KNOWN_LABELS), mandatory=())
-    row = TextLabels.objects.create(
-        message=message, user=user, api_client_id=user.api_client_id, labels=clean, text=text
-    )
-    journal.record(
-        "message_reported",
-        payload={"labels": clean},
-        message_tree_id=message.message_tree_id,
-        message_id=message.id,
-        user_id=user.id,
-    )
     return row
 
 
