@@ -157,7 +157,8 @@ class TaskCloseView(APIView):
 class TextReplySerializer(serializers.Serializer):
     message_id = serializers.CharField(max_length=200)
     user_message_id = serializers.CharField(max_length=200)
-    text = serializers.CharField(trim_whitespace=True)
+    # Blank text reaches the service, which answers OA's 1010 (not a 422).
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
     lang = serializers.CharField(max_length=32, required=False, allow_null=True)
 
 
@@ -257,4 +258,7 @@ def _task_kind(value: str) -> TaskKind:
             if value in LEGACY_KINDS
             else OasstErrorCode.TASK_INVALID_REQUEST_TYPE
         )
-        raise ProtocolError(f"unknown task type {value!r}; expected one of {known}", code) from None
+        status = 503 if value in LEGACY_KINDS else 400  # OA: legacy types are "not available"
+        raise ProtocolError(
+            f"unknown task type {value!r}; expected one of {known}", code, status
+        ) from None

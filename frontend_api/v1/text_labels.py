@@ -94,7 +94,10 @@ class ValidLabelsView(APIView):
 
 
 class ReportLabelsView(APIView):
-    """GET /text_labels/report_labels: the labels a report form offers."""
+    """GET /text_labels/report_labels: the labels a report form offers (public, as in OA)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
 
     @extend_schema(tags=TAGS, responses={200: ValidLabelsOutput})
     def get(self, request):

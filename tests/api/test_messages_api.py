@@ -350,7 +350,7 @@ def test_edit_with_empty_text_is_400_and_changes_nothing(trusted_frontend):
     _prompt, a1, *_ = grown(trusted_frontend)
     body = {"user": protocol_user("mod"), "new_content": "   "}
     response = trusted_frontend.post(f"messages/{a1.id}/edit", body)
-    assert response.status_code == 400 and response.json()["error_code"] == 2008
+    assert response.status_code == 400 and response.json()["error_code"] == 1010
     assert Message.objects.get(id=a1.id).text == "first answer"
 
 

@@ -12,7 +12,7 @@ import math
 import random
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -28,12 +28,14 @@ from backend.trees.core.policy import TaskKind
 from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS
 from backend.trees.errors import (
     DuplicateFrontendMessageId,
+    DuplicateText,
     InvalidLabels,
     InvalidRanking,
-    InvalidText,
     MandatoryLabelsMissing,
     TargetUnavailable,
     TaskKindMismatch,
+    TextEmpty,
+    TextTooLong,
 )
 from backend.trees.growth_config import active_config
 from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
@@ -60,13 +62,26 @@ def clean_message_text(text: str) -> str:
     """The text a message stores: stripped, not empty, at most GROVE_MAX_MESSAGE_LENGTH."""
     cleaned = (text or "").strip()
     if not cleaned:
-        raise InvalidText("the message text is empty")
+        raise TextEmpty("the message text is empty")
     if len(cleaned) > settings.GROVE_MAX_MESSAGE_LENGTH:
-        raise InvalidText(
+        raise TextTooLong(
             f"the message text has {len(cleaned)} characters; "
             f"the limit is {settings.GROVE_MAX_MESSAGE_LENGTH}"
         )
     return cleaned
+
+
+def refuse_recent_duplicate(*, user: User, text: str, now: datetime) -> None:
+    """OA's duplicate filter: the same text by the same user within
+    GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES is refused (0 turns it off)."""
+    minutes = settings.GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES
+    if (
+        minutes > 0
+        and Message.objects.filter(
+            user=user, created_at__gt=now - timedelta(minutes=minutes), text=text
+        ).exists()
+    ):
+        raise DuplicateText(f"you sent this same text within the last {minutes} minutes")
 
 
 @transaction.atomic
@@ -93,6 +108,7 @@ def submit_text_reply(
     now = now or timezone.now()
     task, kind = _start(task_id, user, now, TEXT_KINDS, "a text reply")
     cleaned = clean_message_text(text)
+    refuse_recent_duplicate(user=user, text=cleaned, now=now)
     config = active_config()
     if kind is TaskKind.INITIAL_PROMPT:
         message_lang = lang or task.payload.get("lang") or "en"
