@@ -213,7 +213,7 @@ REST_FRAMEWORK = {
     },
     "EXCEPTION_HANDLER": "frontend_api.v1.errors.protocol_exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["frontend_api.v1.rendering.ProtocolJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 # Throttle counters live in the cache's Redis when configured, so every process shares them

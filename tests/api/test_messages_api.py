@@ -285,6 +285,7 @@ def test_undelete_restores_message_and_ancestors(trusted_frontend):
     Message.objects.filter(id__in=[prompt.id, a1.id, p1.id]).update(deleted=True)
     response = trusted_frontend.put(f"messages/{p1.id}/undelete")
     assert response.status_code == 202
+    assert response["Content-Type"] == "application/json" and response.json() is None
     assert Message.objects.filter(deleted=True).count() == 0
 
 

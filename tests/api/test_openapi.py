@@ -54,3 +54,20 @@ def test_swagger_page_loads_its_assets_locally(client):
     assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
     assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_every_2xx_but_204_declares_a_json_body(client):
+    """What OA's clients read (``resp.json()`` on all but 204) is what the document promises;
+    ``tests/api/conftest.assert_oa_body`` checks the served bodies themselves."""
+    document = client.get("/api/v1/openapi.json").json()
+    undeclared = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in document["paths"].items()
+        if "/docs/" not in path
+        for method, operation in operations.items()
+        for status, answer in operation["responses"].items()
+        if status.startswith("2")
+        and status != "204"
+        and "application/json" not in answer.get("content", {})
+    ]
+    assert not undeclared, undeclared
