@@ -16,6 +16,7 @@ from backend.accounts import selectors as accounts
 from backend.stats import selectors
 from backend.stats.models import TimeFrame, UserStats
 from backend.stats.scoring import LEADER_COUNT_FIELDS, TROLL_FLAG_LABELS, TROLL_MEAN_LABELS
+from backend.stats.services import recompute_user_stats
 from frontend_api.v1.auth import IsTrustedClient, parse_user_header
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
@@ -265,6 +266,20 @@ class LeaderboardView(APIView):
         return Response(leaderboard_json(time_frame, rows, highlighted_id=highlighted))
 
 
+class LeaderboardUpdateView(APIView):
+    """POST /leaderboards/update and /leaderboards/update/{time_frame}: rebuild the
+    leaderboards now, every time frame or one (trusted; OA answers 204 when done)."""
+
+    permission_classes = [IsTrustedClient]
+
+    @extend_schema(request=None, responses={204: None, 403: ERROR_RESPONSE, 422: ERROR_RESPONSE})
+    def post(self, request, time_frame=None):
+        frames = [_time_frame(time_frame)] if time_frame else list(TimeFrame.values)
+        for frame in frames:
+            recompute_user_stats(frame)
+        return Response(status=204)
+
+
 class TrollboardView(APIView):
     """GET /trollboards/{time_frame}?max_count=&enabled=: OA ``TrollboardStats`` (trusted)."""
 
@@ -300,6 +315,12 @@ urlpatterns = [
         "users/<uuid:user_id>/stats/<str:time_frame>/window",
         UserStatsWindowView.as_view(),
         name="users-stats-window",
+    ),
+    path("leaderboards/update", LeaderboardUpdateView.as_view(), name="leaderboards-update"),
+    path(
+        "leaderboards/update/<str:time_frame>",
+        LeaderboardUpdateView.as_view(),
+        name="leaderboards-update-time-frame",
     ),
     path("leaderboards/<str:time_frame>", LeaderboardView.as_view(), name="leaderboards"),
     path("trollboards/<str:time_frame>", TrollboardView.as_view(), name="trollboards"),
