@@ -165,7 +165,17 @@ if CHANNEL_LAYER_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [CHANNEL_LAYER_URL],
+                # channels_redis waits for a socket's next message with a 5 s blocking read
+                # (BZPOPMIN); redis-py's default read timeout is also 5 s, which dropped every
+                # socket idle for ~5 s. The read timeout must stay well above that wait.
+                "hosts": [
+                    {
+                        "address": CHANNEL_LAYER_URL,
+                        "socket_timeout": env_int("GROVE_CHANNEL_LAYER_READ_TIMEOUT_SECONDS", 30),
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ],
                 "prefix": "grove",
                 # Sockets stay subscribed as long as they are open; a day (the default) is short.
                 "group_expiry": env_int("GROVE_WS_GROUP_EXPIRY_SECONDS", 7 * 24 * 3600),
@@ -176,6 +186,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Grove -----------------------------------------------------------------------------------
+# Seconds between the {"type": "keepalive"} frames an open websocket gets, so that a proxy's
+# idle timeout (nginx and most load balancers: 60 s) never closes a quiet socket.
+GROVE_WS_KEEPALIVE_SECONDS = env_int("GROVE_WS_KEEPALIVE_SECONDS", 25)
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
 # OA's MESSAGE_SIZE_LIMIT (2000 characters) and DUPLICATE_MESSAGE_FILTER_WINDOW_MINUTES (120).
 GROVE_MAX_MESSAGE_LENGTH = env_int("GROVE_MAX_MESSAGE_LENGTH", 2000)
