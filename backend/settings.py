@@ -136,9 +136,18 @@ if GROVE_DB_POOL:
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("GROVE_DB_CONN_MAX_AGE", 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite serialises writers; a generous timeout keeps the embedded server from failing
-    # with "database is locked" under a few concurrent requests.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite serialises writers. A transaction that starts as a reader (DEFERRED, the default)
+    # and then writes cannot wait for the write lock: SQLite fails it at once with "database
+    # is locked" (measured: 56 of 190 calls of 4 concurrent bots answered 500). IMMEDIATE
+    # takes the write lock at BEGIN, so concurrent transactions queue for up to ``timeout``
+    # seconds instead; WAL lets reads go on while one transaction writes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 # Parallel test runs on one server each need their own test database name.
 if os.environ.get("GROVE_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GROVE_TEST_DB_NAME"]}
