@@ -15,7 +15,12 @@ from rest_framework.views import APIView
 from backend.accounts import selectors as accounts
 from backend.stats import selectors
 from backend.stats.models import TimeFrame, UserStats
-from backend.stats.scoring import LEADER_COUNT_FIELDS, TROLL_FLAG_LABELS, TROLL_MEAN_LABELS
+from backend.stats.scoring import (
+    LEADER_COUNT_FIELDS,
+    TROLL_FLAG_LABELS,
+    TROLL_MEAN_LABELS,
+    level_for_score,
+)
 from backend.stats.services import recompute_user_stats
 from frontend_api.v1.auth import IsTrustedClient, parse_user_header
 from frontend_api.v1.tasks import ERROR_RESPONSE
@@ -56,7 +61,7 @@ def user_score(user, row: UserStats | None, *, highlighted_id=None) -> dict:
         "auth_method": user.auth_method,
         "display_name": user.display_name,
         "leader_score": row.leader_score if row else 0,
-        "level": 0,
+        "level": level_for_score(row.leader_score) if row else 0,
         "base_date": _iso(row.base_date) if row else None,
         "modified_date": _iso(row.modified_date if row else timezone.now()),
         **counts,

@@ -48,7 +48,7 @@ def test_user_stats_has_every_time_frame(frontend):
     assert set(body) == {"day", "week", "month", "total"}
     assert body["total"]["leader_score"] == 4 and body["day"]["leader_score"] == 0
     one = frontend.get(f"users/{users['ann'].id}/stats/total").json()
-    assert (one["rank"], one["replies_assistant"], one["level"]) == (1, 1, 0)
+    assert (one["rank"], one["replies_assistant"], one["level"]) == (1, 1, 1)  # score 4
 
 
 def test_leaderboard_window_surrounds_the_user(frontend):
