@@ -272,16 +272,34 @@ class LeaderboardView(APIView):
 
 
 class LeaderboardUpdateView(APIView):
-    """POST /leaderboards/update and /leaderboards/update/{time_frame}: rebuild the
-    leaderboards now, every time frame or one (trusted; OA answers 204 when done)."""
+    """POST /leaderboards/update: rebuild every time frame's leaderboard now (trusted; OA
+    answers 204 when done)."""
 
     permission_classes = [IsTrustedClient]
 
-    @extend_schema(request=None, responses={204: None, 403: ERROR_RESPONSE, 422: ERROR_RESPONSE})
-    def post(self, request, time_frame=None):
-        frames = [_time_frame(time_frame)] if time_frame else list(TimeFrame.values)
-        for frame in frames:
+    @extend_schema(
+        operation_id="leaderboards_update_all",
+        request=None,
+        responses={204: None, 403: ERROR_RESPONSE},
+    )
+    def post(self, request):
+        for frame in TimeFrame.values:
             recompute_user_stats(frame)
+        return Response(status=204)
+
+
+class LeaderboardTimeFrameUpdateView(APIView):
+    """POST /leaderboards/update/{time_frame}: rebuild one time frame's leaderboard now."""
+
+    permission_classes = [IsTrustedClient]
+
+    @extend_schema(
+        operation_id="leaderboards_update_time_frame",
+        request=None,
+        responses={204: None, 403: ERROR_RESPONSE, 422: ERROR_RESPONSE},
+    )
+    def post(self, request, time_frame):
+        recompute_user_stats(_time_frame(time_frame))
         return Response(status=204)
 
 
@@ -324,7 +342,7 @@ urlpatterns = [
     path("leaderboards/update", LeaderboardUpdateView.as_view(), name="leaderboards-update"),
     path(
         "leaderboards/update/<str:time_frame>",
-        LeaderboardUpdateView.as_view(),
+        LeaderboardTimeFrameUpdateView.as_view(),
         name="leaderboards-update-time-frame",
     ),
     path("leaderboards/<str:time_frame>", LeaderboardView.as_view(), name="leaderboards"),
