@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -51,6 +52,26 @@ LEADER_WEIGHTS = {
 }
 
 T = TypeVar("T")
+
+
+def _level_thresholds(baseline: int = 3, alpha: float = 1.1521, levels: int = 100) -> tuple:
+    total, thresholds = 0.0, [0]
+    for step in range(1, levels):
+        total += step * alpha + baseline
+        thresholds.append(round(total))
+    return tuple(thresholds)
+
+
+# OA's level progression (issue #1957, "XP thresholds for level progression"): the leader
+# score each level starts at, a linear curve of 100 levels. The website indexes this table
+# with a row's ``level`` (useUserScore: this level's score, the next level's), so levels
+# count from 0.
+LEVEL_THRESHOLDS = _level_thresholds()
+
+
+def level_for_score(score: int) -> int:
+    """The highest level whose threshold ``score`` reached (0 to 99)."""
+    return bisect.bisect_right(LEVEL_THRESHOLDS, score) - 1
 
 
 def leader_score(counts: Mapping[str, int]) -> int:

@@ -40,6 +40,20 @@ class InvalidText(TreeEngineError):
     code = "invalid_text"
 
 
+class TextEmpty(InvalidText):
+    code = "text_empty"
+
+
+class TextTooLong(InvalidText):
+    code = "text_too_long"
+
+
+class DuplicateText(InvalidText):
+    """The user sent this very text recently (OA's duplicate filter)."""
+
+    code = "duplicate_text"
+
+
 class InvalidLabels(TreeEngineError):
     code = "invalid_labels"
 

@@ -13,7 +13,7 @@ from rest_framework import permissions, serializers
 from rest_framework.authentication import BaseAuthentication
 
 from backend.accounts.models import ApiClient, AuthMethod, User
-from backend.accounts.selectors import api_client_for_key
+from backend.accounts.selectors import api_client_for_key, find_client_user
 from backend.accounts.services import UserDisabled, ensure_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 
@@ -109,7 +109,10 @@ def parse_user_header(request) -> tuple[str, str] | None:
 
 
 def header_user(request, *, required: bool = False) -> User | None:
-    """The user named by ``X-OASST-USER: auth_method:username`` (created on first sight)."""
+    """The existing user named by ``X-OASST-USER: auth_method:username``.
+
+    As OA (``query_frontend_user``), the header names a user the client already made: an
+    unknown one is 404/4002, never created; a disabled one is 403/4001."""
     named = parse_user_header(request)
     if named is None:
         if required:
@@ -119,7 +122,13 @@ def header_user(request, *, required: bool = False) -> User | None:
             )
         return None
     auth_method, username = named
-    try:
-        return ensure_user(api_client=request.auth, auth_method=auth_method, username=username)
-    except UserDisabled as exc:
-        raise _disabled(exc) from exc
+    user = find_client_user(client=request.auth, auth_method=auth_method, username=username)
+    if user is None:
+        raise ProtocolError(
+            f"user {auth_method}:{username} not found",
+            OasstErrorCode.USER_NOT_FOUND,
+            HTTPStatus.NOT_FOUND,
+        )
+    if not user.enabled or user.deleted:
+        raise _disabled(UserDisabled(f"user {auth_method}:{username} is disabled"))
+    return user

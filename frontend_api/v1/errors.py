@@ -47,6 +47,10 @@ class OasstErrorCode(enum.IntEnum):
     TASK_GENERATION_FAILED = 1005
     TASK_REQUESTED_TYPE_NOT_AVAILABLE = 1006
     TASK_AVAILABILITY_QUERY_FAILED = 1007
+    TASK_MESSAGE_TOO_LONG = 1008
+    TASK_MESSAGE_DUPLICATED = 1009
+    TASK_MESSAGE_TEXT_EMPTY = 1010
+    TASK_MESSAGE_DUPLICATE_REPLY = 1011
     TASK_TOO_MANY_PENDING = 1012
     INVALID_FRONTEND_MESSAGE_ID = 2000
     MESSAGE_NOT_FOUND = 2001
@@ -96,11 +100,15 @@ class ProtocolError(drf.APIException):
 # matching class wins, so a subclass comes before its base.
 DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
     domain.TaskNotFound: (404, OasstErrorCode.TASK_NOT_FOUND),
-    domain.TaskNotOwned: (403, OasstErrorCode.TASK_NOT_ASSIGNED_TO_USER),
+    # OA raises TASK_NOT_ASSIGNED_TO_USER with OasstError's default status, 400.
+    domain.TaskNotOwned: (400, OasstErrorCode.TASK_NOT_ASSIGNED_TO_USER),
     domain.TaskExpired: (400, OasstErrorCode.TASK_EXPIRED),
     domain.TaskAlreadyDone: (400, OasstErrorCode.TASK_ALREADY_DONE),
     domain.TaskAlreadyAcked: (400, OasstErrorCode.TASK_ALREADY_UPDATED),
     domain.TaskKindMismatch: (400, OasstErrorCode.TASK_PAYLOAD_TYPE_MISMATCH),
+    domain.TextTooLong: (400, OasstErrorCode.TASK_MESSAGE_TOO_LONG),
+    domain.TextEmpty: (400, OasstErrorCode.TASK_MESSAGE_TEXT_EMPTY),
+    domain.DuplicateText: (400, OasstErrorCode.TASK_MESSAGE_DUPLICATED),
     domain.InvalidText: (400, OasstErrorCode.INVALID_MESSAGE),
     domain.MandatoryLabelsMissing: (400, OasstErrorCode.TEXT_LABELS_MANDATORY_LABEL_MISSING),
     domain.InvalidLabels: (400, OasstErrorCode.TEXT_LABELS_INVALID_LABEL),

@@ -15,7 +15,13 @@ from rest_framework.views import APIView
 from backend.accounts import selectors as accounts
 from backend.stats import selectors
 from backend.stats.models import TimeFrame, UserStats
-from backend.stats.scoring import LEADER_COUNT_FIELDS, TROLL_FLAG_LABELS, TROLL_MEAN_LABELS
+from backend.stats.scoring import (
+    LEADER_COUNT_FIELDS,
+    TROLL_FLAG_LABELS,
+    TROLL_MEAN_LABELS,
+    level_for_score,
+)
+from backend.stats.services import recompute_user_stats
 from frontend_api.v1.auth import IsTrustedClient, parse_user_header
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
@@ -55,7 +61,7 @@ def user_score(user, row: UserStats | None, *, highlighted_id=None) -> dict:
         "auth_method": user.auth_method,
         "display_name": user.display_name,
         "leader_score": row.leader_score if row else 0,
-        "level": 0,
+        "level": level_for_score(row.leader_score) if row else 0,
         "base_date": _iso(row.base_date) if row else None,
         "modified_date": _iso(row.modified_date if row else timezone.now()),
         **counts,
@@ -265,6 +271,38 @@ class LeaderboardView(APIView):
         return Response(leaderboard_json(time_frame, rows, highlighted_id=highlighted))
 
 
+class LeaderboardUpdateView(APIView):
+    """POST /leaderboards/update: rebuild every time frame's leaderboard now (trusted; OA
+    answers 204 when done)."""
+
+    permission_classes = [IsTrustedClient]
+
+    @extend_schema(
+        operation_id="leaderboards_update_all",
+        request=None,
+        responses={204: None, 403: ERROR_RESPONSE},
+    )
+    def post(self, request):
+        for frame in TimeFrame.values:
+            recompute_user_stats(frame)
+        return Response(status=204)
+
+
+class LeaderboardTimeFrameUpdateView(APIView):
+    """POST /leaderboards/update/{time_frame}: rebuild one time frame's leaderboard now."""
+
+    permission_classes = [IsTrustedClient]
+
+    @extend_schema(
+        operation_id="leaderboards_update_time_frame",
+        request=None,
+        responses={204: None, 403: ERROR_RESPONSE, 422: ERROR_RESPONSE},
+    )
+    def post(self, request, time_frame):
+        recompute_user_stats(_time_frame(time_frame))
+        return Response(status=204)
+
+
 class TrollboardView(APIView):
     """GET /trollboards/{time_frame}?max_count=&enabled=: OA ``TrollboardStats`` (trusted)."""
 
@@ -300,6 +338,12 @@ urlpatterns = [
         "users/<uuid:user_id>/stats/<str:time_frame>/window",
         UserStatsWindowView.as_view(),
         name="users-stats-window",
+    ),
+    path("leaderboards/update", LeaderboardUpdateView.as_view(), name="leaderboards-update"),
+    path(
+        "leaderboards/update/<str:time_frame>",
+        LeaderboardTimeFrameUpdateView.as_view(),
+        name="leaderboards-update-time-frame",
     ),
     path("leaderboards/<str:time_frame>", LeaderboardView.as_view(), name="leaderboards"),
     path("trollboards/<str:time_frame>", TrollboardView.as_view(), name="trollboards"),

@@ -256,7 +256,8 @@ class ConversationMessageOut(serializers.Serializer):
     emojis = serializers.DictField(child=serializers.IntegerField())
     user_emojis = serializers.ListField(child=serializers.CharField())
     user_is_author = serializers.BooleanField()
-    synthetic = serializers.BooleanField()
+    # null in a ranking task whose replies are not all synthetic (reveal_synthetic false)
+    synthetic = serializers.BooleanField(allow_null=True)
 
 
 class ConversationOut(serializers.Serializer):

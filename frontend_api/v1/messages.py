@@ -16,7 +16,7 @@ emojis are any client's, acting for one of its own users.
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -28,6 +28,8 @@ from frontend_api.v1 import message_serializers as wire
 from frontend_api.v1.auth import IsTrustedClient, acting_user, parse_user_header
 from frontend_api.v1.message_tree_views import FRONTEND_TREE_VIEWS, TREE_VIEWS, viewer
 from frontend_api.v1.tasks import ERROR_RESPONSE
+
+JSON_NULL = {"type": "null"}
 
 
 def actor(request) -> str:
@@ -155,17 +157,25 @@ class MessageTreeStateView(APIView):
 
 
 class MessageUndeleteView(APIView):
-    """PUT /messages/{id}/undelete: undelete a message and its ancestors (202).
+    """PUT /messages/{id}/undelete: undelete a message and its ancestors (202, JSON ``null``
+    as OA).
 
     Trusted clients only: OA lets any client call it, but undoing a moderator's delete is
     moderation, as deleting is."""
 
     permission_classes = [IsTrustedClient]
 
-    @extend_schema(request=None, responses={202: None, 403: ERROR_RESPONSE, 404: ERROR_RESPONSE})
+    @extend_schema(
+        request=None,
+        responses={
+            202: OpenApiResponse(JSON_NULL, description="JSON null"),
+            403: ERROR_RESPONSE,
+            404: ERROR_RESPONSE,
+        },
+    )
     def put(self, request, message_id):
         services.undelete_message(message_id=message_id, actor=actor(request))
-        return Response(status=202)
+        return Response(None, status=202)
 
 
 class MessageEditView(APIView):

@@ -122,14 +122,21 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
     _path, wire = _task_conversation(payload["parent_id"], viewer)
     replies = selectors.messages_by_id(uuid.UUID(i) for i in payload["reply_ids"])
     ordered = [replies[uuid.UUID(i)] for i in payload["reply_ids"] if uuid.UUID(i) in replies]
+    reply_messages = [conversation_message(m, viewer=viewer) for m in ordered]
+    # OA next_task: which replies are synthetic is shown only when all of them are; with a
+    # human reply among them, every reply's ``synthetic`` is withheld (null).
+    reveal_synthetic = all(m.synthetic for m in ordered)
+    if not reveal_synthetic:
+        for reply in reply_messages:
+            reply["synthetic"] = None
     return {
         **base,
         "conversation": wire,
         "replies": [m.text for m in ordered],
-        "reply_messages": [conversation_message(m, viewer=viewer) for m in ordered],
+        "reply_messages": reply_messages,
         "message_tree_id": str(task.message_tree_id),
         "ranking_parent_id": str(parent_id),
-        "reveal_synthetic": False,
+        "reveal_synthetic": reveal_synthetic,
     }
 
 

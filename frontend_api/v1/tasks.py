@@ -16,8 +16,10 @@ from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
+from backend.trees.services.moderation import report_message
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+from frontend_api.v1.label_input import TextLabelsInput
 from frontend_api.v1.protocol import render_task, task_done
 from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut, any_interaction
 
@@ -167,7 +169,8 @@ class TextReplySerializer(serializers.Serializer):
     user_message_id = serializers.CharField(
         max_length=200, help_text="The frontend's own id for the message written here."
     )
-    text = serializers.CharField(trim_whitespace=True)
+    # Blank text reaches the service, which answers OA's 1010 (not a 422).
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
     lang = serializers.CharField(max_length=32, required=False, allow_null=True)
 
 
@@ -185,27 +188,10 @@ class RankingSerializer(serializers.Serializer):
     )
 
 
-class LabelsSerializer(serializers.Serializer):
-    """The answer to a label_* task (with ``task_id``), or a free report on any message."""
-
-    message_id = serializers.UUIDField(help_text="Grove's id of the message labelled.")
-    task_id = serializers.UUIDField(
-        required=False,
-        allow_null=True,
-        help_text="The label task answered (its `id` from POST /tasks/); absent for a report.",
-    )
-    text = serializers.CharField(allow_blank=True, default="")
-    labels = serializers.DictField(
-        child=serializers.FloatField(),
-        help_text="Label name to value in [0, 1]; the task's mandatory_labels are required.",
-    )
-    is_report = serializers.BooleanField(required=False, allow_null=True)
-
-
 INTERACTIONS = {
     "text_reply_to_message": TextReplySerializer,
     "message_ranking": RankingSerializer,
-    "text_labels": LabelsSerializer,
+    "text_labels": TextLabelsInput,
 }
 ANY_INTERACTION = any_interaction(INTERACTIONS)
 
@@ -265,7 +251,9 @@ class TaskInteractionView(APIView):
 
 
 def _labels(user, data):
-    if data.get("task_id") and not data.get("is_report"):
+    """OA's store_text_labels: a task id makes it that task's review, whatever ``is_report``
+    says; without one it is the user's free labels (one row per message; a report red-flags)."""
+    if data.get("task_id"):
         interactions.submit_labels(
             task_id=data["task_id"],
             user=user,
@@ -274,8 +262,12 @@ def _labels(user, data):
             text=data.get("text") or "",
         )
         return data["task_id"]
-    interactions.report_labels(
-        user=user, message_id=data["message_id"], labels=data["labels"], text=data["text"]
+    report_message(
+        user=user,
+        message_id=data["message_id"],
+        labels=data["labels"],
+        text=data["text"],
+        is_report=bool(data.get("is_report")),
     )
     return None
 
@@ -296,4 +288,7 @@ def _task_kind(value: str) -> TaskKind:
             if value in LEGACY_KINDS
             else OasstErrorCode.TASK_INVALID_REQUEST_TYPE
         )
-        raise ProtocolError(f"unknown task type {value!r}; expected one of {known}", code) from None
+        status = 503 if value in LEGACY_KINDS else 400  # OA: legacy types are "not available"
+        raise ProtocolError(
+            f"unknown task type {value!r}; expected one of {known}", code, status
+        ) from None

@@ -14,7 +14,8 @@ from backend.trees.moderation_selectors import labels_for_message
 from backend.trees.services import interactions
 from backend.trees.services.moderation import report_message
 from frontend_api.v1.admin_config import valid_data
-from frontend_api.v1.auth import ProtocolUserSerializer, acting_user
+from frontend_api.v1.auth import acting_user
+from frontend_api.v1.label_input import TextLabelsInput
 from frontend_api.v1.protocol import label_description
 from frontend_api.v1.task_schemas import LabelDescriptionOutput
 from frontend_api.v1.tasks import ERROR_RESPONSE
@@ -33,18 +34,6 @@ REPORT_LABELS = (
     "violence",
     "quality",
 )
-
-
-class TextLabelsInput(serializers.Serializer):
-    """OA ``TextLabels``."""
-
-    type = serializers.CharField(required=False, default="text_labels")
-    user = ProtocolUserSerializer()
-    text = serializers.CharField(allow_blank=True, default="")
-    labels = serializers.DictField(child=serializers.FloatField())
-    message_id = serializers.UUIDField()
-    task_id = serializers.UUIDField(required=False, allow_null=True)
-    is_report = serializers.BooleanField(required=False, allow_null=True)
 
 
 class ValidLabelsOutput(serializers.Serializer):
@@ -109,7 +98,10 @@ class ValidLabelsView(APIView):
 
 
 class ReportLabelsView(APIView):
-    """GET /text_labels/report_labels: the labels a report form offers."""
+    """GET /text_labels/report_labels: the labels a report form offers (public, as in OA)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
 
     @extend_schema(tags=TAGS, responses={200: ValidLabelsOutput})
     def get(self, request):

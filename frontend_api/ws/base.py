@@ -6,16 +6,23 @@ accepted and then closed, after one OA-shaped error frame, so that every client 
 included, which never see a rejected handshake's status) learns why:
 
     {"type": "error", "message": "...", "error_code": 2}  then close code 4401 (or 4403)
+
+An accepted socket gets ``{"type": "keepalive"}`` every GROVE_WS_KEEPALIVE_SECONDS (25 s by
+default), so a quiet socket never meets a proxy's idle timeout (nginx's 60 s
+``proxy_read_timeout``, most load balancers' 60 s); clients ignore it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from backend.accounts.models import ApiClient
 from backend.accounts.selectors import api_client_for_key
@@ -67,12 +74,24 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.client = client
+        self.keepalive = asyncio.create_task(self.send_keepalives())
         await self.on_authenticated()
 
     async def on_authenticated(self) -> None:
         """Called once the client is known; join the socket's fixed groups here."""
 
+    async def send_keepalives(self) -> None:
+        interval = settings.GROVE_WS_KEEPALIVE_SECONDS
+        while True:
+            await asyncio.sleep(interval)
+            await self.send_json({"type": "keepalive"})
+
     async def disconnect(self, code) -> None:
+        keepalive = getattr(self, "keepalive", None)
+        if keepalive is not None:
+            keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalive
         for group in list(getattr(self, "joined", ())):
             await self.leave(group)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from django.core.cache import cache
@@ -34,8 +35,27 @@ def pytest_collection_modifyitems(session, config, items):
     items[:] = [item for item in items if item.name != STATUS_CHECK] + last
 
 
+OPENAPI_TYPE = "application/vnd.oai.openapi+json"
+
+
+def assert_oa_body(response) -> None:
+    """OA's clients read every answer but a 204 as JSON (the website calls ``resp.json()``):
+    each 2xx other than 204 must be ``application/json`` and parse; a 204 has no body."""
+    if response.status_code == 204:
+        assert response.content == b"", response.content
+    elif 200 <= response.status_code < 300:
+        path, content_type = response.request["PATH_INFO"], response.get("Content-Type")
+        # The OpenAPI document (not a protocol body) has its own JSON media type.
+        expected = OPENAPI_TYPE if path.endswith("/openapi.json") else "application/json"
+        assert content_type == expected, (path, content_type)
+        json.loads(response.content)
+
+
 class Frontend:
-    """A frontend with its own API key; ``post``/``get`` send it, ``as_user`` names users."""
+    """A frontend with its own API key; ``post``/``get`` send it, ``as_user`` names users.
+
+    Every answer it gets is checked against OA's body contract (``assert_oa_body``), so the
+    whole API suite is the contract test of the 2xx bodies."""
 
     def __init__(self, *, trusted: bool = False):
         issued = create_api_client(name=f"frontend-{next(_ids)}", trusted=trusted)
@@ -46,17 +66,22 @@ class Frontend:
 
     def post(self, path: str, body=None, *, user: str | None = None, **query):
         headers = {"HTTP_X_OASST_USER": user} if user else {}
-        return self.http.post(_url(path, query), body, format="json", **headers)
+        return _checked(self.http.post(_url(path, query), body, format="json", **headers))
 
     def get(self, path: str, *, user: str | None = None, **query):
         headers = {"HTTP_X_OASST_USER": user} if user else {}
-        return self.http.get(_url(path, query), **headers)
+        return _checked(self.http.get(_url(path, query), **headers))
 
     def put(self, path: str, body=None, **query):
-        return self.http.put(_url(path, query), body, format="json")
+        return _checked(self.http.put(_url(path, query), body, format="json"))
 
     def delete(self, path: str, **query):
-        return self.http.delete(_url(path, query))
+        return _checked(self.http.delete(_url(path, query)))
+
+
+def _checked(response):
+    assert_oa_body(response)
+    return response
 
 
 def _url(path: str, query: dict) -> str:

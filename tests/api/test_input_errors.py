@@ -136,11 +136,11 @@ def test_missing_mandatory_label_is_400_mandatory_label_missing(frontend):
     assert TextLabels.objects.count() == 0
 
 
-def test_labels_for_another_users_task_are_403_and_write_nothing(frontend):
+def test_labels_for_another_users_task_are_400_and_write_nothing(frontend):
     prompt = prompt_to_label(frontend)
     task = acked(frontend, "label_initial_prompt", user=ALICE)
     response = frontend.post("tasks/interaction", labels_body(task, {"spam": 0.0}, user=BOB))
-    assert_error(response, 403, 2106)
+    assert_error(response, 400, 2106)
     assert TextLabels.objects.count() == 0
     assert Message.objects.get(id=prompt.id).review_count == 0
 
@@ -259,7 +259,7 @@ def test_edit_longer_than_the_message_limit_is_400_and_changes_nothing(trusted_f
     prompt = make_tree(author=make_user(trusted_frontend.client_row, username="alice"))
     body = {"user": protocol_user("mod"), "new_content": "x" * 21}
     response = trusted_frontend.post(f"messages/{prompt.id}/edit", body)
-    assert_error(response, 400, 2008)
+    assert_error(response, 400, 1008)
     assert Message.objects.get(id=prompt.id).edited is False
     assert MessageRevision.objects.count() == 0
 

@@ -285,6 +285,7 @@ def test_undelete_restores_message_and_ancestors(trusted_frontend):
     Message.objects.filter(id__in=[prompt.id, a1.id, p1.id]).update(deleted=True)
     response = trusted_frontend.put(f"messages/{p1.id}/undelete")
     assert response.status_code == 202
+    assert response["Content-Type"] == "application/json" and response.json() is None
     assert Message.objects.filter(deleted=True).count() == 0
 
 
@@ -350,7 +351,7 @@ def test_edit_with_empty_text_is_400_and_changes_nothing(trusted_frontend):
     _prompt, a1, *_ = grown(trusted_frontend)
     body = {"user": protocol_user("mod"), "new_content": "   "}
     response = trusted_frontend.post(f"messages/{a1.id}/edit", body)
-    assert response.status_code == 400 and response.json()["error_code"] == 2008
+    assert response.status_code == 400 and response.json()["error_code"] == 1010
     assert Message.objects.get(id=a1.id).text == "first answer"
 
 

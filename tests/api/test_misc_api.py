@@ -17,6 +17,13 @@ def test_auth_check_answers_200_for_a_valid_key(frontend):
     assert response.json() == "ops@example.org"
 
 
+def test_auth_check_without_admin_email_answers_json_null(frontend):
+    response = frontend.get("auth/check")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.content == b"null"
+
+
 def test_auth_check_refuses_a_missing_or_unknown_key(client):
     assert client.get("/api/v1/auth/check").status_code == 403
     response = client.get("/api/v1/auth/check", HTTP_X_API_KEY="not-a-key")

@@ -131,3 +131,20 @@ def test_landing_page_is_html_for_a_browser(client):
     response = client.get("/", HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
     assert response["Content-Type"].startswith("text/html")
     assert 'href="http://testserver/api/v1/docs/"' in response.content.decode()
+
+
+def test_every_2xx_but_204_declares_a_json_body(client):
+    """What OA's clients read (``resp.json()`` on all but 204) is what the document promises;
+    ``tests/api/conftest.assert_oa_body`` checks the served bodies themselves."""
+    document = client.get("/api/v1/openapi.json").json()
+    undeclared = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in document["paths"].items()
+        if "/docs/" not in path
+        for method, operation in operations.items()
+        for status, answer in operation["responses"].items()
+        if status.startswith("2")
+        and status != "204"
+        and "application/json" not in answer.get("content", {})
+    ]
+    assert not undeclared, undeclared

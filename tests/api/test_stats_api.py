@@ -48,7 +48,7 @@ def test_user_stats_has_every_time_frame(frontend):
     assert set(body) == {"day", "week", "month", "total"}
     assert body["total"]["leader_score"] == 4 and body["day"]["leader_score"] == 0
     one = frontend.get(f"users/{users['ann'].id}/stats/total").json()
-    assert (one["rank"], one["replies_assistant"], one["level"]) == (1, 1, 0)
+    assert (one["rank"], one["replies_assistant"], one["level"]) == (1, 1, 1)  # score 4
 
 
 def test_leaderboard_window_surrounds_the_user(frontend):
@@ -126,3 +126,36 @@ def test_cached_stats_not_available_until_updated(frontend, trusted_frontend):
 
 def test_unknown_cached_stats_name_is_a_validation_error(frontend):
     assert frontend.get("stats/cached/everything").status_code == 422
+
+
+# --- OA's leaderboard updates (POST /leaderboards/update[/{time_frame}]) --------------------
+
+
+def _replies_without_stats(client):
+    prompt = make_tree(author=make_user(client, username="ann"))
+    add_reply(prompt, author=make_user(client, username="ben"))
+
+
+def test_leaderboard_update_of_one_time_frame_rebuilds_only_it(trusted_frontend):
+    _replies_without_stats(trusted_frontend.client_row)
+    response = trusted_frontend.post("leaderboards/update/week")
+    assert response.status_code == 204 and response.content == b""
+    week = trusted_frontend.get("leaderboards/week").json()["leaderboard"]
+    assert {row["username"] for row in week} == {"ann", "ben"}
+    assert trusted_frontend.get("leaderboards/day").json()["leaderboard"] == []
+
+
+def test_leaderboard_update_rebuilds_every_time_frame(trusted_frontend):
+    _replies_without_stats(trusted_frontend.client_row)
+    assert trusted_frontend.post("leaderboards/update").status_code == 204
+    for time_frame in ("day", "week", "month", "total"):
+        rows = trusted_frontend.get(f"leaderboards/{time_frame}").json()["leaderboard"]
+        assert len(rows) == 2, time_frame
+
+
+def test_leaderboard_update_needs_a_trusted_client_and_a_known_time_frame(
+    frontend, trusted_frontend
+):
+    assert frontend.post("leaderboards/update").status_code == 403
+    assert frontend.post("leaderboards/update/week").status_code == 403
+    assert trusted_frontend.post("leaderboards/update/decade").status_code == 422

@@ -13,8 +13,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -112,3 +115,69 @@ def test_websocket_health_answers_ping_with_pong(embedded_server):
     with connect(ws_url, open_timeout=5) as websocket:
         websocket.send(json.dumps({"type": "ping"}))
         assert json.loads(websocket.recv(timeout=5)) == {"type": "pong"}
+
+
+# --- concurrent clients on SQLite (client-compat F4) ----------------------------------------
+
+BOTS = 4
+ROUNDS_PER_BOT = 25
+
+
+def call(base_url: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"X-API-Key": BOOTSTRAP_API_KEY, "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        try:
+            return error.code, json.loads(raw)
+        except ValueError:
+            return error.code, {"raw": raw.decode(errors="replace")}
+
+
+def work_as_a_bot(base_url: str, name: str) -> list[tuple[str, int, dict]]:
+    """One bot's volunteer loop (request, ack, answer), one request at a time; the answers."""
+    user = {"id": name, "display_name": name, "auth_method": "local"}
+    answers = []
+    for round_ in range(ROUNDS_PER_BOT):
+        status, task = call(base_url, "POST", "tasks/", {"type": "random", "user": user})
+        answers.append(("request", status, task))
+        if status != 200:
+            continue
+        fm = f"{name}-{round_}"
+        status, body = call(base_url, "POST", f"tasks/{task['id']}/ack", {"message_id": fm})
+        answers.append(("ack", status, body))
+        interaction = {"user": user, "message_id": fm}
+        if task["type"] in ("initial_prompt", "assistant_reply", "prompter_reply"):
+            text = f"{name} says {uuid.uuid4()}"
+            interaction |= {"type": "text_reply_to_message", "user_message_id": f"u-{fm}"}
+            interaction["text"] = text
+        elif task["type"].startswith("label_"):
+            labels = dict.fromkeys(task["valid_labels"], 0.0) | {"quality": 0.8}
+            interaction |= {"type": "text_labels", "task_id": task["id"], "labels": labels}
+            interaction |= {"message_id": task["message_id"], "text": ""}
+        elif task["type"].startswith("rank_"):
+            count = len(task.get("reply_messages") or task.get("prompt_messages") or [])
+            interaction |= {"type": "message_ranking", "ranking": list(range(count))}
+        else:
+            continue
+        answers.append(("answer", *call(base_url, "POST", "tasks/interaction", interaction)))
+    return answers
+
+
+@pytest.mark.slow
+def test_four_concurrent_bots_on_sqlite_never_get_a_500(embedded_server, var_dir):
+    with ThreadPoolExecutor(max_workers=BOTS) as pool:
+        runs = list(pool.map(lambda i: work_as_a_bot(embedded_server, f"bot{i}"), range(BOTS)))
+    answers = [answer for run in runs for answer in run]
+    failures = [answer for answer in answers if answer[1] >= 500 and answer[1] != 503]
+    assert not failures, (len(failures), len(answers), failures[:3])
+    assert sum(1 for step, status, _ in answers if step == "answer" and status == 200) > BOTS
+    assert "database is locked" not in (var_dir / "uvicorn.log").read_text()

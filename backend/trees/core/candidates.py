@@ -159,7 +159,7 @@ class LabelTaskSpec(NamedTuple):
 
 @dataclass(frozen=True)
 class LotteryCandidate:
-    """A prompt waiting in the lottery, with its author's weekly ``reply_ranked_1`` count."""
+    """A prompt waiting in the lottery, with its author's monthly ``reply_ranked_1`` count."""
 
     tree_id: Hashable
     author_id: Hashable

@@ -116,9 +116,15 @@ def count_missing_prompts(
     return min(free_growing + free_review, free_lottery)
 
 
+# OA's _prompt_lottery(max_activate=2) on a task request: activating many trees in one
+# transaction deadlocked OA's database in production, so each draw activates at most two.
+LOTTERY_MAX_ACTIVATIONS_PER_DRAW = 2
+
+
 def trees_to_activate(config: TreeManagerConfig, *, growing: int) -> int:
-    """Lottery winners needed to fill ``max_active_trees`` growing slots."""
-    return max(0, config.max_active_trees - growing)
+    """Lottery winners to draw now: the free ``max_active_trees`` growing slots, at most
+    ``LOTTERY_MAX_ACTIVATIONS_PER_DRAW``."""
+    return min(max(0, config.max_active_trees - growing), LOTTERY_MAX_ACTIVATIONS_PER_DRAW)
 
 
 def is_extendible(parent: ExtendibleParent, config: TreeManagerConfig) -> bool:
@@ -474,8 +480,8 @@ def should_activate_backlog(
 def choose_lottery_winner(
     candidates: Sequence[LotteryCandidate], rng: random.Random
 ) -> LotteryCandidate | None:
-    """OA ``_prompt_lottery``: draw an author weighted by weekly ``reply_ranked_1`` + 1 (so every
-    author keeps a chance), then one of that author's waiting prompts uniformly."""
+    """OA ``_prompt_lottery``: draw an author weighted by monthly ``reply_ranked_1`` + 1 (so
+    every author keeps a chance), then one of that author's waiting prompts uniformly."""
     if not candidates:
         return None
     by_author: dict[Any, list[LotteryCandidate]] = {}

@@ -12,7 +12,7 @@ import math
 import random
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -25,19 +25,19 @@ from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.fast_writes import increment, insert, update
 from backend.trees import journal, ready_work
 from backend.trees.core import lifecycle, policy
-from backend.trees.core.config import KNOWN_LABELS
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.core.policy import TaskKind
 from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS
 from backend.trees.errors import (
     DuplicateFrontendMessageId,
+    DuplicateText,
     InvalidLabels,
     InvalidRanking,
-    InvalidText,
     MandatoryLabelsMissing,
-    MessageNotFound,
     TargetUnavailable,
     TaskKindMismatch,
+    TextEmpty,
+    TextTooLong,
 )
 from backend.trees.growth_config import active_config
 from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
@@ -64,13 +64,26 @@ def clean_message_text(text: str) -> str:
     """The text a message stores: stripped, not empty, at most GROVE_MAX_MESSAGE_LENGTH."""
     cleaned = (text or "").strip()
     if not cleaned:
-        raise InvalidText("the message text is empty")
+        raise TextEmpty("the message text is empty")
     if len(cleaned) > settings.GROVE_MAX_MESSAGE_LENGTH:
-        raise InvalidText(
+        raise TextTooLong(
             f"the message text has {len(cleaned)} characters; "
             f"the limit is {settings.GROVE_MAX_MESSAGE_LENGTH}"
         )
     return cleaned
+
+
+def refuse_recent_duplicate(*, user: User, text: str, now: datetime) -> None:
+    """OA's duplicate filter: the same text by the same user within
+    GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES is refused (0 turns it off)."""
+    minutes = settings.GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES
+    if (
+        minutes > 0
+        and Message.objects.filter(
+            user=user, created_at__gt=now - timedelta(minutes=minutes), text=text
+        ).exists()
+    ):
+        raise DuplicateText(f"you sent this same text within the last {minutes} minutes")
 
 
 @transaction.atomic
@@ -97,6 +110,7 @@ def submit_text_reply(
     now = now or timezone.now()
     task, kind = _start(task_id, user, now, TEXT_KINDS, "a text reply")
     cleaned = clean_message_text(text)
+    refuse_recent_duplicate(user=user, text=cleaned, now=now)
     config = active_config()
     if kind is TaskKind.INITIAL_PROMPT:
         message_lang = lang or task.payload.get("lang") or "en"
@@ -257,28 +271,6 @@ def submit_labels(
     )
     if ready_work.is_complete(slots_left):
         enqueue_advance(message_tree_id)
-    return row
-
-
-@transaction.atomic
-def report_labels(
-    *, user: User, message_id: uuid.UUID, labels: Mapping[str, object], text: str = ""
-) -> TextLabels:
-    """Labels sent outside a task (OA's report): stored, not counted as a review."""
-    message = Message.objects.filter(id=message_id).first()
-    if message is None:
-        raise MessageNotFound(f"message {message_id} not found")
-    clean = validate_labels(labels, valid=sorted(KNOWN_LABELS), mandatory=())
-    row = TextLabels.objects.create(
-        message=message, user=user, api_client_id=user.api_client_id, labels=clean, text=text
-    )
-    journal.record(
-        "message_reported",
-        payload={"labels": clean},
-        message_tree_id=message.message_tree_id,
-        message_id=message.id,
-        user_id=user.id,
-    )
     return row
 
 

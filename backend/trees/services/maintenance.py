@@ -109,11 +109,18 @@ def languages_with_waiting_trees() -> list[str]:
 
 
 def run_lotteries() -> dict[str, int]:
-    """``run_prompt_lottery`` for every language with waiting prompts: lang -> trees activated.
+    """``run_prompt_lottery`` for every language with waiting prompts, drawn again until every
+    free slot is filled (each draw its own transaction): lang -> trees activated.
 
-    The lottery also runs when a task is requested and when a tree finishes; this sweep wakes
-    languages where neither happened (no traffic since a slot freed up)."""
-    return {lang: run_prompt_lottery(lang=lang) for lang in languages_with_waiting_trees()}
+    The lottery also runs when a tree changes state; this sweep wakes languages where nothing
+    happened since a slot freed up."""
+    activated = {}
+    for lang in languages_with_waiting_trees():
+        total = 0
+        while drawn := run_prompt_lottery(lang=lang):
+            total += drawn
+        activated[lang] = total
+    return activated
 
 
 def top_up_all_rankings() -> dict[str, int]:

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from backend import events
+from backend.stats.models import TimeFrame, UserStats
 from backend.trees import journal, ready_work
 from backend.trees.core import consensus, lifecycle, policy, shape
 from backend.trees.core.config import TreeManagerConfig
@@ -270,7 +271,13 @@ def retry_scoring(*, tree_id: uuid.UUID, actor: str = "") -> list[str]:
 
 @transaction.atomic
 def run_prompt_lottery(*, lang: str, rng: random.Random | None = None) -> int:
-    """Activate waiting prompts into growing while ``lang`` has free active-tree slots."""
+    """Activate waiting prompts of ``lang`` into growing: at most the free active-tree slots
+    and ``policy.LOTTERY_MAX_ACTIVATIONS_PER_DRAW`` (callers that must fill every slot call
+    again, each call its own transaction). Returns how many were activated.
+
+    As OA: prompts of disabled or deleted authors are halted first, never drawn
+    (``halt_prompts_of_disabled_users``), and authors are weighted by their monthly
+    ``reply_ranked_1`` + 1 (``_prompt_lottery``)."""
     config = active_config()
     rng = rng or random.Random()
     growing = MessageTree.objects.filter(lang=lang, state=TreeState.GROWING).count()
@@ -282,11 +289,36 @@ def run_prompt_lottery(*, lang: str, rng: random.Random | None = None) -> int:
         .filter(lang=lang, state=TreeState.PROMPT_LOTTERY_WAITING)
         .order_by("created_at")
     )
-    authors = dict(
-        Message.objects.filter(id__in=[t.id for t in waiting]).values_list("id", "user_id")
+    prompts = {
+        row["id"]: row
+        for row in Message.objects.filter(id__in=[t.id for t in waiting]).values(
+            "id", "user_id", "deleted", "review_result", "user__enabled", "user__deleted"
+        )
+    }
+    for tree in waiting:
+        prompt = prompts.get(tree.id)
+        if prompt is not None and (not prompt["user__enabled"] or prompt["user__deleted"]):
+            set_state(tree, TreeState.HALTED_BY_MODERATOR, reason="author_disabled")
+    drawable = [
+        t
+        for t in waiting
+        if t.state == TreeState.PROMPT_LOTTERY_WAITING
+        and t.id in prompts
+        and not prompts[t.id]["deleted"]
+        and prompts[t.id]["review_result"]
+    ]
+    ranked_1 = dict(
+        UserStats.objects.filter(
+            time_frame=TimeFrame.MONTH, user_id__in={prompts[t.id]["user_id"] for t in drawable}
+        ).values_list("user_id", "reply_ranked_1")
     )
     candidates = [
-        policy.LotteryCandidate(tree_id=t.id, author_id=authors.get(t.id)) for t in waiting
+        policy.LotteryCandidate(
+            tree_id=t.id,
+            author_id=prompts[t.id]["user_id"],
+            author_reply_ranked_1=ranked_1.get(prompts[t.id]["user_id"], 0),
+        )
+        for t in drawable
     ]
     by_id = {t.id: t for t in waiting}
     activated = 0

@@ -1,0 +1,73 @@
+"""OA's ``TextLabels`` interaction as clients send it, to ``/text_labels/`` and to
+``/tasks/interaction``: one description for both doors.
+
+OA declares ``labels`` as ``{label: value}``; its website sends a list of ``{name, value}``
+(and an empty list for "Report message"). Both forms arrive here as the same dict.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from frontend_api.v1.auth import ProtocolUserSerializer
+
+_LABEL_ITEM = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "value": {"type": "number"}},
+    "required": ["name", "value"],
+}
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "object", "additionalProperties": {"type": "number"}},
+            {"type": "array", "items": _LABEL_ITEM},
+        ],
+        "description": "label → value in [0, 1]: a map, or a list of {name, value}",
+    }
+)
+class LabelsField(serializers.Field):
+    """``{"spam": 1.0}`` or ``[{"name": "spam", "value": 1.0}]`` → ``{"spam": 1.0}``.
+
+    Values are only parsed as numbers here; which labels are allowed and their range is the
+    service's rule (``interactions.validate_labels``)."""
+
+    default_error_messages = {
+        "form": "expected a map of label to value, or a list of {name, value}",
+        "item": "item {index}: expected {{'name': label, 'value': number}}",
+        "twice": "label {name!r} is given twice",
+    }
+
+    def to_internal_value(self, data) -> dict[str, float]:
+        if isinstance(data, dict):
+            return serializers.DictField(child=serializers.FloatField()).run_validation(data)
+        if not isinstance(data, list):
+            self.fail("form")
+        labels: dict[str, float] = {}
+        for index, item in enumerate(data):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                self.fail("item", index=index)
+            if "value" not in item:
+                self.fail("item", index=index)
+            if item["name"] in labels:
+                self.fail("twice", name=item["name"])
+            labels[item["name"]] = serializers.FloatField().run_validation(item["value"])
+        return labels
+
+    def to_representation(self, value):
+        return value
+
+
+class TextLabelsInput(serializers.Serializer):
+    """OA ``TextLabels``: with ``task_id`` the review that task asked for, without it a
+    report (free labels)."""
+
+    type = serializers.CharField(required=False, default="text_labels")
+    user = ProtocolUserSerializer()
+    text = serializers.CharField(allow_blank=True, default="")
+    labels = LabelsField()
+    message_id = serializers.UUIDField()
+    task_id = serializers.UUIDField(required=False, allow_null=True)
+    is_report = serializers.BooleanField(required=False, allow_null=True)
