@@ -50,6 +50,8 @@ class CompiledQuery:
         self.vanish = dict(vanish or {})
         self.cache: dict[tuple, tuple[str, list, dict[int, str]]] = {}
         self.models: dict[str, type] = {}  # the model each compiled statement selects
+        # Per statement, Django's converters of its columns (as a QuerySet applies them).
+        self.converters: dict[str, dict] = {}
 
     def statement(self, values: Mapping[str, object], **flags) -> tuple[str, list]:
         absent = tuple(sorted(name for name, value in values.items() if value is None))
@@ -68,17 +70,31 @@ class CompiledQuery:
         return list(self.models[sql].objects.raw(sql, params))
 
     def rows(self, values: Mapping[str, object], **flags) -> list[tuple]:
-        """The query's rows as the driver returns them (for ``values_list`` queries)."""
+        """The query's rows (for ``values_list`` queries), each value converted as the
+        QuerySet would convert it (UUIDs and JSON from SQLite's text, for instance)."""
         sql, params = self.statement(values, **flags)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.fetchall()
+            found = cursor.fetchall()
+        converters = self.converters[sql]
+        if not converters:
+            return found
+        rows = []
+        for row in found:
+            row = list(row)
+            for i, (functions, expression) in converters.items():
+                for convert in functions:
+                    row[i] = convert(row[i], expression, connection)
+            rows.append(tuple(row))
+        return rows
 
     def _compile(self, absent: tuple, flags: dict) -> tuple[str, list, dict[int, str]]:
         values = {name: None if name in absent else v for name, v in self.sentinels.items()}
         queryset = self.build(**values, **flags)
-        sql, params = queryset.query.sql_with_params()
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
         self.models[sql] = queryset.model
+        self.converters[sql] = compiler.get_converters([column[0] for column in compiler.select])
         by_prepared = {_prepared(v): name for name, v in values.items() if v is not None}
         slots = {
             i: by_prepared[p]

@@ -19,6 +19,7 @@ from django.db.models import Avg, Count, FloatField, UUIDField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.trees.core import policy, shape
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.lifecycle import TreeState
@@ -44,41 +45,27 @@ _UUID = UUIDField()
 
 
 def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dict:
-    """``{tree id: core.shape.TreeShape}`` for the trees that exist (three or four queries)."""
+    """``{tree id: core.shape.TreeShape}`` for the trees that exist (three or four queries;
+    for one tree, the request path's case, compiled once per process)."""
     ids = list(tree_ids)
-    trees = {
-        t["id"]: t
-        for t in MessageTree.objects.filter(id__in=ids).values(
-            "id", "state", "lang", "goal_tree_size", "max_depth", "max_children_count"
-        )
-    }
-    if not trees:
-        return {}
-    rows = list(
-        Message.objects.filter(message_tree_id__in=trees).values_list(
-            "id",
-            "message_tree_id",
-            "parent_id",
-            "depth",
-            "role",
-            "user_id",
-            "review_result",
-            "review_count",
-            "deleted",
-        )
-    )
+    if len(ids) == 1:
+        one = {"tree_id": ids[0]}
+        trees = {t[0]: t for t in _ONE_TREE.rows(one)}
+        if not trees:
+            return {}
+        rows = _ONE_TREES_MESSAGES.rows(one)
+        ranked = _ONE_TREES_RANKINGS.rows(one)
+    else:
+        trees = {t[0]: t for t in _trees(id__in=ids)}
+        if not trees:
+            return {}
+        rows = list(_messages(message_tree_id__in=trees))
+        ranked = list(_rankings(message__message_tree_id__in=trees))
     quality: dict = {}
     if config.min_prompt_quality is not None or config.min_reply_quality_for_extension is not None:
         quality = mean_quality_by_message(r[0] for r in rows)
     rankings: dict = defaultdict(dict)
-    for parent_id, tree_id, n in (
-        MessageReaction.objects.filter(
-            message__message_tree_id__in=trees, payload_type=ReactionType.RANKING
-        )
-        .values("message_id")
-        .annotate(n=Count("id"))
-        .values_list("message_id", "message__message_tree_id", "n")
-    ):
+    for parent_id, tree_id, n in ranked:
         rankings[tree_id][parent_id] = n
     nodes: dict = defaultdict(list)
     for mid, tid, parent_id, depth, role, author, result, reviews, deleted in rows:
@@ -98,16 +85,56 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
     return {
         tid: shape.TreeShape(
             tree_id=tid,
-            state=TreeState(t["state"]),
-            lang=t["lang"],
-            goal_tree_size=t["goal_tree_size"],
-            max_depth=t["max_depth"],
-            max_children_count=t["max_children_count"],
+            state=TreeState(state),
+            lang=lang,
+            goal_tree_size=goal,
+            max_depth=max_depth,
+            max_children_count=max_children,
             nodes=tuple(nodes[tid]),
             rankings_done=rankings[tid],
         )
-        for tid, t in trees.items()
+        for tid, (_id, state, lang, goal, max_depth, max_children) in trees.items()
     }
+
+
+def _trees(**match):
+    return MessageTree.objects.filter(**match).values_list(
+        "id", "state", "lang", "goal_tree_size", "max_depth", "max_children_count"
+    )
+
+
+def _messages(**match):
+    return Message.objects.filter(**match).values_list(
+        "id",
+        "message_tree_id",
+        "parent_id",
+        "depth",
+        "role",
+        "user_id",
+        "review_result",
+        "review_count",
+        "deleted",
+    )
+
+
+def _rankings(**match):
+    """Rankings done per parent: (parent id, tree id, count)."""
+    return (
+        MessageReaction.objects.filter(payload_type=ReactionType.RANKING, **match)
+        .values("message_id")
+        .annotate(n=Count("id"))
+        .values_list("message_id", "message__message_tree_id", "n")
+    )
+
+
+_ONE = {"tree_id": SENTINEL_IDS[0]}
+_ONE_TREE = CompiledQuery(lambda tree_id: _trees(id=tree_id), sentinels=_ONE)
+_ONE_TREES_MESSAGES = CompiledQuery(
+    lambda tree_id: _messages(message_tree_id=tree_id), sentinels=_ONE
+)
+_ONE_TREES_RANKINGS = CompiledQuery(
+    lambda tree_id: _rankings(message__message_tree_id=tree_id), sentinels=_ONE
+)
 
 
 def mean_quality_by_message(message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, float]:
@@ -148,7 +175,12 @@ def refresh_trees(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> N
             )
     fields = ("slots", "tree_room", "author_id", "child_count", "child_ids")
     stale, changed = [], []
-    for row in ReadyWork.objects.select_for_update().filter(tree_id__in=ids).order_by("id"):
+    existing = (
+        _ONE_TREES_WORK.fetch({"tree_id": ids[0]})
+        if len(ids) == 1
+        else ReadyWork.objects.select_for_update().filter(tree_id__in=ids).order_by("id")
+    )
+    for row in existing:
         new = wanted.pop((row.node_id, row.kind), None)
         if new is None:
             stale.append(row.id)
@@ -162,6 +194,12 @@ def refresh_trees(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> N
         ReadyWork.objects.bulk_update(changed, fields)
     if wanted:
         ReadyWork.objects.bulk_create(wanted.values())
+
+
+_ONE_TREES_WORK = CompiledQuery(
+    lambda tree_id: ReadyWork.objects.select_for_update().filter(tree_id=tree_id).order_by("id"),
+    sentinels={"tree_id": SENTINEL_IDS[0]},
+)
 
 
 def take_slot(*, node_id: uuid.UUID, kind: str) -> int | None:

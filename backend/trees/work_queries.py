@@ -9,6 +9,8 @@ snapshot. No lock is held while Python chooses.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -96,7 +98,7 @@ def eligible(
     user_id: uuid.UUID | None,
     kind: TaskKind | None = None,
     sample: bool = False,
-) -> list[ReadyWork]:
+) -> list[WorkRow]:
     """The language's work with a free slot that ``user_id`` may do (one query).
 
     Per-user rules (``core.policy``: may_review / may_reply / may_rank), as anti-joins: never
@@ -127,12 +129,54 @@ def eligible(
         # names (col1, col2 ...) a raw query cannot map back to fields.
         sql = f"SELECT * FROM ({sql}) eligible WHERE eligible.draw <= %s ORDER BY eligible.id"
         params = [*params, SAMPLE_PER_CATEGORY]
-    rows = list(ReadyWork.objects.raw(sql, params))
+    rows = _work_rows(sql, params)
     if any(row.node_id is None for row in rows):
         return rows
     # The first request in a language creates its initial-prompt row, then reads again.
     refresh_lang(lang, config)
-    return list(ReadyWork.objects.raw(sql, params))
+    return _work_rows(sql, params)
+
+
+@dataclasses.dataclass(slots=True)
+class WorkRow:
+    """A ready-work row as ``eligible`` reads it, with the user's ``pending`` count (None
+    without a user). Plain values: a request reads dozens of rows and uses one."""
+
+    id: int
+    lang: str
+    kind: str
+    tree_id: uuid.UUID | None
+    node_id: uuid.UUID | None
+    slots: int
+    tree_room: int | None
+    author_id: uuid.UUID | None
+    child_count: int
+    child_ids: list[str]
+    pending: int | None = None
+
+
+_WORK_FIELDS = tuple(field.name for field in dataclasses.fields(WorkRow))
+_UUID_FIELDS = ("tree_id", "node_id", "author_id")
+
+
+def _work_rows(sql: str, params: list) -> list[WorkRow]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        found = cursor.fetchall()
+    wanted = [(name, names.index(name)) for name in _WORK_FIELDS if name in names]
+    rows = []
+    for values in found:
+        row = WorkRow(**{name: values[i] for name, i in wanted})
+        # SQLite hands back UUIDs as hex text and JSON as text; PostgreSQL decoded values.
+        for name in _UUID_FIELDS:
+            value = getattr(row, name)
+            if isinstance(value, str):
+                setattr(row, name, uuid.UUID(value))
+        if isinstance(row.child_ids, str):
+            row.child_ids = json.loads(row.child_ids)
+        rows.append(row)
+    return rows
 
 
 def _eligible_query(
@@ -231,7 +275,7 @@ _ELIGIBLE = CompiledQuery(
 )
 
 
-def as_candidates(rows: Iterable[ReadyWork]) -> TaskCandidates:
+def as_candidates(rows: Iterable[WorkRow]) -> TaskCandidates:
     """The policy's view of eligible rows (already filtered for the user). A review's depth
     only says prompt (0) or reply (1); a reply parent's depth, tree size and goal, which the
     index already decided and the choice does not read, carry neutral values."""

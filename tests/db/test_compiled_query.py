@@ -34,3 +34,29 @@ def test_a_value_the_query_transforms_is_refused_at_compile_time():
 
     with pytest.raises(RuntimeError, match="cannot place"):
         CompiledQuery(prefixed, sentinels={"lang": "xx"}).statement({"lang": "en"})
+
+
+def test_rows_and_fetch_return_what_the_queryset_returns():
+    """Values come back converted as the QuerySet converts them (JSON decoded, UUIDs and
+    dates as Python objects), and fetch gives model instances."""
+    from backend.trees.models import Task
+
+    def tasks_of(*, user_id):
+        return Task.objects.filter(user_id=user_id).values_list(
+            "id", "payload", "created_at", "done"
+        )
+
+    user = make_user()
+    Task.objects.create(
+        payload_type="initial_prompt", payload={"a": [1]}, user=user, api_client=user.api_client
+    )
+    rows = CompiledQuery(tasks_of, sentinels={"user_id": SENTINEL_IDS[0]}).rows(
+        {"user_id": user.id}
+    )
+    assert rows == list(tasks_of(user_id=user.id))
+    assert rows[0][1] == {"a": [1]}
+
+    fetched = CompiledQuery(
+        lambda user_id: Task.objects.filter(user_id=user_id), sentinels={"user_id": SENTINEL_IDS[0]}
+    ).fetch({"user_id": user.id})
+    assert [(t.id, t.payload) for t in fetched] == [(rows[0][0], {"a": [1]})]

@@ -114,7 +114,7 @@ def _without(candidates: policy.TaskCandidates, target) -> policy.TaskCandidates
 @transaction.atomic
 def _claim(
     chosen: ChosenTask,
-    row: ReadyWork,
+    row: work_queries.WorkRow,
     *,
     user: User,
     api_client: ApiClient,
