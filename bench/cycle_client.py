@@ -64,6 +64,7 @@ class Volunteer:
         self.user = {"id": name, "display_name": name, "auth_method": "local"}
         self.texts = texts
         self.rng = random.Random(seed)
+        self.decks: dict[str, list[str]] = {}
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
     def post(self, name: str, path: str, body: dict) -> tuple[Call, dict]:
@@ -124,7 +125,7 @@ class Volunteer:
                 "user": self.user,
                 "message_id": frontend_id,
                 "user_message_id": f"{frontend_id}-reply",
-                "text": self.rng.choice(self.texts[role]),
+                "text": self.next_text(role),
                 "lang": "en",
             }
         if kind.startswith("label_"):
@@ -145,6 +146,14 @@ class Volunteer:
             "message_id": frontend_id,
             "ranking": order,
         }
+
+    def next_text(self, role: str) -> str:
+        """The next text of a shuffled deck per role: a volunteer does not send the same text
+        twice before the deck runs out (OA's duplicate filter answers 1009 to a repeat)."""
+        deck = self.decks.get(role)
+        if not deck:
+            deck = self.decks[role] = self.rng.sample(self.texts[role], len(self.texts[role]))
+        return deck.pop()
 
     def label_value(self, name: str) -> float:
         """Mostly clean, good-quality reviews, so trees grow instead of being aborted."""
