@@ -152,7 +152,8 @@ class Volunteer:
         twice before the deck runs out (OA's duplicate filter answers 1009 to a repeat)."""
         deck = self.decks.get(role)
         if not deck:
-            deck = self.decks[role] = self.rng.sample(self.texts[role], len(self.texts[role]))
+            unique = sorted(set(self.texts[role]))  # the sample repeats some texts
+            deck = self.decks[role] = self.rng.sample(unique, len(unique))
         return deck.pop()
 
     def label_value(self, name: str) -> float:

@@ -78,6 +78,21 @@ def process_group_cpu_seconds(pgid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def command_cpu_seconds(name: str) -> float:
+    """User + system CPU of every live process whose command name is ``name`` (the shared
+    PostgreSQL or Redis: their use includes whatever else talks to them meanwhile)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if head.split("(", 1)[1] == name:
+            fields = tail.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
 @dataclass
 class GroveServers:
     """The servers of one benchmark run; use as a context manager."""
@@ -221,7 +236,10 @@ class GroveServers:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU used so far by each server (all processes of its group)."""
-        return {name: process_group_cpu_seconds(p.pid) for name, p in self.processes.items()}
+        used = {name: process_group_cpu_seconds(p.pid) for name, p in self.processes.items()}
+        used["postgres"] = command_cpu_seconds("postgres")
+        used["redis"] = command_cpu_seconds("redis-server")
+        return used
 
     def stop(self) -> None:
         """SIGTERM each server (warm shutdown), SIGKILL what is left of its group after 10 s.
