@@ -52,6 +52,7 @@ class CompiledQuery:
         self.models: dict[str, type] = {}  # the model each compiled statement selects
         # Per statement, Django's converters of its columns (as a QuerySet applies them).
         self.converters: dict[str, dict] = {}
+        self.columns: dict[str, list] = {}  # the columns each statement selects
 
     def statement(self, values: Mapping[str, object], **flags) -> tuple[str, list]:
         absent = tuple(sorted(name for name, value in values.items() if value is None))
@@ -65,14 +66,23 @@ class CompiledQuery:
         return sql, params
 
     def fetch(self, values: Mapping[str, object], **flags) -> list:
-        """The model instances the query selects (its model's ``raw``: fields by column)."""
+        """The model instances the query selects (a query of whole rows: every concrete
+        field, as ``Model.objects.filter(...)`` selects them), built as a QuerySet builds
+        them (``Model.from_db``) without a QuerySet."""
         sql, params = self.statement(values, **flags)
-        return list(self.models[sql].objects.raw(sql, params))
+        model = self.models[sql]
+        names = [f.attname for f in model._meta.concrete_fields]
+        if len(self.columns[sql]) != len(names):
+            raise RuntimeError(f"{sql[:60]}... does not select whole {model.__name__} rows")
+        alias = connection.alias
+        return [model.from_db(alias, names, row) for row in self._run(sql, params)]
 
     def rows(self, values: Mapping[str, object], **flags) -> list[tuple]:
         """The query's rows (for ``values_list`` queries), each value converted as the
         QuerySet would convert it (UUIDs and JSON from SQLite's text, for instance)."""
-        sql, params = self.statement(values, **flags)
+        return self._run(*self.statement(values, **flags))
+
+    def _run(self, sql: str, params: list) -> list[tuple]:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall()
@@ -95,6 +105,7 @@ class CompiledQuery:
         sql, params = compiler.as_sql()
         self.models[sql] = queryset.model
         self.converters[sql] = compiler.get_converters([column[0] for column in compiler.select])
+        self.columns[sql] = compiler.select
         by_prepared = {_prepared(v): name for name, v in values.items() if v is not None}
         slots = {
             i: by_prepared[p]

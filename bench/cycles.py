@@ -237,6 +237,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--url", help="an already running Grove (no servers started)")
     parser.add_argument("--api-key", help="its API key (with --url)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for the servers (repeatable), e.g. a GROVE_ setting",
+    )
     args = parser.parse_args(argv)
     args.clients = [int(n) for n in args.clients.split(",") if n]
     if args.url and not args.api_key:
@@ -261,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             db_conn_max_age=args.db_conn_max_age,
             reuse=args.reuse_database,
+            extra_env=dict(item.split("=", 1) for item in args.env),
         )
         with servers:
             print(f"serving {repo} ({git_commit(repo)}) at {servers.url}")

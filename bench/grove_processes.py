@@ -105,6 +105,7 @@ class GroveServers:
     seed_scale: float | None = None
     seed: int = 1
     db_conn_max_age: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
     reuse: bool = False
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -139,6 +140,7 @@ class GroveServers:
             GROVE_QUERY_COUNT_HEADER="true",
             GROVE_VAR_DIR=f"/tmp/{self.database}-var",
         )
+        env.update(self.extra_env)
         return env
 
     def __enter__(self) -> GroveServers:
