@@ -151,14 +151,18 @@ def mean_quality_by_message(message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID,
 
 
 @transaction.atomic
-def refresh_trees(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> None:
+def refresh_trees(
+    tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig, *, shapes: dict | None = None
+) -> None:
     """Bring the rows of these trees in line with the trees (call inside the change's
     transaction). Rows keep their ids while the work exists, so a request that read a row
-    can still claim it."""
+    can still claim it. ``shapes`` (from ``load_shapes`` in the same transaction, with no
+    change since) saves reading the trees again."""
     ids = [tid for tid in tree_ids if tid is not None]
     if not ids:
         return
-    shapes = load_shapes(ids, config)
+    if shapes is None:
+        shapes = load_shapes(ids, config)
     wanted: dict[tuple, ReadyWork] = {}
     for tid, tree in shapes.items():
         for item in shape.ready_work(tree, config):

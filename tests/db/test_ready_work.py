@@ -144,3 +144,27 @@ def test_only_the_review_or_ranking_that_completes_its_node_enqueues_an_advance(
             submit_ranking(task_id=task.id, user=ranker, ranking=[1, 0])
         enqueued.append(advance_jobs_enqueued(callbacks))
     assert enqueued == [0] * (len(rankers) - 1) + [1]
+
+
+def test_an_advance_that_changes_nothing_reads_the_tree_once_for_its_decision_and_index(
+    django_assert_max_num_queries,
+):
+    """The shape read for the lifecycle decision also refreshes the ready work: one read of
+    the tree's messages for it, beside the review settlement's and auto-moderation's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.trees.services.trees import advance_tree
+
+    client = make_client()
+    prompt = make_tree(author=make_user(client))
+    reply = add_reply(prompt, author=make_user(client))
+    review(reply, [make_user(client)])  # 1 of 3 reviews: nothing is due
+    before = index_of(prompt.message_tree_id)
+    with CaptureQueriesContext(connection) as queries:
+        assert advance_tree(tree_id=prompt.message_tree_id) == []
+    message_reads = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "trees_message"')
+    ]
+    assert len(message_reads) == 3, message_reads  # settle, auto-moderation, shape
+    assert index_of(prompt.message_tree_id) == before

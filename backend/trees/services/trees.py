@@ -78,18 +78,21 @@ def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> lis
     was_active = lifecycle.is_active(TreeState(tree.state))
     _settle_reviews(tree, config)
     entered = _auto_moderate(tree, config)
+    tree_shape = None  # the rows the last decision read, while nothing changed them
     for _ in range(MAX_TRANSITIONS_PER_RUN):
         state = TreeState(tree.state)
         if state is TreeState.READY_FOR_SCORING:
-            new = _score(tree, config)
+            tree_shape, new = None, _score(tree, config)
         else:
-            new = lifecycle.next_state(summarize(tree, config), config)
+            tree_shape = ready_work.load_shapes([tree.id], config)[tree.id]
+            new = lifecycle.next_state(shape.summarize(tree_shape, config), config)
         if new is None or new is state:
             break
         set_state(tree, new, reason="advance")
         entered.append(new.value)
     if not entered:  # set_state refreshed the ready work after each transition
-        ready_work.refresh_trees([tree.id], config)
+        known = None if tree_shape is None else {tree.id: tree_shape}
+        ready_work.refresh_trees([tree.id], config, shapes=known)
     if was_active and lifecycle.is_terminal(TreeState(tree.state)):
         # A slot freed up (OA ``_enter_state``): maybe wake backlog trees, refill the lottery.
         _activate_backlog(tree.lang, config, rng)
