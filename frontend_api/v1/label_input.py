@@ -10,6 +10,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from backend.trees.services import interactions
+from backend.trees.services.moderation import report_message
 from frontend_api.v1.auth import ProtocolUserSerializer
 
 _LABEL_ITEM = {
@@ -71,3 +73,26 @@ class TextLabelsInput(serializers.Serializer):
     message_id = serializers.UUIDField()
     task_id = serializers.UUIDField(required=False, allow_null=True)
     is_report = serializers.BooleanField(required=False, allow_null=True)
+
+
+def store_labels(user, data: dict):
+    """OA's ``store_text_labels`` for both doors: a task id makes the labels that task's
+    review, whatever ``is_report`` says; without one they are the user's free labels (one
+    row per message; a report red-flags). Returns the task id, or None for free labels."""
+    if data.get("task_id"):
+        interactions.submit_labels(
+            task_id=data["task_id"],
+            user=user,
+            message_id=data["message_id"],
+            labels=data["labels"],
+            text=data.get("text") or "",
+        )
+        return data["task_id"]
+    report_message(
+        user=user,
+        message_id=data["message_id"],
+        labels=data["labels"],
+        text=data["text"],
+        is_report=bool(data.get("is_report")),
+    )
+    return None

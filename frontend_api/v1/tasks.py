@@ -16,10 +16,9 @@ from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
-from backend.trees.services.moderation import report_message
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
-from frontend_api.v1.label_input import TextLabelsInput
+from frontend_api.v1.label_input import TextLabelsInput, store_labels
 from frontend_api.v1.protocol import render_task, task_done
 from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut, any_interaction
 
@@ -228,7 +227,7 @@ class TaskInteractionView(APIView):
         data = _valid(serializer_class, request)
         user = acting_user(request.auth, head["user"])
         if head["type"] == "text_labels":
-            return Response(task_done(_labels(user, data)))
+            return Response(task_done(store_labels(user, data)))
         task = task_lifecycle.task_for_frontend_message(
             api_client_id=request.auth.id, frontend_message_id=data["message_id"]
         )
@@ -248,28 +247,6 @@ class TaskInteractionView(APIView):
                 not_rankable=bool(data.get("not_rankable")),
             )
         return Response(task_done(task.id))
-
-
-def _labels(user, data):
-    """OA's store_text_labels: a task id makes it that task's review, whatever ``is_report``
-    says; without one it is the user's free labels (one row per message; a report red-flags)."""
-    if data.get("task_id"):
-        interactions.submit_labels(
-            task_id=data["task_id"],
-            user=user,
-            message_id=data["message_id"],
-            labels=data["labels"],
-            text=data.get("text") or "",
-        )
-        return data["task_id"]
-    report_message(
-        user=user,
-        message_id=data["message_id"],
-        labels=data["labels"],
-        text=data["text"],
-        is_report=bool(data.get("is_report")),
-    )
-    return None
 
 
 def _valid(serializer_class, request) -> dict:

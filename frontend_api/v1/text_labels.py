@@ -11,11 +11,9 @@ from rest_framework.views import APIView
 from backend.trees.core.config import LABEL_WIDGETS
 from backend.trees.growth_config import active_config
 from backend.trees.moderation_selectors import labels_for_message
-from backend.trees.services import interactions
-from backend.trees.services.moderation import report_message
 from frontend_api.v1.admin_config import valid_data
 from frontend_api.v1.auth import acting_user
-from frontend_api.v1.label_input import TextLabelsInput
+from frontend_api.v1.label_input import TextLabelsInput, store_labels
 from frontend_api.v1.protocol import label_description
 from frontend_api.v1.task_schemas import LabelDescriptionOutput
 from frontend_api.v1.tasks import ERROR_RESPONSE
@@ -60,22 +58,7 @@ class LabelTextView(APIView):
     def post(self, request):
         data = valid_data(TextLabelsInput, request.data)
         user = acting_user(request.auth, data["user"])
-        if data.get("task_id"):
-            interactions.submit_labels(
-                task_id=data["task_id"],
-                user=user,
-                message_id=data["message_id"],
-                labels=data["labels"],
-                text=data["text"],
-            )
-        else:
-            report_message(
-                user=user,
-                message_id=data["message_id"],
-                labels=data["labels"],
-                text=data["text"],
-                is_report=bool(data.get("is_report")),
-            )
+        store_labels(user, data)
         return Response(status=204)
 
 
