@@ -78,10 +78,10 @@ def process_group_cpu_seconds(pgid: int) -> float:
     return total / CLOCK_TICKS
 
 
-def command_cpu_seconds(name: str) -> float:
-    """User + system CPU of every live process whose command name is ``name`` (the shared
-    PostgreSQL or Redis: their use includes whatever else talks to them meanwhile)."""
-    total = 0
+def command_cpu_seconds(name: str) -> dict[int, float]:
+    """User + system CPU of each live process whose command name is ``name``, by pid (the
+    shared PostgreSQL or Redis: their use includes whatever else talks to them meanwhile)."""
+    used = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             head, tail = stat.read_text().rsplit(")", 1)
@@ -89,8 +89,8 @@ def command_cpu_seconds(name: str) -> float:
             continue
         if head.split("(", 1)[1] == name:
             fields = tail.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+            used[int(head.split(" ", 1)[0])] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return used
 
 
 @dataclass
@@ -106,6 +106,7 @@ class GroveServers:
     seed: int = 1
     db_conn_max_age: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    shared_cpu: dict[tuple[str, int], float] = field(default_factory=dict)
     reuse: bool = False
     port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -239,8 +240,12 @@ class GroveServers:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU used so far by each server (all processes of its group)."""
         used = {name: process_group_cpu_seconds(p.pid) for name, p in self.processes.items()}
-        used["postgres"] = command_cpu_seconds("postgres")
-        used["redis"] = command_cpu_seconds("redis-server")
+        for name, command in (("postgres", "postgres"), ("redis", "redis-server")):
+            # A backend that exits takes its CPU with it: keep the last figure of every pid
+            # seen, so the total never goes down between two readings.
+            for pid, seconds in command_cpu_seconds(command).items():
+                self.shared_cpu[name, pid] = seconds
+            used[name] = sum(v for (seen, _pid), v in self.shared_cpu.items() if seen == name)
         return used
 
     def stop(self) -> None:
