@@ -140,8 +140,9 @@ if GROVE_DB_POOL:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("GROVE_DB_POOL_MIN_SIZE", 2),
         "max_size": env_int("GROVE_DB_POOL_MAX_SIZE", GROVE_WEB_MAX_CONCURRENT_REQUESTS or 16),
-        # Seconds a request waits for a free connection before it fails.
-        "timeout": env_int("GROVE_DB_POOL_TIMEOUT_SECONDS", 10),
+        # Seconds a request waits for a free connection (or for one to open, when PostgreSQL
+        # is down) before it answers 503.
+        "timeout": env_int("GROVE_DB_POOL_TIMEOUT_SECONDS", 5),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("GROVE_DB_CONN_MAX_AGE", 0)
