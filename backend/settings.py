@@ -205,9 +205,10 @@ GROVE_BROKER_VISIBILITY_TIMEOUT_SECONDS = env_int("GROVE_BROKER_VISIBILITY_TIMEO
 GROVE_BROKER_RESTORE_INTERVAL_SECONDS = env_int("GROVE_BROKER_RESTORE_INTERVAL_SECONDS", 5)
 GROVE_TREE_JOB_TIME_LIMIT_SECONDS = env_int("GROVE_TREE_JOB_TIME_LIMIT_SECONDS", 30)
 # Sending after commit is best-effort and fast: a dead Redis refuses at once, a paused one
-# costs at most (1 + retries) x GROVE_BROKER_SOCKET_TIMEOUT_SECONDS; the work is already
+# costs about (1 + 2 x retries) x GROVE_BROKER_SOCKET_TIMEOUT_SECONDS (3 s measured: the
+# command, then the retry's reconnect and command); the work is already
 # recorded (the PendingAdvance outbox) and the due sweep sends it again.
-GROVE_BROKER_SOCKET_TIMEOUT_SECONDS = env_float("GROVE_BROKER_SOCKET_TIMEOUT_SECONDS", 2.0)
+GROVE_BROKER_SOCKET_TIMEOUT_SECONDS = env_float("GROVE_BROKER_SOCKET_TIMEOUT_SECONDS", 1.0)
 CELERY_BROKER_CONNECTION_TIMEOUT = GROVE_BROKER_SOCKET_TIMEOUT_SECONDS
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": GROVE_BROKER_SOCKET_TIMEOUT_SECONDS,
