@@ -17,6 +17,7 @@ the consumers in ``frontend_api/ws/`` turn it into the wire shape.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -68,11 +69,22 @@ def publish(
 
     def push() -> None:
         try:
-            async_to_sync(_send)(_groups(api_client_id, user_ids, lang, admin), message)
+            async_to_sync(_send_within_deadline)(
+                _groups(api_client_id, user_ids, lang, admin), message
+            )
         except Exception:  # a lost push must never fail the committed request or job
             logger.exception("event=push_failed type=%s client=%s", event_type, api_client_id)
 
     transaction.on_commit(push)
+
+
+# A push waits at most this long for the channel layer: its Redis read timeout is long (30 s,
+# for idle websockets), and a paused Redis must not hold the request that committed.
+PUSH_DEADLINE_SECONDS = 2.0
+
+
+async def _send_within_deadline(groups: list[str], message: dict) -> None:
+    await asyncio.wait_for(_send(groups, message), timeout=PUSH_DEADLINE_SECONDS)
 
 
 async def _send(groups: list[str], message: dict) -> None:

@@ -49,6 +49,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -130,8 +140,9 @@ if GROVE_DB_POOL:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("GROVE_DB_POOL_MIN_SIZE", 2),
         "max_size": env_int("GROVE_DB_POOL_MAX_SIZE", GROVE_WEB_MAX_CONCURRENT_REQUESTS or 16),
-        # Seconds a request waits for a free connection before it fails.
-        "timeout": env_int("GROVE_DB_POOL_TIMEOUT_SECONDS", 10),
+        # Seconds a request waits for a free connection (or for one to open, when PostgreSQL
+        # is down) before it answers 503.
+        "timeout": env_int("GROVE_DB_POOL_TIMEOUT_SECONDS", 5),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("GROVE_DB_CONN_MAX_AGE", 0)
@@ -148,6 +159,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+if IS_POSTGRES:
+    # Fail fast: a connection attempt gives up after GROVE_DB_CONNECT_TIMEOUT_SECONDS, and the
+    # server cancels a statement running longer than GROVE_DB_STATEMENT_TIMEOUT_SECONDS (0: no
+    # limit; give ``migrate`` 0 when an index on a large table takes longer). Either answers a
+    # request 503 (frontend_api/v1/errors.py), never a hang.
+    _statement_ms = env_int("GROVE_DB_STATEMENT_TIMEOUT_SECONDS", 30) * 1000
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": env_int("GROVE_DB_CONNECT_TIMEOUT_SECONDS", 5),
+            "options": f"-c statement_timeout={_statement_ms}",
+        }
+    )
 # Parallel test runs on one server each need their own test database name.
 if os.environ.get("GROVE_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GROVE_TEST_DB_NAME"]}
@@ -156,17 +179,52 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, Celery, channel layer ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL) or None
+# No job result is read by Grove: results are not stored (a result backend round trip per job
+# was what turned a broker outage into a 20 s hang). Set it only to inspect results by hand.
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
+CELERY_TASK_IGNORE_RESULT = True
 # Without a broker, jobs run in-process as they are sent (the embedded default).
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_ACKS_LATE = True
+# Acknowledged on receipt unless a job says otherwise (workers/jobs.py: the advance job).
+CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("GROVE_JOB_TIME_LIMIT_SECONDS", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("GROVE_JOB_SOFT_TIME_LIMIT_SECONDS", 240)
 CELERY_TASK_DEFAULT_QUEUE = "tree"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redelivery: a job delivered to a worker that dies with it (kill -9, lost host) stays in the
+# broker's "unacked" set until it is GROVE_BROKER_VISIBILITY_TIMEOUT_SECONDS old; a running
+# worker looks for such jobs every GROVE_BROKER_RESTORE_INTERVAL_SECONDS and puts them back.
+# Only the late-acknowledged tree jobs use it (workers/jobs.py): their hard time limit
+# (GROVE_TREE_JOB_TIME_LIMIT_SECONDS) must stay below the visibility timeout, or a job still
+# running would be delivered a second time. Worst case from kill to rerun: visibility +
+# restore interval (60 + 5 s by default); the due sweep catches a lost advance sooner.
+GROVE_BROKER_VISIBILITY_TIMEOUT_SECONDS = env_int("GROVE_BROKER_VISIBILITY_TIMEOUT_SECONDS", 60)
+GROVE_BROKER_RESTORE_INTERVAL_SECONDS = env_int("GROVE_BROKER_RESTORE_INTERVAL_SECONDS", 5)
+GROVE_TREE_JOB_TIME_LIMIT_SECONDS = env_int("GROVE_TREE_JOB_TIME_LIMIT_SECONDS", 30)
+# Sending after commit is best-effort and fast: a dead Redis refuses at once, a paused one
+# costs about (1 + 2 x retries) x GROVE_BROKER_SOCKET_TIMEOUT_SECONDS (3 s measured: the
+# command, then the retry's reconnect and command); the work is already
+# recorded (the PendingAdvance outbox) and the due sweep sends it again.
+GROVE_BROKER_SOCKET_TIMEOUT_SECONDS = env_float("GROVE_BROKER_SOCKET_TIMEOUT_SECONDS", 1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = GROVE_BROKER_SOCKET_TIMEOUT_SECONDS
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": GROVE_BROKER_SOCKET_TIMEOUT_SECONDS,
+    "socket_connect_timeout": GROVE_BROKER_SOCKET_TIMEOUT_SECONDS,
+    "socket_keepalive": True,
+    "visibility_timeout": GROVE_BROKER_VISIBILITY_TIMEOUT_SECONDS,
+    "unacked_restore_interval": GROVE_BROKER_RESTORE_INTERVAL_SECONDS,
+    "unacked_restore_throttle": 1,
+}
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": env_int("GROVE_BROKER_PUBLISH_RETRIES", 1),
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 
 CHANNEL_LAYER_URL = env_str("GROVE_CHANNEL_LAYER_URL", REDIS_URL)
 if CHANNEL_LAYER_URL:
@@ -181,7 +239,7 @@ if CHANNEL_LAYER_URL:
                     {
                         "address": CHANNEL_LAYER_URL,
                         "socket_timeout": env_int("GROVE_CHANNEL_LAYER_READ_TIMEOUT_SECONDS", 30),
-                        "socket_connect_timeout": 5,
+                        "socket_connect_timeout": 2,
                         "socket_keepalive": True,
                     }
                 ],
@@ -214,6 +272,8 @@ GROVE_EXPIRE_TASKS_INTERVAL_SECONDS = env_int("GROVE_EXPIRE_TASKS_INTERVAL_SECON
 GROVE_RETRY_SCORING_INTERVAL_SECONDS = env_int("GROVE_RETRY_SCORING_INTERVAL_SECONDS", 600)
 GROVE_LOTTERY_INTERVAL_SECONDS = env_int("GROVE_LOTTERY_INTERVAL_SECONDS", 300)
 GROVE_SWEEP_INTERVAL_SECONDS = env_int("GROVE_SWEEP_INTERVAL_SECONDS", 600)
+# The due sweep: trees owed an advance whose job was not sent or was lost (grove.tree.advance_due).
+GROVE_DUE_SWEEP_INTERVAL_SECONDS = env_int("GROVE_DUE_SWEEP_INTERVAL_SECONDS", 30)
 # Open-Assistant's USER_STATS_INTERVAL_* (5, 15, 60, 240 minutes) and cached stats (60 minutes).
 GROVE_STATS_DAY_INTERVAL_SECONDS = env_int("GROVE_STATS_DAY_INTERVAL_SECONDS", 5 * 60)
 GROVE_STATS_WEEK_INTERVAL_SECONDS = env_int("GROVE_STATS_WEEK_INTERVAL_SECONDS", 15 * 60)
@@ -241,12 +301,18 @@ REST_FRAMEWORK = {
 # Throttle counters live in the cache's Redis when configured, so every process shares them
 # (frontend_api/v1/throttling.py); without it, in the process.
 CACHE_URL = env_str("GROVE_CACHE_URL", REDIS_URL)
+# Seconds a cache (throttle) call waits for Redis; past it the throttle lets the request in.
+GROVE_CACHE_SOCKET_TIMEOUT_SECONDS = env_float("GROVE_CACHE_SOCKET_TIMEOUT_SECONDS", 0.5)
 CACHES = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": "grove",
+            "OPTIONS": {
+                "socket_timeout": GROVE_CACHE_SOCKET_TIMEOUT_SECONDS,
+                "socket_connect_timeout": GROVE_CACHE_SOCKET_TIMEOUT_SECONDS,
+            },
         }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

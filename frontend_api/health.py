@@ -1,18 +1,29 @@
-"""``GET /health``: is each service Grove depends on reachable from this process?"""
+"""``GET /health``: is each service Grove depends on reachable from this process?
+
+The checks run side by side in a small pool of their own and the answer waits for them at most
+``HEALTH_DEADLINE_SECONDS``: a dependency that has not answered by then (a paused Redis or
+PostgreSQL accepts the connection and never replies) is reported down and the answer is 503,
+in time for a load balancer's or compose's probe. A check still stuck holds one of the pool's
+threads until its own timeout; with every thread stuck, later checks report "no answer" too.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views import View
 
-BROKER_TIMEOUT_SECONDS = 2.0
+HEALTH_DEADLINE_SECONDS = 2.0
+BROKER_TIMEOUT_SECONDS = 1.5
+_checks = ThreadPoolExecutor(max_workers=6, thread_name_prefix="grove-health")
 
 
 def check_database() -> dict:
@@ -22,17 +33,21 @@ def check_database() -> dict:
             cursor.fetchone()
     except Exception as exc:  # any driver error means "down"; the message says why
         return {"ok": False, "error": str(exc)}
+    finally:
+        connection.close()  # back to the pool: this thread serves no request
     return {"ok": True, "vendor": connection.vendor}
 
 
 def check_broker() -> dict:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return {"ok": True, "mode": "eager"}
     from workers.celery import app
 
+    if app.conf.task_always_eager:
+        return {"ok": True, "mode": "eager"}
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
+            if conn.transport.driver_type == "redis":
+                conn.default_channel.client.ping()  # a paused Redis accepts, never answers
     except Exception as exc:
         return {"ok": False, "mode": "broker", "error": str(exc)}
     return {"ok": True, "mode": "broker"}
@@ -47,14 +62,39 @@ async def _round_trip(layer) -> None:
         raise RuntimeError("channel layer returned a different message")
 
 
+async def _round_trip_within_deadline(layer) -> None:
+    await asyncio.wait_for(_round_trip(layer), timeout=HEALTH_DEADLINE_SECONDS)
+
+
 def check_channel_layer() -> dict:
     layer = get_channel_layer()
     backend = type(layer).__name__
     try:
-        async_to_sync(_round_trip)(layer)
+        async_to_sync(_round_trip_within_deadline)(layer)
     except Exception as exc:
-        return {"ok": False, "backend": backend, "error": str(exc)}
+        return {"ok": False, "backend": backend, "error": str(exc) or type(exc).__name__}
     return {"ok": True, "backend": backend}
+
+
+CHECKS = {
+    "database": check_database,
+    "broker": check_broker,
+    "channel_layer": check_channel_layer,
+}
+
+
+def run_checks(deadline: float = HEALTH_DEADLINE_SECONDS) -> dict[str, dict]:
+    """Every check's result; one that has not answered within ``deadline`` is down."""
+    futures = {name: _checks.submit(check) for name, check in CHECKS.items()}
+    wait_for_futures(futures.values(), timeout=deadline)
+    return {
+        name: (
+            future.result()
+            if future.done()
+            else {"ok": False, "error": f"no answer within {deadline} s"}
+        )
+        for name, future in futures.items()
+    }
 
 
 class HealthView(View):
@@ -62,11 +102,7 @@ class HealthView(View):
 
     def get(self, request):
         started = time.monotonic()
-        checks = {
-            "database": check_database(),
-            "broker": check_broker(),
-            "channel_layer": check_channel_layer(),
-        }
+        checks = run_checks()
         healthy = all(check["ok"] for check in checks.values())
         body = {
             "status": "ok" if healthy else "degraded",

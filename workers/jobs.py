@@ -1,8 +1,15 @@
 """Celery jobs: thin — they take ids (or plain values), call one service, and are safe to run
 twice. A job's queue follows from its name (``grove.<queue>.<verb>``, see workers/celery.py);
-its retry policy is declared here, next to it. Every job is ``acks_late`` and its message is
-re-queued when the worker dies (``CELERY_TASK_REJECT_ON_WORKER_LOST``); the time limits are
+its retry policy is declared here, next to it. The time limits are
 ``GROVE_JOB_TIME_LIMIT_SECONDS`` / ``GROVE_JOB_SOFT_TIME_LIMIT_SECONDS`` unless set here.
+
+Acknowledgement: the advance job, a follow-up of a committed change, is acknowledged late, so
+a worker that dies with it lets it be delivered again (at once when only the pool child dies,
+``CELERY_TASK_REJECT_ON_WORKER_LOST``; after the broker's visibility timeout when the whole
+worker dies). Its hard time limit stays below that timeout (settings), or a job still running
+would be delivered twice. Periodic jobs and exports run for minutes, longer than the timeout:
+they are acknowledged on receipt; a run lost with its worker is the next beat run's to do (an
+export is requested again).
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from backend.trees.errors import TreeEngineError, TreeNotFound
 # Bounded retries with exponential backoff (1, 2, 4 ... seconds, at most a minute), for the
 # transient failures of a database or broker; domain errors are final and never retried.
 RETRY_POLICY = {
-    "acks_late": True,
     "autoretry_for": (Exception,),
     "dont_autoretry_for": (TreeEngineError, ValueError, ImportError),
     "retry_backoff": True,
@@ -32,12 +38,34 @@ EXPORT_TIME_LIMIT_SECONDS = 60 * 60
 
 
 # --- tree -------------------------------------------------------------------------------------
-@shared_task(name="grove.tree.advance", **{**RETRY_POLICY, "dont_autoretry_for": (TreeNotFound,)})
+# Redelivered after the visibility timeout if its worker dies: every attempt (time limit) and
+# every retry's wait (a retry's message is held unacknowledged until its time) stays below it.
+FOLLOW_UP_POLICY = {
+    **RETRY_POLICY,
+    "acks_late": True,
+    "retry_backoff_max": 15,
+    "dont_autoretry_for": (TreeNotFound,),
+    "time_limit": settings.GROVE_TREE_JOB_TIME_LIMIT_SECONDS,
+    "soft_time_limit": max(1, settings.GROVE_TREE_JOB_TIME_LIMIT_SECONDS - 5),
+}
+
+
+@shared_task(name="grove.tree.advance", **FOLLOW_UP_POLICY)
 def advance_tree_job(tree_id: str) -> list[str]:
     """Re-evaluate one tree after an interaction (idempotent: a second run changes nothing)."""
     from backend.trees.services.trees import advance_tree
 
     return advance_tree(tree_id=uuid.UUID(tree_id))
+
+
+@shared_task(name="grove.tree.advance_due", **{**RETRY_POLICY, "max_retries": 1})
+def advance_due_trees_job() -> int:
+    """Advance the trees owed an advance for more than a few seconds (periodic, every
+    ``GROVE_DUE_SWEEP_INTERVAL_SECONDS``): the follow-ups a broker outage or a lost worker
+    left behind."""
+    from backend.trees.services.maintenance import advance_due_trees
+
+    return advance_due_trees()
 
 
 @shared_task(name="grove.tree.expire_tasks", **{**RETRY_POLICY, "max_retries": 2})

@@ -27,6 +27,10 @@ def beat_schedule() -> dict[str, dict]:
             "task": "grove.tree.top_up_rankings",
             "schedule": float(settings.GROVE_LOTTERY_INTERVAL_SECONDS),
         },
+        "advance-due-trees": {
+            "task": "grove.tree.advance_due",
+            "schedule": float(settings.GROVE_DUE_SWEEP_INTERVAL_SECONDS),
+        },
         "sweep-trees": {
             "task": "grove.tree.sweep",
             "schedule": float(settings.GROVE_SWEEP_INTERVAL_SECONDS),

@@ -67,6 +67,27 @@ class MessageTree(models.Model):
         return f"tree {self.id} [{self.state}]"
 
 
+class PendingAdvance(models.Model):
+    """A tree owed a run of ``advance_tree``: the transactional outbox of the advance job.
+
+    ``enqueue_advance`` writes one in the transaction of the change that needs the advance
+    (a completed review or ranking, a moderation), so the debt commits with the change even
+    when the job cannot be sent; ``advance_tree`` deletes a tree's rows once it holds the
+    tree's lock, and the due sweep (``advance_due_trees``, every few seconds on beat) runs the
+    trees whose rows are older than a few seconds. An insert, not an update of the tree row:
+    concurrent answers on one tree never queue behind each other or behind a running advance.
+    """
+
+    tree = models.ForeignKey(MessageTree, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="pending_advance_created")]
+
+    def __str__(self) -> str:
+        return f"advance of {self.tree_id} due since {self.created_at}"
+
+
 class Message(models.Model):
     """One prompt or reply. ``review_result`` is None while under review."""
 

@@ -12,6 +12,7 @@ import enum
 import logging
 from http import HTTPStatus
 
+from django import db
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions as drf
@@ -26,6 +27,7 @@ from backend.trees.core.policy import NoTaskAvailable, TooManyPendingTasks
 from backend.trees.growth_config import UnknownConfigVersion
 
 logger = logging.getLogger("grove.api")
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class OasstErrorCode(enum.IntEnum):
@@ -177,6 +179,17 @@ def protocol_exception_handler(exc: Exception, context) -> Response:
         return error_response("not found", OasstErrorCode.GENERIC_ERROR, 404)
     if isinstance(exc, drf.APIException):
         return error_response(_flatten(exc.detail), OasstErrorCode.GENERIC_ERROR, exc.status_code)
+    if isinstance(exc, db.OperationalError | db.InterfaceError):
+        # Unreachable, refused, out of pooled connections, or a statement past its timeout:
+        # the service is unavailable for now, not broken (no trace in the log, none sent).
+        logger.warning(
+            "event=database_unavailable view=%s error=%r", type(context.get("view")).__name__, exc
+        )
+        response = error_response(
+            "database unavailable, try again shortly", OasstErrorCode.SERVER_ERROR0, 503
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
     logger.exception("event=unhandled_error view=%s", type(context.get("view")).__name__)
     return error_response("internal server error", OasstErrorCode.SERVER_ERROR0, 500)
 

@@ -9,7 +9,8 @@ adds what follows from the plumbing itself, so no view has to repeat it:
 - 429 (a throttle budget spent) on every throttled operation;
 - 422 (``errors`` per field) on every operation with a body or a parameter to validate;
 - 415 on every operation with a body (a body that is not JSON);
-- 404 on every operation with a path parameter (nothing by that id, or not the client's).
+- 404 on every operation with a path parameter (nothing by that id, or not the client's);
+- 503 (the database unreachable or too slow) on every operation that takes a key.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ GENERIC_ERRORS = {
     422: "The body or a parameter is invalid (error_code 0): `errors` holds the problem per field.",
     404: "Nothing by that id is visible to the calling client.",
     415: "The body is not `application/json` (error_code 0).",
+    503: "The database cannot be reached or did not answer in time (error_code 500); "
+    "Retry-After says when to try again.",
 }
 
 
@@ -75,7 +78,7 @@ class ProtocolAutoSchema(AutoSchema):
     def _generic_statuses(self, operation: dict) -> list[int]:
         statuses = []
         if self._takes_api_key():
-            statuses.append(403)
+            statuses.extend((403, 503))  # the key is checked against the database
         if self.view.get_throttles():
             statuses.append(429)
         parameters = operation.get("parameters", [])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from rest_framework.throttling import BaseThrottle
 
 from frontend_api.v1.auth import USER_HEADER
 
+logger = logging.getLogger("grove.api.throttle")
 COUNTER_PREFIX = "grove:throttle"
 PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -92,7 +94,12 @@ def _window_end(budget: Budget, now: float) -> float:
 def counters() -> RedisCounters | LocalCounters:
     """This process's counter store, built on first use (GROVE_CACHE_URL, else in-process)."""
     if settings.CACHE_URL:
-        return RedisCounters(redis.Redis.from_url(settings.CACHE_URL))
+        timeout = settings.GROVE_CACHE_SOCKET_TIMEOUT_SECONDS
+        return RedisCounters(
+            redis.Redis.from_url(
+                settings.CACHE_URL, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+        )
     return LocalCounters()
 
 
@@ -113,7 +120,13 @@ class ProtocolRateThrottle(BaseThrottle):
         if not budgets:
             return True
         now = self.timer()
-        counts = counters().hit(budgets, now)
+        try:
+            counts = counters().hit(budgets, now)
+        except redis.RedisError as exc:
+            # Fail open: the counters are a guard, not the service. Redis down or paused
+            # (GROVE_CACHE_SOCKET_TIMEOUT_SECONDS) lets the request in, with a line to count.
+            logger.warning("event=throttle_unavailable outcome=allowed error=%r", exc)
+            return True
         exceeded = [b for b, count in zip(budgets, counts, strict=True) if count > b.limit]
         if not exceeded:
             return True

@@ -17,15 +17,14 @@ def test_health_reports_every_dependency_up(client):
     assert body["checks"]["channel_layer"] == {"ok": True, "backend": "RedisChannelLayer"}
 
 
-def test_health_answers_503_when_the_broker_is_unreachable(client, settings):
+def test_health_answers_503_when_the_broker_is_unreachable(client):
     from workers.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    original, eager = app.conf.broker_url, app.conf.task_always_eager
+    app.conf.broker_url, app.conf.task_always_eager = "redis://127.0.0.1:1/0", False
     try:
         response = client.get("/health")
     finally:
-        app.conf.broker_url = original
+        app.conf.broker_url, app.conf.task_always_eager = original, eager
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["ok"] is False

@@ -31,7 +31,7 @@ def database_settings(**env: str) -> dict:
 
 def test_postgres_connections_come_from_a_pool_sized_to_the_request_bound():
     db = database_settings(DATABASE_URL=POSTGRES_URL, GROVE_WEB_MAX_CONCURRENT_REQUESTS="7")
-    assert db["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 7, "timeout": 10}
+    assert db["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 7, "timeout": 5}
     assert db["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
 
 

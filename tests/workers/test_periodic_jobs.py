@@ -24,6 +24,7 @@ def test_every_scheduled_job_is_a_registered_job():
         "grove.tree.retry_scoring",
         "grove.tree.run_lottery",
         "grove.tree.sweep",
+        "grove.tree.advance_due",
         "grove.stats.user_stats",
         "grove.stats.troll_stats",
         "grove.stats.cached_stats",
@@ -66,13 +67,27 @@ def test_a_job_is_routed_to_the_queue_its_name_names(job, queue):
     assert route["queue"].name == queue
 
 
-def test_jobs_ack_late_and_retry_a_bounded_number_of_times():
+def test_jobs_retry_a_bounded_number_of_times():
     app.loader.import_default_modules()
 
     for name in [n for n in app.tasks if n.startswith("grove.")]:
-        task = app.tasks[name]
-        assert task.acks_late, name
-        assert 0 < task.max_retries <= 5, name
+        assert 0 < app.tasks[name].max_retries <= 5, name
+
+
+def test_only_the_follow_up_job_acks_late_and_it_ends_within_the_visibility_timeout():
+    """A late-acked job running past the broker's visibility timeout is delivered twice; a
+    retry's message waits unacknowledged for its countdown. Both must stay below it."""
+    app.loader.import_default_modules()
+    visibility = app.conf.broker_transport_options["visibility_timeout"]
+
+    late = {n for n in app.tasks if n.startswith("grove.") and app.tasks[n].acks_late}
+
+    assert late == {"grove.tree.advance"}
+    advance = app.tasks["grove.tree.advance"]
+    assert advance.time_limit < visibility
+    assert advance.soft_time_limit < advance.time_limit
+    assert advance.retry_backoff_max + advance.time_limit < visibility
+    assert app.conf.task_reject_on_worker_lost
 
 
 @pytest.mark.django_db

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from backend import events
@@ -20,7 +21,7 @@ from backend.trees import journal, ready_work
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.errors import TreeNotFound
 from backend.trees.growth_config import active_config
-from backend.trees.models import JournalEntry, MessageTree, Task
+from backend.trees.models import JournalEntry, MessageTree, PendingAdvance, Task
 from backend.trees.ready_work import EXPIRED_SKIP_REASON
 from backend.trees.services.trees import (
     advance_tree,
@@ -165,10 +166,48 @@ def sweep_trees() -> int:
 
 
 def enqueue_sweep() -> None:
-    """Run ``sweep_trees`` in a worker once the current transaction commits."""
+    """Run ``sweep_trees`` in a worker once the current transaction commits (best-effort:
+    when the broker is down, the periodic sweep does it later)."""
     from workers.jobs import sweep_trees_job
+    from workers.sending import send_job
 
-    transaction.on_commit(sweep_trees_job.delay)
+    transaction.on_commit(lambda: send_job(sweep_trees_job))
+
+
+# An advance job normally runs well within this; older debts were not sent, or were lost.
+DUE_AFTER_SECONDS = 5
+DUE_BATCH_SIZE = 500
+
+
+def advance_due_trees(*, older_than_seconds: float = DUE_AFTER_SECONDS) -> int:
+    """Run ``advance_tree`` on every tree owed an advance (``PendingAdvance``) for more than
+    ``older_than_seconds``: the follow-ups whose job was never sent (broker down at commit)
+    or was lost with its worker. Returns how many trees were advanced.
+
+    Each tree is its own transaction; one that fails is logged and keeps its row, so the next
+    run tries it again. Batches of ``DUE_BATCH_SIZE`` trees, the oldest debts first.
+    """
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    due = (
+        PendingAdvance.objects.filter(created_at__lte=cutoff)
+        .values("tree_id")
+        .annotate(since=Min("created_at"))
+        .order_by("since")
+        .values_list("tree_id", flat=True)[:DUE_BATCH_SIZE]
+    )
+    advanced = 0
+    for tree_id in list(due):
+        try:
+            advance_tree(tree_id=tree_id)
+        except TreeNotFound:
+            continue  # deleted meanwhile; its rows went with it
+        except Exception:
+            logger.exception("event=due_advance_failed tree=%s", tree_id)
+            continue
+        advanced += 1
+    if advanced:
+        logger.info("event=due_trees_advanced count=%s", advanced)
+    return advanced
 
 
 JOB_FAILED = "job_failed"

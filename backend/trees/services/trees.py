@@ -25,19 +25,31 @@ from backend.trees.core.consensus import ModerationAction, ReviewOutcome
 from backend.trees.core.lifecycle import TreeState, TreeSummary
 from backend.trees.errors import TreeNotFound
 from backend.trees.growth_config import active_config
-from backend.trees.models import Message, MessageReaction, MessageTree, TextLabels
+from backend.trees.models import (
+    Message,
+    MessageReaction,
+    MessageTree,
+    PendingAdvance,
+    TextLabels,
+)
 
 logger = logging.getLogger("grove.trees")
 MAX_TRANSITIONS_PER_RUN = 8
 
 
 def enqueue_advance(tree_id: uuid.UUID | None) -> None:
-    """After the current transaction commits, re-evaluate the tree (a Celery job)."""
+    """Owe the tree a run of ``advance_tree``: recorded in the current transaction (a
+    ``PendingAdvance`` row), then sent as a Celery job once it commits.
+
+    The send is best-effort (``workers.sending.send_job``): when the broker is down the answer
+    still commits and returns, and the due sweep (``advance_due_trees``) runs the advance."""
     if tree_id is None:
         return
     from workers.jobs import advance_tree_job
+    from workers.sending import send_job
 
-    transaction.on_commit(lambda: advance_tree_job.delay(str(tree_id)))
+    PendingAdvance.objects.create(tree_id=tree_id)
+    transaction.on_commit(lambda: send_job(advance_tree_job, str(tree_id)))
 
 
 def set_state(tree: MessageTree, new: TreeState, *, reason: str, actor: str = "") -> None:
@@ -73,6 +85,9 @@ def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> lis
     tree = MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id).first()
     if tree is None:
         raise TreeNotFound(f"tree {tree_id} not found")
+    # Settles every debt committed before this point: under the tree's lock, each later read
+    # sees those changes; a change committed after this delete keeps its row (and its job).
+    PendingAdvance.objects.filter(tree_id=tree.id).delete()
     config = active_config()
     rng = rng or random.Random()
     was_active = lifecycle.is_active(TreeState(tree.state))
