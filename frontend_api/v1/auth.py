@@ -36,7 +36,8 @@ class ApiClientPrincipal:
 
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        key = request.META.get(API_KEY_HEADER, "") or request.query_params.get("api_key", "")
+        # The header only: a key in the URL lands in access logs, proxies and browser history.
+        key = request.META.get(API_KEY_HEADER, "")
         if not key:
             raise ProtocolError(
                 "missing API key (X-API-Key header)",

@@ -181,3 +181,21 @@ def test_four_concurrent_bots_on_sqlite_never_get_a_500(embedded_server, var_dir
     assert not failures, (len(failures), len(answers), failures[:3])
     assert sum(1 for step, status, _ in answers if step == "answer" and status == 200) > BOTS
     assert "database is locked" not in (var_dir / "uvicorn.log").read_text()
+
+
+# --- credentials in URLs (reliability finding 6) ---------------------------------------------
+
+
+def test_rest_refuses_a_key_in_the_url_and_no_log_line_holds_it(embedded_server, var_dir):
+    url = f"{embedded_server}/api/v1/auth/check?api_key={BOOTSTRAP_API_KEY}"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=5)
+    assert refused.value.code == 403
+    ws_url = embedded_server.replace("http://", "ws://")
+    with connect(f"{ws_url}/ws/tasks/?api_key={BOOTSTRAP_API_KEY}", open_timeout=5) as websocket:
+        websocket.send(json.dumps({"type": "ping"}))
+        assert json.loads(websocket.recv(timeout=5)) == {"type": "pong"}
+    log = (var_dir / "uvicorn.log").read_text()
+    assert "/api/v1/auth/check?api_key=[redacted]" in log
+    assert "/ws/tasks/?api_key=[redacted]" in log
+    assert BOOTSTRAP_API_KEY not in log
