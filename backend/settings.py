@@ -199,6 +199,9 @@ else:
 # idle timeout (nginx and most load balancers: 60 s) never closes a quiet socket.
 GROVE_WS_KEEPALIVE_SECONDS = env_int("GROVE_WS_KEEPALIVE_SECONDS", 25)
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
+# The key of the API-key digests (HMAC-SHA-256, backend/accounts/keys.py). Changing it makes
+# every issued key invalid: set it once per deployment, apart from SECRET_KEY if that rotates.
+GROVE_KEY_HASH_SECRET = env_str("GROVE_KEY_HASH_SECRET", "") or SECRET_KEY
 # OA's MESSAGE_SIZE_LIMIT (2000 characters) and DUPLICATE_MESSAGE_FILTER_WINDOW_MINUTES (120).
 GROVE_MAX_MESSAGE_LENGTH = env_int("GROVE_MAX_MESSAGE_LENGTH", 2000)
 GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES = env_int("GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES", 120)

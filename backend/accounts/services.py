@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from backend.accounts.keys import (
-    API_KEY_PREFIX_LENGTH,
     MIN_API_KEY_LENGTH,
     digest_api_key,
     generate_api_key,
+    generate_key_id,
 )
 from backend.accounts.models import ApiClient, User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
@@ -47,7 +47,7 @@ def create_api_client(
     client = ApiClient.objects.create(
         name=name,
         api_key_digest=digest,
-        api_key_prefix=key[:API_KEY_PREFIX_LENGTH],
+        key_id=generate_key_id(),
         trusted=trusted,
         frontend_type=frontend_type,
         admin_email=admin_email,

@@ -24,7 +24,7 @@ from tests.live import free_port, test_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_PROCESSES = 4
-KEY = "http-concurrency-key-0123456789"
+KEY = "http-concurrency-key-0123456789abcdef"
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -5,6 +5,7 @@ websocket, with no PostgreSQL, Redis or broker in the environment."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from backend.settings import INSECURE_DEV_SECRET_KEY
 from tests.ops.embedded import ROOT, embedded_environment, run_manage
 
 BOOTSTRAP_API_KEY = "ops-test-bootstrap-key-0123456789"
@@ -98,7 +100,10 @@ def embedded_server(var_dir: Path) -> Iterator[str]:
 def test_bootstrap_gives_the_first_client_the_configured_key(embedded_server, var_dir):
     with sqlite3.connect(var_dir / "grove.sqlite3") as db:
         rows = db.execute("SELECT api_key_digest, trusted FROM accounts_apiclient").fetchall()
-    assert rows == [(hashlib.sha256(BOOTSTRAP_API_KEY.encode()).hexdigest(), 1)]
+    # The embedded profile's key-hash secret is its public development SECRET_KEY.
+    plain = hashlib.sha256(BOOTSTRAP_API_KEY.encode()).hexdigest()
+    keyed = hmac.new(INSECURE_DEV_SECRET_KEY.encode(), plain.encode(), "sha256").hexdigest()
+    assert rows == [(keyed, 1)]
 
 
 def test_health_reports_the_embedded_profile(embedded_server):
