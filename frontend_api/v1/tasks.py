@@ -48,6 +48,8 @@ class TaskRequestInput(serializers.Serializer):
 class TaskRequestView(APIView):
     """POST /tasks/: the next task for a user (OA ``TaskRequest`` → ``AnyTask``)."""
 
+    acting_user_field = "user"  # the throttle counts this user (throttling.py)
+
     InputSerializer = TaskRequestInput
 
     @extend_schema(
@@ -72,6 +74,8 @@ class TaskAvailabilityQuery(serializers.Serializer):
 
 class TaskAvailabilityView(APIView):
     """POST /tasks/availability?lang=: number of available tasks per task type."""
+
+    acting_user_field = ""  # the throttle counts this user (throttling.py)
 
     @extend_schema(
         parameters=[TaskAvailabilityQuery],
@@ -203,6 +207,8 @@ class TaskInteractionInput(serializers.Serializer):
 
 class TaskInteractionView(APIView):
     """POST /tasks/interaction: what the user did (OA ``AnyInteraction``) → ``TaskDone``."""
+
+    acting_user_field = "user"  # the throttle counts this user (throttling.py)
 
     InputSerializer = TaskInteractionInput
 

@@ -52,6 +52,8 @@ class LabelTextView(APIView):
     """POST /text_labels/: with ``task_id`` a review through that label task; without, a
     report (free labels; ``is_report`` also red-flags the message for moderators)."""
 
+    acting_user_field = "user"  # the throttle counts this user (throttling.py)
+
     @extend_schema(
         tags=TAGS,
         request=TextLabelsInput,
