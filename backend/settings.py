@@ -226,6 +226,11 @@ GROVE_CACHED_STATS_INTERVAL_SECONDS = env_int("GROVE_CACHED_STATS_INTERVAL_SECON
 GROVE_STREAKS_INTERVAL_SECONDS = env_int("GROVE_STREAKS_INTERVAL_SECONDS", 60 * 60)
 GROVE_QUEUE_REPORT_INTERVAL_SECONDS = env_int("GROVE_QUEUE_REPORT_INTERVAL_SECONDS", 30)
 
+# Request limits: a larger body is answered 413 before it is read further (backend/http_bridge.py
+# and Django's own check), a JSON body nested deeper answered 400 (frontend_api/v1/parsing.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GROVE_MAX_REQUEST_BYTES", 1024 * 1024)
+GROVE_MAX_JSON_DEPTH = env_int("GROVE_MAX_JSON_DEPTH", 32)
+
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "frontend_api.v1.schema.ProtocolAutoSchema",
@@ -239,7 +244,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "frontend_api.v1.errors.protocol_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["frontend_api.v1.rendering.ProtocolJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["frontend_api.v1.parsing.ProtocolJSONParser"],
 }
 # Throttle counters live in the cache's Redis when configured, so every process shares them
 # (frontend_api/v1/throttling.py); without it, in the process.

@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from frontend_api.v1.auth import ProtocolUserSerializer
+from frontend_api.v1.strict_fields import StrictFloatField
 
 _LABEL_ITEM = {
     "type": "object",
@@ -42,7 +43,7 @@ class LabelsField(serializers.Field):
 
     def to_internal_value(self, data) -> dict[str, float]:
         if isinstance(data, dict):
-            return serializers.DictField(child=serializers.FloatField()).run_validation(data)
+            return serializers.DictField(child=_label_value()).run_validation(data)
         if not isinstance(data, list):
             self.fail("form")
         labels: dict[str, float] = {}
@@ -53,11 +54,15 @@ class LabelsField(serializers.Field):
                 self.fail("item", index=index)
             if item["name"] in labels:
                 self.fail("twice", name=item["name"])
-            labels[item["name"]] = serializers.FloatField().run_validation(item["value"])
+            labels[item["name"]] = _label_value().run_validation(item["value"])
         return labels
 
     def to_representation(self, value):
         return value
+
+
+def _label_value() -> StrictFloatField:
+    return StrictFloatField()
 
 
 class TextLabelsInput(serializers.Serializer):

@@ -8,7 +8,8 @@ adds what follows from the plumbing itself, so no view has to repeat it:
 - 403 (``X-API-Key`` missing, unknown or disabled) on every operation that takes a key;
 - 429 (a throttle budget spent) on every throttled operation;
 - 422 (``errors`` per field) on every operation with a body or a parameter to validate;
-- 404 on every operation with a path parameter (nothing by that id, or not the client's).
+- 404 on every operation with a path parameter (nothing by that id, or not the client's);
+- 400 (not JSON, nested too deep) and 413 (too large) on every operation with a body.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ GENERIC_ERRORS = {
     "(error_code 429); Retry-After says when to try again.",
     422: "The body or a parameter is invalid (error_code 0): `errors` holds the problem per field.",
     404: "Nothing by that id is visible to the calling client.",
+    400: "The body is not JSON, or nests deeper than GROVE_MAX_JSON_DEPTH (error_code 0).",
+    413: "The body is larger than GROVE_MAX_REQUEST_BYTES (error_code 0).",
 }
 
 
@@ -82,6 +85,8 @@ class ProtocolAutoSchema(AutoSchema):
         )
         if has_input:
             statuses.append(422)
+        if "requestBody" in operation:
+            statuses.extend((400, 413))
         if any(p["in"] == "path" for p in parameters):
             statuses.append(404)
         return statuses

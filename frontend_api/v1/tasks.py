@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
+from backend.trees.errors import TaskNotOwned
 from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
 from backend.trees.services.moderation import report_message
@@ -21,6 +22,7 @@ from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_use
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.label_input import TextLabelsInput
 from frontend_api.v1.protocol import render_task, task_done
+from frontend_api.v1.strict_fields import StrictIntegerField
 from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut, any_interaction
 
 LEGACY_KINDS = {"summarize_story", "rate_summary"}
@@ -183,7 +185,7 @@ class RankingSerializer(serializers.Serializer):
 
     message_id = serializers.CharField(max_length=200, help_text=ACKED_ID)
     ranking = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=StrictIntegerField(),
         min_length=1,
         help_text="Indices into the task's replies, best first; each reply exactly once.",
     )
@@ -232,12 +234,17 @@ class TaskInteractionView(APIView):
                 OasstErrorCode.TASK_INVALID_RESPONSE_TYPE,
             )
         data = _valid(serializer_class, request)
-        user = acting_user(request.auth, head["user"])
         if head["type"] == "text_labels":
+            user = acting_user(request.auth, head["user"])
             return Response(task_done(_labels(user, data)))
         task = task_lifecycle.task_for_frontend_message(
             api_client_id=request.auth.id, frontend_message_id=data["message_id"]
         )
+        # A task handed to a user is answered by that user, who exists: a name never seen
+        # is refused without creating a row for it.
+        user = acting_user(request.auth, head["user"], create=task.user_id is None)
+        if user is None:
+            raise TaskNotOwned(f"task {task.id} is assigned to another user")
         if head["type"] == "text_reply_to_message":
             interactions.submit_text_reply(
                 task_id=task.id,
