@@ -198,6 +198,11 @@ else:
 # Seconds between the {"type": "keepalive"} frames an open websocket gets, so that a proxy's
 # idle timeout (nginx and most load balancers: 60 s) never closes a quiet socket.
 GROVE_WS_KEEPALIVE_SECONDS = env_int("GROVE_WS_KEEPALIVE_SECONDS", 25)
+# Browser origins (host patterns, as ALLOWED_HOSTS) that may open API-key sockets besides the
+# socket's own host; sockets without an Origin header (bots) are not checked.
+GROVE_WS_ALLOWED_ORIGINS = env_list("GROVE_WS_ALLOWED_ORIGINS", ",".join(ALLOWED_HOSTS))
+# Longest frame a client may send (commands are a few hundred bytes); uvicorn's --ws-max-size.
+GROVE_WS_MAX_FRAME_BYTES = env_int("GROVE_WS_MAX_FRAME_BYTES", 64 * 1024)
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
 # The key of the API-key digests (HMAC-SHA-256, backend/accounts/keys.py). Changing it makes
 # every issued key invalid: set it once per deployment, apart from SECRET_KEY if that rotates.

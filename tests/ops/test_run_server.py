@@ -30,7 +30,10 @@ from tests.ops.embedded import ROOT, embedded_environment, run_manage
 BOOTSTRAP_API_KEY = "ops-test-bootstrap-key-0123456789"
 STARTUP_TIMEOUT_SECONDS = 15.0
 # The flags scripts/run passes to uvicorn.
-UVICORN_FLAGS = ("--workers", "1", "--ws", "websockets-sansio", "--lifespan", "off")
+UVICORN_FLAGS = (
+    *("--workers", "1", "--ws", "websockets-sansio", "--lifespan", "off"),
+    *("--ws-max-size", "65536"),
+)
 
 
 def free_port() -> int:
