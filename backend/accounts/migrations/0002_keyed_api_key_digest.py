@@ -7,17 +7,22 @@ random ``key_id`` that says nothing of the key. Not reversible: the unkeyed dige
 kept, on purpose.
 """
 
-from django.db import migrations, models
+import hashlib
+import hmac
+import secrets
 
-from backend.accounts.keys import generate_key_id, key_hash_secret, keyed_digest
+from django.conf import settings
+from django.db import migrations, models
 
 
 def rehash_digests(apps, schema_editor):
+    """What ``keys.keyed_digest`` computes, written out so that this migration never changes."""
     ApiClient = apps.get_model("accounts", "ApiClient")
-    secret = key_hash_secret()
+    secret = settings.GROVE_KEY_HASH_SECRET.encode("utf-8")
     for client in ApiClient.objects.all().only("id", "api_key_digest", "key_id"):
-        client.api_key_digest = keyed_digest(client.api_key_digest, secret)
-        client.key_id = generate_key_id()
+        plain = client.api_key_digest.encode("ascii")
+        client.api_key_digest = hmac.new(secret, plain, hashlib.sha256).hexdigest()
+        client.key_id = secrets.token_hex(4)
         client.save(update_fields=["api_key_digest", "key_id"])
 
 
