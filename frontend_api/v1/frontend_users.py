@@ -45,7 +45,7 @@ class FrontendUsersView(APIView):
 
     @extend_schema(
         parameters=[wire.UsersByUsernameQuery],
-        responses={200: wire.FrontEndUserOut(many=True), 403: ERROR_RESPONSE},
+        responses={200: wire.FrontEndUserOut(many=True), 400: ERROR_RESPONSE, 403: ERROR_RESPONSE},
     )
     def get(self, request):
         data = wire.valid_query(wire.UsersByUsernameQuery, request)

@@ -36,7 +36,7 @@ class LabelsField(serializers.Field):
     service's rule (``interactions.validate_labels``)."""
 
     default_error_messages = {
-        "form": "expected a map of label to value, or a list of {name, value}",
+        "form": "expected a map of label to value, or a list of {{name, value}}",
         "item": "item {index}: expected {{'name': label, 'value': number}}",
         "twice": "label {name!r} is given twice",
     }

@@ -115,3 +115,11 @@ def test_a_text_of_invisible_characters_only_is_empty(frontend, text):
         "text": text,
     }
     assert_error(frontend.post("tasks/interaction", body), 400, 1010)
+
+
+def test_labels_that_are_neither_a_map_nor_a_list_are_a_type_error(frontend):
+    """Found by schemathesis: the field's message had unescaped braces (a 500)."""
+    body = {"type": "text_labels", "user": ADA, "message_id": MISSING_TASK, "labels": "AAA"}
+    response = frontend.post("text_labels/", body)
+    assert_error(response, 422, 0)
+    assert "labels" in response.json()["errors"]
