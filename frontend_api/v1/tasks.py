@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
-from backend.trees.errors import TaskNotOwned
+from backend.trees.errors import TaskNotFound, TaskNotOwned
 from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
 from backend.trees.services.moderation import report_message
@@ -235,8 +235,7 @@ class TaskInteractionView(APIView):
             )
         data = _valid(serializer_class, request)
         if head["type"] == "text_labels":
-            user = acting_user(request.auth, head["user"])
-            return Response(task_done(_labels(user, data)))
+            return Response(task_done(_labels(labelling_user(request, head["user"], data), data)))
         task = task_lifecycle.task_for_frontend_message(
             api_client_id=request.auth.id, frontend_message_id=data["message_id"]
         )
@@ -261,6 +260,17 @@ class TaskInteractionView(APIView):
                 not_rankable=bool(data.get("not_rankable")),
             )
         return Response(task_done(task.id))
+
+
+def labelling_user(request, protocol_user: dict, data: dict):
+    """A review (labels with a task id) comes from the task's user, who exists: an unknown
+    name is refused without a row being created. A report may come from a new user."""
+    user = acting_user(request.auth, protocol_user, create=not data.get("task_id"))
+    if user is None:
+        if selectors.task_of_client(data["task_id"], api_client_id=request.auth.id) is None:
+            raise TaskNotFound(f"task {data['task_id']} not found")  # another client's
+        raise TaskNotOwned(f"task {data['task_id']} is assigned to another user")
+    return user
 
 
 def _labels(user, data):

@@ -14,11 +14,10 @@ from backend.trees.moderation_selectors import labels_for_message
 from backend.trees.services import interactions
 from backend.trees.services.moderation import report_message
 from frontend_api.v1.admin_config import valid_data
-from frontend_api.v1.auth import acting_user
 from frontend_api.v1.label_input import TextLabelsInput
 from frontend_api.v1.protocol import label_description
 from frontend_api.v1.task_schemas import LabelDescriptionOutput
-from frontend_api.v1.tasks import ERROR_RESPONSE
+from frontend_api.v1.tasks import ERROR_RESPONSE, labelling_user
 
 TAGS = ["text_labels"]
 # OA's report_labels, in its order.
@@ -61,7 +60,7 @@ class LabelTextView(APIView):
     )
     def post(self, request):
         data = valid_data(TextLabelsInput, request.data)
-        user = acting_user(request.auth, data["user"])
+        user = labelling_user(request, data["user"], data)
         if data.get("task_id"):
             interactions.submit_labels(
                 task_id=data["task_id"],

@@ -123,3 +123,18 @@ def test_labels_that_are_neither_a_map_nor_a_list_are_a_type_error(frontend):
     response = frontend.post("text_labels/", body)
     assert_error(response, 422, 0)
     assert "labels" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("door", ["text_labels/", "tasks/interaction"])
+def test_a_review_by_a_user_never_named_creates_no_user(frontend, door):
+    task_id = frontend.post("tasks/", {"type": "initial_prompt", "user": ADA}).json()["id"]
+    body = {
+        "type": "text_labels",
+        "user": protocol_user("stranger"),
+        "message_id": MISSING_TASK,
+        "task_id": task_id,
+        "labels": {"spam": 0.0},
+        "text": "",
+    }
+    assert_error(frontend.post(door, body), 400, 2106)
+    assert list(User.objects.values_list("username", flat=True)) == ["ada"]
