@@ -27,8 +27,9 @@ USER_HEADER_PARAMETER = OpenApiParameter(
         "The user the frontend acts for, `auth_method:username` (auth_method one of local, "
         "discord, google, system), e.g. `discord:123456`. It names the user that ack, nack and "
         "reads act for (created on first sight within the calling client) and selects the "
-        "per-user throttle budget. A malformed value is a 400 (error_code 2012). Bodies that "
-        "carry an OA `user` object (task requests, interactions) take the user from it."
+        "per-user throttle budget. A malformed value, or a username over 128 characters, is a "
+        "400 (error_code 2012). Operations whose body carries an OA `user` object (task "
+        "requests, interactions) take the user, and its throttle budget, from the body."
     ),
 )
 
