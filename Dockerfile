@@ -28,4 +28,4 @@ RUN GROVE_SECRET_KEY=collectstatic-at-build-time-only-not-a-real-secret \
 
 EXPOSE 8080
 CMD ["uvicorn", "backend.asgi:application", "--host", "0.0.0.0", "--port", "8080", \
-     "--ws", "websockets-sansio", "--lifespan", "off"]
+     "--ws", "websockets-sansio", "--lifespan", "off", "--ws-max-size", "65536"]

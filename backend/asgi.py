@@ -23,7 +23,11 @@ application = ProtocolTypeRouter(
     {
         "http": ConcurrencyLimit(
             # Unbounded (0): as many threads as concurrent.futures would start on 32 cores.
-            ThreadedWsgi(django_http, threads=settings.GROVE_WEB_MAX_CONCURRENT_REQUESTS or 36),
+            ThreadedWsgi(
+                django_http,
+                threads=settings.GROVE_WEB_MAX_CONCURRENT_REQUESTS or 36,
+                max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+            ),
             settings.GROVE_WEB_MAX_CONCURRENT_REQUESTS,
         ),
         "websocket": URLRouter(websocket_urlpatterns),

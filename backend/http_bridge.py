@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
@@ -27,9 +28,10 @@ from asgiref.wsgi import WsgiToAsgiInstance
 class ThreadedWsgi:
     """An ASGI app for ``http`` scopes that runs a WSGI app in a pool of ``threads``."""
 
-    def __init__(self, wsgi_app, *, threads: int):
+    def __init__(self, wsgi_app, *, threads: int, max_body_bytes: int | None = None):
         self.wsgi_app = wsgi_app
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grove-http")
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope, receive, send):
         body = bytearray()
@@ -38,6 +40,10 @@ class ThreadedWsgi:
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
+            # The body is held in memory: past the limit it is not read on (413 at once).
+            if self.max_body_bytes is not None and len(body) > self.max_body_bytes:
+                await _too_large(send, self.max_body_bytes)
+                return
             if not message.get("more_body"):
                 break
         loop = asyncio.get_running_loop()
@@ -83,3 +89,13 @@ class ThreadedWsgi:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
+
+
+async def _too_large(send, limit: int) -> None:
+    """413 in Open-Assistant's error shape (frontend_api/v1/errors.py)."""
+    content = json.dumps(
+        {"message": f"request body larger than {limit} bytes", "error_code": 0}
+    ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(content))]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": content})

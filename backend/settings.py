@@ -256,7 +256,15 @@ else:
 # Seconds between the {"type": "keepalive"} frames an open websocket gets, so that a proxy's
 # idle timeout (nginx and most load balancers: 60 s) never closes a quiet socket.
 GROVE_WS_KEEPALIVE_SECONDS = env_int("GROVE_WS_KEEPALIVE_SECONDS", 25)
+# Browser origins (host patterns, as ALLOWED_HOSTS) that may open API-key sockets besides the
+# socket's own host; sockets without an Origin header (bots) are not checked.
+GROVE_WS_ALLOWED_ORIGINS = env_list("GROVE_WS_ALLOWED_ORIGINS", ",".join(ALLOWED_HOSTS))
+# Longest frame a client may send (commands are a few hundred bytes); uvicorn's --ws-max-size.
+GROVE_WS_MAX_FRAME_BYTES = env_int("GROVE_WS_MAX_FRAME_BYTES", 64 * 1024)
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
+# The key of the API-key digests (HMAC-SHA-256, backend/accounts/keys.py). Changing it makes
+# every issued key invalid: set it once per deployment, apart from SECRET_KEY if that rotates.
+GROVE_KEY_HASH_SECRET = env_str("GROVE_KEY_HASH_SECRET", "") or SECRET_KEY
 # OA's MESSAGE_SIZE_LIMIT (2000 characters) and DUPLICATE_MESSAGE_FILTER_WINDOW_MINUTES (120).
 GROVE_MAX_MESSAGE_LENGTH = env_int("GROVE_MAX_MESSAGE_LENGTH", 2000)
 GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES = env_int("GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES", 120)
@@ -283,6 +291,11 @@ GROVE_CACHED_STATS_INTERVAL_SECONDS = env_int("GROVE_CACHED_STATS_INTERVAL_SECON
 GROVE_STREAKS_INTERVAL_SECONDS = env_int("GROVE_STREAKS_INTERVAL_SECONDS", 60 * 60)
 GROVE_QUEUE_REPORT_INTERVAL_SECONDS = env_int("GROVE_QUEUE_REPORT_INTERVAL_SECONDS", 30)
 
+# Request limits: a larger body is answered 413 before it is read further (backend/http_bridge.py
+# and Django's own check), a JSON body nested deeper answered 400 (frontend_api/v1/parsing.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GROVE_MAX_REQUEST_BYTES", 1024 * 1024)
+GROVE_MAX_JSON_DEPTH = env_int("GROVE_MAX_JSON_DEPTH", 32)
+
 # --- REST framework --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "frontend_api.v1.schema.ProtocolAutoSchema",
@@ -296,7 +309,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "frontend_api.v1.errors.protocol_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["frontend_api.v1.rendering.ProtocolJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["frontend_api.v1.parsing.ProtocolJSONParser"],
 }
 # Throttle counters live in the cache's Redis when configured, so every process shares them
 # (frontend_api/v1/throttling.py); without it, in the process.

@@ -149,7 +149,7 @@ class Seeder:
         self.rows: dict[str, list[tuple]] = {table: [] for table in COLUMNS}
         self.client_id = self.uid()
         conn.execute(
-            "INSERT INTO accounts_apiclient (id, name, api_key_digest, api_key_prefix, enabled,"
+            "INSERT INTO accounts_apiclient (id, name, api_key_digest, key_id, enabled,"
             " trusted, frontend_type, admin_email, created_at) VALUES (%s, %s, %s, %s, true,"
             " false, 'bench', '', %s)",
             (self.client_id, "oa-scale-seed", uuid.uuid4().hex * 2, "seed", START),

@@ -7,4 +7,7 @@ class FrontendApiConfig(AppConfig):
     verbose_name = "Grove frontend API"
 
     def ready(self) -> None:
+        from backend.log_filters import install_secret_redaction
         from frontend_api.v1 import schema  # noqa: F401  (registers the OpenAPI extension)
+
+        install_secret_redaction()

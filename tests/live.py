@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_database_url() -> str:
@@ -24,3 +35,44 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_grove(*, workers: int = 1, **env_overrides: str) -> Iterator[int]:
+    """uvicorn serving Grove on a free port against this test run's database; the port.
+
+    Runs in its own process group, stopped (with every worker) when the block ends."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        **env_overrides,
+    }
+    env.pop("GROVE_TEST_DB_NAME", None)
+    uvicorn = Path(sys.executable).with_name("uvicorn")
+    process = subprocess.Popen(
+        [
+            *(str(uvicorn), "backend.asgi:application", "--port", str(port)),
+            *("--workers", str(workers), "--log-level", "warning", "--lifespan", "off"),
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the web server did not start") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)

@@ -5,10 +5,10 @@ from backend.accounts.models import ApiClient, User
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "api_key_prefix", "enabled", "trusted", "frontend_type", "created_at"]
+    list_display = ["name", "key_id", "enabled", "trusted", "frontend_type", "created_at"]
     list_filter = ["enabled", "trusted", "frontend_type"]
-    search_fields = ["name", "api_key_prefix", "admin_email"]
-    readonly_fields = ["id", "api_key_prefix", "created_at"]
+    search_fields = ["name", "key_id", "admin_email"]
+    readonly_fields = ["id", "key_id", "created_at"]
 
 
 @admin.register(User)

@@ -10,13 +10,15 @@ from django.utils import timezone
 
 
 class ApiClient(models.Model):
-    """A frontend or bot holding an API key. Only a SHA-256 digest of the key is stored."""
+    """A frontend or bot holding an API key. Only a keyed digest of the key is stored (keys.py)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=256)
     api_key_digest = models.CharField(max_length=64, unique=True, editable=False)
-    api_key_prefix = models.CharField(
-        max_length=12, editable=False, help_text="First characters of the key, to recognise it."
+    key_id = models.CharField(
+        max_length=16,
+        editable=False,
+        help_text="A random label to tell keys apart; not part of the key.",
     )
     enabled = models.BooleanField(default=True)
     trusted = models.BooleanField(default=False)
@@ -28,7 +30,7 @@ class ApiClient(models.Model):
         ordering = ["created_at"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.api_key_prefix}…)"
+        return f"{self.name} (key {self.key_id})"
 
 
 class AuthMethod(models.TextChoices):

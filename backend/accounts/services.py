@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from backend.accounts.keys import (
-    API_KEY_PREFIX_LENGTH,
     MIN_API_KEY_LENGTH,
     digest_api_key,
     generate_api_key,
+    generate_key_id,
 )
 from backend.accounts.models import ApiClient, User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
@@ -47,7 +47,7 @@ def create_api_client(
     client = ApiClient.objects.create(
         name=name,
         api_key_digest=digest,
-        api_key_prefix=key[:API_KEY_PREFIX_LENGTH],
+        key_id=generate_key_id(),
         trusted=trusted,
         frontend_type=frontend_type,
         admin_email=admin_email,
@@ -91,9 +91,16 @@ class UserDisabled(PermissionError):
 
 
 def ensure_user(
-    *, api_client: ApiClient, auth_method: str, username: str, display_name: str | None = None
-) -> User:
-    """The user ``(auth_method, username)`` of ``api_client``, created on first sight.
+    *,
+    api_client: ApiClient,
+    auth_method: str,
+    username: str,
+    display_name: str | None = None,
+    create: bool = True,
+) -> User | None:
+    """The user ``(auth_method, username)`` of ``api_client``, created on first sight (with
+    ``create=False``: None instead, so a request that cannot succeed for a new user leaves
+    no row behind).
 
     A changed display name is stored. Two requests creating the same user concurrently get
     the same row (the unique constraint decides, the loser reads the winner's row).
@@ -103,6 +110,8 @@ def ensure_user(
         {"api_client_id": api_client.id, "auth_method": auth_method, "username": username}
     )
     user = found[0] if found else None
+    if user is None and not create:
+        return None
     if user is None:
         try:
             with transaction.atomic():

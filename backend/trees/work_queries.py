@@ -366,12 +366,15 @@ _LOCK_USER = CompiledQuery(
 
 def live_counts(
     *, user_id: uuid.UUID, row: ReadyWork | None, now: datetime, config: TreeManagerConfig
-) -> tuple[int, int, int]:
+) -> tuple[int, int, int, int]:
     """(the user's pending tasks, live leases on the row's node and kind, live reply leases in
-    its tree): one query, run after ``lock_work`` so it sees every committed claim."""
+    its tree, the user's pending tasks on that node and kind): one query, run after
+    ``lock_user`` and ``lock_work`` so it sees every committed claim (the last count is the
+    ``eligible`` exclusion re-checked: the user's parallel requests may have read the same
+    node before either claimed it)."""
     since = now - timedelta(seconds=config.recent_tasks_span_sec)
     if row is None or row.node_id is None:
-        return Task.objects.filter(_pending(now, since, user_id)).count(), 0, 0
+        return Task.objects.filter(_pending(now, since, user_id)).count(), 0, 0, 0
     sql, params = _LIVE_COUNTS.statement(
         {
             "now": now,
@@ -387,7 +390,12 @@ def live_counts(
         found = cursor.fetchone()
         names = [column[0] for column in cursor.description]
     counts = dict(zip(names, found, strict=True)) if found else {}
-    return counts.get("pending", 0), counts.get("on_node", 0), counts.get("in_tree", 0)
+    return (
+        counts.get("pending", 0),
+        counts.get("on_node", 0),
+        counts.get("in_tree", 0),
+        counts.get("mine_on_node", 0),
+    )
 
 
 def _live_counts_query(*, now, since, user_id, node_id, kind, tree_id):
@@ -403,6 +411,7 @@ def _live_counts_query(*, now, since, user_id, node_id, kind, tree_id):
             pending=Count("id", filter=mine),
             on_node=Count("id", filter=on_node),
             in_tree=Count("id", filter=in_tree),
+            mine_on_node=Count("id", filter=mine & Q(parent_message_id=node_id, payload_type=kind)),
         )
     )
 

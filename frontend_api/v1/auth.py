@@ -19,6 +19,7 @@ from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
 USER_HEADER = "HTTP_X_OASST_USER"
+USERNAME_MAX_LENGTH = User._meta.get_field("username").max_length
 
 
 class ApiClientPrincipal:
@@ -36,7 +37,8 @@ class ApiClientPrincipal:
 
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        key = request.META.get(API_KEY_HEADER, "") or request.query_params.get("api_key", "")
+        # The header only: a key in the URL lands in access logs, proxies and browser history.
+        key = request.META.get(API_KEY_HEADER, "")
         if not key:
             raise ProtocolError(
                 "missing API key (X-API-Key header)",
@@ -71,8 +73,8 @@ class IsTrustedClient(permissions.BasePermission):
 class ProtocolUserSerializer(serializers.Serializer):
     """OA ``User``: the frontend's id for the user, a display name and the auth method."""
 
-    id = serializers.CharField(max_length=128)
-    display_name = serializers.CharField(max_length=256)
+    id = serializers.CharField(max_length=USERNAME_MAX_LENGTH)
+    display_name = serializers.CharField(max_length=User._meta.get_field("display_name").max_length)
     auth_method = serializers.ChoiceField(choices=AuthMethod.values)
 
 
@@ -80,14 +82,16 @@ def _disabled(exc: UserDisabled) -> ProtocolError:
     return ProtocolError(str(exc), OasstErrorCode.USER_DISABLED, HTTPStatus.FORBIDDEN)
 
 
-def acting_user(client: ApiClient, protocol_user: dict) -> User:
-    """The (possibly new) user a body's ``user`` object names, within ``client``."""
+def acting_user(client: ApiClient, protocol_user: dict, *, create: bool = True) -> User:
+    """The (possibly new) user a body's ``user`` object names, within ``client``; with
+    ``create=False`` None when the client has no such user yet."""
     try:
         return ensure_user(
             api_client=client,
             auth_method=protocol_user["auth_method"],
             username=protocol_user["id"],
             display_name=protocol_user.get("display_name"),
+            create=create,
         )
     except UserDisabled as exc:
         raise _disabled(exc) from exc
@@ -103,6 +107,12 @@ def parse_user_header(request) -> tuple[str, str] | None:
         raise ProtocolError(
             "X-OASST-USER must be 'auth_method:username' with auth_method one of "
             + ", ".join(AuthMethod.values),
+            OasstErrorCode.AUTH_AND_USERNAME_REQUIRED,
+        )
+    if len(username) > USERNAME_MAX_LENGTH:
+        raise ProtocolError(
+            f"X-OASST-USER: the username has {len(username)} characters; "
+            f"the limit is {USERNAME_MAX_LENGTH}",
             OasstErrorCode.AUTH_AND_USERNAME_REQUIRED,
         )
     return auth_method, username

@@ -13,7 +13,8 @@ import logging
 from http import HTTPStatus
 
 from django import db
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -160,6 +161,12 @@ def protocol_exception_handler(exc: Exception, context) -> Response:
             OasstErrorCode.GENERIC_ERROR,
             422,
             errors=exc.detail,
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(
+            f"request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+            OasstErrorCode.GENERIC_ERROR,
+            413,
         )
     if isinstance(exc, drf.Throttled):
         wait = f"; retry in {int(exc.wait)} s" if exc.wait is not None else ""

@@ -41,9 +41,11 @@ class FrontendUsersView(APIView):
     """GET /frontend_users/ (deprecated in OA): users by username; POST registers a user of
     the calling client (created if missing, settings applied where they differ)."""
 
+    acting_user_field = ""  # the throttle counts this user (throttling.py)
+
     @extend_schema(
         parameters=[wire.UsersByUsernameQuery],
-        responses={200: wire.FrontEndUserOut(many=True), 403: ERROR_RESPONSE},
+        responses={200: wire.FrontEndUserOut(many=True), 400: ERROR_RESPONSE, 403: ERROR_RESPONSE},
     )
     def get(self, request):
         data = wire.valid_query(wire.UsersByUsernameQuery, request)

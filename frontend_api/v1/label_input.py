@@ -13,6 +13,7 @@ from rest_framework import serializers
 from backend.trees.services import interactions
 from backend.trees.services.moderation import report_message
 from frontend_api.v1.auth import ProtocolUserSerializer
+from frontend_api.v1.strict_fields import StrictFloatField
 
 _LABEL_ITEM = {
     "type": "object",
@@ -37,14 +38,14 @@ class LabelsField(serializers.Field):
     service's rule (``interactions.validate_labels``)."""
 
     default_error_messages = {
-        "form": "expected a map of label to value, or a list of {name, value}",
+        "form": "expected a map of label to value, or a list of {{name, value}}",
         "item": "item {index}: expected {{'name': label, 'value': number}}",
         "twice": "label {name!r} is given twice",
     }
 
     def to_internal_value(self, data) -> dict[str, float]:
         if isinstance(data, dict):
-            return serializers.DictField(child=serializers.FloatField()).run_validation(data)
+            return serializers.DictField(child=_label_value()).run_validation(data)
         if not isinstance(data, list):
             self.fail("form")
         labels: dict[str, float] = {}
@@ -55,11 +56,15 @@ class LabelsField(serializers.Field):
                 self.fail("item", index=index)
             if item["name"] in labels:
                 self.fail("twice", name=item["name"])
-            labels[item["name"]] = serializers.FloatField().run_validation(item["value"])
+            labels[item["name"]] = _label_value().run_validation(item["value"])
         return labels
 
     def to_representation(self, value):
         return value
+
+
+def _label_value() -> StrictFloatField:
+    return StrictFloatField()
 
 
 class TextLabelsInput(serializers.Serializer):

@@ -183,6 +183,8 @@ class MessageEditView(APIView):
 
     Answers the edited message (OA answers an empty 200)."""
 
+    acting_user_field = "user"  # the throttle counts this user (throttling.py)
+
     permission_classes = [IsTrustedClient]
 
     @extend_schema(
@@ -219,6 +221,8 @@ class MessageEmojiView(APIView):
 
     Any client, on any message, for one of its own users; a red flag queues the message
     for moderators and lets auto moderation look at the tree."""
+
+    acting_user_field = "user"  # the throttle counts this user (throttling.py)
 
     @extend_schema(
         request=wire.MessageEmojiInput,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from django.urls import path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -24,7 +23,7 @@ class AuthCheckView(APIView):
 
     @extend_schema(
         tags=["auth"],
-        responses={200: OpenApiTypes.STR, 403: ERROR_RESPONSE},
+        responses={200: {"type": "string", "nullable": True}, 403: ERROR_RESPONSE},
     )
     def get(self, request):
         return Response(request.auth.admin_email or None)

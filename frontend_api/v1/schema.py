@@ -8,8 +8,9 @@ adds what follows from the plumbing itself, so no view has to repeat it:
 - 403 (``X-API-Key`` missing, unknown or disabled) on every operation that takes a key;
 - 429 (a throttle budget spent) on every throttled operation;
 - 422 (``errors`` per field) on every operation with a body or a parameter to validate;
-- 415 on every operation with a body (a body that is not JSON);
 - 404 on every operation with a path parameter (nothing by that id, or not the client's);
+- 400 (not JSON, nested too deep), 413 (too large) and 415 (not ``application/json``) on
+  every operation with a body;
 - 503 (the database unreachable or too slow) on every operation that takes a key.
 """
 
@@ -28,8 +29,9 @@ USER_HEADER_PARAMETER = OpenApiParameter(
         "The user the frontend acts for, `auth_method:username` (auth_method one of local, "
         "discord, google, system), e.g. `discord:123456`. It names the user that ack, nack and "
         "reads act for (created on first sight within the calling client) and selects the "
-        "per-user throttle budget. A malformed value is a 400 (error_code 2012). Bodies that "
-        "carry an OA `user` object (task requests, interactions) take the user from it."
+        "per-user throttle budget. A malformed value, or a username over 128 characters, is a "
+        "400 (error_code 2012). Operations whose body carries an OA `user` object (task "
+        "requests, interactions) take the user, and its throttle budget, from the body."
     ),
 )
 
@@ -47,6 +49,8 @@ GENERIC_ERRORS = {
     "(error_code 429); Retry-After says when to try again.",
     422: "The body or a parameter is invalid (error_code 0): `errors` holds the problem per field.",
     404: "Nothing by that id is visible to the calling client.",
+    400: "The body is not JSON, or nests deeper than GROVE_MAX_JSON_DEPTH (error_code 0).",
+    413: "The body is larger than GROVE_MAX_REQUEST_BYTES (error_code 0).",
     415: "The body is not `application/json` (error_code 0).",
     503: "The database cannot be reached or did not answer in time (error_code 500); "
     "Retry-After says when to try again.",
@@ -88,7 +92,7 @@ class ProtocolAutoSchema(AutoSchema):
         if has_input:
             statuses.append(422)
         if "requestBody" in operation:
-            statuses.append(415)
+            statuses.extend((400, 413, 415))
         if any(p["in"] == "path" for p in parameters):
             statuses.append(404)
         return statuses

@@ -14,12 +14,14 @@ from rest_framework.views import APIView
 
 from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
+from backend.trees.errors import TaskNotFound, TaskNotOwned
 from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.label_input import TextLabelsInput, store_labels
 from frontend_api.v1.protocol import render_task, task_done
+from frontend_api.v1.strict_fields import StrictIntegerField
 from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut, any_interaction
 
 LEGACY_KINDS = {"summarize_story", "rate_summary"}
@@ -47,6 +49,8 @@ class TaskRequestInput(serializers.Serializer):
 class TaskRequestView(APIView):
     """POST /tasks/: the next task for a user (OA ``TaskRequest`` → ``AnyTask``)."""
 
+    acting_user_field = "user"  # the throttle counts this user (throttling.py)
+
     InputSerializer = TaskRequestInput
 
     @extend_schema(
@@ -71,6 +75,8 @@ class TaskAvailabilityQuery(serializers.Serializer):
 
 class TaskAvailabilityView(APIView):
     """POST /tasks/availability?lang=: number of available tasks per task type."""
+
+    acting_user_field = ""  # the throttle counts this user (throttling.py)
 
     @extend_schema(
         parameters=[TaskAvailabilityQuery],
@@ -178,7 +184,7 @@ class RankingSerializer(serializers.Serializer):
 
     message_id = serializers.CharField(max_length=200, help_text=ACKED_ID)
     ranking = serializers.ListField(
-        child=serializers.IntegerField(),
+        child=StrictIntegerField(),
         min_length=1,
         help_text="Indices into the task's replies, best first; each reply exactly once.",
     )
@@ -203,6 +209,8 @@ class TaskInteractionInput(serializers.Serializer):
 class TaskInteractionView(APIView):
     """POST /tasks/interaction: what the user did (OA ``AnyInteraction``) → ``TaskDone``."""
 
+    acting_user_field = "user"  # the throttle counts this user (throttling.py)
+
     InputSerializer = TaskInteractionInput
 
     @extend_schema(
@@ -225,12 +233,17 @@ class TaskInteractionView(APIView):
                 OasstErrorCode.TASK_INVALID_RESPONSE_TYPE,
             )
         data = _valid(serializer_class, request)
-        user = acting_user(request.auth, head["user"])
         if head["type"] == "text_labels":
-            return Response(task_done(store_labels(user, data)))
+            labeller = labelling_user(request, head["user"], data)
+            return Response(task_done(store_labels(labeller, data)))
         task = task_lifecycle.task_for_frontend_message(
             api_client_id=request.auth.id, frontend_message_id=data["message_id"]
         )
+        # A task handed to a user is answered by that user, who exists: a name never seen
+        # is refused without creating a row for it.
+        user = acting_user(request.auth, head["user"], create=task.user_id is None)
+        if user is None:
+            raise TaskNotOwned(f"task {task.id} is assigned to another user")
         if head["type"] == "text_reply_to_message":
             interactions.submit_text_reply(
                 task_id=task.id,
@@ -247,6 +260,17 @@ class TaskInteractionView(APIView):
                 not_rankable=bool(data.get("not_rankable")),
             )
         return Response(task_done(task.id))
+
+
+def labelling_user(request, protocol_user: dict, data: dict):
+    """A review (labels with a task id) comes from the task's user, who exists: an unknown
+    name is refused without a row being created. A report may come from a new user."""
+    user = acting_user(request.auth, protocol_user, create=not data.get("task_id"))
+    if user is None:
+        if selectors.task_of_client(data["task_id"], api_client_id=request.auth.id) is None:
+            raise TaskNotFound(f"task {data['task_id']} not found")  # another client's
+        raise TaskNotOwned(f"task {data['task_id']} is assigned to another user")
+    return user
 
 
 def _valid(serializer_class, request) -> dict:

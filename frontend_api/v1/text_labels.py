@@ -12,11 +12,10 @@ from backend.trees.core.config import LABEL_WIDGETS
 from backend.trees.growth_config import active_config
 from backend.trees.moderation_selectors import labels_for_message
 from frontend_api.v1.admin_config import valid_data
-from frontend_api.v1.auth import acting_user
 from frontend_api.v1.label_input import TextLabelsInput, store_labels
 from frontend_api.v1.protocol import label_description
 from frontend_api.v1.task_schemas import LabelDescriptionOutput
-from frontend_api.v1.tasks import ERROR_RESPONSE
+from frontend_api.v1.tasks import ERROR_RESPONSE, labelling_user
 
 TAGS = ["text_labels"]
 # OA's report_labels, in its order.
@@ -50,6 +49,8 @@ class LabelTextView(APIView):
     """POST /text_labels/: with ``task_id`` a review through that label task; without, a
     report (free labels; ``is_report`` also red-flags the message for moderators)."""
 
+    acting_user_field = "user"  # the throttle counts this user (throttling.py)
+
     @extend_schema(
         tags=TAGS,
         request=TextLabelsInput,
@@ -57,8 +58,7 @@ class LabelTextView(APIView):
     )
     def post(self, request):
         data = valid_data(TextLabelsInput, request.data)
-        user = acting_user(request.auth, data["user"])
-        store_labels(user, data)
+        store_labels(labelling_user(request, data["user"], data), data)
         return Response(status=204)
 
 

@@ -106,7 +106,11 @@ def counters() -> RedisCounters | LocalCounters:
 class ProtocolRateThrottle(BaseThrottle):
     """The API client's budget (``api_client`` rate) and the acting user's (``user`` rate).
 
-    The user is the one a request acts for: X-OASST-USER, or the body's ``user`` object.
+    The user is the one the view acts for, read from where that view reads it: a view whose
+    body names the user declares ``acting_user_field`` (the body's field with the OA user
+    object, or ``""`` when the body is that object) and is counted on that user, whatever
+    X-OASST-USER says; every other view acts for X-OASST-USER. So a client cannot spread one
+    user's requests over budgets by varying a header the view ignores.
     """
 
     THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
@@ -116,7 +120,7 @@ class ProtocolRateThrottle(BaseThrottle):
         self.retry_after: float | None = None
 
     def allow_request(self, request, view) -> bool:
-        budgets = self.budgets(request)
+        budgets = self.budgets(request, view)
         if not budgets:
             return True
         now = self.timer()
@@ -136,7 +140,7 @@ class ProtocolRateThrottle(BaseThrottle):
     def wait(self) -> float | None:
         return self.retry_after
 
-    def budgets(self, request) -> list[Budget]:
+    def budgets(self, request, view=None) -> list[Budget]:
         if request.auth is None:
             return []
         budgets = []
@@ -145,7 +149,7 @@ class ProtocolRateThrottle(BaseThrottle):
             limit, period = parse_rate(client_rate)
             budgets.append(Budget(f"api_client:{request.auth.id}", limit, period))
         user_rate = self.THROTTLE_RATES.get("user")
-        ident = _acting_user_ident(request)
+        ident = _acting_user_ident(request, view)
         if user_rate and ident:
             limit, period = parse_rate(user_rate)
             # The user part is the caller's free text: hashed, so any name makes a short key.
@@ -154,11 +158,17 @@ class ProtocolRateThrottle(BaseThrottle):
         return budgets
 
 
-def _acting_user_ident(request) -> str:
-    ident = request.META.get(USER_HEADER, "")
-    if not ident and request.method in ("POST", "PUT", "PATCH"):
-        data = request.data if isinstance(request.data, dict) else {}
-        user = data.get("user") if isinstance(data.get("user"), dict) else None
-        if user:
-            ident = f"{user.get('auth_method')}:{user.get('id')}"
-    return str(ident)
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def _acting_user_ident(request, view) -> str:
+    """``auth_method:username`` as the view will resolve it; "" when it names nobody."""
+    field = getattr(view, "acting_user_field", None)
+    if field is None or request.method not in BODY_METHODS:
+        return request.META.get(USER_HEADER, "")
+    data = request.data if isinstance(request.data, dict) else {}
+    user = data.get(field) if field else data
+    if not isinstance(user, dict) or not user.get("id"):
+        return ""
+    # As ProtocolUserSerializer reads it (CharField trims), so " ada" is still ada.
+    return f"{user.get('auth_method')}:{str(user['id']).strip()}"

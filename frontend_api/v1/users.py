@@ -27,7 +27,7 @@ class UsersByUsernameView(APIView):
 
     @extend_schema(
         parameters=[wire.UsersByUsernameQuery],
-        responses={200: wire.FrontEndUserOut(many=True), 403: ERROR_RESPONSE},
+        responses={200: wire.FrontEndUserOut(many=True), 400: ERROR_RESPONSE, 403: ERROR_RESPONSE},
     )
     def get(self, request):
         return Response(_users_between(request, wire.UsersByUsernameQuery, "username"))
@@ -38,7 +38,7 @@ class UsersByDisplayNameView(APIView):
 
     @extend_schema(
         parameters=[wire.UsersByDisplayNameQuery],
-        responses={200: wire.FrontEndUserOut(many=True), 403: ERROR_RESPONSE},
+        responses={200: wire.FrontEndUserOut(many=True), 400: ERROR_RESPONSE, 403: ERROR_RESPONSE},
     )
     def get(self, request):
         return Response(_users_between(request, wire.UsersByDisplayNameQuery, "display_name"))

@@ -7,6 +7,13 @@ included, which never see a rejected handshake's status) learns why:
 
     {"type": "error", "message": "...", "error_code": 2}  then close code 4401 (or 4403)
 
+A browser's socket (one with an ``Origin`` header) is refused the same way, with 4403, unless
+the origin's host is the host the socket was opened on or matches GROVE_WS_ALLOWED_ORIGINS
+(default: GROVE_ALLOWED_HOSTS); a socket without ``Origin`` (a bot, a server) is not checked.
+A frame longer than GROVE_WS_MAX_FRAME_BYTES closes the socket with 1009 (message too big)
+after an error frame; run uvicorn with ``--ws-max-size`` at that size so that it never reads
+more (scripts/run does).
+
 An accepted socket gets ``{"type": "keepalive"}`` every GROVE_WS_KEEPALIVE_SECONDS (25 s by
 default), so a quiet socket never meets a proxy's idle timeout (nginx's 60 s
 ``proxy_read_timeout``, most load balancers' 60 s); clients ignore it.
@@ -18,11 +25,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils.http import is_same_domain
 
 from backend.accounts.models import ApiClient
 from backend.accounts.selectors import api_client_for_key
@@ -31,13 +39,35 @@ from frontend_api.v1.errors import OasstErrorCode
 logger = logging.getLogger("grove.ws")
 
 CLOSE_UNAUTHENTICATED = 4401  # no key, an unknown key or a disabled client
-CLOSE_FORBIDDEN = 4403  # a valid client that may not use this socket (admin: trusted only)
+CLOSE_FORBIDDEN = 4403  # a valid client that may not use this socket, or a foreign Origin
+CLOSE_TOO_BIG = 1009  # RFC 6455 "message too big": a frame over GROVE_WS_MAX_FRAME_BYTES
+
+
+def header(scope: dict, name: bytes) -> str:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1").strip()
+    return ""
+
+
+def is_allowed_origin(scope: dict) -> bool:
+    """No Origin (not a browser), the socket's own host, or a host GROVE_WS_ALLOWED_ORIGINS
+    allows (Django's host patterns: ``.example.org`` for subdomains, ``*`` for any)."""
+    origin = header(scope, b"origin")
+    if not origin:
+        return True
+    origin_host = urlsplit(origin).hostname or ""
+    own_host = urlsplit("//" + header(scope, b"host")).hostname or ""
+    if origin_host and origin_host == own_host:
+        return True
+    patterns = (p.strip("[]") for p in settings.GROVE_WS_ALLOWED_ORIGINS)  # "[::1]" -> "::1"
+    return any(is_same_domain(origin_host, pattern) for pattern in patterns)
 
 
 def api_key_from_scope(scope: dict) -> str:
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"x-api-key":
-            return value.decode("latin-1").strip()
+    key = header(scope, b"x-api-key")
+    if key:
+        return key
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     return (query.get("api_key") or [""])[0].strip()
 
@@ -59,6 +89,13 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
             api_key_from_scope(self.scope)
         )
         await self.accept()
+        if not is_allowed_origin(self.scope):
+            await self.refuse(
+                "this Origin may not open Grove sockets (GROVE_WS_ALLOWED_ORIGINS)",
+                OasstErrorCode.API_CLIENT_NOT_AUTHORIZED,
+                CLOSE_FORBIDDEN,
+            )
+            return
         if client is None:
             await self.refuse(
                 "API key not authorized (X-API-Key header or api_key query parameter)",
@@ -115,6 +152,15 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
         if self.client is None:
             return  # refused; the close is on its way
+        size = len(text_data.encode("utf-8")) if text_data else len(bytes_data or b"")
+        if size > settings.GROVE_WS_MAX_FRAME_BYTES:
+            await self.refuse(
+                f"a frame holds at most {settings.GROVE_WS_MAX_FRAME_BYTES} bytes",
+                OasstErrorCode.GENERIC_ERROR,
+                CLOSE_TOO_BIG,
+            )
+            self.client = None  # ignore whatever else arrives before the close
+            return
         try:
             content = json.loads(text_data) if text_data else None
         except ValueError:

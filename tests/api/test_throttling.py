@@ -93,3 +93,54 @@ def test_local_counters_count_per_window_and_start_over_in_the_next():
 )
 def test_rates_are_drf_rate_strings(rate, parsed):
     assert throttling.parse_rate(rate) == parsed
+
+
+def test_a_body_user_is_counted_whatever_x_oasst_user_says(frontend, rates):
+    rates(user="2/minute")
+    ada = {"id": "ada", "display_name": "Ada", "auth_method": "local"}
+    statuses = [
+        frontend.post("tasks/availability", ada, user=f"local:decoy-{i}").status_code
+        for i in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+
+
+def test_a_body_user_with_padding_is_the_same_user(frontend, rates):
+    rates(user="2/minute")
+    names = ["ada", " ada", "ada "]
+    statuses = [
+        frontend.post(
+            "tasks/availability", {"id": name, "display_name": "Ada", "auth_method": "local"}
+        ).status_code
+        for name in names
+    ]
+    assert statuses == [200, 200, 429]
+
+
+def test_a_header_view_counts_the_header_user_whatever_the_body_adds(frontend, rates):
+    rates(user="2/minute")
+    frontend.post("frontend_users/", {"id": "ada", "display_name": "A", "auth_method": "local"})
+    statuses = []
+    for i in range(3):
+        body = {"message_id": f"m{i}", "user": {"id": f"decoy-{i}", "auth_method": "local"}}
+        missing = "00000000-0000-0000-0000-000000000000"
+        statuses.append(frontend.post(f"tasks/{missing}/ack", body, user="local:ada").status_code)
+    assert statuses[-1] == 429
+
+
+def test_every_view_that_acts_for_a_body_user_tells_the_throttle_where_it_is():
+    import inspect
+
+    from django.urls import get_resolver
+
+    def views(patterns):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                yield from views(pattern.url_patterns)
+            elif hasattr(pattern.callback, "view_class"):
+                yield pattern.callback.view_class
+
+    for view in set(views(get_resolver().url_patterns)):
+        source = inspect.getsource(view)
+        if "acting_user(" in source or "register_frontend_user(" in source:
+            assert getattr(view, "acting_user_field", None) is not None, view

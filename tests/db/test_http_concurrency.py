@@ -6,13 +6,7 @@ database; the requests come from as many threads, released at once.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -20,60 +14,22 @@ from backend.accounts.services import create_api_client
 from backend.trees.models import Task
 from bench.concurrent_replies import post
 from tests.builders import add_reply, make_tree, make_user
-from tests.live import free_port, test_database_url
+from tests.live import serve_grove
 
-ROOT = Path(__file__).resolve().parents[2]
 WEB_PROCESSES = 4
-KEY = "http-concurrency-key-0123456789"
+KEY = "http-concurrency-key-0123456789abcdef"
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
 def server():
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": test_database_url(),
-        "CELERY_TASK_ALWAYS_EAGER": "true",
-        "GROVE_THROTTLE_USER": "100000/minute",
-        "GROVE_THROTTLE_CLIENT": "100000/minute",
-    }
-    env.pop("GROVE_TEST_DB_NAME", None)
-    uvicorn = Path(sys.executable).with_name("uvicorn")
-    process = subprocess.Popen(
-        [
-            str(uvicorn),
-            "backend.asgi:application",
-            "--port",
-            str(port),
-            "--workers",
-            str(WEB_PROCESSES),
-            "--log-level",
-            "warning",
-            "--lifespan",
-            "off",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("the web server did not start")
-                time.sleep(0.2)
+    with serve_grove(
+        workers=WEB_PROCESSES,
+        GROVE_THROTTLE_USER="100000/minute",
+        GROVE_THROTTLE_CLIENT="100000/minute",
+    ) as port:
         yield port
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=15)
 
 
 @pytest.mark.parametrize("requests", [100, 200])

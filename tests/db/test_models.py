@@ -223,6 +223,6 @@ def test_only_one_config_version_is_active():
 
 def test_api_key_is_stored_only_as_a_digest():
     client = make_client()
-    stored = ApiClient.objects.values_list("api_key_digest", "api_key_prefix").get(id=client.id)
+    stored = ApiClient.objects.values_list("api_key_digest", "key_id").get(id=client.id)
     assert len(stored[0]) == 64
     assert len(stored[1]) == 8

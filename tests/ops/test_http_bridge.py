@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from asgiref.sync import async_to_sync
 
@@ -106,3 +107,14 @@ async def test_async_to_sync_in_a_request_runs_on_the_servers_event_loop():
 
     await call(ThreadedWsgi(app, threads=1), [{"type": "http.request", "body": b""}])
     assert loops == [asyncio.get_running_loop()]
+
+
+async def test_a_body_past_the_limit_is_answered_413_without_reading_the_rest():
+    app = ThreadedWsgi(echo, threads=1, max_body_bytes=10)
+    parts = [{"type": "http.request", "body": b"x" * 8, "more_body": True}] * 3
+    sent = await call(app, parts)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"]) == {
+        "message": "request body larger than 10 bytes",
+        "error_code": 0,
+    }

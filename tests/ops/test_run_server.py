@@ -5,6 +5,7 @@ websocket, with no PostgreSQL, Redis or broker in the environment."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import signal
@@ -23,12 +24,16 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from backend.settings import INSECURE_DEV_SECRET_KEY
 from tests.ops.embedded import ROOT, embedded_environment, run_manage
 
 BOOTSTRAP_API_KEY = "ops-test-bootstrap-key-0123456789"
 STARTUP_TIMEOUT_SECONDS = 15.0
 # The flags scripts/run passes to uvicorn.
-UVICORN_FLAGS = ("--workers", "1", "--ws", "websockets-sansio", "--lifespan", "off")
+UVICORN_FLAGS = (
+    *("--workers", "1", "--ws", "websockets-sansio", "--lifespan", "off"),
+    *("--ws-max-size", "65536"),
+)
 
 
 def free_port() -> int:
@@ -98,7 +103,10 @@ def embedded_server(var_dir: Path) -> Iterator[str]:
 def test_bootstrap_gives_the_first_client_the_configured_key(embedded_server, var_dir):
     with sqlite3.connect(var_dir / "grove.sqlite3") as db:
         rows = db.execute("SELECT api_key_digest, trusted FROM accounts_apiclient").fetchall()
-    assert rows == [(hashlib.sha256(BOOTSTRAP_API_KEY.encode()).hexdigest(), 1)]
+    # The embedded profile's key-hash secret is its public development SECRET_KEY.
+    plain = hashlib.sha256(BOOTSTRAP_API_KEY.encode()).hexdigest()
+    keyed = hmac.new(INSECURE_DEV_SECRET_KEY.encode(), plain.encode(), "sha256").hexdigest()
+    assert rows == [(keyed, 1)]
 
 
 def test_health_reports_the_embedded_profile(embedded_server):
@@ -181,3 +189,21 @@ def test_four_concurrent_bots_on_sqlite_never_get_a_500(embedded_server, var_dir
     assert not failures, (len(failures), len(answers), failures[:3])
     assert sum(1 for step, status, _ in answers if step == "answer" and status == 200) > BOTS
     assert "database is locked" not in (var_dir / "uvicorn.log").read_text()
+
+
+# --- credentials in URLs (reliability finding 6) ---------------------------------------------
+
+
+def test_rest_refuses_a_key_in_the_url_and_no_log_line_holds_it(embedded_server, var_dir):
+    url = f"{embedded_server}/api/v1/auth/check?api_key={BOOTSTRAP_API_KEY}"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=5)
+    assert refused.value.code == 403
+    ws_url = embedded_server.replace("http://", "ws://")
+    with connect(f"{ws_url}/ws/tasks/?api_key={BOOTSTRAP_API_KEY}", open_timeout=5) as websocket:
+        websocket.send(json.dumps({"type": "ping"}))
+        assert json.loads(websocket.recv(timeout=5)) == {"type": "pong"}
+    log = (var_dir / "uvicorn.log").read_text()
+    assert "/api/v1/auth/check?api_key=[redacted]" in log
+    assert "/ws/tasks/?api_key=[redacted]" in log
+    assert BOOTSTRAP_API_KEY not in log

@@ -27,8 +27,10 @@ class Sockets:
     def __init__(self):
         self.open: list[WebsocketCommunicator] = []
 
-    async def connect(self, path: str, *, key: str | None = None) -> WebsocketCommunicator:
-        headers = [(b"x-api-key", key.encode())] if key else []
+    async def connect(
+        self, path: str, *, key: str | None = None, headers: list | None = None
+    ) -> WebsocketCommunicator:
+        headers = [*(headers or []), *([(b"x-api-key", key.encode())] if key else [])]
         socket = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await socket.connect(timeout=TIMEOUT)
         assert connected

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -61,9 +62,12 @@ def _start(task_id, user: User, now: datetime, kinds, what: str) -> tuple[Task, 
 
 
 def clean_message_text(text: str) -> str:
-    """The text a message stores: stripped, not empty, at most GROVE_MAX_MESSAGE_LENGTH."""
+    """The text a message stores: stripped, not empty, at most GROVE_MAX_MESSAGE_LENGTH.
+
+    A text of nothing but whitespace and invisible format characters (zero-width space and
+    joiners, word joiner, BOM, soft hyphen: Unicode category Cf) is empty too."""
     cleaned = (text or "").strip()
-    if not cleaned:
+    if not cleaned or all(c.isspace() or unicodedata.category(c) == "Cf" for c in cleaned):
         raise TextEmpty("the message text is empty")
     if len(cleaned) > settings.GROVE_MAX_MESSAGE_LENGTH:
         raise TextTooLong(

@@ -131,13 +131,14 @@ def _claim(
         locked = work_queries.lock_work(row.id, tree_id=row.tree_id, kind=chosen.kind)
         if locked is None:
             return None
-    pending, on_node, in_tree = work_queries.live_counts(
+    pending, on_node, in_tree, mine_on_node = work_queries.live_counts(
         user_id=user.id, row=locked, now=now, config=config
     )
     if pending >= config.max_pending_tasks_per_user:
         raise policy.TooManyPendingTasks(chosen.kind, "too many pending tasks")
     if locked is not None and (
-        on_node >= locked.slots
+        mine_on_node  # one user's parallel request claimed this node first
+        or on_node >= locked.slots
         or (chosen.kind in REPLY_KINDS and in_tree >= (locked.tree_room or 0))
     ):
         return None

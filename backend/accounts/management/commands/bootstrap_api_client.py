@@ -1,7 +1,7 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from backend.accounts.services import bootstrap_api_client
+from backend.accounts.services import InvalidApiKey, bootstrap_api_client
 
 
 class Command(BaseCommand):
@@ -11,13 +11,17 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        issued = bootstrap_api_client(api_key=settings.GROVE_BOOTSTRAP_API_KEY or None)
+        try:
+            issued = bootstrap_api_client(api_key=settings.GROVE_BOOTSTRAP_API_KEY or None)
+        except InvalidApiKey as exc:
+            raise CommandError(f"GROVE_BOOTSTRAP_API_KEY: {exc}") from exc
         if issued is None:
             self.stdout.write("API clients exist already; no key printed.")
             return
         if settings.GROVE_BOOTSTRAP_API_KEY:
             self.stdout.write(
-                f"Created trusted API client {issued.client.id} with GROVE_BOOTSTRAP_API_KEY."
+                f"Created trusted API client {issued.client.id} (key {issued.client.key_id}) "
+                "with GROVE_BOOTSTRAP_API_KEY."
             )
             return
         self.stdout.write(

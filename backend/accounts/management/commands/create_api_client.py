@@ -19,4 +19,7 @@ class Command(BaseCommand):
             )
         except InvalidApiKey as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"client {issued.client.id}\napi key (shown once): {issued.api_key}")
+        self.stdout.write(
+            f"client {issued.client.id} (key {issued.client.key_id})\n"
+            f"api key (shown once): {issued.api_key}"
+        )
