@@ -5,7 +5,8 @@ adds what follows from the plumbing itself, so no view has to repeat it:
 
 - the ``X-OASST-USER`` header on every operation that takes an API key (the acting user: the
   per-user throttle counts it, and the reads and answers that act for a user read it);
-- 403 (``X-API-Key`` missing, unknown or disabled) on every operation that takes a key;
+- 403 (``X-API-Key`` missing, unknown or disabled) and 400 (a malformed ``X-OASST-USER``) on
+  every operation that takes a key;
 - 429 (a throttle budget spent) on every throttled operation;
 - 422 (``errors`` per field) on every operation with a body or a parameter to validate;
 - 404 on every operation with a path parameter (nothing by that id, or not the client's);
@@ -49,7 +50,8 @@ GENERIC_ERRORS = {
     "(error_code 429); Retry-After says when to try again.",
     422: "The body or a parameter is invalid (error_code 0): `errors` holds the problem per field.",
     404: "Nothing by that id is visible to the calling client.",
-    400: "The body is not JSON, or nests deeper than GROVE_MAX_JSON_DEPTH (error_code 0).",
+    400: "X-OASST-USER is malformed (error_code 2012), or the body is not JSON or nests deeper "
+    "than GROVE_MAX_JSON_DEPTH (error_code 0).",
     413: "The body is larger than GROVE_MAX_REQUEST_BYTES (error_code 0).",
     415: "The body is not `application/json` (error_code 0).",
     503: "The database cannot be reached or did not answer in time (error_code 500); "
@@ -82,7 +84,8 @@ class ProtocolAutoSchema(AutoSchema):
     def _generic_statuses(self, operation: dict) -> list[int]:
         statuses = []
         if self._takes_api_key():
-            statuses.extend((403, 503))  # the key is checked against the database
+            # The key is checked against the database; a malformed X-OASST-USER is a 400.
+            statuses.extend((400, 403, 503))
         if self.view.get_throttles():
             statuses.append(429)
         parameters = operation.get("parameters", [])
@@ -92,7 +95,7 @@ class ProtocolAutoSchema(AutoSchema):
         if has_input:
             statuses.append(422)
         if "requestBody" in operation:
-            statuses.extend((400, 413, 415))
+            statuses.extend((400, 413, 415))  # not JSON or too deep; too large; not JSON
         if any(p["in"] == "path" for p in parameters):
             statuses.append(404)
         return statuses
