@@ -12,7 +12,8 @@ adds what follows from the plumbing itself, so no view has to repeat it:
 - 404 on every operation with a path parameter (nothing by that id, or not the client's);
 - 400 (not JSON, nested too deep), 413 (too large) and 415 (not ``application/json``) on
   every operation with a body;
-- 503 (the database unreachable or too slow) on every operation that takes a key.
+- 503 (the database unreachable or too slow) on every operation that takes a key;
+- 500 (an unexpected error, in OA's shape, without detail) on every operation.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ GENERIC_ERRORS = {
     "than GROVE_MAX_JSON_DEPTH (error_code 0).",
     413: "The body is larger than GROVE_MAX_REQUEST_BYTES (error_code 0).",
     415: "The body is not `application/json` (error_code 0).",
+    500: "An unexpected error (error_code 500); the answer carries no detail, the log does.",
     503: "The database cannot be reached or did not answer in time (error_code 500); "
     "Retry-After says when to try again.",
 }
@@ -82,7 +84,7 @@ class ProtocolAutoSchema(AutoSchema):
         return operation
 
     def _generic_statuses(self, operation: dict) -> list[int]:
-        statuses = []
+        statuses = [500]
         if self._takes_api_key():
             # The key is checked against the database; a malformed X-OASST-USER is a 400.
             statuses.extend((400, 403, 503))

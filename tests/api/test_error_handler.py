@@ -15,6 +15,7 @@ from rest_framework import exceptions as drf
 from rest_framework.test import APIClient
 
 from frontend_api.v1.errors import OasstErrorCode, protocol_exception_handler
+from tests.api.conftest import protocol_user
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +60,16 @@ def test_an_unexpected_error_is_a_logged_500_without_its_details(caplog):
     assert oa_error(response) == (500, OasstErrorCode.SERVER_ERROR0)
     assert "secret detail" not in response.data["message"]
     assert any("event=unhandled_error" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unexpected_error_in_a_view_answers_500_in_oa_shape_over_http(frontend, monkeypatch):
+    """The catch-all over HTTP: a fault injected in the service (nothing else stands in)."""
+    from backend.trees.services import tasks
+
+    def broken(**_kwargs):
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(tasks, "request_task", broken)
+    response = frontend.post("tasks/", {"type": "random", "user": protocol_user("alice")})
+    assert oa_error(response) == (500, OasstErrorCode.SERVER_ERROR0)
+    assert b"secret detail" not in response.content and b"Traceback" not in response.content
