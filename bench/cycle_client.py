@@ -65,6 +65,7 @@ class Volunteer:
         self.texts = texts
         self.rng = random.Random(seed)
         self.decks: dict[str, list[str]] = {}
+        self.passes: dict[str, int] = {}
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
     def post(self, name: str, path: str, body: dict) -> tuple[Call, dict]:
@@ -148,13 +149,17 @@ class Volunteer:
         }
 
     def next_text(self, role: str) -> str:
-        """The next text of a shuffled deck per role: a volunteer does not send the same text
-        twice before the deck runs out (OA's duplicate filter answers 1009 to a repeat)."""
+        """The next text of a shuffled deck per role. A volunteer never sends the same text
+        twice (OA's duplicate filter answers 1009 to a repeat): the sample holds ~170 distinct
+        prompter texts, fewer than one volunteer writes in a phase, so each later pass through
+        the deck marks its texts with the pass number."""
         deck = self.decks.get(role)
         if not deck:
-            unique = sorted(set(self.texts[role]))  # the sample repeats some texts
+            unique = sorted({text.strip() for text in self.texts[role]})
             deck = self.decks[role] = self.rng.sample(unique, len(unique))
-        return deck.pop()
+            self.passes[role] = self.passes.get(role, 0) + 1
+        text = deck.pop()
+        return text if self.passes[role] == 1 else f"{text} ({self.passes[role]})"
 
     def label_value(self, name: str) -> float:
         """Mostly clean, good-quality reviews, so trees grow instead of being aborted."""
