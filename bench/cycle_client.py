@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from bench.texts import TextDeck
+
 QUERY_HEADER = "X-Grove-Queries"
 # The same OA sample bench/volunteers.py uses; read here too because the driver measures
 # from outside and must not import Django (bench/volunteers.py does).
@@ -64,8 +66,7 @@ class Volunteer:
         self.user = {"id": name, "display_name": name, "auth_method": "local"}
         self.texts = texts
         self.rng = random.Random(seed)
-        self.decks: dict[str, list[str]] = {}
-        self.passes: dict[str, int] = {}
+        self.deck = TextDeck(texts, self.rng)
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
 
     def post(self, name: str, path: str, body: dict) -> tuple[Call, dict]:
@@ -126,7 +127,7 @@ class Volunteer:
                 "user": self.user,
                 "message_id": frontend_id,
                 "user_message_id": f"{frontend_id}-reply",
-                "text": self.next_text(role),
+                "text": self.deck.next(role),
                 "lang": "en",
             }
         if kind.startswith("label_"):
@@ -147,19 +148,6 @@ class Volunteer:
             "message_id": frontend_id,
             "ranking": order,
         }
-
-    def next_text(self, role: str) -> str:
-        """The next text of a shuffled deck per role. A volunteer never sends the same text
-        twice (OA's duplicate filter answers 1009 to a repeat): the sample holds ~170 distinct
-        prompter texts, fewer than one volunteer writes in a phase, so each later pass through
-        the deck marks its texts with the pass number."""
-        deck = self.decks.get(role)
-        if not deck:
-            unique = sorted({text.strip() for text in self.texts[role]})
-            deck = self.decks[role] = self.rng.sample(unique, len(unique))
-            self.passes[role] = self.passes.get(role, 0) + 1
-        text = deck.pop()
-        return text if self.passes[role] == 1 else f"{text} ({self.passes[role]})"
 
     def label_value(self, name: str) -> float:
         """Mostly clean, good-quality reviews, so trees grow instead of being aborted."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 SEED_MESSAGES = (
@@ -27,3 +28,24 @@ def realistic_texts() -> dict[str, list[str]]:
     for row in rows:
         texts.setdefault(row["role"], []).append(row["text"])
     return texts
+
+
+class TextDeck:
+    """Texts for one volunteer that never repeat (OA's duplicate filter answers 1009 to the
+    same text from the same user): a shuffled pass through the distinct texts of a role,
+    then further passes with the pass number appended, however few texts the sample has."""
+
+    def __init__(self, texts: dict[str, list[str]], rng: random.Random):
+        self.texts = texts
+        self.rng = rng
+        self.decks: dict[str, list[str]] = {}
+        self.passes: dict[str, int] = {}
+
+    def next(self, role: str) -> str:
+        deck = self.decks.get(role)
+        if not deck:
+            unique = sorted({text.strip() for text in self.texts[role]})
+            deck = self.decks[role] = self.rng.sample(unique, len(unique))
+            self.passes[role] = self.passes.get(role, 0) + 1
+        text = deck.pop()
+        return text if self.passes[role] == 1 else f"{text} ({self.passes[role]})"

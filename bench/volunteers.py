@@ -22,7 +22,7 @@ from backend.trees.services.interactions import submit_labels, submit_ranking, s
 from backend.trees.services.task_lifecycle import nack_task
 from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree
-from bench.texts import realistic_texts
+from bench.texts import TextDeck, realistic_texts
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Volunteers:
     outcomes: Counter = field(default_factory=Counter)
     now: datetime = field(default_factory=timezone.now)
     _ids: itertools.count = field(default_factory=itertools.count)
+    _decks: dict = field(default_factory=dict)
 
     def step(self, lang: str = "en") -> str:
         """One volunteer does one task; returns what happened."""
@@ -69,6 +70,12 @@ class Volunteers:
         self.outcomes[outcome] += 1
         return outcome
 
+    def _deck(self, user) -> TextDeck:
+        """Each volunteer's own texts, never the same twice (OA's duplicate filter)."""
+        if user.id not in self._decks:
+            self._decks[user.id] = TextDeck(self.texts, self.rng)
+        return self._decks[user.id]
+
     def _answer(self, task, user) -> str:
         kind = TaskKind(task.payload_type)
         if kind in (TaskKind.INITIAL_PROMPT, TaskKind.PROMPTER_REPLY, TaskKind.ASSISTANT_REPLY):
@@ -76,7 +83,7 @@ class Volunteers:
             submit_text_reply(
                 task_id=task.id,
                 user=user,
-                text=self.rng.choice(self.texts[role]),
+                text=self._deck(user).next(role),
                 frontend_message_id=f"sim-{next(self._ids)}",
                 rng=self.rng,
                 now=self.now,
