@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from tests.faults.processes import wait_until
 from tests.live import test_database_url
 from workers.celery import app
 from workers.monitoring import QUEUES
@@ -22,13 +22,8 @@ NODE_NAME = "grove-test-worker@localhost"
 
 def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1):
     """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"gave up after {timeout} s waiting for {getattr(condition, '__name__', '?')}")
+    what = getattr(condition, "__name__", "?")
+    return wait_until(condition, timeout=timeout, what=what, interval=interval)
 
 
 def _purge_queues() -> None:
