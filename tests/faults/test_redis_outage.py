@@ -74,11 +74,15 @@ class Volunteer(threading.Thread):
         except (urllib.error.URLError, OSError):  # no answer at all: counted as status 0
             status, raw = 0, b""
         elapsed = time.monotonic() - started
+        body = json.loads(raw) if raw else None
+        # OA's "no task available" (503/1006) is the engine's answer when the small forest has
+        # no work for this volunteer right now, not a fault: counted apart.
+        no_task = status == 503 and isinstance(body, dict) and body.get("error_code") == 1006
         with self.tally.lock:
             self.tally.requests += 1
-            self.tally.statuses[status] += 1
+            self.tally.statuses["no_task" if no_task else status] += 1
             self.tally.slowest = max(self.tally.slowest, elapsed)
-        return status, json.loads(raw) if raw else None
+        return status, body
 
     def run(self) -> None:
         while time.monotonic() < self.stop_at[0]:
@@ -200,7 +204,8 @@ def test_nothing_answered_is_lost_or_left_behind_when_redis_fails_under_load(tmp
     assert len(tally.answered) > 20, "too little load to mean anything"
     assert counts == {1: len(tally.answered)}, counts  # each exactly once
     assert unfinished == 0
-    assert not any(status >= 500 or status == 0 for status in tally.statuses), tally.statuses
+    faults = [s for s in tally.statuses if s != "no_task" and (s >= 500 or s == 0)]
+    assert not faults, tally.statuses
     assert tally.slowest < SLOW_REQUEST_SECONDS
     assert moved == [], "trees were left with work due"
 
