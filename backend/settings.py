@@ -282,6 +282,10 @@ GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES = env_int("GROVE_DUPLICATE_MESSAGE_WINDOW
 # A client disabled in one process may still be accepted by the others for that long.
 GROVE_API_CLIENT_CACHE_SECONDS = env_int("GROVE_API_CLIENT_CACHE_SECONDS", 30)
 GROVE_TASK_EXPIRY_SECONDS = env_int("GROVE_TASK_EXPIRY_SECONDS", 60 * 60 * 2)
+# PostgreSQL: a task request claims its slot in one round trip (the ``grove_claim`` function,
+# migration trees 0005) instead of six statements; false takes the step-by-step path SQLite
+# uses. Both are tested against the same concurrency tests.
+GROVE_CLAIM_IN_DATABASE = env_bool("GROVE_CLAIM_IN_DATABASE", True)
 # Exports: files of the export job, and the key of the user-id pseudonyms (HMAC-SHA256).
 GROVE_EXPORT_DIR = Path(env_str("GROVE_EXPORT_DIR", str(VAR_DIR / "exports")))
 GROVE_EXPORT_USER_SALT = env_str("GROVE_EXPORT_USER_SALT", "")
