@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
@@ -27,4 +28,10 @@ def _configure_beat(sender: Celery, **_kwargs) -> None:
     sender.conf.beat_schedule = beat_schedule()
 
 
-import workers.signals  # noqa: E402, F401  (connects the job_failed journal handler)
+@setup_logging.connect
+def _keep_django_logging(**_kwargs) -> None:
+    """Celery's own log setup would replace settings.LOGGING (and GROVE_LOG_FORMAT=json)
+    with its text format; connecting here tells it to leave logging alone."""
+
+
+import workers.signals  # noqa: E402, F401  (job metrics, request ids, the job_failed journal)

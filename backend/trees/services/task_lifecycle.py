@@ -15,6 +15,7 @@ from django.utils import timezone
 from backend.accounts.models import ApiClient, User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.fast_writes import update
+from backend.observability.metrics import TASKS_ACKED, TASKS_SKIPPED, count_task
 from backend.trees import journal
 from backend.trees.core.task_kinds import REPLY_KINDS
 from backend.trees.errors import (
@@ -117,6 +118,7 @@ def ack_task(
         {"ack": True, "frontend_message_id": frontend_message_id, "lease_until": task.lease_until},
     )
     journal.record("task_acked", message_tree_id=task.message_tree_id, user_id=task.user_id)
+    count_task(TASKS_ACKED, task)
     return task
 
 
@@ -145,6 +147,7 @@ def nack_task(
     )
     if task.payload_type in REPLY_KINDS and task.parent_message_id is not None:
         _count_skipped_reply(task)
+    count_task(TASKS_SKIPPED, task)
     return task
 
 
