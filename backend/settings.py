@@ -389,8 +389,11 @@ GROVE_WORKER_METRICS_ADDR = env_str("GROVE_WORKER_METRICS_ADDR", "127.0.0.1")
 # Several processes (uvicorn --workers, Celery's pool) share their metrics through files in
 # PROMETHEUS_MULTIPROC_DIR (prometheus_client reads the variable itself). It must be empty when
 # the first process starts: scripts/run and docker-compose.yml see to it.
+# An empty value is unset: prometheus_client would otherwise write its files to the cwd.
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 # --- Logging: one event per line ------------------------------------------------------------
 LOG_LEVEL = env_str("GROVE_LOG_LEVEL", "INFO").upper()
