@@ -68,21 +68,23 @@ TASK_CLAIM_CONFLICTS = Counter(
 )
 
 # --- Jobs -----------------------------------------------------------------------------------
-JOBS_SENT = Counter("grove_jobs_sent", "Jobs sent to the broker, by job name.", ["job"])
+# "job_name", not "job": Prometheus gives every scraped series its own "job" label (the
+# scrape job), and would rename ours to "exported_job".
+JOBS_SENT = Counter("grove_jobs_sent", "Jobs sent to the broker, by job name.", ["job_name"])
 JOBS_NOT_SENT = Counter(
     "grove_jobs_not_sent",
     "Jobs whose send failed (broker down); the due sweep sends their work again.",
-    ["job"],
+    ["job_name"],
 )
 JOB_RUNS = Counter(
     "grove_job_runs",
     "Job runs finished in a worker, by job name and outcome (success, failure, retry).",
-    ["job", "outcome"],
+    ["job_name", "outcome"],
 )
 JOB_DURATION = Histogram(
     "grove_job_duration_seconds",
     "Wall-clock time of a job run in a worker, by job name.",
-    ["job"],
+    ["job_name"],
     buckets=JOB_BUCKETS,
 )
 

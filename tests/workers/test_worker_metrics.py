@@ -26,7 +26,7 @@ def worker_metrics(worker) -> str:
 
 
 def job_runs(worker, job: str, outcome: str) -> float:
-    return value(worker_metrics(worker), "grove_job_runs_total", job=job, outcome=outcome)
+    return value(worker_metrics(worker), "grove_job_runs_total", job_name=job, outcome=outcome)
 
 
 def test_a_worker_counts_and_times_each_job_by_name_and_outcome(worker):
@@ -35,7 +35,7 @@ def test_a_worker_counts_and_times_each_job_by_name_and_outcome(worker):
     expire_tasks_job.delay()
     wait_for(lambda: job_runs(worker, expire, "success") > before)
     text = worker_metrics(worker)
-    assert value(text, "grove_job_duration_seconds_count", job=expire) >= 1
+    assert value(text, "grove_job_duration_seconds_count", job_name=expire) >= 1
 
     advance = "grove.tree.advance"
     failed_before = job_runs(worker, advance, "failure")
