@@ -18,7 +18,7 @@ from backend.observability import context
 
 # Grove's messages: "event=job_failed job=grove.tree.advance error='...'"
 _PAIR = re.compile(r"(?:^|\s)([a-z_]+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\S+)")
-RESERVED = frozenset({"time", "level", "logger", "message", "request_id", "job", "job_id"})
+RESERVED = frozenset({"time", "level", "logger", "message", "request_id"})
 ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
 
 
@@ -28,7 +28,7 @@ def message_fields(message: str) -> dict[str, str]:
     return {
         key: value.strip("'\"")
         for key, value in _PAIR.findall(message)
-        if key not in RESERVED or key == "job"
+        if key not in RESERVED
     }
 
 
@@ -51,7 +51,7 @@ class JsonFormatter(logging.Formatter):
         job = context.job.get()
         if job is not None:
             entry.setdefault("job", job[0])
-            entry["job_id"] = job[1]
+            entry.setdefault("job_id", job[1])
         status = getattr(record, "status_code", None)
         if status is not None:
             entry.setdefault("status", status)

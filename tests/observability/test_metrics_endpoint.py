@@ -103,3 +103,16 @@ def test_a_plausible_incoming_request_id_is_kept_and_a_strange_one_replaced(clie
     )
     replaced = client.get("/health/live", HTTP_X_REQUEST_ID="bad id\nInjected: 1")
     assert replaced["X-Request-ID"] != "bad id\nInjected: 1"
+
+
+def test_the_pool_sampler_reports_this_process_pool(client, settings):
+    from backend.observability.pool import PoolSampler, existing_pool
+
+    client.get("/health/ready")  # the database check takes a pooled connection
+    pool = existing_pool()
+    if pool is None:
+        pytest.skip("the connection pool is off (GROVE_DB_POOL=false)")
+    PoolSampler().sample()
+    text = scrape(client)
+    assert value(text, "grove_db_pool_connections", state="max") == pool.max_size
+    assert value(text, "grove_db_pool_connections", state="open") >= 1
