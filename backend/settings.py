@@ -364,6 +364,9 @@ STORAGES = {
 # --- Security (production profile turns these on; see README "check --deploy") --------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("GROVE_SECURE_SSL_REDIRECT", False)
+# Prometheus scrapes web processes over the internal network in plain HTTP (README
+# "Observability"); a redirect to HTTPS would fail every scrape.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 SESSION_COOKIE_SECURE = env_bool("GROVE_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("GROVE_HSTS_SECONDS", 0)
