@@ -146,10 +146,21 @@ def lang_label(lang: str | None) -> str:
 
 
 # --- Counting task events -------------------------------------------------------------------
+# (counter, kind, lang) -> the counter's child: ``labels()`` validates and locks on each call
+# (measured ~4 µs), a dict lookup does not.
+_task_series: dict[tuple[Counter, str, str | None], Counter] = {}
+MAX_CACHED_TASK_SERIES = 4096
+
+
 def count_task(counter: Counter, task, *, on_commit: bool = True) -> None:
     """Count ``task`` (a trees ``Task``) on ``counter`` by its kind and language, once the
     current transaction commits (a rolled-back change counts nothing)."""
-    child = counter.labels(task.payload_type, lang_label((task.payload or {}).get("lang")))
+    key = (counter, task.payload_type, (task.payload or {}).get("lang"))
+    child = _task_series.get(key)
+    if child is None:
+        child = counter.labels(key[1], lang_label(key[2]))
+        if len(_task_series) < MAX_CACHED_TASK_SERIES:  # a client's odd codes stay uncached
+            _task_series[key] = child
     if on_commit:
         transaction.on_commit(child.inc)
     else:
