@@ -25,11 +25,7 @@ ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
 def message_fields(message: str) -> dict[str, str]:
     if not message.startswith("event="):
         return {}
-    return {
-        key: value.strip("'\"")
-        for key, value in _PAIR.findall(message)
-        if key not in RESERVED
-    }
+    return {key: value.strip("'\"") for key, value in _PAIR.findall(message) if key not in RESERVED}
 
 
 class JsonFormatter(logging.Formatter):
