@@ -46,6 +46,19 @@ def ready_work() -> Iterator[Metric]:
     yield family
 
 
+def growth_config() -> Iterator[Metric]:
+    """The active tree-growth configuration version: a change marks the charts (Grafana's
+    "config version" annotation), so an admin sees what a change did."""
+    from backend.trees.growth_config import active_version
+
+    active = active_version()
+    yield GaugeMetricFamily(
+        "grove_growth_config_version",
+        "Version number of the active tree-growth configuration (0: the defaults, none stored).",
+        value=active.version if active is not None else 0,
+    )
+
+
 def queue_depths() -> Iterator[Metric]:
     from workers.celery import app
     from workers.monitoring import queue_depths as broker_queue_depths
@@ -89,6 +102,7 @@ def readiness() -> Iterator[Metric]:
 SOURCES: dict[str, Callable[[], Iterator[Metric]]] = {
     "trees": tree_states,
     "ready_work": ready_work,
+    "growth_config": growth_config,
     "queues": queue_depths,
     "readiness": readiness,
 }
@@ -103,7 +117,8 @@ class DeploymentCollector:
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
             "grove_scrape_source_up",
-            "1 when a scrape-time source (trees, ready_work, queues, readiness) answered.",
+            "1 when a scrape-time source (trees, ready_work, growth_config, queues, readiness) "
+            "answered.",
             labels=["source"],
         )
         seconds = GaugeMetricFamily(

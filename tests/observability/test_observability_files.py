@@ -42,7 +42,10 @@ def rule_expressions() -> dict[str, str]:
 
 def panel_expressions() -> list[str]:
     panels = json.loads(DASHBOARD.read_text())["panels"]
-    return [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    annotations = json.loads(DASHBOARD.read_text())["annotations"]["list"]
+    return [target["expr"] for panel in panels for target in panel.get("targets", [])] + [
+        annotation["expr"] for annotation in annotations
+    ]
 
 
 def exported_names(text: str) -> set[str]:

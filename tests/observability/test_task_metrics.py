@@ -112,7 +112,7 @@ def test_trees_are_gauged_by_language_and_state(client):
 
 def test_the_scrape_reports_every_source_up(client):
     text = scrape(client)
-    for source in ("trees", "ready_work", "queues", "readiness"):
+    for source in ("trees", "ready_work", "growth_config", "queues", "readiness"):
         assert value(text, "grove_scrape_source_up", source=source) == 1, source
     assert value(text, "grove_ready") == 1
 
@@ -130,3 +130,10 @@ def test_a_slot_lost_to_a_concurrent_request_is_a_claim_conflict(frontend, monke
     before = counted(frontend.http, "grove_task_claim_conflicts_total", **labels)
     assert frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE}).status_code == 200
     assert counted(frontend.http, "grove_task_claim_conflicts_total", **labels) - before == 1
+
+
+def test_the_active_growth_config_version_is_exported(client):
+    from backend.trees.growth_config import update_config
+
+    version = update_config(changes={"num_reviews_initial_prompt": 2}, author="test").version
+    assert value(scrape(client), "grove_growth_config_version") == version
