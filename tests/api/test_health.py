@@ -63,7 +63,9 @@ def test_readiness_answers_503_when_the_broker_is_unreachable(client):
     assert response.json()["checks"]["broker"]["ok"] is False
 
 
-@pytest.mark.django_db(transaction=True)
+# Committed rows (the check reads the migration table from its own connection); serialized
+# rollback as every transactional test here, or the next one's reload finds duplicates.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_readiness_answers_503_while_a_migration_is_pending(client, monkeypatch):
     from django.db.migrations.recorder import MigrationRecorder
 
