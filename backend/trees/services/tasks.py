@@ -26,6 +26,7 @@ from django.utils import timezone
 from backend import events
 from backend.accounts.models import ApiClient, User
 from backend.fast_writes import Batch, as_json_row
+from backend.observability import metrics
 from backend.trees import journal, work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
@@ -57,6 +58,29 @@ def request_task(
 
     Raises ``NoTaskAvailable`` (or its ``TooManyPendingTasks``) when nothing can be handed out.
     """
+    try:
+        task = _choose_and_claim(
+            user=user, kind=kind, lang=lang, api_client=api_client, rng=rng, now=now
+        )
+    except policy.NoTaskAvailable as exc:
+        reason = (
+            "too_many_pending" if isinstance(exc, policy.TooManyPendingTasks) else "none_available"
+        )
+        metrics.TASK_REQUESTS_UNSERVED.labels(kind.value, metrics.lang_label(lang), reason).inc()
+        raise
+    metrics.count_task(metrics.TASKS_HANDED_OUT, task)
+    return task
+
+
+def _choose_and_claim(
+    *,
+    user: User,
+    kind: TaskKind,
+    lang: str,
+    api_client: ApiClient | None,
+    rng: random.Random | None,
+    now: datetime | None,
+) -> Task:
     rng = rng or random.Random()
     now = now or timezone.now()
     # The configuration this process used last, checked by the read itself (it returns the
@@ -99,6 +123,7 @@ def request_task(
         )
         if task is not None:
             return task
+        metrics.TASK_CLAIM_CONFLICTS.labels(chosen.kind.value, metrics.lang_label(lang)).inc()
         candidates = _without(candidates, chosen.target)
     raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests")
 
