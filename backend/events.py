@@ -27,6 +27,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from backend import listeners
 from backend.observability.metrics import EVENT_PUSH_FAILURES
 
 logger = logging.getLogger("grove.events")
@@ -67,6 +68,8 @@ def publish(
     user_ids = tuple(user_ids)
     if user_ids and api_client_id is None:
         raise ValueError("user events need the users' api_client_id")
+    if listeners.nobody_listening():  # no socket is open anywhere (``backend.listeners``)
+        return
     message = {"type": CHANNEL_MESSAGE_TYPE, "event": event_type, "payload": payload}
 
     def push() -> None:

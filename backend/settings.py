@@ -91,6 +91,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: its request id and latency cover the whole chain (backend/observability/http.py).
     "backend.observability.http.RequestObservationMiddleware",
+    "backend.listeners.RequestScope",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

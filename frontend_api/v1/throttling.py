@@ -27,6 +27,7 @@ from django.conf import settings
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from backend import listeners
 from frontend_api.v1.auth import USER_HEADER
 
 logger = logging.getLogger("grove.api.throttle")
@@ -60,7 +61,13 @@ class RedisCounters:
             pipe.incr(key)
             # One second of slack, so a counter read at the window's end still exists.
             pipe.expire(key, budget.period_seconds + 1)
-        return pipe.execute()[0::2]
+        counting = listeners.enabled()
+        if counting:  # the same round trip tells whether any event socket is open
+            listeners.count_into(pipe, time.time())
+        results = pipe.execute()
+        if counting:
+            listeners.note_open_sockets(results.pop())
+        return results[0::2]
 
 
 class LocalCounters:
@@ -127,6 +134,7 @@ class ProtocolRateThrottle(BaseThrottle):
         try:
             counts = counters().hit(budgets, now)
         except redis.RedisError as exc:
+            listeners.note_open_sockets(None)
             # Fail open: the counters are a guard, not the service. Redis down or paused
             # (GROVE_CACHE_SOCKET_TIMEOUT_SECONDS) lets the request in, with a line to count.
             logger.warning("event=throttle_unavailable outcome=allowed error=%r", exc)

@@ -32,6 +32,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils.http import is_same_domain
 
+from backend import listeners
 from backend.accounts.models import ApiClient
 from backend.accounts.selectors import api_client_for_key
 from backend.observability.metrics import WS_CONNECTIONS, WS_CONNECTIONS_OPENED, WS_PUSHES
@@ -115,6 +116,10 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
         self.counted_route = self.scope.get("path", "")
         WS_CONNECTIONS_OPENED.labels(self.counted_route).inc()
         WS_CONNECTIONS.labels(self.counted_route).inc()
+        # Open sockets are counted across processes: a request nobody can hear skips its
+        # pushes (``backend.listeners``); counted before any group is joined.
+        await listeners.seen(self.channel_name)
+        self.listening = True
         self.keepalive = asyncio.create_task(self.send_keepalives())
         await self.on_authenticated()
 
@@ -126,12 +131,16 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
         while True:
             await asyncio.sleep(interval)
             await self.send_json({"type": "keepalive"})
+            await listeners.seen(self.channel_name)
 
     async def disconnect(self, code) -> None:
         counted_route = getattr(self, "counted_route", None)
         if counted_route is not None:
             WS_CONNECTIONS.labels(counted_route).dec()
             self.counted_route = None
+        if getattr(self, "listening", False):
+            self.listening = False
+            await listeners.gone(self.channel_name)
         keepalive = getattr(self, "keepalive", None)
         if keepalive is not None:
             keepalive.cancel()
