@@ -276,9 +276,8 @@ _ELIGIBLE = CompiledQuery(
 
 
 def as_candidates(rows: Iterable[WorkRow]) -> TaskCandidates:
-    """The policy's view of eligible rows (already filtered for the user). A review's depth
-    only says prompt (0) or reply (1); a reply parent's depth, tree size and goal, which the
-    index already decided and the choice does not read, carry neutral values."""
+    """The policy's view of eligible rows (already filtered for the user: each has a free
+    slot). A review's depth only says prompt (0) or reply (1)."""
     prompts, replies, parents, rankings, missing = [], [], [], [], 0
     for row in rows:
         kind = TaskKind(row.kind)
@@ -299,12 +298,9 @@ def as_candidates(rows: Iterable[WorkRow]) -> TaskCandidates:
                 ExtendibleParent(
                     message_id=row.node_id,
                     tree_id=row.tree_id,
-                    depth=0,
                     role=Role.PROMPTER if kind is TaskKind.ASSISTANT_REPLY else Role.ASSISTANT,
                     author_id=row.author_id,
                     active_children_count=row.child_count,
-                    tree_size=0,
-                    goal_tree_size=row.tree_room or 0,
                 )
             )
         else:
