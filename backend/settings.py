@@ -169,6 +169,19 @@ if IS_POSTGRES:
             "options": f"-c statement_timeout={_statement_ms}",
         }
     )
+    # A server that answers nothing at all (paused, frozen) enforces no statement_timeout:
+    # a pooled connection stops waiting for any answer after GROVE_DB_CLIENT_TIMEOUT_SECONDS
+    # (default: the statement timeout + 5 s, so the server's own limit fires first; 0: no
+    # limit) and the request answers 503 (backend/postgres_client.py).
+    GROVE_DB_CLIENT_TIMEOUT_SECONDS = env_int(
+        "GROVE_DB_CLIENT_TIMEOUT_SECONDS", _statement_ms // 1000 + 5 if _statement_ms else 0
+    )
+    if GROVE_DB_POOL:
+        from backend.postgres_client import bounded_connection_class
+
+        DATABASES["default"]["OPTIONS"]["pool"]["connection_class"] = bounded_connection_class(
+            GROVE_DB_CLIENT_TIMEOUT_SECONDS or None
+        )
 # Parallel test runs on one server each need their own test database name.
 if os.environ.get("GROVE_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GROVE_TEST_DB_NAME"]}
