@@ -220,7 +220,10 @@ def _eligible_query(
 def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUID):
     """The per-user rules of ``eligible`` as anti-joins, and the user's pending count."""
     handled = Task.objects.filter(
-        Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON)),
+        # handed out recently, skipped, or still holding its slot (acked: until it expires)
+        Q(created_at__gte=since)
+        | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON))
+        | _leasing(now),
         user_id=user_id,
         parent_message_id=OuterRef("node_id"),
         payload_type=OuterRef("kind"),

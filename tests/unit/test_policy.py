@@ -166,12 +166,12 @@ def test_user_never_reviews_a_message_twice():
 
 def test_user_is_not_handed_a_review_handed_to_them_recently():
     recent = frozenset({("m1", K.LABEL_ASSISTANT_REPLY)})
-    assert not may_review(review("m1"), user(recent_work=recent))
+    assert not may_review(review("m1"), user(handled_work=recent))
 
 
 def test_a_recent_task_of_another_kind_does_not_hide_the_node():
     recent = frozenset({("m1", K.PROMPTER_REPLY)})
-    assert may_review(review("m1"), user(recent_work=recent))
+    assert may_review(review("m1"), user(handled_work=recent))
 
 
 def test_a_skipped_review_hides_the_message_from_reviews_only():

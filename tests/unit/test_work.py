@@ -134,9 +134,15 @@ def test_pending_counts_only_the_users_own_tasks():
     assert activity(task("someone-else")).pending_tasks == 0
 
 
-def test_recent_work_is_kept_per_node_and_kind_whatever_became_of_the_task():
-    recent = activity(task(done=True), task(age=SPAN + timedelta(seconds=1))).recent_work
+def test_handled_work_is_kept_per_node_and_kind_whatever_became_of_the_task():
+    recent = activity(task(done=True), task(age=SPAN + timedelta(seconds=1))).handled_work
     assert recent == {("p", K.ASSISTANT_REPLY)}
+
+
+def test_a_task_holding_its_slot_keeps_its_node_handled_past_the_recent_span():
+    old = SPAN + timedelta(seconds=1)
+    assert activity(task(age=old, acked=True)).handled_work == {("p", K.ASSISTANT_REPLY)}
+    assert activity(task(age=old)).handled_work == frozenset()  # its lease ended
 
 
 def test_a_skip_hides_that_kind_for_good_and_an_expiry_is_no_skip():

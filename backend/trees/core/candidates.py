@@ -42,8 +42,10 @@ class UserActivity:
     ``pending_tasks``: open tasks handed out within ``recent_tasks_span_sec``
     (``max_pending_tasks_per_user`` caps them). ``labelled_message_ids``: messages the user
     reviewed through a label task (a free report does not count). ``ranked_parent_ids``:
-    parents whose replies the user ranked. ``recent_work``: (node, kind) the user was handed
-    within ``recent_tasks_span_sec``, whatever became of the task. ``skipped_work``: (node,
+    parents whose replies the user ranked. ``handled_work``: (node, kind) the user was handed
+    within ``recent_tasks_span_sec``, whatever became of the task, or whose task still holds
+    its slot (acked: until it expires), so one user never holds two tasks on one node.
+    ``skipped_work``: (node,
     kind) the user skipped, at any time (a task closed by the expiry sweep is no skip).
     ``core.work.user_activity`` builds it from the user's tasks.
     """
@@ -52,12 +54,12 @@ class UserActivity:
     pending_tasks: int = 0
     labelled_message_ids: frozenset[Hashable] = frozenset()
     ranked_parent_ids: frozenset[Hashable] = frozenset()
-    recent_work: frozenset[WorkKey] = frozenset()
+    handled_work: frozenset[WorkKey] = frozenset()
     skipped_work: frozenset[WorkKey] = frozenset()
 
     def excludes(self, node_id: Hashable, kind: TaskKind) -> bool:
-        """The user was handed ``kind`` on this node recently, or skipped it."""
-        return (node_id, kind) in self.recent_work or (node_id, kind) in self.skipped_work
+        """The user was handed ``kind`` on this node recently, still holds it, or skipped it."""
+        return (node_id, kind) in self.handled_work or (node_id, kind) in self.skipped_work
 
 
 @dataclass(frozen=True)

@@ -112,10 +112,10 @@ def user_activity(
         pending_tasks=sum(1 for task in mine if task.is_pending(now, config)),
         labelled_message_ids=frozenset(labelled),
         ranked_parent_ids=frozenset(ranked),
-        recent_work=frozenset(
+        handled_work=frozenset(
             (task.node_id, task.kind)
             for task in mine
-            if task.node_id is not None and task.created_at >= since
+            if task.node_id is not None and (task.created_at >= since or task.holds_lease(now))
         ),
         skipped_work=frozenset(
             (task.node_id, task.kind)
