@@ -49,6 +49,7 @@ from backend.trees.core.task_kinds import (
     Role,
     TaskKind,
 )
+from backend.trees.growth_config import active_pk_subquery
 from backend.trees.models import Message, MessageReaction, ReactionType, ReadyWork, Task, TextLabels
 from backend.trees.ready_work import EXPIRED_SKIP_REASON, refresh_lang
 
@@ -153,6 +154,7 @@ class WorkRow:
     child_count: int
     child_ids: list[str]
     pending: int | None = None
+    config_pk: int | None = None  # the active configuration version's pk
 
 
 _WORK_FIELDS = tuple(field.name for field in dataclasses.fields(WorkRow))
@@ -191,7 +193,11 @@ def _eligible_query(
     """``eligible`` as an ORM query (compiled once per process: ``CompiledQuery``; building
     and compiling its seven subqueries cost about a third of a web process's CPU at 16
     clients)."""
-    rows = ReadyWork.objects.filter(Q(slots__gt=0) | Q(node__isnull=True), lang=lang)
+    rows = ReadyWork.objects.filter(Q(slots__gt=0) | Q(node__isnull=True), lang=lang).annotate(
+        # Which configuration version is active, read on the same snapshot: the caller
+        # checks it against the version it used (``request_task``).
+        config_pk=Subquery(active_pk_subquery(), output_field=IntegerField())
+    )
     if kind is not None:
         rows = rows.filter(Q(kind=kind) | Q(node__isnull=True))
     rows = rows.annotate(

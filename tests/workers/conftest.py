@@ -100,3 +100,23 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
             process.wait(timeout=5)
         log.close()
         _purge_queues()
+
+
+def _worker_idle() -> bool:
+    """Nothing queued, and the worker answers a control message with no job running (the
+    solo pool reads control messages only between jobs, so an answer means it is idle)."""
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        if any(client.llen(queue) for queue in QUEUES):
+            return False
+    replies = app.control.inspect(destination=[NODE_NAME], timeout=1.0).active() or {}
+    return replies.get(NODE_NAME) == []
+
+
+@pytest.fixture(autouse=True)
+def _settle_worker(request):
+    """After a test that used the worker, wait until its jobs are done: a job still writing
+    while pytest-django truncates the tables deadlocks the flush and fails every later test."""
+    yield
+    if "worker" in request.fixturenames:
+        wait_for(_worker_idle, timeout=60.0, interval=0.2)
