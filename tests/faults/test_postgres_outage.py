@@ -39,6 +39,9 @@ CLIENT_TIMEOUT_SECONDS = 2  # the statement timeout + 1 s (production: + 5 s)
 # waiting (the client timeout), or it waits for a connection (the pool's timeout), then
 # answers 503; a second's margin for a busy machine.
 OUTAGE_ANSWER_SECONDS = CLIENT_TIMEOUT_SECONDS + POOL_TIMEOUT_SECONDS + 2
+# From the database back to the first interaction answered 2xx (the pool's reconnect
+# back-off, GROVE_DB_POOL_RECONNECT_SECONDS, bounds it).
+RECOVERY_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +142,7 @@ def test_nothing_answered_is_lost_and_nothing_hangs_when_postgres_fails_under_lo
     assert tally.slowest < OUTAGE_ANSWER_SECONDS, "a request waited for the database"
     assert [c for c in during if c.status == 503], "no request saw the outage"
     assert served, "service did not resume"
+    assert recovered is not None and recovered < RECOVERY_SECONDS
 
 
 def answers_503_in_oa_shape(call: Call) -> bool:
