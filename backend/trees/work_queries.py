@@ -104,8 +104,9 @@ def eligible(
 
     Per-user rules (``core.policy``: may_review / may_reply / may_rank), as anti-joins: never
     one's own message; never a message already reviewed, a parent already answered or ranked,
-    or a ranking among one's own replies; never a node the user skipped, or was handed,
-    within ``recent_tasks_span_sec``, for the same kind. No cap before these exclusions.
+    or a ranking among one's own replies; never a node the user skipped, was handed within
+    ``recent_tasks_span_sec``, or still holds a task's lease on, for the same kind. No cap
+    before these exclusions.
     Rows carry ``pending`` (the user's open tasks within ``recent_tasks_span_sec``).
 
     ``kind`` keeps that kind's rows only (and the initial-prompt row). ``sample`` returns at
