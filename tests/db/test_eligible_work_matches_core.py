@@ -6,8 +6,9 @@ Random small forests (every tree state, replies accepted, in review, rejected or
 own limits per tree) with random task histories (new, acked, answered, skipped, expired and
 lapsed tasks of every kind, around the ``recent_tasks_span_sec`` and validity boundaries),
 reviews through tasks and free reports, and rankings are written as rows; then, for each
-user, the (node, kind) pairs the SQL offers must be exactly those the core computes from
-the same records, and the pending counts must agree. The core's view is built from what the
+user (and for anyone: the request without a user, where only free slots count), the (node,
+kind) pairs the SQL offers must be exactly those the core computes from the same records,
+and the pending counts must agree. The core's view is built from what the
 generator wrote, not read back from the database.
 """
 
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 
 from backend.trees import ready_work, work_queries
 from backend.trees.core import policy
-from backend.trees.core.candidates import TaskCandidates
+from backend.trees.core.candidates import TaskCandidates, UserActivity
 from backend.trees.core.config import DEFAULT_CONFIG, TreeManagerConfig
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.core.shape import Node, TreeShape, label_kind_for, rank_kind_for
@@ -311,10 +312,13 @@ def random_config(rng: random.Random) -> TreeManagerConfig:
 
 
 def offered_by_sql(user, *, now: datetime, config: TreeManagerConfig) -> tuple[set, int]:
-    rows = work_queries.eligible(lang="en", now=now, config=config, user_id=user.id)
+    """(node, kind) pairs ``eligible`` offers ``user`` (None: anyone, no per-user rule), and
+    the user's pending count."""
+    user_id = None if user is None else user.id
+    rows = work_queries.eligible(lang="en", now=now, config=config, user_id=user_id)
     offered = {(row.node_id, row.kind) for row in rows if row.node_id is not None}
     offered |= {(None, row.kind) for row in rows if row.node_id is None and row.slots > 0}
-    return offered, rows[0].pending
+    return offered, rows[0].pending or 0
 
 
 def offered_by_core(user, forest: Forest, *, now: datetime, config) -> tuple[set, int]:
@@ -330,14 +334,17 @@ def offered_by_core(user, forest: Forest, *, now: datetime, config) -> tuple[set
     candidates = task_candidates(
         trees, forest.tasks, missing_prompts=missing, now=now, config=config
     )
-    activity = user_activity(
-        user.id,
-        forest.tasks,
-        labelled=forest.labelled[user.id],
-        ranked=forest.ranked[user.id],
-        now=now,
-        config=config,
-    )
+    if user is None:  # anyone: only the free slots count (an activity of no one)
+        activity = UserActivity(user_id=object())
+    else:
+        activity = user_activity(
+            user.id,
+            forest.tasks,
+            labelled=forest.labelled[user.id],
+            ranked=forest.ranked[user.id],
+            now=now,
+            config=config,
+        )
     return work_keys(policy.eligible_candidates(candidates, activity)), activity.pending_tasks
 
 
@@ -375,7 +382,7 @@ def test_sql_and_core_offer_each_user_the_same_work(users, seed):
     now = timezone.now()
     with transaction.atomic():
         forest = Writer(rng, config, users, now).write()
-        for user in users:
+        for user in [*users, None]:
             sql, sql_pending = offered_by_sql(user, now=now, config=config)
             core, core_pending = offered_by_core(user, forest, now=now, config=config)
             assert sql == core, {"only in SQL": sql - core, "only in core": core - sql}
