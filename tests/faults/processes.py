@@ -123,16 +123,19 @@ class PrivatePostgres:
         self.process: subprocess.Popen | None = None
         if self.user is not None:
             shutil.chown(self.directory, self.user, self.user)
-        subprocess.run(
+        initdb_done = subprocess.run(
             [
                 str(self.bin / "initdb"),
                 *("-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"),
                 "--no-sync",
             ],
-            check=True,
             capture_output=True,
+            text=True,
             user=self.user,
         )
+        if initdb_done.returncode != 0:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            pytest.fail(f"initdb failed:\n{initdb_done.stdout}{initdb_done.stderr}")
 
     def url(self, database: str = "grove") -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"

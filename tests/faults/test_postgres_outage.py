@@ -37,7 +37,7 @@ STATEMENT_TIMEOUT_SECONDS = 1
 CLIENT_TIMEOUT_SECONDS = 2  # the statement timeout + 1 s (production: + 5 s)
 # Longest a request may take while the database does not answer: its connection stops
 # waiting (the client timeout), or it waits for a connection (the pool's timeout), then
-# answers 503; a second's margin for a busy machine.
+# answers 503; two seconds' margin for a busy machine.
 OUTAGE_ANSWER_SECONDS = CLIENT_TIMEOUT_SECONDS + POOL_TIMEOUT_SECONDS + 2
 # From the database back to the first interaction answered 2xx (the pool's reconnect
 # back-off, GROVE_DB_POOL_RECONNECT_SECONDS, bounds it).
@@ -48,10 +48,10 @@ RECOVERY_SECONDS = 3
 def grove(tmp_path_factory):
     """(the private PostgreSQL, Grove's base URL) with Grove migrated and a client keyed KEY."""
     tmp = tmp_path_factory.mktemp("postgres-outage")
-    postgres = PrivatePostgres().start()
-    redis = PrivateRedis(tmp).start()
-    web = None
+    postgres, redis, web = PrivatePostgres(), PrivateRedis(tmp), None
     try:
+        postgres.start()
+        redis.start()
         subprocess.run(
             [
                 *(str(postgres.bin / "createdb"), "-h", "127.0.0.1"),
