@@ -62,7 +62,7 @@ class CompiledQuery:
         sql, params, slots = self.cache[key]
         params = list(params)
         for position, name in slots.items():
-            params[position] = _prepared(values[name])
+            params[position] = db_value(values[name])
         return sql, params
 
     def fetch(self, values: Mapping[str, object], **flags) -> list:
@@ -106,7 +106,7 @@ class CompiledQuery:
         self.models[sql] = queryset.model
         self.converters[sql] = compiler.get_converters([column[0] for column in compiler.select])
         self.columns[sql] = compiler.select
-        by_prepared = {_prepared(v): name for name, v in values.items() if v is not None}
+        by_prepared = {db_value(v): name for name, v in values.items() if v is not None}
         slots = {
             i: by_prepared[p]
             for i, p in enumerate(params)
@@ -121,8 +121,9 @@ class CompiledQuery:
         return sql, list(params), slots
 
 
-def _prepared(value):
-    """``value`` as a UUID or date-time field hands it to the database driver."""
+def db_value(value):
+    """``value`` as a UUID or date-time field hands it to the database driver (for raw SQL:
+    SQLite stores UUIDs as hex text)."""
     if isinstance(value, uuid.UUID):
         return _UUID.get_db_prep_value(value, connection)
     if isinstance(value, datetime):

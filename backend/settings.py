@@ -9,6 +9,7 @@ Every variable is listed with its default in ``.env.example``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -88,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its request id and latency cover the whole chain (backend/observability/http.py).
+    "backend.observability.http.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -395,6 +398,9 @@ STORAGES = {
 # --- Security (production profile turns these on; see README "check --deploy") --------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("GROVE_SECURE_SSL_REDIRECT", False)
+# Prometheus scrapes web processes over the internal network in plain HTTP (README
+# "Observability"); a redirect to HTTPS would fail every scrape.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 SESSION_COOKIE_SECURE = env_bool("GROVE_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("GROVE_HSTS_SECONDS", 0)
@@ -403,19 +409,47 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Metrics (README "Observability") --------------------------------------------------------
+# /metrics answers a request with "Authorization: Bearer <GROVE_METRICS_TOKEN>", or one from a
+# peer in GROVE_METRICS_ALLOWED_NETWORKS that did not pass a proxy; anything else gets 404.
+GROVE_METRICS_TOKEN = env_str("GROVE_METRICS_TOKEN", "")
+try:
+    GROVE_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(item, strict=False)
+        for item in env_list("GROVE_METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"GROVE_METRICS_ALLOWED_NETWORKS: {exc}") from exc
+# A Celery worker serves its metrics on this port (0: not at all) and address.
+GROVE_WORKER_METRICS_PORT = env_int("GROVE_WORKER_METRICS_PORT", 0)
+GROVE_WORKER_METRICS_ADDR = env_str("GROVE_WORKER_METRICS_ADDR", "127.0.0.1")
+# Several processes (uvicorn --workers, Celery's pool) share their metrics through files in
+# PROMETHEUS_MULTIPROC_DIR (prometheus_client reads the variable itself). It must be empty when
+# the first process starts: scripts/run and docker-compose.yml see to it.
+# An empty value is unset: prometheus_client would otherwise write its files to the cwd.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
 # --- Logging: one event per line ------------------------------------------------------------
 LOG_LEVEL = env_str("GROVE_LOG_LEVEL", "INFO").upper()
+# "text" (a line of key=value pairs) or "json" (one JSON object per line, with the request id).
+LOG_FORMAT = env_str("GROVE_LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"GROVE_LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "backend.observability.logs.JsonFormatter"},
     },
     "filters": {"expected_unavailable": {"()": "backend.log_filters.ExpectedUnavailable"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "line",
+            "formatter": "json" if LOG_FORMAT == "json" else "line",
             "filters": ["expected_unavailable"],
         }
     },
@@ -425,3 +459,8 @@ LOGGING = {
         "grove": {"level": LOG_LEVEL, "propagate": True},
     },
 }
+if LOG_FORMAT == "json":
+    # uvicorn's own lines (startup, access, websockets) as JSON too; the secret-redaction
+    # filter is attached to these loggers after this (frontend_api/apps.py).
+    for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        LOGGING["loggers"][_name] = {"handlers": ["console"], "level": "INFO", "propagate": False}

@@ -13,33 +13,15 @@ from backend.trees.models import JournalEntry
 logger = logging.getLogger("grove.journal")
 
 
-def record(
-    event_type: str,
-    *,
-    payload: Mapping[str, Any] | None = None,
-    message_tree_id: uuid.UUID | None = None,
-    message_id: uuid.UUID | None = None,
-    user_id: uuid.UUID | None = None,
-    api_client_id: uuid.UUID | None = None,
-    actor: str = "",
-    writes: Batch | None = None,
-) -> JournalEntry:
-    """Append one entry; call it inside the transaction that made the change. With
-    ``writes`` the entry joins that batch (and its id stays unknown)."""
-    made = entry(
-        event_type,
-        payload=payload,
-        message_tree_id=message_tree_id,
-        message_id=message_id,
-        user_id=user_id,
-        api_client_id=api_client_id,
-        actor=actor,
-    )
+def record(event_type: str, *, writes: Batch | None = None, **fields: Any) -> JournalEntry:
+    """Append one entry (``fields`` as for ``entry``); call it inside the transaction that
+    made the change. With ``writes`` the entry joins that batch (and its id stays unknown)."""
+    made = entry(event_type, **fields)
     if writes is not None:
         writes.insert(made)
     else:
         insert(made)
-    logged(event_type, message_tree_id, message_id, user_id, actor)
+    logged(event_type, made.message_tree_id, made.message_id, made.user_id, made.actor)
     return made
 
 

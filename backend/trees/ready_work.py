@@ -14,12 +14,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db import connection, transaction
-from django.db.models import Avg, Count, FloatField, UUIDField
+from django.db import transaction
+from django.db.models import Avg, Count, FloatField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
-from backend.compiled_query import SENTINEL_IDS, CompiledQuery
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery, db_value
 from backend.fast_writes import Batch
 from backend.trees.core import policy, shape
 from backend.trees.core.config import TreeManagerConfig
@@ -39,7 +39,6 @@ EXPIRED_SKIP_REASON = "expired"
 # States whose trees offer work (the others have no rows).
 WORKING_STATES = (TreeState.INITIAL_PROMPT_REVIEW, TreeState.GROWING, TreeState.RANKING)
 REBUILD_BATCH = 500
-_UUID = UUIDField()
 
 
 # --- reading trees -------------------------------------------------------------------------
@@ -217,7 +216,7 @@ def take_slot(*, node_id: uuid.UUID, kind: str, writes: Batch | None = None) -> 
     found = (writes or Batch()).send(
         f"UPDATE {table} SET slots = slots - 1 "
         "WHERE node_id = %s AND kind = %s AND slots > 0 RETURNING slots",
-        [_UUID.get_db_prep_value(node_id, connection), kind],
+        [db_value(node_id), kind],
     )
     return found[0] if found else None
 

@@ -10,9 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import connection
-from django.db.models import UUIDField
-
+from backend.compiled_query import db_value
 from backend.trees import work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
@@ -39,10 +37,10 @@ def conversation_with_emojis(
     """The path from the prompt down to ``message_id`` and the emojis ``viewer_id`` set on
     its messages, in one statement: a recursive walk up the parents (only the path's rows,
     not the whole tree), each message joined with the viewer's emojis."""
-    viewer = None if viewer_id is None else _UUID.get_db_prep_value(viewer_id, connection)
+    viewer = None if viewer_id is None else db_value(viewer_id)
     rows = Message.objects.raw(
         _PATH_SQL.format(message=Message._meta.db_table, emoji=MessageEmoji._meta.db_table),
-        [_UUID.get_db_prep_value(message_id, connection), viewer],
+        [db_value(message_id), viewer],
     )
     path: list[Message] = []
     emojis: dict[uuid.UUID, list[str]] = defaultdict(list)
@@ -68,7 +66,6 @@ JOIN {message} m ON m.id = path.id
 LEFT JOIN {emoji} e ON e.message_id = m.id AND e.user_id = %s
 ORDER BY path.up DESC
 """
-_UUID = UUIDField()
 
 
 def messages_by_id(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Message]:

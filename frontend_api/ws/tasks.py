@@ -130,4 +130,4 @@ class TaskEventsConsumer(ApiClientConsumer):
         user = self.protocol_users.get(payload.get("user_id", ""))
         if user is not None:
             frame["user"] = user
-        await self.send_json(frame)
+        await self.push(frame)

@@ -14,6 +14,7 @@ from backend.trees.services.interactions import submit_labels
 from backend.trees.services.task_lifecycle import _ack_checked, ack_task
 from backend.trees.services.tasks import request_task
 from tests.builders import GOOD_REVIEW, make_client, make_tree, make_user
+from tests.db.test_task_reservation import _grow_forest
 
 pytestmark = pytest.mark.django_db
 postgres_only = pytest.mark.skipif(
@@ -79,3 +80,25 @@ def test_a_review_sends_its_writes_as_one_statement():
     assert task.done and prompt.review_count == 1
     users[0].refresh_from_db()
     assert users[0].last_activity_date is not None
+
+
+@postgres_only
+def test_a_claim_in_the_database_is_one_statement(settings):
+    settings.GROVE_CLAIM_IN_DATABASE = True
+    client = make_client()
+    _grow_forest(3, client)
+    user = make_user(client)
+    request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # reads the config
+    with CaptureQueriesContext(connection) as ctx:
+        task = request_task(user=user, kind=TaskKind.RANDOM, lang="en")
+    claims = [q["sql"] for q in ctx.captured_queries if "grove_claim" in q["sql"]]
+    assert len(claims) == 1
+    # The eligible work (with the active configuration's identity), the claim: nothing else.
+    assert len(ctx.captured_queries) == 2, [q["sql"][:80] for q in ctx.captured_queries]
+    stored = Task.objects.get(id=task.id)
+    assert (stored.payload, stored.user_id, stored.parent_message_id) == (
+        task.payload,
+        task.user_id,
+        task.parent_message_id,
+    )
+    assert stored.created_at == task.created_at and stored.lease_until == task.lease_until

@@ -159,31 +159,6 @@ def test_request_task_runs_a_bounded_number_of_queries(django_assert_max_num_que
 
 
 @pytest.mark.django_db
-def test_a_claim_in_the_database_is_one_statement(claim_path):
-    if claim_path != "claim in the database" or connection.vendor != "postgresql":
-        pytest.skip("grove_claim is PostgreSQL's")
-    from django.test.utils import CaptureQueriesContext
-
-    client = make_client()
-    _grow_forest(3, client)
-    user = make_user(client)
-    request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # reads the config
-    with CaptureQueriesContext(connection) as ctx:
-        task = request_task(user=user, kind=TaskKind.RANDOM, lang="en")
-    claims = [q["sql"] for q in ctx.captured_queries if "grove_claim" in q["sql"]]
-    assert len(claims) == 1
-    # The eligible work (with the active configuration's identity), the claim: nothing else.
-    assert len(ctx.captured_queries) == 2, [q["sql"][:80] for q in ctx.captured_queries]
-    stored = Task.objects.get(id=task.id)
-    assert (stored.payload, stored.user_id, stored.parent_message_id) == (
-        task.payload,
-        task.user_id,
-        task.parent_message_id,
-    )
-    assert stored.created_at == task.created_at and stored.lease_until == task.lease_until
-
-
-@pytest.mark.django_db
 def test_a_configuration_change_applies_to_the_next_request_without_a_config_query():
     update_config(changes={"max_pending_tasks_per_user": 1}, author="test")
     client = make_client()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils import timezone
 from backend.accounts.models import ApiClient, User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.fast_writes import update
+from backend.observability.metrics import TASKS_ACKED, TASKS_SKIPPED, count_task
 from backend.trees import journal
 from backend.trees.core.task_kinds import REPLY_KINDS
 from backend.trees.errors import (
@@ -109,7 +111,9 @@ def ack_task(
             )
             acked = cursor.fetchone()
         if acked is not None:
-            journal.logged("task_acked", acked[0], None, acked[1])
+            tree_id, user_id, kind, lang = acked
+            journal.logged("task_acked", tree_id, None, user_id)
+            count_task(TASKS_ACKED, SimpleNamespace(payload_type=kind, payload={"lang": lang}))
             return
     _ack_checked(
         task_id=task_id,
@@ -150,6 +154,7 @@ def _ack_checked(
         {"ack": True, "frontend_message_id": frontend_message_id, "lease_until": task.expiry_date},
     )
     journal.record("task_acked", message_tree_id=task.message_tree_id, user_id=task.user_id)
+    count_task(TASKS_ACKED, task)
 
 
 # ``_ack_checked``'s checks and writes as one statement (PostgreSQL): the UPDATE re-reads the
@@ -168,7 +173,7 @@ WITH acked AS (
                 AND other.frontend_message_id = %(frontend_message_id)s
                 AND NOT other.done AND NOT other.skipped AND other.id <> %(task_id)s::uuid
         )
-    RETURNING message_tree_id, user_id
+    RETURNING message_tree_id, user_id, payload_type, payload->>'lang' AS lang
 ), journal AS (
     INSERT INTO trees_journalentry
         (event_type, payload, message_tree_id, message_id, user_id, api_client_id, actor,
@@ -177,7 +182,7 @@ WITH acked AS (
         %(now)s::timestamptz
     FROM acked
 )
-SELECT message_tree_id, user_id FROM acked
+SELECT message_tree_id, user_id, payload_type, lang FROM acked
 """
 
 
@@ -206,6 +211,7 @@ def nack_task(
     )
     if task.payload_type in REPLY_KINDS and task.parent_message_id is not None:
         _count_skipped_reply(task)
+    count_task(TASKS_SKIPPED, task)
     return task
 
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 from backend import events
 from backend.accounts.models import ApiClient, User
 from backend.fast_writes import Batch, as_json_row
+from backend.observability import metrics
 from backend.trees import journal, work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
@@ -57,6 +58,29 @@ def request_task(
 
     Raises ``NoTaskAvailable`` (or its ``TooManyPendingTasks``) when nothing can be handed out.
     """
+    try:
+        task = _choose_and_claim(
+            user=user, kind=kind, lang=lang, api_client=api_client, rng=rng, now=now
+        )
+    except policy.NoTaskAvailable as exc:
+        reason = (
+            "too_many_pending" if isinstance(exc, policy.TooManyPendingTasks) else "none_available"
+        )
+        metrics.TASK_REQUESTS_UNSERVED.labels(kind.value, metrics.lang_label(lang), reason).inc()
+        raise
+    metrics.count_task(metrics.TASKS_HANDED_OUT, task)
+    return task
+
+
+def _choose_and_claim(
+    *,
+    user: User,
+    kind: TaskKind,
+    lang: str,
+    api_client: ApiClient | None,
+    rng: random.Random | None,
+    now: datetime | None,
+) -> Task:
     rng = rng or random.Random()
     now = now or timezone.now()
     # The configuration this process used last, checked by the read itself (it returns the
@@ -83,22 +107,22 @@ def request_task(
         raise policy.TooManyPendingTasks(kind, "too many pending tasks")
     by_node = {(row.node_id, row.kind): row for row in rows}
     candidates = work_queries.as_candidates(rows)
+    claim = _ClaimFor(
+        user=user,
+        api_client=api_client or user.api_client,
+        lang=lang,
+        config=config,
+        rng=rng,
+        now=now,
+        explicit=kind is not TaskKind.RANDOM,
+    )
     for _attempt in range(RESERVATION_ATTEMPTS):
         chosen = policy.choose_eligible_task(kind, candidates, config, rng)
         row = by_node[(_node_of(chosen), chosen.kind.value)]
-        task = _claim(
-            chosen,
-            row,
-            user=user,
-            api_client=api_client or user.api_client,
-            lang=lang,
-            config=config,
-            rng=rng,
-            now=now,
-            explicit=kind is not TaskKind.RANDOM,
-        )
+        task = _claim(chosen, row, claim)
         if task is not None:
             return task
+        metrics.TASK_CLAIM_CONFLICTS.labels(chosen.kind.value, metrics.lang_label(lang)).inc()
         candidates = _without(candidates, chosen.target)
     raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests")
 
@@ -125,34 +149,26 @@ def _without(candidates: policy.TaskCandidates, target) -> policy.TaskCandidates
     )
 
 
-def _claim(
-    chosen: ChosenTask,
-    row: work_queries.WorkRow,
-    *,
-    user: User,
-    api_client: ApiClient,
-    lang: str,
-    config: TreeManagerConfig,
-    rng: random.Random,
-    now: datetime,
-    explicit: bool,
-) -> Task | None:
+def _claim(chosen: ChosenTask, row: work_queries.WorkRow, claim: _ClaimFor) -> Task | None:
     """Insert the task if its slot is still free; None if it was taken meanwhile."""
-    claim = _claim_in_database if _claims_in_database() else _claim_step_by_step
-    task = claim(
-        chosen,
-        row,
-        user=user,
-        api_client=api_client,
-        lang=lang,
-        config=config,
-        rng=rng,
-        now=now,
-        explicit=explicit,
-    )
+    path = _claim_in_database if _claims_in_database() else _claim_step_by_step
+    task = path(chosen, row, claim)
     if task is not None:
         events.publish_to_assignee("task_assigned", task)
     return task
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _ClaimFor:
+    """Who claims, where and under which configuration (the same for every attempt)."""
+
+    user: User
+    api_client: ApiClient
+    lang: str
+    config: TreeManagerConfig
+    rng: random.Random
+    now: datetime
+    explicit: bool  # the user asked for this kind (not random)
 
 
 def _claims_in_database() -> bool:
@@ -163,72 +179,56 @@ def _new_task(
     chosen: ChosenTask,
     payload: dict,
     node: ReadyWork | work_queries.WorkRow | None,
-    *,
-    user: User,
-    api_client: ApiClient,
-    lang: str,
-    config: TreeManagerConfig,
-    now: datetime,
+    claim: _ClaimFor,
 ) -> tuple[Task, JournalEntry]:
     """The task row to insert and its journal entry (not written yet)."""
-    expiry = now + timedelta(seconds=settings.GROVE_TASK_EXPIRY_SECONDS)
-    payload["lang"] = lang
+    expiry = claim.now + timedelta(seconds=settings.GROVE_TASK_EXPIRY_SECONDS)
+    payload["lang"] = claim.lang
     task = Task(
         payload_type=chosen.kind.value,
         payload=payload,
-        user=user,
-        api_client=api_client,
+        user=claim.user,
+        api_client=claim.api_client,
         message_tree_id=node.tree_id if node else None,
         parent_message_id=node.node_id if node else None,
-        created_at=now,
+        created_at=claim.now,
         expiry_date=expiry,
         # Until acked; never past the task's own validity.
-        lease_until=min(expiry, now + timedelta(seconds=config.recent_tasks_span_sec)),
+        lease_until=min(expiry, claim.now + timedelta(seconds=claim.config.recent_tasks_span_sec)),
     )
     entry = journal.entry(
         "task_created",
         payload={"kind": chosen.kind.value},
         message_tree_id=task.message_tree_id,
         message_id=task.parent_message_id,
-        user_id=user.id,
-        api_client_id=api_client.id,
+        user_id=claim.user.id,
+        api_client_id=claim.api_client.id,
     )
     return task, entry
 
 
 def _claim_in_database(
-    chosen: ChosenTask,
-    row: work_queries.WorkRow,
-    *,
-    user: User,
-    api_client: ApiClient,
-    lang: str,
-    config: TreeManagerConfig,
-    rng: random.Random,
-    now: datetime,
-    explicit: bool,
+    chosen: ChosenTask, row: work_queries.WorkRow, claim: _ClaimFor
 ) -> Task | None:
     """``_claim`` in one round trip: ``grove_claim`` (migration trees 0005) locks, counts and
     inserts as ``_claim_step_by_step`` does. The payload is built from the row ``eligible``
     read; for a ranking the function refuses the claim if the row's replies changed since."""
     node = row if row.node_id is not None else None
-    payload = _payload(chosen, node, config=config, rng=rng, explicit=explicit)
-    task, entry = _new_task(
-        chosen, payload, node, user=user, api_client=api_client, lang=lang, config=config, now=now
-    )
+    payload = _payload(chosen, node, claim)
+    task, entry = _new_task(chosen, payload, node, claim)
     ranking = chosen.kind in RANK_KINDS
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT grove_claim(%s::uuid, %s::bigint, %s::uuid, %s::boolean, %s::timestamptz, "
             "%s::timestamptz, %s::integer, %s::jsonb, %s::jsonb, %s::jsonb)",
             [
-                user.id,
+                claim.user.id,
                 row.id if node else None,
                 row.tree_id,
                 chosen.kind in REPLY_KINDS,
-                now,
-                now - timedelta(seconds=config.recent_tasks_span_sec),
-                config.max_pending_tasks_per_user,
+                claim.now,
+                claim.now - timedelta(seconds=claim.config.recent_tasks_span_sec),
+                claim.config.max_pending_tasks_per_user,
                 json.dumps(row.child_ids) if ranking else None,
                 as_json_row(task),
                 as_json_row(entry),
@@ -241,7 +241,7 @@ def _claim_in_database(
         return None
     task._state.adding = False
     task._state.db = connection.alias
-    journal.logged("task_created", task.message_tree_id, task.parent_message_id, user.id)
+    journal.logged("task_created", task.message_tree_id, task.parent_message_id, claim.user.id)
     return task
 
 
@@ -250,29 +250,20 @@ _CLAIMED, _TOO_MANY_PENDING = 0, 2
 
 @transaction.atomic
 def _claim_step_by_step(
-    chosen: ChosenTask,
-    row: work_queries.WorkRow,
-    *,
-    user: User,
-    api_client: ApiClient,
-    lang: str,
-    config: TreeManagerConfig,
-    rng: random.Random,
-    now: datetime,
-    explicit: bool,
+    chosen: ChosenTask, row: work_queries.WorkRow, claim: _ClaimFor
 ) -> Task | None:
     """``_claim`` one statement at a time (SQLite; PostgreSQL with
     ``GROVE_CLAIM_IN_DATABASE=false``)."""
-    work_queries.lock_user(user.id)
+    work_queries.lock_user(claim.user.id)
     locked = None
     if row.node_id is not None:
         locked = work_queries.lock_work(row.id, tree_id=row.tree_id, kind=chosen.kind)
         if locked is None:
             return None
     pending, on_node, in_tree, mine_on_node = work_queries.live_counts(
-        user_id=user.id, row=locked, now=now, config=config
+        user_id=claim.user.id, row=locked, now=claim.now, config=claim.config
     )
-    if pending >= config.max_pending_tasks_per_user:
+    if pending >= claim.config.max_pending_tasks_per_user:
         raise policy.TooManyPendingTasks(chosen.kind, "too many pending tasks")
     if locked is not None and (
         mine_on_node  # one user's parallel request claimed this node first
@@ -280,21 +271,19 @@ def _claim_step_by_step(
         or (chosen.kind in REPLY_KINDS and in_tree >= (locked.tree_room or 0))
     ):
         return None
-    payload = _payload(chosen, locked, config=config, rng=rng, explicit=explicit)
-    task, entry = _new_task(
-        chosen, payload, locked, user=user, api_client=api_client, lang=lang, config=config, now=now
-    )
+    payload = _payload(chosen, locked, claim)
+    task, entry = _new_task(chosen, payload, locked, claim)
     # The task and its journal entry: one statement on PostgreSQL.
     writes = Batch()
     writes.insert(task)
     writes.insert(entry)
     writes.send()
-    journal.logged("task_created", task.message_tree_id, task.parent_message_id, user.id)
+    journal.logged("task_created", task.message_tree_id, task.parent_message_id, claim.user.id)
     return task
 
 
 def _payload(
-    chosen: ChosenTask, row: ReadyWork | None, *, config, rng: random.Random, explicit: bool
+    chosen: ChosenTask, row: ReadyWork | work_queries.WorkRow | None, claim: _ClaimFor
 ) -> dict:
     """What the task stores for its wire rendering and its answer's checks."""
     target = chosen.target
@@ -303,7 +292,7 @@ def _payload(
         payload["parent_id"] = str(target.message_id)
     elif isinstance(target, ReviewCandidate):
         spec = policy.label_task_mode(
-            target.role, target.depth, config, rng, explicit_request=explicit
+            target.role, target.depth, claim.config, claim.rng, explicit_request=claim.explicit
         )
         payload.update(
             message_id=str(target.message_id),
@@ -314,6 +303,6 @@ def _payload(
         )
     elif isinstance(target, RankingCandidate):
         reply_ids = list(row.child_ids)
-        rng.shuffle(reply_ids)  # offered in random order, so position carries no bias
+        claim.rng.shuffle(reply_ids)  # offered in random order, so position carries no bias
         payload.update(parent_id=str(target.parent_id), reply_ids=reply_ids)
     return payload
