@@ -145,6 +145,11 @@ if GROVE_DB_POOL:
         # Seconds a request waits for a free connection (or for one to open, when PostgreSQL
         # is down) before it answers 503.
         "timeout": env_int("GROVE_DB_POOL_TIMEOUT_SECONDS", 5),
+        # Seconds the pool retries a lost connection, waiting twice as long each time, before
+        # it gives up and starts over on demand. psycopg_pool's default (300 s) let the wait
+        # grow with the outage: after PostgreSQL crashed for 8 s and came back, requests were
+        # answered 503 for 5-7 s more (tests/faults/test_postgres_outage.py).
+        "reconnect_timeout": env_int("GROVE_DB_POOL_RECONNECT_SECONDS", 4),
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("GROVE_DB_CONN_MAX_AGE", 0)
@@ -173,6 +178,19 @@ if IS_POSTGRES:
             "options": f"-c statement_timeout={_statement_ms}",
         }
     )
+    # A server that answers nothing at all (paused, frozen) enforces no statement_timeout:
+    # a pooled connection stops waiting for any answer after GROVE_DB_CLIENT_TIMEOUT_SECONDS
+    # (default: the statement timeout + 5 s, so the server's own limit fires first; 0: no
+    # limit) and the request answers 503 (backend/postgres_client.py).
+    GROVE_DB_CLIENT_TIMEOUT_SECONDS = env_int(
+        "GROVE_DB_CLIENT_TIMEOUT_SECONDS", _statement_ms // 1000 + 5 if _statement_ms else 0
+    )
+    if GROVE_DB_POOL:
+        from backend.postgres_client import bounded_connection_class
+
+        DATABASES["default"]["OPTIONS"]["pool"]["connection_class"] = bounded_connection_class(
+            GROVE_DB_CLIENT_TIMEOUT_SECONDS or None
+        )
     # Parameters bound by the server, and each statement prepared on its connection from its
     # second run on: PostgreSQL then plans it once per connection instead of once per call.
     # Measured (bench/cycle_cpu.py, pg_stat_statements with track_planning): planning was

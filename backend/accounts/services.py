@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -103,24 +105,68 @@ def ensure_user(
     no row behind).
 
     A changed display name is stored. Two requests creating the same user concurrently get
-    the same row (the unique constraint decides, the loser reads the winner's row).
+    the same row (the unique constraint decides, the loser reads the winner's row). A request
+    that may still fail after this should use ``user_for_request`` instead.
     """
-    lookup = {"api_client": api_client, "auth_method": auth_method, "username": username}
+    user = _existing_user(api_client, auth_method, username, display_name)
+    if user is None and create:
+        user = _create_user(api_client, auth_method, username, display_name)
+    return _enabled(user, auth_method, username)
+
+
+@contextmanager
+def user_for_request(
+    *,
+    api_client: ApiClient,
+    auth_method: str,
+    username: str,
+    display_name: str | None = None,
+    create: bool = True,
+) -> Iterator[User | None]:
+    """``ensure_user`` for the length of a request's work (the ``with`` block).
+
+    A user this creates is committed with the block: when the block raises (no task
+    available, a missing message, any refusal of the service), the new row is rolled back
+    with it, so a refused request leaves no user behind (issue 10). An existing user costs
+    no transaction: the block then runs as it would without this (a service's own
+    ``transaction.atomic`` stays a transaction, not a savepoint).
+    """
+    user = _existing_user(api_client, auth_method, username, display_name)
+    if user is not None or not create:
+        yield _enabled(user, auth_method, username)
+        return
+    # The new row's unique index entry is held until the block ends: a concurrent first
+    # request for the same user waits for it here, before it has locked anything else.
+    with transaction.atomic():
+        created = _create_user(api_client, auth_method, username, display_name)
+        yield _enabled(created, auth_method, username)
+
+
+def _existing_user(
+    api_client: ApiClient, auth_method: str, username: str, display_name: str | None
+) -> User | None:
     found = _USER_BY_NAME.fetch(
         {"api_client_id": api_client.id, "auth_method": auth_method, "username": username}
     )
     user = found[0] if found else None
-    if user is None and not create:
-        return None
-    if user is None:
-        try:
-            with transaction.atomic():
-                user = User.objects.create(**lookup, display_name=display_name or username)
-        except IntegrityError:
-            user = User.objects.get(**lookup)
-    elif display_name and user.display_name != display_name:
+    if user is not None and display_name and user.display_name != display_name:
         User.objects.filter(id=user.id).update(display_name=display_name)
         user.display_name = display_name
-    if not user.enabled or user.deleted:
+    return user
+
+
+def _create_user(
+    api_client: ApiClient, auth_method: str, username: str, display_name: str | None
+) -> User:
+    lookup = {"api_client": api_client, "auth_method": auth_method, "username": username}
+    try:
+        with transaction.atomic():
+            return User.objects.create(**lookup, display_name=display_name or username)
+    except IntegrityError:
+        return User.objects.get(**lookup)
+
+
+def _enabled(user: User | None, auth_method: str, username: str) -> User | None:
+    if user is not None and (not user.enabled or user.deleted):
         raise UserDisabled(f"user {auth_method}:{username} is disabled")
     return user

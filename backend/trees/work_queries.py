@@ -104,8 +104,9 @@ def eligible(
 
     Per-user rules (``core.policy``: may_review / may_reply / may_rank), as anti-joins: never
     one's own message; never a message already reviewed, a parent already answered or ranked,
-    or a ranking among one's own replies; never a node the user skipped, or was handed,
-    within ``recent_tasks_span_sec``, for the same kind. No cap before these exclusions.
+    or a ranking among one's own replies; never a node the user skipped, was handed within
+    ``recent_tasks_span_sec``, or still holds a task's lease on, for the same kind. No cap
+    before these exclusions.
     Rows carry ``pending`` (the user's open tasks within ``recent_tasks_span_sec``).
 
     ``kind`` keeps that kind's rows only (and the initial-prompt row). ``sample`` reads at
@@ -253,7 +254,10 @@ def _eligible_query(
 def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUID):
     """The per-user rules of ``eligible`` as anti-joins, and the user's pending count."""
     handled = Task.objects.filter(
-        Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON)),
+        # handed out recently, skipped, or still holding its slot (acked: until it expires)
+        Q(created_at__gte=since)
+        | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON))
+        | _leasing(now),
         user_id=user_id,
         parent_message_id=OuterRef("node_id"),
         payload_type=OuterRef("kind"),
@@ -312,9 +316,8 @@ _ELIGIBLE = CompiledQuery(
 
 
 def as_candidates(rows: Iterable[WorkRow]) -> TaskCandidates:
-    """The policy's view of eligible rows (already filtered for the user). A review's depth
-    only says prompt (0) or reply (1); a reply parent's depth, tree size and goal, which the
-    index already decided and the choice does not read, carry neutral values."""
+    """The policy's view of eligible rows (already filtered for the user: each has a free
+    slot). A review's depth only says prompt (0) or reply (1)."""
     prompts, replies, parents, rankings, missing = [], [], [], [], 0
     for row in rows:
         kind = TaskKind(row.kind)
@@ -335,12 +338,9 @@ def as_candidates(rows: Iterable[WorkRow]) -> TaskCandidates:
                 ExtendibleParent(
                     message_id=row.node_id,
                     tree_id=row.tree_id,
-                    depth=0,
                     role=Role.PROMPTER if kind is TaskKind.ASSISTANT_REPLY else Role.ASSISTANT,
                     author_id=row.author_id,
                     active_children_count=row.child_count,
-                    tree_size=0,
-                    goal_tree_size=row.tree_room or 0,
                 )
             )
         else:

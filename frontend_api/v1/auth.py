@@ -7,6 +7,8 @@ a client can never name, read or act as another client's user.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 
 from rest_framework import permissions, serializers
@@ -14,7 +16,7 @@ from rest_framework.authentication import BaseAuthentication
 
 from backend.accounts.models import ApiClient, AuthMethod, User
 from backend.accounts.selectors import api_client_for_key, find_client_user
-from backend.accounts.services import UserDisabled, ensure_user
+from backend.accounts.services import UserDisabled, user_for_request
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
@@ -82,19 +84,33 @@ def _disabled(exc: UserDisabled) -> ProtocolError:
     return ProtocolError(str(exc), OasstErrorCode.USER_DISABLED, HTTPStatus.FORBIDDEN)
 
 
-def acting_user(client: ApiClient, protocol_user: dict, *, create: bool = True) -> User:
-    """The (possibly new) user a body's ``user`` object names, within ``client``; with
-    ``create=False`` None when the client has no such user yet."""
+@contextmanager
+def acting_user(
+    client: ApiClient, protocol_user: dict, *, create: bool = True
+) -> Iterator[User | None]:
+    """The (possibly new) user a body's ``user`` object names, within ``client``, for the
+    ``with`` block that does the request's work: a user created here is rolled back when the
+    block raises, so a refused request leaves no row (``user_for_request``). With
+    ``create=False``: None when the client has no such user yet."""
     try:
-        return ensure_user(
+        with user_for_request(
             api_client=client,
             auth_method=protocol_user["auth_method"],
             username=protocol_user["id"],
             display_name=protocol_user.get("display_name"),
             create=create,
-        )
-    except UserDisabled as exc:
+        ) as user:
+            yield user
+    except UserDisabled as exc:  # raised on entry: no service raises it
         raise _disabled(exc) from exc
+
+
+def named_user(client: ApiClient, protocol_user: dict) -> User:
+    """``acting_user`` for a request that cannot fail once the user exists (a websocket
+    subscription): the user, created if new."""
+    with acting_user(client, protocol_user) as user:
+        assert user is not None  # created when missing
+        return user
 
 
 def parse_user_header(request) -> tuple[str, str] | None:

@@ -193,10 +193,10 @@ class MessageEditView(APIView):
     )
     def post(self, request, message_id):
         data = wire.valid_body(wire.MessageEditInput, request)
-        editor = acting_user(request.auth, data["user"])
-        message = services.edit_message(
-            message_id=message_id, editor=editor, new_text=data["new_content"]
-        )
+        with acting_user(request.auth, data["user"]) as editor:
+            message = services.edit_message(
+                message_id=message_id, editor=editor, new_text=data["new_content"]
+            )
         return Response(wire.render_messages([message], viewer=editor, caller=request.auth)[0])
 
 
@@ -230,10 +230,10 @@ class MessageEmojiView(APIView):
     )
     def post(self, request, message_id):
         data = wire.valid_body(wire.MessageEmojiInput, request)
-        user = acting_user(request.auth, data["user"])
-        message = services.react_with_emoji(
-            message_id=message_id, user=user, emoji=data["emoji"], op=data["op"]
-        )
+        with acting_user(request.auth, data["user"]) as user:
+            message = services.react_with_emoji(
+                message_id=message_id, user=user, emoji=data["emoji"], op=data["op"]
+            )
         emojis = selectors.user_emojis(user.id, [message.id])
         body = wire.message_json(message, viewer=user, user_emojis=emojis)
         return Response(body, status=202)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.utils import timezone
 from drf_spectacular.utils import (
     extend_schema,
@@ -12,6 +15,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.models import User
 from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
 from backend.trees.errors import TaskNotFound, TaskNotOwned
@@ -62,10 +66,10 @@ class TaskRequestView(APIView):
         kind = _task_kind(data["type"])
         if not data.get("user"):
             raise ProtocolError("a task request needs a user", OasstErrorCode.USER_NOT_SPECIFIED)
-        user = acting_user(request.auth, data["user"])
-        task = tasks.request_task(
-            user=user, kind=kind, lang=data.get("lang") or "en", api_client=request.auth
-        )
+        with acting_user(request.auth, data["user"]) as user:
+            task = tasks.request_task(
+                user=user, kind=kind, lang=data.get("lang") or "en", api_client=request.auth
+            )
         return Response(render_task(task, viewer=user))
 
 
@@ -86,17 +90,18 @@ class TaskAvailabilityView(APIView):
     def post(self, request):
         query = TaskAvailabilityQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        user = None
-        if isinstance(request.data, dict) and request.data:
-            protocol_user = _valid(ProtocolUserSerializer, request)
-            user = acting_user(request.auth, protocol_user)
-        counts = selectors.task_availability(
-            lang=query.validated_data.get("lang") or "en",
-            config=active_config(),
-            now=timezone.now(),
-            user_id=user.id if user else None,
-        )
-        return Response(counts)
+        lang = query.validated_data.get("lang") or "en"
+        if not (isinstance(request.data, dict) and request.data):
+            return Response(_availability(lang, user=None))
+        protocol_user = _valid(ProtocolUserSerializer, request)
+        with acting_user(request.auth, protocol_user) as user:
+            return Response(_availability(lang, user=user))
+
+
+def _availability(lang: str, *, user) -> dict:
+    return selectors.task_availability(
+        lang=lang, config=active_config(), now=timezone.now(), user_id=user.id if user else None
+    )
 
 
 class TaskAckInput(serializers.Serializer):
@@ -234,43 +239,49 @@ class TaskInteractionView(APIView):
             )
         data = _valid(serializer_class, request)
         if head["type"] == "text_labels":
-            labeller = labelling_user(request, head["user"], data)
-            return Response(task_done(store_labels(labeller, data)))
+            with labelling_user(request, head["user"], data) as labeller:
+                return Response(task_done(store_labels(labeller, data)))
         task = task_lifecycle.task_for_frontend_message(
             api_client_id=request.auth.id, frontend_message_id=data["message_id"]
         )
         # A task handed to a user is answered by that user, who exists: a name never seen
         # is refused without creating a row for it.
-        user = acting_user(request.auth, head["user"], create=task.user_id is None)
-        if user is None:
-            raise TaskNotOwned(f"task {task.id} is assigned to another user")
-        if head["type"] == "text_reply_to_message":
-            interactions.submit_text_reply(
-                task_id=task.id,
-                user=user,
-                text=data["text"],
-                frontend_message_id=data["user_message_id"],
-                lang=data.get("lang"),
-            )
-        else:
-            interactions.submit_ranking(
-                task_id=task.id,
-                user=user,
-                ranking=data["ranking"],
-                not_rankable=bool(data.get("not_rankable")),
-            )
+        with acting_user(request.auth, head["user"], create=task.user_id is None) as user:
+            if user is None:
+                raise TaskNotOwned(f"task {task.id} is assigned to another user")
+            _answer(head["type"], task, user, data)
         return Response(task_done(task.id))
 
 
-def labelling_user(request, protocol_user: dict, data: dict):
+def _answer(kind: str, task, user, data: dict) -> None:
+    if kind == "text_reply_to_message":
+        interactions.submit_text_reply(
+            task_id=task.id,
+            user=user,
+            text=data["text"],
+            frontend_message_id=data["user_message_id"],
+            lang=data.get("lang"),
+        )
+    else:
+        interactions.submit_ranking(
+            task_id=task.id,
+            user=user,
+            ranking=data["ranking"],
+            not_rankable=bool(data.get("not_rankable")),
+        )
+
+
+@contextmanager
+def labelling_user(request, protocol_user: dict, data: dict) -> Iterator[User]:
     """A review (labels with a task id) comes from the task's user, who exists: an unknown
-    name is refused without a row being created. A report may come from a new user."""
-    user = acting_user(request.auth, protocol_user, create=not data.get("task_id"))
-    if user is None:
-        if selectors.task_of_client(data["task_id"], api_client_id=request.auth.id) is None:
-            raise TaskNotFound(f"task {data['task_id']} not found")  # another client's
-        raise TaskNotOwned(f"task {data['task_id']} is assigned to another user")
-    return user
+    name is refused without a row being created. A report may come from a new user, kept
+    only if the report is stored (``acting_user``)."""
+    with acting_user(request.auth, protocol_user, create=not data.get("task_id")) as user:
+        if user is None:
+            if selectors.task_of_client(data["task_id"], api_client_id=request.auth.id) is None:
+                raise TaskNotFound(f"task {data['task_id']} not found")  # another client's
+            raise TaskNotOwned(f"task {data['task_id']} is assigned to another user")
+        yield user
 
 
 def _valid(serializer_class, request) -> dict:

@@ -58,7 +58,8 @@ class LabelTextView(APIView):
     )
     def post(self, request):
         data = valid_data(TextLabelsInput, request.data)
-        store_labels(labelling_user(request, data["user"], data), data)
+        with labelling_user(request, data["user"], data) as labeller:
+            store_labels(labeller, data)
         return Response(status=204)
 
 

@@ -29,7 +29,7 @@ from channels.db import database_sync_to_async
 
 from backend import events
 from backend.trees.selectors import task_of_client
-from frontend_api.v1.auth import ProtocolUserSerializer, acting_user
+from frontend_api.v1.auth import ProtocolUserSerializer, named_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.protocol import render_task
 from frontend_api.ws.base import ApiClientConsumer, logger
@@ -89,7 +89,7 @@ class TaskEventsConsumer(ApiClientConsumer):
             )
             return
         try:
-            user = await database_sync_to_async(acting_user)(self.client, protocol_user)
+            user = await database_sync_to_async(named_user)(self.client, protocol_user)
         except ProtocolError as exc:
             await self.send_error(exc.message, exc.error_code)
             return

@@ -138,3 +138,38 @@ def test_a_review_by_a_user_never_named_creates_no_user(frontend, door):
     }
     assert_error(frontend.post(door, body), 400, 2106)
     assert list(User.objects.values_list("username", flat=True)) == ["ada"]
+
+
+# A request refused later, in the service, rolls back the user it named for the first time
+# (issue 10: "no user row created by a request that is then rejected").
+
+
+def test_a_task_request_with_no_task_available_creates_no_user(frontend):
+    response = frontend.post("tasks/", {"type": "rank_assistant_replies", "user": ADA})
+    assert_error(response, 503, 1006)
+    assert not User.objects.exists()
+
+
+def test_an_emoji_on_a_missing_message_creates_no_user(frontend):
+    body = {"user": ADA, "emoji": "+1", "op": "add"}
+    assert frontend.post(f"messages/{MISSING_TASK}/emoji", body).status_code == 404
+    assert not User.objects.exists()
+
+
+def test_a_report_on_a_missing_message_creates_no_user(frontend):
+    body = {"type": "text_labels", "user": ADA, "message_id": MISSING_TASK}
+    body |= {"labels": {"spam": 1.0}, "text": "", "is_report": True}
+    assert frontend.post("text_labels/", body).status_code == 404
+    assert not User.objects.exists()
+
+
+def test_a_refused_request_keeps_a_user_who_already_existed(frontend):
+    assert frontend.post("tasks/", {"type": "initial_prompt", "user": ADA}).status_code == 200
+    response = frontend.post("tasks/", {"type": "rank_assistant_replies", "user": ADA})
+    assert_error(response, 503, 1006)
+    assert list(User.objects.values_list("username", flat=True)) == ["ada"]
+
+
+def test_a_task_request_that_succeeds_creates_its_user(frontend):
+    assert frontend.post("tasks/", {"type": "initial_prompt", "user": ADA}).status_code == 200
+    assert list(User.objects.values_list("username", flat=True)) == ["ada"]

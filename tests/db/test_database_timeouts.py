@@ -19,3 +19,29 @@ def test_every_statement_is_cancelled_by_the_server_after_thirty_seconds():
     with connection.cursor() as cursor:
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "30s"
+
+
+def test_a_connection_stops_waiting_for_a_server_that_does_not_answer():
+    """A pg_sleep stands in for a paused server (which enforces no statement_timeout)."""
+    from time import monotonic
+
+    import psycopg
+
+    from backend.postgres_client import bounded_connection_class
+    from tests.live import test_database_url
+
+    url = test_database_url().replace("postgres://", "postgresql://")
+    with bounded_connection_class(0.5).connect(url, autocommit=True) as conn:
+        started = monotonic()
+        with pytest.raises(psycopg.OperationalError, match=r"did not answer within 0\.5 s"):
+            conn.execute("SELECT pg_sleep(3)")
+        assert monotonic() - started < 2
+        assert conn.closed  # its protocol state is unknown: never reused
+
+
+def test_pooled_connections_give_up_five_seconds_after_the_statement_timeout(settings):
+    pool = settings.DATABASES["default"]["OPTIONS"].get("pool")
+    if not pool:
+        pytest.skip("GROVE_DB_POOL is off")
+    assert pool["connection_class"].__name__ == "BoundedConnection"
+    assert settings.GROVE_DB_CLIENT_TIMEOUT_SECONDS == 35

@@ -157,6 +157,22 @@ def test_acked_reply_task_keeps_its_slot_while_valid(users, seconds_later):
         )
 
 
+@pytest.mark.parametrize("seconds_later", [301, 3600])
+def test_a_user_holding_an_acked_task_is_not_handed_its_parent_again(users, seconds_later):
+    """One user never holds two tasks on one node: past ``recent_tasks_span_sec`` the acked
+    task still holds its slot (the parent has two more for others), and the user would
+    answer the same parent twice."""
+    make_tree(author=users[0], max_children_count=3)
+    now = timezone.now()
+    task = request_task(user=users[1], kind=K.ASSISTANT_REPLY, lang="en", now=now)
+    ack_task(task_id=task.id, user=users[1], frontend_message_id="fm-held", now=now)
+    later = now + timedelta(seconds=seconds_later)
+
+    with pytest.raises(NoTaskAvailable):
+        request_task(user=users[1], kind=K.ASSISTANT_REPLY, lang="en", now=later)
+    assert request_task(user=users[2], kind=K.ASSISTANT_REPLY, lang="en", now=later)
+
+
 def test_a_parent_hands_out_as_many_reply_tasks_as_it_has_free_slots(users):
     prompt = make_tree(author=users[0], max_children_count=3)
     now = timezone.now()

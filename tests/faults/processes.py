@@ -7,12 +7,16 @@ or restart it without touching anything that runs beside the suite.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import pwd
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -92,6 +96,121 @@ class PrivateRedis:
             self.process.kill()
             self.process.wait(timeout=5)
         self.process = None
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (``initdb`` into a temporary directory, a free
+    port, no Unix socket) that it may pause (SIGSTOP to every server process), kill or
+    restart: never the developer's cluster. As root, the server runs as the ``postgres``
+    system user (``initdb`` refuses root); the directory is not under pytest's ``tmp_path``,
+    which that user cannot enter."""
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        initdb = found[-1] if found else shutil.which("initdb")
+        if initdb is None:
+            pytest.skip("PostgreSQL's initdb is not installed")
+        self.bin = Path(initdb).parent
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            try:
+                self.user = pwd.getpwnam("postgres").pw_name
+            except KeyError:
+                pytest.skip("initdb refuses root and there is no postgres user to run it")
+        self.directory = Path(tempfile.mkdtemp(prefix="grove-pg-"))
+        self.data = self.directory / "data"
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        if self.user is not None:
+            shutil.chown(self.directory, self.user, self.user)
+        initdb_done = subprocess.run(
+            [
+                str(self.bin / "initdb"),
+                *("-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8"),
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            user=self.user,
+        )
+        if initdb_done.returncode != 0:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            pytest.fail(f"initdb failed:\n{initdb_done.stdout}{initdb_done.stderr}")
+
+    def url(self, database: str = "grove") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> PrivatePostgres:
+        log = (self.directory / "server.log").open("a")
+        self.process = subprocess.Popen(
+            [
+                str(self.bin / "postgres"),
+                *("-D", str(self.data), "-p", str(self.port), "-k", ""),
+                *("-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"),
+                *("-c", "max_connections=60", "-c", "shared_buffers=16MB"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            user=self.user,
+            start_new_session=True,
+        )
+        wait_until(self._ready, timeout=30, what="the private PostgreSQL")
+        return self
+
+    def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            pytest.fail(f"postgres exited:\n{(self.directory / 'server.log').read_text()}")
+        ready = subprocess.run(
+            [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-t", "1"],
+            capture_output=True,
+        )
+        return ready.returncode == 0
+
+    def pause(self) -> None:
+        """SIGSTOP the server, then every backend (each leads a process group of its own,
+        so signalling the server's group does not reach them): the kernel still accepts
+        connections and takes what clients send; no process answers."""
+        self._signal_all(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal_all(signal.SIGCONT)
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, sig)  # first, so it starts no backend meanwhile
+        for pid in self._backends():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def _backends(self) -> list[int]:
+        assert self.process is not None
+        listed = subprocess.run(
+            ["ps", "--ppid", str(self.process.pid), "-o", "pid="],
+            capture_output=True,
+            text=True,
+        )
+        return [int(pid) for pid in listed.stdout.split()]
+
+    def crash(self) -> None:
+        """Immediate shutdown (SIGQUIT): every session ends at once, uncommitted work is
+        lost, the next start recovers from the WAL."""
+        if self.process is not None and self.process.poll() is None:
+            self.resume()
+            self.process.send_signal(signal.SIGQUIT)
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.resume()
+            self.process.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def grove_environment(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:

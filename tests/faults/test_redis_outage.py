@@ -8,14 +8,8 @@ sweep every 2 s). Four volunteers request, ack and answer tasks in a loop throug
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -24,6 +18,7 @@ from backend.trees.models import Message, MessageReaction, PendingAdvance, Task,
 from backend.trees.services.maintenance import SWEPT_STATES
 from backend.trees.services.trees import advance_tree
 from tests.builders import use_small_trees
+from tests.faults.load import Tally, Volunteer
 from tests.faults.processes import (
     PrivateRedis,
     grove_environment,
@@ -40,94 +35,6 @@ BEFORE_SECONDS, OUTAGE_SECONDS, AFTER_SECONDS = 5, 8, 5
 DUE_SWEEP_SECONDS = 2
 # A request that takes longer than this during the outage counts as a hang.
 SLOW_REQUEST_SECONDS = 5.0
-GOOD_LABELS = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.8, "fails_task": 0.0}
-
-
-@dataclass
-class Tally:
-    requests: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    slowest: float = 0.0
-    # (interaction type, key the checker looks up) of every interaction answered 2xx
-    answered: list[tuple[str, str]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class Volunteer(threading.Thread):
-    def __init__(self, base_url: str, key: str, name: str, tally: Tally, stop_at: list[float]):
-        super().__init__(daemon=True)
-        self.base_url, self.key, self.tally, self.stop_at = base_url, key, tally, stop_at
-        self.user = {"id": name, "display_name": name, "auth_method": "local"}
-
-    def call(self, path: str, body: dict) -> tuple[int, dict | None]:
-        request = urllib.request.Request(
-            f"{self.base_url}/api/v1/{path}",
-            data=json.dumps(body).encode(),
-            headers={"X-API-Key": self.key, "Content-Type": "application/json"},
-        )
-        started = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        except (urllib.error.URLError, OSError):  # no answer at all: counted as status 0
-            status, raw = 0, b""
-        elapsed = time.monotonic() - started
-        body = json.loads(raw) if raw else None
-        # OA's "no task available" (503/1006) is the engine's answer when the small forest has
-        # no work for this volunteer right now, not a fault: counted apart.
-        no_task = status == 503 and isinstance(body, dict) and body.get("error_code") == 1006
-        with self.tally.lock:
-            self.tally.requests += 1
-            self.tally.statuses["no_task" if no_task else status] += 1
-            self.tally.slowest = max(self.tally.slowest, elapsed)
-        return status, body
-
-    def run(self) -> None:
-        while time.monotonic() < self.stop_at[0]:
-            self.one_task()
-
-    def one_task(self) -> None:
-        status, task = self.call("tasks/", {"type": "random", "user": self.user, "lang": "en"})
-        if status != 200 or task is None:
-            time.sleep(0.2)  # nothing to do for now
-            return
-        fm = f"fm-{uuid.uuid4()}"
-        headers_user = self.user
-        status, _ = self.call(f"tasks/{task['id']}/ack", {"message_id": fm})
-        if status != 204:
-            return
-        kind = task["type"]
-        if kind.startswith("label_"):
-            body = {
-                "type": "text_labels",
-                "message_id": task["message_id"],
-                "task_id": task["id"],
-                "text": "",
-                "labels": {k: v for k, v in GOOD_LABELS.items() if k in task["valid_labels"]},
-            }
-            key = ("labels", task["id"])
-        elif kind.startswith("rank_"):
-            body = {
-                "type": "message_ranking",
-                "message_id": fm,
-                "ranking": list(range(len(task["reply_messages"]))),
-            }
-            key = ("ranking", task["id"])
-        else:
-            umid = f"um-{uuid.uuid4()}"
-            body = {
-                "type": "text_reply_to_message",
-                "message_id": fm,
-                "user_message_id": umid,
-                "text": f"{kind} by {self.user['id']}: {uuid.uuid4()}",
-            }
-            key = ("text", umid)
-        status, _ = self.call("tasks/interaction", {**body, "user": headers_user})
-        if 200 <= status < 300:
-            with self.tally.lock:
-                self.tally.answered.append(key)
 
 
 def persisted(kind: str, key: str) -> int:

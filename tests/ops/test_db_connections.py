@@ -29,9 +29,18 @@ def database_settings(**env: str) -> dict:
     return json.loads(out.stdout)
 
 
+BOUNDED = "<class 'backend.postgres_client.BoundedConnection'>"
+
+
 def test_postgres_connections_come_from_a_pool_sized_to_the_request_bound():
     db = database_settings(DATABASE_URL=POSTGRES_URL, GROVE_WEB_MAX_CONCURRENT_REQUESTS="7")
-    assert db["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 7, "timeout": 5}
+    assert db["OPTIONS"]["pool"] == {
+        "min_size": 2,
+        "max_size": 7,
+        "timeout": 5,
+        "reconnect_timeout": 4,  # the back-off on a lost connection starts over soon
+        "connection_class": BOUNDED,  # stops waiting on a server that answers nothing
+    }
     assert db["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
 
 
@@ -41,8 +50,15 @@ def test_pool_size_and_wait_are_set_from_the_environment():
         GROVE_DB_POOL_MIN_SIZE="1",
         GROVE_DB_POOL_MAX_SIZE="4",
         GROVE_DB_POOL_TIMEOUT_SECONDS="3",
+        GROVE_DB_POOL_RECONNECT_SECONDS="9",
     )
-    assert db["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 3}
+    assert db["OPTIONS"]["pool"] == {
+        "min_size": 1,
+        "max_size": 4,
+        "timeout": 3,
+        "reconnect_timeout": 9,
+        "connection_class": BOUNDED,
+    }
 
 
 def test_without_the_pool_connections_live_conn_max_age_seconds():

@@ -6,7 +6,9 @@ production. It keeps messages as plain records, snapshots each tree as the core'
 parents, review and ranking needs are the core's rules, never re-derived here), turns those
 work items into the policy's candidates, asks ``policy.choose_task`` what a user should do,
 lets the simulated user do it, and applies ``consensus`` and ``lifecycle`` (through
-``shape.summarize``) to the result. Everything random comes from one seeded
+``shape.summarize``) to the result. Every task handed out is kept as the core's
+``TaskRecord``: the candidates, their leases and each user's exclusions come from
+``core.work``, the rules the task request's SQL applies. Everything random comes from one seeded
 ``random.Random``; ``repr(world)`` rebuilds the same world.
 """
 
@@ -16,8 +18,9 @@ import dataclasses
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from backend.trees.core import consensus, lifecycle, policy
+from backend.trees.core import consensus, lifecycle, policy, work
 from backend.trees.core.candidates import (
     ChosenTask,
     ExtendibleParent,
@@ -30,10 +33,12 @@ from backend.trees.core.candidates import (
 )
 from backend.trees.core.config import DEFAULT_CONFIG, TreeManagerConfig
 from backend.trees.core.lifecycle import TreeState, TreeSummary
-from backend.trees.core.shape import Node, TreeShape, ready_work, summarize
-from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS, Role, TaskKind
+from backend.trees.core.shape import Node, TreeShape, summarize
+from backend.trees.core.task_kinds import Role, TaskKind
 
 LANG = "en"
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+TASK_EXPIRY_SECONDS = 2 * 60 * 60  # Grove's default task validity
 
 
 @dataclass
@@ -67,14 +72,6 @@ class SimUser:
     id: int
     spam_rate: float  # probability that a text this user writes is spam
     label_noise: float  # probability that this user's spam verdict is wrong
-
-
-@dataclass
-class PendingTask:
-    user: int
-    kind: TaskKind
-    node_id: int | None
-    created_at: int
 
 
 @dataclass(frozen=True)
@@ -126,8 +123,7 @@ class World:
         self.messages: dict[int, SimMessage] = {}
         self._by_tree: dict[int, list[SimMessage]] = defaultdict(list)
         self.trees: dict[int, SimTree] = {}
-        self.pending: list[PendingTask] = []
-        self.handled: dict[int, dict[int, int]] = {u.id: {} for u in self.users}  # node -> time
+        self.tasks: list[work.TaskRecord] = []  # those the rules may still read
         self.labelled: dict[int, set[int]] = {u.id: set() for u in self.users}
         self.ranked: dict[int, set[int]] = {u.id: set() for u in self.users}
         self.events: list[Event] = []
@@ -173,37 +169,60 @@ class World:
         except NoTaskAvailable:
             return self._log(Event(len(self.events), user.id, None, None, completed=False))
         node_id = _node_of(chosen)
-        state = None
+        state = tree_id = None
         if node_id is not None:
-            self.handled[user.id][node_id] = self.now
-            state = self.trees[self.messages[node_id].tree_id].state
+            tree_id = self.messages[node_id].tree_id
+            state = self.trees[tree_id].state
         handed_out = Event(len(self.events), user.id, chosen.kind, node_id, False, state)
-        if self.rng.random() < self.abandon_rate:
-            self.pending.append(PendingTask(user.id, chosen.kind, node_id, self.now))
+        abandoned = self.rng.random() < self.abandon_rate
+        self.tasks.append(self._task(user, chosen.kind, node_id, tree_id, done=not abandoned))
+        if abandoned:  # never acked: its lease ends after recent_tasks_span_sec
             return self._log(handed_out)
         self._perform(user, chosen)
         return self._log(dataclasses.replace(handed_out, completed=True))
+
+    @property
+    def clock(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.now)
+
+    def _task(
+        self, user: SimUser, kind: TaskKind, node_id: int | None, tree_id: int | None, done: bool
+    ) -> work.TaskRecord:
+        expiry = self.clock + timedelta(seconds=TASK_EXPIRY_SECONDS)
+        return work.TaskRecord(
+            user_id=user.id,
+            kind=kind,
+            node_id=node_id,
+            tree_id=tree_id,
+            created_at=self.clock,
+            expiry_date=expiry,
+            lease_until=work.lease_when_handed_out(self.clock, expiry, self.config),
+            done=done,
+        )
 
     def _log(self, event: Event) -> Event:
         self.events.append(event)
         return event
 
     def _expire_pending(self) -> None:
-        horizon = self.now - self.config.recent_tasks_span_sec
-        self.pending = [t for t in self.pending if t.created_at > horizon]
+        """Forget the tasks no rule reads any more (no simulated user skips)."""
+        since = work.recent_since(self.clock, self.config)
+        self.tasks = [
+            t
+            for t in self.tasks
+            if t.created_at >= since or t.is_open(self.clock) or t.holds_lease(self.clock)
+        ]
 
     # --- what the persistence layer would query --------------------------------------------
 
     def _activity(self, user: SimUser) -> UserActivity:
-        horizon = self.now - self.config.recent_tasks_span_sec
-        return UserActivity(
-            user_id=user.id,
-            pending_tasks=sum(1 for t in self.pending if t.user == user.id),
-            labelled_message_ids=frozenset(self.labelled[user.id]),
-            ranked_parent_ids=frozenset(self.ranked[user.id]),
-            recent_message_ids=frozenset(
-                node for node, at in self.handled[user.id].items() if at > horizon
-            ),
+        return work.user_activity(
+            user.id,
+            self.tasks,
+            labelled=self.labelled[user.id],
+            ranked=self.ranked[user.id],
+            now=self.clock,
+            config=self.config,
         )
 
     def shape(self, tree: SimTree) -> TreeShape:
@@ -239,62 +258,12 @@ class World:
             initial_prompt_review=counts[TreeState.INITIAL_PROMPT_REVIEW],
             prompt_lottery_waiting=counts[TreeState.PROMPT_LOTTERY_WAITING],
         )
-        open_replies = {t.node_id for t in self.pending if t.kind in REPLY_KINDS}
-        prompts: list[ReviewCandidate] = []
-        replies: list[ReviewCandidate] = []
-        parents: list[ExtendibleParent] = []
-        rankings: list[RankingCandidate] = []
-        for tree in self.trees.values():
-            shape = self.shape(tree)
-            nodes = {node.id: node for node in shape.nodes}
-            for item in ready_work(shape, self.config):
-                node = nodes[item.node_id]
-                if item.kind in LABEL_KINDS:
-                    review = ReviewCandidate(
-                        node.id,
-                        tree.id,
-                        node.role,
-                        node.depth,
-                        node.author_id,
-                        None,
-                        node.review_count,
-                    )
-                    (prompts if node.depth == 0 else replies).append(review)
-                elif item.kind in REPLY_KINDS:
-                    live = shape.live_children(node.id)
-                    parents.append(
-                        ExtendibleParent(
-                            message_id=node.id,
-                            tree_id=tree.id,
-                            depth=node.depth,
-                            role=node.role,
-                            author_id=node.author_id,
-                            active_children_count=item.child_count,
-                            tree_size=shape.size,
-                            goal_tree_size=shape.goal_tree_size,
-                            child_author_ids=frozenset(kid.author_id for kid in live),
-                            has_recent_reply_task=node.id in open_replies,
-                            mean_quality=node.mean_quality,
-                        )
-                    )
-                elif item.kind in RANK_KINDS:
-                    kids = [nodes[kid] for kid in item.child_ids]
-                    rankings.append(
-                        RankingCandidate(
-                            parent_id=node.id,
-                            tree_id=tree.id,
-                            role_of_children=kids[0].role,
-                            child_ids=item.child_ids,
-                            child_author_ids=frozenset(kid.author_id for kid in kids),
-                            min_child_ranking_count=shape.rankings_done.get(node.id, 0),
-                        )
-                    )
-        return TaskCandidates(
+        return work.task_candidates(
+            (self.shape(tree) for tree in self.trees.values()),
+            self.tasks,
             missing_prompts=min(missing, self.max_prompts - len(self.trees)),
-            prompts_need_review=tuple(prompts),
-            replies_need_review=tuple(replies),
-            extendible_parents=tuple(parents),
-            incomplete_rankings=tuple(rankings),
+            now=self.clock,
+            config=self.config,
         )
 
     def tree_messages(self, tree: SimTree) -> list[SimMessage]:

@@ -26,7 +26,6 @@ from backend.trees.core.policy import (
     count_missing_prompts,
     determine_task_availability,
     goal_tree_size_for_new_tree,
-    is_extendible,
     label_task_mode,
     may_rank,
     may_reply,
@@ -38,26 +37,21 @@ ME = "me"
 
 
 def parent(message_id="p1", role=Role.PROMPTER, **kw) -> ExtendibleParent:
-    base = {
-        "message_id": message_id,
-        "tree_id": "t1",
-        "depth": 0 if role is Role.PROMPTER else 1,
-        "role": role,
-        "author_id": "someone",
-        "active_children_count": 0,
-        "tree_size": 1,
-        "goal_tree_size": 12,
-    }
+    base = {"message_id": message_id, "tree_id": "t1", "role": role, "author_id": "someone"}
     return ExtendibleParent(**{**base, **kw})
 
 
-def review(message_id="m1", depth=1, role=Role.ASSISTANT, author="someone") -> ReviewCandidate:
-    return ReviewCandidate(message_id, "t1", role, depth, author)
+def review(
+    message_id="m1", depth=1, role=Role.ASSISTANT, author="someone", free_slots=1
+) -> ReviewCandidate:
+    return ReviewCandidate(message_id, "t1", role, depth, author, free_slots=free_slots)
 
 
-def ranking(parent_id="p1", role=Role.ASSISTANT, authors=("a", "b"), min_count=0):
+def ranking(parent_id="p1", role=Role.ASSISTANT, authors=("a", "b"), free_slots=1):
     children = tuple(f"{parent_id}-c{i}" for i in range(len(authors)))
-    return RankingCandidate(parent_id, "t1", role, children, frozenset(authors), min_count)
+    return RankingCandidate(
+        parent_id, "t1", role, children, frozenset(authors), free_slots=free_slots
+    )
 
 
 def user(**kw) -> UserActivity:
@@ -170,8 +164,30 @@ def test_user_never_reviews_a_message_twice():
     assert not may_review(review("m1"), user(labelled_message_ids=frozenset({"m1"})))
 
 
-def test_user_skips_a_node_handled_recently():
-    assert not may_review(review("m1"), user(recent_message_ids=frozenset({"m1"})))
+def test_user_is_not_handed_a_review_handed_to_them_recently():
+    recent = frozenset({("m1", K.LABEL_ASSISTANT_REPLY)})
+    assert not may_review(review("m1"), user(handled_work=recent))
+
+
+def test_a_recent_task_of_another_kind_does_not_hide_the_node():
+    recent = frozenset({("m1", K.PROMPTER_REPLY)})
+    assert may_review(review("m1"), user(handled_work=recent))
+
+
+def test_a_skipped_review_hides_the_message_from_reviews_only():
+    skipped = frozenset({("p1", K.LABEL_PROMPTER_REPLY)})
+    assert not may_review(review("p1", role=Role.PROMPTER), user(skipped_work=skipped))
+    assert may_reply(parent("p1"), user(skipped_work=skipped))
+
+
+def test_a_skipped_reply_hides_the_parent_from_replies():
+    skipped = frozenset({("p1", K.ASSISTANT_REPLY)})
+    assert not may_reply(parent("p1"), user(skipped_work=skipped))
+
+
+def test_a_skipped_ranking_hides_the_parent_from_rankings():
+    skipped = frozenset({("q1", K.RANK_ASSISTANT_REPLIES)})
+    assert not may_rank(ranking("q1"), user(skipped_work=skipped))
 
 
 def test_user_never_answers_own_message():
@@ -182,8 +198,20 @@ def test_user_never_answers_the_same_parent_twice():
     assert not may_reply(parent(child_author_ids=frozenset({ME})), user())
 
 
-def test_parent_with_an_open_reply_task_is_not_handed_out_again():
-    assert not may_reply(parent(has_recent_reply_task=True), user())
+def test_parent_with_a_free_slot_is_handed_out_beside_open_reply_tasks():
+    assert may_reply(parent(free_slots=1), user())
+
+
+def test_parent_whose_slots_are_all_leased_is_not_handed_out():
+    assert not may_reply(parent(free_slots=0), user())
+
+
+def test_review_whose_slots_are_all_leased_is_not_handed_out():
+    assert not may_review(review(free_slots=0), user())
+
+
+def test_ranking_whose_slots_are_all_leased_is_not_handed_out():
+    assert not may_rank(ranking(free_slots=0), user())
 
 
 def test_user_never_ranks_replies_including_their_own():
@@ -206,40 +234,7 @@ def test_choose_task_never_offers_own_message_for_review():
         choose_task(K.LABEL_ASSISTANT_REPLY, candidates, user(), DEFAULT_CONFIG, random.Random(0))
 
 
-# --- extendible parents ------------------------------------------------------------------
-
-
-def test_parent_at_max_depth_is_not_extendible():
-    assert not is_extendible(parent(role=Role.ASSISTANT, depth=3), DEFAULT_CONFIG)
-
-
-def test_parent_with_max_children_is_not_extendible():
-    assert not is_extendible(parent(active_children_count=3), DEFAULT_CONFIG)
-
-
-def test_assistant_message_takes_only_num_prompter_replies():
-    assert is_extendible(parent(role=Role.ASSISTANT, active_children_count=0), DEFAULT_CONFIG)
-    assert not is_extendible(parent(role=Role.ASSISTANT, active_children_count=1), DEFAULT_CONFIG)
-
-
-def test_tree_at_goal_size_is_not_extended():
-    assert not is_extendible(parent(tree_size=12), DEFAULT_CONFIG)
-
-
-def test_tree_limits_stored_on_the_tree_override_config():
-    assert not is_extendible(parent(active_children_count=1, max_children_count=1), DEFAULT_CONFIG)
-
-
-def test_low_quality_reply_gets_no_children_when_gate_is_set():
-    config = DEFAULT_CONFIG.replace(min_reply_quality_for_extension=0.5)
-    low = parent(role=Role.ASSISTANT, mean_quality=0.3)
-    assert is_extendible(low, DEFAULT_CONFIG)
-    assert not is_extendible(low, config)
-
-
-def test_quality_gate_does_not_apply_to_the_prompt():
-    config = DEFAULT_CONFIG.replace(min_reply_quality_for_extension=0.5)
-    assert is_extendible(parent(depth=0, mean_quality=0.1), config)
+# --- reply parents ----------------------------------------------------------------------
 
 
 def test_lonely_prompter_parent_is_preferred():
@@ -282,21 +277,6 @@ def test_requested_role_narrows_the_candidates():
             K.ASSISTANT_REPLY, candidates, user(), DEFAULT_CONFIG, random.Random(seed)
         )
         assert chosen.target.message_id == "p2"
-
-
-def test_prompter_reply_rankings_need_rank_prompter_replies():
-    candidates = TaskCandidates(incomplete_rankings=(ranking(role=Role.PROMPTER),))
-    with pytest.raises(NoTaskAvailable):
-        choose_task(K.RANK_PROMPTER_REPLIES, candidates, user(), DEFAULT_CONFIG, random.Random(0))
-    config = DEFAULT_CONFIG.replace(rank_prompter_replies=True)
-    chosen = choose_task(K.RANK_PROMPTER_REPLIES, candidates, user(), config, random.Random(0))
-    assert chosen.kind is K.RANK_PROMPTER_REPLIES
-
-
-def test_completed_ranking_is_not_offered():
-    candidates = TaskCandidates(incomplete_rankings=(ranking(min_count=3),))
-    with pytest.raises(NoTaskAvailable):
-        choose_task(K.RANDOM, candidates, user(), DEFAULT_CONFIG, random.Random(0))
 
 
 def test_initial_prompt_has_no_target():
@@ -395,9 +375,3 @@ def test_lottery_favours_authors_with_top_ranked_replies():
     rng = random.Random(2)
     wins = Counter(choose_lottery_winner(candidates, rng).tree_id for _ in range(5000))
     assert wins["t-top"] / 5000 == pytest.approx(10 / 11, abs=0.02)
-
-
-def test_reply_exactly_at_the_extension_quality_gate_takes_children():
-    config = DEFAULT_CONFIG.replace(min_reply_quality_for_extension=0.5)
-    assert is_extendible(parent(role=Role.ASSISTANT, mean_quality=0.5), config)
-    assert not is_extendible(parent(role=Role.ASSISTANT, mean_quality=0.49), config)

@@ -30,31 +30,45 @@ class TooManyPendingTasks(NoTaskAvailable):
 # --- what the persistence layer hands in ---------------------------------------------------
 
 
+# A node and a task kind on it: what a skip or a recent task of one user hides (R4: a skip
+# hides the node for that kind only; the initial-prompt work has no node).
+WorkKey = tuple[Hashable, TaskKind]
+
+
 @dataclass(frozen=True)
 class UserActivity:
-    """What the requesting user has done; drives the exclusion rules.
+    """What the requesting user has done; drives the exclusion rules (``policy.may_*``).
 
-    ``recent_message_ids``: nodes the user was given a task on within ``recent_tasks_span_sec``.
-    ``skipped_message_ids``: nodes the user skipped (OA's skip_reply / skip_labeling /
-    skip_ranking emojis; each kind only ever applies to nodes of one state, so one set suffices).
-    ``pending_tasks``: open tasks created within ``recent_tasks_span_sec``.
+    ``pending_tasks``: open tasks handed out within ``recent_tasks_span_sec``
+    (``max_pending_tasks_per_user`` caps them). ``labelled_message_ids``: messages the user
+    reviewed through a label task (a free report does not count). ``ranked_parent_ids``:
+    parents whose replies the user ranked. ``handled_work``: (node, kind) the user was handed
+    within ``recent_tasks_span_sec``, whatever became of the task, or whose task still holds
+    its slot (acked: until it expires), so one user never holds two tasks on one node.
+    ``skipped_work``: (node,
+    kind) the user skipped, at any time (a task closed by the expiry sweep is no skip).
+    ``core.work.user_activity`` builds it from the user's tasks.
     """
 
     user_id: Hashable
     pending_tasks: int = 0
     labelled_message_ids: frozenset[Hashable] = frozenset()
     ranked_parent_ids: frozenset[Hashable] = frozenset()
-    recent_message_ids: frozenset[Hashable] = frozenset()
-    skipped_message_ids: frozenset[Hashable] = frozenset()
+    handled_work: frozenset[WorkKey] = frozenset()
+    skipped_work: frozenset[WorkKey] = frozenset()
 
-    def excludes(self, message_id: Hashable) -> bool:
-        """The user handled or skipped this node recently."""
-        return message_id in self.recent_message_ids or message_id in self.skipped_message_ids
+    def excludes(self, node_id: Hashable, kind: TaskKind) -> bool:
+        """The user was handed ``kind`` on this node recently, still holds it, or skipped it."""
+        return (node_id, kind) in self.handled_work or (node_id, kind) in self.skipped_work
 
 
 @dataclass(frozen=True)
 class ReviewCandidate:
-    """A message still collecting reviews (prompt in review, or reply of a growing tree)."""
+    """A message still collecting reviews (prompt in review, or reply of a growing tree).
+
+    ``free_slots``: reviews it still needs less the live leases of its label tasks
+    (``core.work.task_candidates``); none left, nobody else is handed it now.
+    """
 
     message_id: Hashable
     tree_id: Hashable
@@ -63,6 +77,7 @@ class ReviewCandidate:
     author_id: Hashable
     created_at: datetime | float | None = None
     review_count: int = 0
+    free_slots: int = 1
 
     @property
     def is_prompt(self) -> bool:
@@ -71,41 +86,40 @@ class ReviewCandidate:
 
 @dataclass(frozen=True)
 class ExtendibleParent:
-    """An accepted, non-deleted message of a growing tree that might receive a reply.
+    """An accepted message that may take another reply (``core.shape.ready_work`` decided
+    the structure: depth, children, goal size, quality gate).
 
-    ``active_children_count`` counts non-deleted children that are accepted or still under
-    review (rejected children free their slot, as in OA). ``tree_size`` counts the accepted root
-    plus such children across the tree. ``max_depth``/``max_children_count`` are the tree's own
-    limits when it stored them at creation (OA does); None means "use the config".
-    ``child_author_ids`` are the authors of those active children only: a user whose reply was
-    rejected may answer the same parent again (OA's query joins only active children).
+    ``active_children_count`` counts its live children (accepted or in review; the
+    lonely-child preference reads it). ``child_author_ids`` are those children's authors: a
+    user whose reply was rejected may answer the same parent again. ``free_slots``: replies it
+    may still take less the live leases of its reply tasks, and no more than the tree's room
+    left by the tree's live reply leases (the goal size counts claimed replies).
     """
 
     message_id: Hashable
     tree_id: Hashable
-    depth: int
     role: Role
     author_id: Hashable
-    active_children_count: int
-    tree_size: int
-    goal_tree_size: int
+    active_children_count: int = 0
     child_author_ids: frozenset[Hashable] = frozenset()
-    has_recent_reply_task: bool = False
-    mean_quality: float | None = None
-    max_depth: int | None = None
-    max_children_count: int | None = None
+    free_slots: int = 1
 
 
 @dataclass(frozen=True)
 class RankingCandidate:
-    """A parent, in a tree in ranking state, whose accepted children need more rankings."""
+    """A parent, in a tree in ranking state, whose accepted children need more rankings.
+
+    ``child_ids``: the accepted children a ranking orders. ``child_author_ids``: the authors
+    of all its live children (accepted or in review), none of whom ranks them.
+    ``free_slots``: rankings it still needs less the live leases of its ranking tasks.
+    """
 
     parent_id: Hashable
     tree_id: Hashable
     role_of_children: Role
     child_ids: tuple[Hashable, ...]
     child_author_ids: frozenset[Hashable] = frozenset()
-    min_child_ranking_count: int = 0
+    free_slots: int = 1
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from backend.trees.core.candidates import (
     UserActivity,
 )
 from backend.trees.core.config import TreeManagerConfig
-from backend.trees.core.lifecycle import is_below
 from backend.trees.core.task_kinds import (
     _CATEGORY_ORDER,
     CATEGORY_OF,
@@ -127,33 +126,6 @@ def trees_to_activate(config: TreeManagerConfig, *, growing: int) -> int:
     return min(max(0, config.max_active_trees - growing), LOTTERY_MAX_ACTIVATIONS_PER_DRAW)
 
 
-def is_extendible(parent: ExtendibleParent, config: TreeManagerConfig) -> bool:
-    """OA's extendible-parent rules, for anyone (no per-user exclusion).
-
-    depth < ``max_tree_depth``; fewer than ``max_children_count`` active children; an assistant
-    message takes at most ``num_prompter_replies`` replies; the tree is below its goal size.
-    Grove: a reply whose mean quality is below ``min_reply_quality_for_extension`` gets no
-    children.
-    """
-    max_depth = parent.max_depth if parent.max_depth is not None else config.max_tree_depth
-    max_children = (
-        parent.max_children_count
-        if parent.max_children_count is not None
-        else config.max_children_count
-    )
-    if parent.depth >= max_depth or parent.active_children_count >= max_children:
-        return False
-    if parent.role is Role.ASSISTANT and (
-        parent.active_children_count >= config.num_prompter_replies
-    ):
-        return False
-    if parent.tree_size >= parent.goal_tree_size:
-        return False
-    return not (
-        parent.depth > 0 and is_below(parent.mean_quality, config.min_reply_quality_for_extension)
-    )
-
-
 # --- per-user exclusion rules --------------------------------------------------------------
 
 
@@ -163,42 +135,50 @@ def has_too_many_pending(user: UserActivity, config: TreeManagerConfig) -> bool:
 
 
 def may_review(candidate: ReviewCandidate, user: UserActivity) -> bool:
-    """Never one's own message, never a message already labelled, skipped or recently handled."""
+    """A free slot; never one's own message, never a message already reviewed (through a
+    label task), never one the user skipped or was handed within ``recent_tasks_span_sec``
+    for review."""
     return (
-        candidate.author_id != user.user_id
+        candidate.free_slots > 0
+        and candidate.author_id != user.user_id
         and candidate.message_id not in user.labelled_message_ids
-        and not user.excludes(candidate.message_id)
+        and not user.excludes(candidate.message_id, label_kind_for(candidate))
     )
 
 
 def may_reply(parent: ExtendibleParent, user: UserActivity) -> bool:
-    """OA: not a parent the user already answered, skipped, or one with an open reply task of
-    anyone within ``recent_tasks_span_sec``. Grove also never lets a user answer themselves."""
+    """A free slot (several people may answer one parent, up to the replies it may still
+    take: leases, not blocks); never one's own message, never a parent the user already
+    answered with a live reply, never one the user skipped or was handed within
+    ``recent_tasks_span_sec`` for a reply."""
     return (
-        parent.author_id != user.user_id
+        parent.free_slots > 0
+        and parent.author_id != user.user_id
         and user.user_id not in parent.child_author_ids
-        and not parent.has_recent_reply_task
-        and not user.excludes(parent.message_id)
+        and not user.excludes(parent.message_id, reply_kind_for(parent.role))
     )
 
 
 def may_rank(candidate: RankingCandidate, user: UserActivity) -> bool:
-    """OA: no ranking of replies among which the user wrote one; no parent ranked twice."""
+    """A free slot; no ranking of replies among which the user wrote a live one; no parent
+    ranked twice; never one the user skipped or was handed within ``recent_tasks_span_sec``
+    for a ranking."""
     return (
-        user.user_id not in candidate.child_author_ids
+        candidate.free_slots > 0
+        and user.user_id not in candidate.child_author_ids
         and candidate.parent_id not in user.ranked_parent_ids
-        and not user.excludes(candidate.parent_id)
+        and not user.excludes(candidate.parent_id, rank_kind_for(candidate.role_of_children))
     )
 
 
-def eligible_candidates(
-    candidates: TaskCandidates, user: UserActivity, config: TreeManagerConfig
-) -> TaskCandidates:
-    """The candidates this user may work on, sorted by id for reproducible draws.
+def eligible_candidates(candidates: TaskCandidates, user: UserActivity) -> TaskCandidates:
+    """The candidates this user may work on now, sorted by id for reproducible draws.
 
-    Extendible parents are kept only if structurally extendible; rankings of prompter replies
-    only when ``rank_prompter_replies`` is on, and only while some child lacks
-    ``num_required_rankings``.
+    The per-user rules (``may_review``, ``may_reply``, ``may_rank``) over candidates that
+    ``core.work.task_candidates`` built from the trees' ready work and live leases: the same
+    rules the task request applies as anti-joins (``work_queries.eligible``;
+    ``tests/db/test_eligible_work_matches_core.py`` checks both agree). The pending cap is
+    ``choose_task``'s.
     """
     return TaskCandidates(
         missing_prompts=candidates.missing_prompts,
@@ -209,29 +189,11 @@ def eligible_candidates(
             (c for c in candidates.replies_need_review if may_review(c, user)), "message_id"
         ),
         extendible_parents=_sorted(
-            (
-                p
-                for p in candidates.extendible_parents
-                if is_extendible(p, config) and may_reply(p, user)
-            ),
-            "message_id",
+            (p for p in candidates.extendible_parents if may_reply(p, user)), "message_id"
         ),
         incomplete_rankings=_sorted(
-            (
-                r
-                for r in candidates.incomplete_rankings
-                if _is_rankable(r, config) and may_rank(r, user)
-            ),
-            "parent_id",
+            (r for r in candidates.incomplete_rankings if may_rank(r, user)), "parent_id"
         ),
-    )
-
-
-def _is_rankable(candidate: RankingCandidate, config: TreeManagerConfig) -> bool:
-    return (
-        len(candidate.child_ids) > 1
-        and candidate.min_child_ranking_count < config.num_required_rankings
-        and (candidate.role_of_children is Role.ASSISTANT or config.rank_prompter_replies)
     )
 
 
@@ -348,9 +310,7 @@ def choose_task(
     """
     if has_too_many_pending(user, config):
         raise TooManyPendingTasks(requested, "too many pending tasks")
-    return choose_eligible_task(
-        requested, eligible_candidates(candidates, user, config), config, rng
-    )
+    return choose_eligible_task(requested, eligible_candidates(candidates, user), config, rng)
 
 
 def choose_eligible_task(
