@@ -259,6 +259,8 @@ GROVE_WS_KEEPALIVE_SECONDS = env_int("GROVE_WS_KEEPALIVE_SECONDS", 25)
 GROVE_WS_ALLOWED_ORIGINS = env_list("GROVE_WS_ALLOWED_ORIGINS", ",".join(ALLOWED_HOSTS))
 # Longest frame a client may send (commands are a few hundred bytes); uvicorn's --ws-max-size.
 GROVE_WS_MAX_FRAME_BYTES = env_int("GROVE_WS_MAX_FRAME_BYTES", 64 * 1024)
+# Seconds a websocket ticket (POST /api/v1/ws_tickets/) may wait before it opens its one socket.
+GROVE_WS_TICKET_SECONDS = env_int("GROVE_WS_TICKET_SECONDS", 60)
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
 # The key of the API-key digests (HMAC-SHA-256, backend/accounts/keys.py). Changing it makes
 # every issued key invalid: set it once per deployment, apart from SECRET_KEY if that rotates.
