@@ -50,7 +50,7 @@ from backend.trees.core.task_kinds import (
     TaskKind,
 )
 from backend.trees.models import Message, MessageReaction, ReactionType, ReadyWork, Task, TextLabels
-from backend.trees.ready_work import EXPIRED_SKIP_REASON, refresh_lang
+from backend.trees.ready_work import NOT_USER_SKIP_REASONS, refresh_lang
 
 _REPLY = [k.value for k in REPLY_KINDS]
 _LABEL = [k.value for k in LABEL_KINDS]
@@ -220,7 +220,7 @@ def _eligible_query(
 def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUID):
     """The per-user rules of ``eligible`` as anti-joins, and the user's pending count."""
     handled = Task.objects.filter(
-        Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON)),
+        Q(created_at__gte=since) | (Q(skipped=True) & ~Q(skip_reason__in=NOT_USER_SKIP_REASONS)),
         user_id=user_id,
         parent_message_id=OuterRef("node_id"),
         payload_type=OuterRef("kind"),

@@ -32,6 +32,7 @@ from backend.trees.selectors import task_of_client
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.protocol import render_task
+from frontend_api.ws import push
 from frontend_api.ws.base import ApiClientConsumer, logger
 
 MAX_USERS_PER_SOCKET = 1000
@@ -49,6 +50,16 @@ class TaskEventsConsumer(ApiClientConsumer):
         self.users: dict[tuple[str, str], str] = {}  # (auth_method, id) -> Grove user id
         self.protocol_users: dict[str, dict] = {}  # Grove user id -> OA user object
         self.langs: set[str] = set()
+        self.push_session: str | None = None  # see push.py
+        self.ready_users: dict[tuple[str, str], str] = {}  # (auth_method, id) -> user id
+
+    async def disconnect(self, code) -> None:
+        await push.detach(self)
+        await super().disconnect(code)
+
+    async def push_task(self, message: dict) -> None:
+        """A task the dispatcher claimed for one of this socket's ready users."""
+        await push.deliver(self, message)
 
     async def on_command(self, content: dict) -> None:
         command = content.get("type")
@@ -77,6 +88,8 @@ class TaskEventsConsumer(ApiClientConsumer):
                 await self.leave(events.lang_group(self.client.id, lang))
                 self.langs.discard(lang)
                 await self.send_json({"type": "unsubscribed_lang", "lang": lang})
+        elif command in PUSH_COMMANDS:
+            await PUSH_COMMANDS[command](self, content)
         else:
             await super().on_command(content)
 
@@ -131,3 +144,6 @@ class TaskEventsConsumer(ApiClientConsumer):
         if user is not None:
             frame["user"] = user
         await self.send_json(frame)
+
+
+PUSH_COMMANDS = {"ready": push.ready, "unready": push.unready, "resume": push.resume}

@@ -24,6 +24,7 @@ from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.fast_writes import increment, insert, update
+from backend.push import signals as push_signals
 from backend.trees import journal, ready_work
 from backend.trees.core import lifecycle, policy
 from backend.trees.core.lifecycle import TreeState
@@ -340,3 +341,4 @@ def _close(task: Task) -> None:
     task.done = True
     task.ack = True if task.ack is None else task.ack
     update(Task, task.id, {"done": True, "ack": task.ack})
+    push_signals.task_closed(task)

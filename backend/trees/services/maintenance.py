@@ -17,6 +17,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from backend import events
+from backend.push import signals as push_signals
 from backend.trees import journal, ready_work
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.errors import TreeNotFound
@@ -55,6 +56,7 @@ def _expire_batch(now: datetime) -> list[Task]:
             api_client_id=task.api_client_id,
         )
         events.publish_to_assignee("task_expired", task)
+        push_signals.task_closed(task)
     return batch
 
 
