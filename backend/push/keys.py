@@ -6,7 +6,7 @@
     grove:push:ready:<lang>         zset entry -> when it (re)joined the line, ms: arrival order
     grove:push:entry:<entry>        hash of one waiting user on one session (see ``ready``)
     grove:push:held                 hash entry -> tasks pushed and not closed or returned
-    grove:push:session:<session>    hash client, channel; its tasks in ...:tasks, its entries
+    grove:push:session:<session>    hash client, channel, pid; its tasks in ...:tasks, its entries
                                     in ...:entries; ...:alive exists while its socket is open
     grove:push:task:<task id>       hash entry, session, lang, client, user (JSON)
     grove:push:ack_due              zset task id -> ack deadline (ms)

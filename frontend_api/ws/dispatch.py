@@ -30,6 +30,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import os
 import secrets
 import time
 import uuid
@@ -72,6 +73,13 @@ def new_resume_token() -> tuple[str, str]:
     return token, session_of_token(token)
 
 
+def _cancelling() -> bool:
+    """Whether this task is being cancelled (asyncio.run's shutdown cancels every task and
+    waits for each: a loop that swallowed the cancellation would keep the process alive)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -94,10 +102,9 @@ def claim_for_push(*, user_id: str, kind: str, lang: str) -> tuple[str, dict]:
     return str(task.id), render_task(task, viewer=user)
 
 
-def has_work(lang: str) -> bool:
-    """Whether anything at all can be handed out in ``lang`` (before any user's exclusions)."""
-    counts = selectors.task_availability(lang=lang, config=active_config(), now=timezone.now())
-    return any(counts.values())
+def work_counts(lang: str) -> dict[str, int]:
+    """What can be handed out in ``lang`` per task kind, before any user's exclusions."""
+    return selectors.task_availability(lang=lang, config=active_config(), now=timezone.now())
 
 
 def _db(function):
@@ -167,7 +174,10 @@ class Dispatcher:
 
     async def attach(self, session: str, *, channel: str, client_id: str) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(keys.session(session), mapping={"client": client_id, "channel": channel})
+        pipe.hset(
+            keys.session(session),
+            mapping={"client": client_id, "channel": channel, "pid": os.getpid()},
+        )
         pipe.set(keys.session(session, "alive"), channel, px=_alive_ms())
         pipe.zadd(keys.SESSION_DUE, {session: self._session_due()})
         pipe.set(keys.ACTIVE, 1, ex=10)
@@ -301,21 +311,40 @@ class Dispatcher:
                 if lang not in self.again:
                     return
         except Exception:
+            if _cancelling():
+                raise
             logger.exception("event=push_round_failed lang=%s", lang)
         finally:
             self.running.discard(lang)
 
     async def serve(self, lang: str) -> None:
+        """Walk the line once. A kind found with nothing to hand out is not tried again for
+        the users behind (no query each); the round ends when every kind asked for is."""
         misses = 0
+        exhausted: set[str] = set()
+        rerun = keys.PREFIX + f"rerun:{lang}"
         entries = await self.redis.zrange(keys.ready(lang), 0, MAX_ENTRIES_PER_ROUND - 1)
         for raw in entries:
-            outcome = await self.serve_entry(raw.decode(), lang)
-            if outcome == "missed":
-                misses += 1
-                if misses >= MAX_MISSES_PER_ROUND or not await _db(has_work)(lang):
-                    return
+            if misses and (lang in self.again or await self.redis.exists(rerun)):
+                # Work appeared while the round walked the line: start again from its head,
+                # or a user behind one who just missed would take it first (arrival order).
+                return
+            outcome, kind = await self.serve_entry(raw.decode(), lang, exhausted)
+            if outcome != "missed":
+                continue
+            misses += 1
+            if misses >= MAX_MISSES_PER_ROUND:
+                return
+            if kind not in exhausted:
+                available = await _db(work_counts)(lang)
+                exhausted |= {k for k, n in available.items() if not n}
+                if not any(available.values()):
+                    exhausted.add(TaskKind.RANDOM.value)
+            if TaskKind.RANDOM.value in exhausted:
+                return
 
-    async def serve_entry(self, entry_id: str, lang: str) -> str:
+    async def serve_entry(self, entry_id: str, lang: str, exhausted: set[str]) -> tuple:
+        """("served" | "missed" | "skipped", the entry's task kind)."""
         flat = await self.reserve(
             keys=[keys.entry(entry_id), keys.HELD, keys.ready(lang)],
             args=[
@@ -325,19 +354,23 @@ class Dispatcher:
             ],
         )
         if not flat:
-            return "skipped"
+            return "skipped", None
         entry = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        if entry["kind"] in exhausted:
+            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
+            return "skipped", entry["kind"]
         try:
             task_id, body = await _db(claim_for_push)(
                 user_id=entry["user_id"], kind=entry["kind"], lang=lang
             )
-        except NoTaskAvailable:
+        except NoTaskAvailable as exc:
             await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
-            return "missed"
+            logger.debug("event=push_missed entry=%s why=%s", entry_id, exc)
+            return "missed", entry["kind"]
         except Exception:
             await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
             logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
-            return "missed"
+            return "missed", entry["kind"]
         now = _now_ms()
         ack_due = now + settings.GROVE_PUSH_ACK_SECONDS * 1000
         await self.record(
@@ -366,7 +399,7 @@ class Dispatcher:
             logger.warning("event=push_channel_full task=%s entry=%s", task_id, entry_id)
             await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="channel_full")
         logger.info("event=task_pushed task=%s entry=%s lang=%s", task_id, entry_id, lang)
-        return "served"
+        return "served", entry["kind"]
 
     # --- upkeep ---
 
@@ -378,9 +411,9 @@ class Dispatcher:
                 async for message in pubsub.listen():
                     if message["type"] == "message" and self.sessions:
                         self.kick(message["data"].decode())
-            except asyncio.CancelledError:
-                raise
             except Exception:
+                if _cancelling():
+                    raise  # a shutdown: redis-py may turn the cancellation into its own error
                 logger.exception("event=push_listen_failed")
                 await asyncio.sleep(1)
 
@@ -391,9 +424,9 @@ class Dispatcher:
                 await self.sweep_acks()
                 await self.sweep_sessions()
                 await self.poll()
-            except asyncio.CancelledError:
-                raise
             except Exception:
+                if _cancelling():
+                    raise
                 logger.exception("event=push_upkeep_failed")
             await asyncio.sleep(settings.GROVE_PUSH_TICK_SECONDS)
 

@@ -88,6 +88,7 @@ async def test_waiting_users_are_served_in_arrival_order_within_a_language(socke
     frontend = await new_frontend()
     first, _ = await ready_socket(sockets, frontend, ALICE, task_kind="assistant_reply")
     second, _ = await ready_socket(sockets, frontend, BOB, task_kind="assistant_reply")
+    assert await first.receive_nothing(timeout=QUIET)  # the readies' own rounds are over
 
     def one_reply_slot():
         author = make_user(frontend.client_row, username="author")
