@@ -274,6 +274,9 @@ GROVE_PUSH_RESUME_SECONDS = env_int("GROVE_PUSH_RESUME_SECONDS", 30)
 # a write, such as a REST task's lease running out).
 GROVE_PUSH_TICK_SECONDS = env_float("GROVE_PUSH_TICK_SECONDS", 0.5)
 GROVE_PUSH_POLL_SECONDS = env_float("GROVE_PUSH_POLL_SECONDS", 2.0)
+# Celery beat's backstop of those returns (grove.tree.return_push_leases), for when no web
+# process with a push socket is left to do them.
+GROVE_PUSH_SWEEP_INTERVAL_SECONDS = env_int("GROVE_PUSH_SWEEP_INTERVAL_SECONDS", 10)
 # Limits: tasks one ready user holds at once (the "ready" command's max_tasks, at most), waiting
 # users of one client (a socket: 1000), pushed tasks not yet closed per socket and per client.
 GROVE_PUSH_MAX_TASKS_PER_USER = env_int("GROVE_PUSH_MAX_TASKS_PER_USER", 8)

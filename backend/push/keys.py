@@ -146,3 +146,17 @@ for lang in string.gmatch(langs, '[^,]+') do
 end
 return 1
 """
+
+# An entry stops waiting: out of every line, its hash and its client's count gone.
+# KEYS: entry hash. ARGV: entry id.
+DROP_ENTRY = """
+local f = redis.call('HMGET', KEYS[1], 'langs', 'client', 'session')
+local p = 'grove:push:'
+if f[1] then
+  for lang in string.gmatch(f[1], '[^,]+') do redis.call('ZREM', p .. 'ready:' .. lang, ARGV[1]) end
+end
+if f[2] then redis.call('SREM', p .. 'client:' .. f[2] .. ':ready', ARGV[1]) end
+if f[3] then redis.call('SREM', p .. 'session:' .. f[3] .. ':entries', ARGV[1]) end
+redis.call('DEL', KEYS[1])
+return 1
+"""

@@ -19,7 +19,8 @@ Redis (``backend.push.keys``), so it is one line across every process:
   returned (``services.push_leases``). A socket's session outlives its socket by
   ``GROVE_PUSH_RESUME_SECONDS``; a web process refreshes its sessions every tick, so the
   sessions of a process killed with -9 run out too. When a session runs out, its open tasks
-  are returned. Any process does these returns (a ``ZREM`` decides which).
+  are returned. Any process does these returns (``backend.push.leases.sweep``; celery beat
+  runs it too).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from backend.accounts.models import User
-from backend.push import keys
+from backend.push import keys, leases
 from backend.push import signals as push_signals
 from backend.trees import selectors
 from backend.trees.core.policy import NoTaskAvailable, TaskKind
@@ -60,7 +61,6 @@ ROUND_LOCK_MS = 15_000
 MAX_ENTRIES_PER_ROUND = 5000
 # Claims that found nothing for their user before a round gives up (each costs a query).
 MAX_MISSES_PER_ROUND = 64
-SWEEP_BATCH = 200
 
 
 def session_of_token(token: str) -> str:
@@ -153,6 +153,7 @@ class Dispatcher:
         self.reserve = self.redis.register_script(keys.RESERVE)
         self.unreserve = self.redis.register_script(keys.UNRESERVE)
         self.record = self.redis.register_script(keys.RECORD)
+        self.drop_entry = self.redis.register_script(keys.DROP_ENTRY)
         self.next_poll = 0.0
 
     def _spawn(self, coroutine) -> asyncio.Task:
@@ -270,15 +271,7 @@ class Dispatcher:
         await self.redis.srem(keys.session(session, "entries"), entry_id)
 
     async def _drop_entry(self, entry_id: str) -> None:
-        fields = await self.redis.hmget(keys.entry(entry_id), "langs", "client")
-        langs, client_id = (value.decode() if value else "" for value in fields)
-        pipe = self.redis.pipeline(transaction=True)
-        for lang in filter(None, langs.split(",")):
-            pipe.zrem(keys.ready(lang), entry_id)
-        pipe.delete(keys.entry(entry_id))
-        if client_id:
-            pipe.srem(keys.client(client_id, "ready"), entry_id)
-        await pipe.execute()
+        await self.drop_entry(keys=[keys.entry(entry_id)], args=[entry_id])
 
     # --- rounds ---
 
@@ -421,8 +414,7 @@ class Dispatcher:
         while True:
             try:
                 await self.heartbeat()
-                await self.sweep_acks()
-                await self.sweep_sessions()
+                await self.sweep()
                 await self.poll()
             except Exception:
                 if _cancelling():
@@ -444,45 +436,8 @@ class Dispatcher:
             pipe.zadd(keys.SESSION_DUE, {session: due})
         await pipe.execute()
 
-    async def _due(self, zset: str) -> list[str]:
-        """Members of ``zset`` past their deadline that this process took (ZREM says who)."""
-        found = await self.redis.zrangebyscore(zset, "-inf", _now_ms(), start=0, num=SWEEP_BATCH)
-        taken = []
-        for member in found:
-            if await self.redis.zrem(zset, member):
-                taken.append(member.decode())
-        return taken
-
-    async def sweep_acks(self) -> None:
-        for task_id in await self._due(keys.ACK_DUE):
-            returned = await _db(return_pushed_task)(
-                task_id=task_id, only_unacked=True, why="not_acknowledged"
-            )
-            if returned:
-                logger.info("event=push_returned task=%s why=not_acknowledged", task_id)
-
-    async def sweep_sessions(self) -> None:
-        for session in await self._due(keys.SESSION_DUE):
-            if session in self.sessions:  # ours and open: keep it
-                await self.redis.zadd(keys.SESSION_DUE, {session: self._session_due()})
-                continue
-            for raw in await self.redis.smembers(keys.session(session, "tasks")):
-                task_id = raw.decode()
-                await _db(return_pushed_task)(
-                    task_id=task_id, only_unacked=False, why="socket_gone"
-                )
-                # Closed meanwhile without a release (Redis was away): let it go anyway.
-                await self.release(
-                    keys=[keys.task(task_id), keys.HELD, keys.ACK_DUE], args=[task_id, _now_ms()]
-                )
-            for raw in await self.redis.smembers(keys.session(session, "entries")):
-                await self._drop_entry(raw.decode())
-            await self.redis.delete(
-                keys.session(session),
-                keys.session(session, "tasks"),
-                keys.session(session, "entries"),
-            )
-            logger.info("event=push_session_ended session=%s", session)
+    async def sweep(self) -> None:
+        await _db(leases.sweep)()
 
     async def poll(self) -> None:
         """Rounds for every language with waiting users, at most every GROVE_PUSH_POLL_SECONDS

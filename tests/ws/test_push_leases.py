@@ -4,10 +4,13 @@ back to the pool without counting as the user's skip; a resume gets them back in
 from __future__ import annotations
 
 import asyncio
+import io
 
 from asgiref.sync import sync_to_async
+from django.core.management import call_command
 
 from backend.trees.models import Message, Task
+from frontend_api.ws.dispatch import stop_dispatchers
 from frontend_api.ws.tasks import TaskEventsConsumer
 from tests.api.conftest import protocol_user
 from tests.builders import make_tree, make_user
@@ -136,3 +139,19 @@ async def test_a_socket_that_does_not_read_its_pushes_is_closed_with_4008(
     frontend = await new_frontend()
     socket, _ = await ready_socket(sockets, frontend, task_kind="initial_prompt")
     assert await socket.receive_output(timeout=TIMEOUT) == {"type": "websocket.close", "code": 4008}
+
+
+async def test_the_beat_job_returns_the_tasks_when_no_web_process_sweeps(sockets, settings):
+    settings.GROVE_PUSH_RESUME_SECONDS = 0
+    frontend = await new_frontend()
+    socket, _ = await ready_socket(sockets, frontend, task_kind="initial_prompt")
+    push = await receive_event(socket, "task_assigned")
+    await socket.disconnect(timeout=TIMEOUT)
+    await stop_dispatchers()  # no web process is left running push sockets
+    await asyncio.sleep(0.1)
+    assert not (await sync_to_async(task_row)(push["task"]["id"])).skipped
+    output = io.StringIO()
+    await sync_to_async(call_command)("return_push_leases", stdout=output)
+    assert "ended 1 session(s), returning 1 task(s)" in output.getvalue()
+    returned = await sync_to_async(task_row)(push["task"]["id"])
+    assert returned.skipped and returned.skip_reason == "returned"
