@@ -312,32 +312,35 @@ class Dispatcher:
 
     async def serve(self, lang: str) -> None:
         """Walk the line once. A kind found with nothing to hand out is not tried again for
-        the users behind (no query each); the round ends when every kind asked for is."""
+        the users behind (no query, no Redis call each); the round ends when nothing at all
+        is left."""
         misses = 0
         exhausted: set[str] = set()
         rerun = keys.PREFIX + f"rerun:{lang}"
         entries = await self.redis.zrange(keys.ready(lang), 0, MAX_ENTRIES_PER_ROUND - 1)
+        pipe = self.redis.pipeline(transaction=False)
         for raw in entries:
+            pipe.hget(keys.entry(raw.decode()), "kind")
+        kinds = await pipe.execute()
+        for raw, kind in zip(entries, kinds, strict=True):
+            if kind is None or kind.decode() in exhausted:
+                continue  # gone (RESERVE would drop it), or nothing of its kind is left
             if misses and (lang in self.again or await self.redis.exists(rerun)):
                 # Work appeared while the round walked the line: start again from its head,
                 # or a user behind one who just missed would take it first (arrival order).
                 return
-            outcome, kind = await self.serve_entry(raw.decode(), lang, exhausted)
-            if outcome != "missed":
+            if await self.serve_entry(raw.decode(), lang) != "missed":
                 continue
             misses += 1
             if misses >= MAX_MISSES_PER_ROUND:
                 return
-            if kind not in exhausted:
-                available = await _db(work_counts)(lang)
-                exhausted |= {k for k, n in available.items() if not n}
-                if not any(available.values()):
-                    exhausted.add(TaskKind.RANDOM.value)
-            if TaskKind.RANDOM.value in exhausted:
+            available = await _db(work_counts)(lang)
+            exhausted |= {k for k, n in available.items() if not n}
+            if not any(available.values()):
                 return
 
-    async def serve_entry(self, entry_id: str, lang: str, exhausted: set[str]) -> tuple:
-        """("served" | "missed" | "skipped", the entry's task kind)."""
+    async def serve_entry(self, entry_id: str, lang: str) -> str:
+        """ "served", "missed" (nothing for this user) or "skipped" (not waiting, or full)."""
         flat = await self.reserve(
             keys=[keys.entry(entry_id), keys.HELD, keys.ready(lang)],
             args=[
@@ -347,11 +350,8 @@ class Dispatcher:
             ],
         )
         if not flat:
-            return "skipped", None
+            return "skipped"
         entry = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
-        if entry["kind"] in exhausted:
-            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
-            return "skipped", entry["kind"]
         try:
             task_id, body = await _db(claim_for_push)(
                 user_id=entry["user_id"], kind=entry["kind"], lang=lang
@@ -359,11 +359,11 @@ class Dispatcher:
         except NoTaskAvailable as exc:
             await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
             logger.debug("event=push_missed entry=%s why=%s", entry_id, exc)
-            return "missed", entry["kind"]
+            return "missed"
         except Exception:
             await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
             logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
-            return "missed", entry["kind"]
+            return "missed"
         now = _now_ms()
         ack_due = now + settings.GROVE_PUSH_ACK_SECONDS * 1000
         await self.record(
@@ -392,7 +392,7 @@ class Dispatcher:
             logger.warning("event=push_channel_full task=%s entry=%s", task_id, entry_id)
             await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="channel_full")
         logger.info("event=task_pushed task=%s entry=%s lang=%s", task_id, entry_id, lang)
-        return "served", entry["kind"]
+        return "served"
 
     # --- upkeep ---
 
