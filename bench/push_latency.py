@@ -42,9 +42,9 @@ REDIS_URL = "redis://127.0.0.1:6379/4"
 def write_prompt(port: int, i: int) -> float:
     """An author writes one initial prompt over REST; the time its interaction answered."""
     author = {"id": f"author-{i}", "display_name": f"Author {i}", "auth_method": "local"}
-    status, task = post(port, "/api/v1/tasks/", {"type": "initial_prompt", "user": author})
+    status, task = post(port, "/api/v1/tasks/", {"type": "initial_prompt", "user": author}, key=KEY)
     assert status == 200, (status, task)
-    status, _ = post(port, f"/api/v1/tasks/{task['id']}/ack", {"message_id": f"p-{i}"})
+    status, _ = post(port, f"/api/v1/tasks/{task['id']}/ack", {"message_id": f"p-{i}"}, key=KEY)
     assert status == 204, status
     body = {
         "type": "text_reply_to_message",
@@ -53,7 +53,7 @@ def write_prompt(port: int, i: int) -> float:
         "text": f"Prompt number {i}: how do bees find their way back to the hive?",
         "user": author,
     }
-    status, answer = post(port, "/api/v1/tasks/interaction", body)
+    status, answer = post(port, "/api/v1/tasks/interaction", body, key=KEY)
     assert status == 200, (status, answer)
     return time.time()
 
@@ -148,6 +148,7 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=50)
     parser.add_argument("--burst-wait", type=float, default=10.0)
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--log-level", default="WARNING", help="the servers' GROVE_LOG_LEVEL")
     args = parser.parse_args()
     with GroveServers(
         repo=ROOT,
@@ -155,7 +156,7 @@ def main() -> int:
         api_key=KEY,
         web_workers=args.web_workers,
         redis_url=REDIS_URL,
-        extra_env={"GROVE_PUSH_ACK_SECONDS": "600"},
+        extra_env={"GROVE_PUSH_ACK_SECONDS": "600", "GROVE_LOG_LEVEL": args.log_level},
     ) as servers:
         asyncio.run(run(args, servers.port))
     return 0

@@ -352,6 +352,7 @@ class Dispatcher:
         if not flat:
             return "skipped"
         entry = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        claim_started = time.perf_counter()
         try:
             task_id, body = await _db(claim_for_push)(
                 user_id=entry["user_id"], kind=entry["kind"], lang=lang
@@ -391,7 +392,13 @@ class Dispatcher:
             # The socket has not read what it was sent: it does not get more.
             logger.warning("event=push_channel_full task=%s entry=%s", task_id, entry_id)
             await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="channel_full")
-        logger.info("event=task_pushed task=%s entry=%s lang=%s", task_id, entry_id, lang)
+        logger.info(
+            "event=task_pushed task=%s entry=%s lang=%s claim_ms=%.1f",
+            task_id,
+            entry_id,
+            lang,
+            (time.perf_counter() - claim_started) * 1000,
+        )
         return "served"
 
     # --- upkeep ---
