@@ -79,8 +79,8 @@ end
 return f.lang
 """
 
-# Reserve one place of an entry before claiming a task for it; refuse (and take the entry
-# out of line) when its socket is gone, or when it, its session or its client is full.
+# Reserve one place of an entry before claiming a task for it; refuse when its socket is
+# gone (and take it out of line), or when it, its session or its client is full.
 # KEYS: entry hash, held, ready zset of the lang. ARGV: entry id, per-session cap,
 # per-client cap. Returns the entry's fields as a flat list, or false.
 RESERVE = """
@@ -93,13 +93,10 @@ if redis.call('EXISTS', p .. 'session:' .. f.session .. ':alive') == 0 then
   redis.call('ZREM', KEYS[3], ARGV[1])
   return false
 end
+-- Full: leave it in line (a place held by a claim under way may come back); RECORD takes
+-- an entry out of line when a push fills it, RELEASE puts it back.
 local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-if held >= tonumber(f.capacity) then
-  for lang in string.gmatch(f.langs, '[^,]+') do
-    redis.call('ZREM', p .. 'ready:' .. lang, ARGV[1])
-  end
-  return false
-end
+if held >= tonumber(f.capacity) then return false end
 if redis.call('SCARD', p .. 'session:' .. f.session .. ':tasks') >= tonumber(ARGV[2]) then
   return false
 end

@@ -261,9 +261,23 @@ class Dispatcher:
             pipe.zadd(keys.ready(lang), {entry_id: now}, nx=True)
             pipe.sadd(keys.LANGS, lang)
         await pipe.execute()
-        for lang in langs:
-            self.kick(lang)
+        task = self._spawn(self.serve_newcomer(entry_id, langs))
+        self.rounds.add(task)
+        task.add_done_callback(self.rounds.discard)
         return None
+
+    async def serve_newcomer(self, entry_id: str, langs: list[str]) -> None:
+        """A user who just became ready gets what exists at once. Only they are tried, not
+        the whole line: the users before them already got whatever work there is for them
+        (every change of the work runs a round), so the newcomer takes nothing of theirs."""
+        try:
+            for lang in langs:
+                if await self.serve_entry(entry_id, lang) != "missed":
+                    return
+        except Exception:
+            if _cancelling():
+                raise
+            logger.exception("event=push_newcomer_failed entry=%s", entry_id)
 
     async def unready(self, session: str, user_id: str) -> None:
         entry_id = keys.entry_id(session, user_id)
