@@ -19,6 +19,9 @@ a socket only ever joins its own client's groups. Grove then pushes:
     {"type": "tree_state_changed", "message_tree_id": ..., "from": ..., "to": ..., "reason": ...}
 
 ``user`` is the OA user object the socket subscribed with, so one socket can serve many users.
+
+Push dispatch (``ready``, ``unready``, ``resume``: Grove hands tasks out by itself, no polling)
+is in ``push`` (the commands) and ``dispatch`` (the line of waiting users and its rounds).
 """
 
 from __future__ import annotations
