@@ -27,6 +27,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from backend.observability.metrics import EVENT_PUSH_FAILURES
+
 logger = logging.getLogger("grove.events")
 
 ADMIN_GROUP = "admin"
@@ -73,6 +75,7 @@ def publish(
                 _groups(api_client_id, user_ids, lang, admin), message
             )
         except Exception:  # a lost push must never fail the committed request or job
+            EVENT_PUSH_FAILURES.labels(event_type).inc()
             logger.exception("event=push_failed type=%s client=%s", event_type, api_client_id)
 
     transaction.on_commit(push)

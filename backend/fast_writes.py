@@ -8,11 +8,17 @@ per process (per database vendor) and values prepared by the model's own fields
 (``get_db_prep_save``, ``pre_save`` for defaults such as ``auto_now``). They send no model
 signals: use them only for models that have no receivers (``backend.accounts.apps`` has
 the project's only one, on ``ApiClient``).
+
+``Batch`` collects such writes when nothing reads their results before the transaction's
+next step, and sends them as one statement (PostgreSQL) instead of one round trip each.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 
 from django.db import connection
@@ -51,6 +57,80 @@ def increment(model: type[Model], pk, field: str, by: int = 1) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, [by, model._meta.pk.get_db_prep_value(pk, connection)])
         return cursor.rowcount
+
+
+class Batch:
+    """Writes sent together: on PostgreSQL one statement, each write a data-modifying ``WITH``
+    part of it; elsewhere one statement each, in order.
+
+    The parts of one PostgreSQL statement run on the same snapshot and do not see each
+    other's changes: never put two writes to the same row in a batch, nor a write whose
+    conditions read a row another part changes. (The project's foreign keys are checked at
+    commit, so a part may insert a row that refers to another part's insert.) Inserted rows
+    do not get database-generated ids back.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[str, list]] = []
+
+    def insert(self, instance: Model) -> Model:
+        model = type(instance)
+        sql, fields, _auto = _insert_statement(model, connection.vendor)
+        params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+        self._parts.append((sql, params))
+        instance._state.adding = False
+        instance._state.db = connection.alias
+        return instance
+
+    def update(self, model: type[Model], pk, values: Mapping[str, object]) -> None:
+        sql, fields = _update_statement(model, tuple(values), connection.vendor)
+        params = [f.get_db_prep_save(values[f.name], connection) for f in fields]
+        params.append(model._meta.pk.get_db_prep_value(pk, connection))
+        self._parts.append((sql, params))
+
+    def increment(self, model: type[Model], pk, field: str, by: int = 1) -> None:
+        sql = _increment_statement(model, field, connection.vendor)
+        self._parts.append((sql, [by, model._meta.pk.get_db_prep_value(pk, connection)]))
+
+    def send(self, last: str | None = None, params: list | tuple = ()) -> tuple | None:
+        """Run the collected writes, then ``last`` (a statement without ``WITH`` of its
+        own) if given; its first row, or None."""
+        parts, self._parts = self._parts, []
+        with connection.cursor() as cursor:
+            if connection.vendor != "postgresql":
+                for sql, part_params in parts:
+                    cursor.execute(sql, part_params)
+                if last is None:
+                    return None
+                cursor.execute(last, list(params))
+                return cursor.fetchone() if cursor.description else None
+            if not parts and last is None:
+                return None
+            ctes = ", ".join(f"grove_w{i} AS ({sql})" for i, (sql, _) in enumerate(parts))
+            statement = f"WITH {ctes} " if ctes else ""
+            statement += last if last is not None else "SELECT 1"
+            values = [value for _, part_params in parts for value in part_params]
+            cursor.execute(statement, [*values, *params])
+            if last is None or cursor.description is None:
+                return None
+            return cursor.fetchone()
+
+
+def as_json_row(instance: Model) -> str:
+    """``instance`` as a JSON object of column values, every concrete field but a
+    database-generated id (defaults applied as an insert would): for SQL that inserts it
+    with ``jsonb_populate_record``."""
+    model = type(instance)
+    _sql, fields, _auto = _insert_statement(model, connection.vendor)
+    return json.dumps({f.column: f.pre_save(instance, True) for f in fields}, default=_json_value)
+
+
+def _json_value(value):
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()  # full precision, with its offset
+    raise TypeError(f"{type(value).__name__} has no JSON form here")
 
 
 def _quote(name: str) -> str:

@@ -9,6 +9,7 @@ Every variable is listed with its default in ``.env.example``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -88,6 +89,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: its request id and latency cover the whole chain (backend/observability/http.py).
+    "backend.observability.http.RequestObservationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -169,6 +172,18 @@ if IS_POSTGRES:
             "options": f"-c statement_timeout={_statement_ms}",
         }
     )
+    # Parameters bound by the server, and each statement prepared on its connection from its
+    # second run on: PostgreSQL then plans it once per connection instead of once per call.
+    # Measured (bench/cycle_cpu.py, pg_stat_statements with track_planning): planning was
+    # about half of PostgreSQL's time per task cycle (3.8 s of 7.5 s over 700 cycles; 3.1 ms
+    # per plan of the task request's read); with this, 0.15 s. GROVE_DB_SERVER_SIDE_BINDING=
+    # false goes back to client-side binding (for a pooler such as PgBouncer in transaction
+    # mode, which cannot keep prepared statements).
+    if env_bool("GROVE_DB_SERVER_SIDE_BINDING", True):
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env_int(
+            "GROVE_DB_PREPARE_THRESHOLD", 2
+        )
 # Parallel test runs on one server each need their own test database name.
 if os.environ.get("GROVE_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GROVE_TEST_DB_NAME"]}
@@ -297,6 +312,10 @@ GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES = env_int("GROVE_DUPLICATE_MESSAGE_WINDOW
 # A client disabled in one process may still be accepted by the others for that long.
 GROVE_API_CLIENT_CACHE_SECONDS = env_int("GROVE_API_CLIENT_CACHE_SECONDS", 30)
 GROVE_TASK_EXPIRY_SECONDS = env_int("GROVE_TASK_EXPIRY_SECONDS", 60 * 60 * 2)
+# PostgreSQL: a task request claims its slot in one round trip (the ``grove_claim`` function,
+# migration trees 0005) instead of six statements; false takes the step-by-step path SQLite
+# uses. Both are tested against the same concurrency tests.
+GROVE_CLAIM_IN_DATABASE = env_bool("GROVE_CLAIM_IN_DATABASE", True)
 # Exports: files of the export job, and the key of the user-id pseudonyms (HMAC-SHA256).
 GROVE_EXPORT_DIR = Path(env_str("GROVE_EXPORT_DIR", str(VAR_DIR / "exports")))
 GROVE_EXPORT_USER_SALT = env_str("GROVE_EXPORT_USER_SALT", "")
@@ -388,6 +407,9 @@ STORAGES = {
 # --- Security (production profile turns these on; see README "check --deploy") --------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("GROVE_SECURE_SSL_REDIRECT", False)
+# Prometheus scrapes web processes over the internal network in plain HTTP (README
+# "Observability"); a redirect to HTTPS would fail every scrape.
+SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
 SESSION_COOKIE_SECURE = env_bool("GROVE_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("GROVE_HSTS_SECONDS", 0)
@@ -396,19 +418,47 @@ SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# --- Metrics (README "Observability") --------------------------------------------------------
+# /metrics answers a request with "Authorization: Bearer <GROVE_METRICS_TOKEN>", or one from a
+# peer in GROVE_METRICS_ALLOWED_NETWORKS that did not pass a proxy; anything else gets 404.
+GROVE_METRICS_TOKEN = env_str("GROVE_METRICS_TOKEN", "")
+try:
+    GROVE_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(item, strict=False)
+        for item in env_list("GROVE_METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"GROVE_METRICS_ALLOWED_NETWORKS: {exc}") from exc
+# A Celery worker serves its metrics on this port (0: not at all) and address.
+GROVE_WORKER_METRICS_PORT = env_int("GROVE_WORKER_METRICS_PORT", 0)
+GROVE_WORKER_METRICS_ADDR = env_str("GROVE_WORKER_METRICS_ADDR", "127.0.0.1")
+# Several processes (uvicorn --workers, Celery's pool) share their metrics through files in
+# PROMETHEUS_MULTIPROC_DIR (prometheus_client reads the variable itself). It must be empty when
+# the first process starts: scripts/run and docker-compose.yml see to it.
+# An empty value is unset: prometheus_client would otherwise write its files to the cwd.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
 # --- Logging: one event per line ------------------------------------------------------------
 LOG_LEVEL = env_str("GROVE_LOG_LEVEL", "INFO").upper()
+# "text" (a line of key=value pairs) or "json" (one JSON object per line, with the request id).
+LOG_FORMAT = env_str("GROVE_LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in {"text", "json"}:
+    raise ImproperlyConfigured(f"GROVE_LOG_FORMAT must be text or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "backend.observability.logs.JsonFormatter"},
     },
     "filters": {"expected_unavailable": {"()": "backend.log_filters.ExpectedUnavailable"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "line",
+            "formatter": "json" if LOG_FORMAT == "json" else "line",
             "filters": ["expected_unavailable"],
         }
     },
@@ -418,3 +468,8 @@ LOGGING = {
         "grove": {"level": LOG_LEVEL, "propagate": True},
     },
 }
+if LOG_FORMAT == "json":
+    # uvicorn's own lines (startup, access, websockets) as JSON too; the secret-redaction
+    # filter is attached to these loggers after this (frontend_api/apps.py).
+    for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        LOGGING["loggers"][_name] = {"handlers": ["console"], "level": "INFO", "propagate": False}

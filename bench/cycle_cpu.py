@@ -42,6 +42,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", help="write a cProfile of the measured cycles here")
     parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="print the SQL statements of the last measured call of each kind",
+    )
+    parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/grove_bench_cpu"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
@@ -58,21 +63,31 @@ def fresh_database(url: str) -> None:
 class InProcessVolunteer:
     """``cycle_client.Volunteer``'s cycle over Django's test client; each call's CPU kept."""
 
-    def __init__(self, client, volunteer, job_cpu: list[float]):
+    def __init__(self, client, volunteer, job_cpu: list[float], statements: dict | None):
         self.client = client
         self.volunteer = volunteer
         self.job_cpu = job_cpu
+        self.statements = statements  # call name -> the last call's SQL, when asked for
         volunteer.post = self.post  # the volunteer's cycle and answers, this transport
 
     def post(self, name, path, body):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
         from bench.cycle_client import QUERY_HEADER, Call
 
         jobs_before = sum(self.job_cpu)
+        capture = CaptureQueriesContext(connection)
+        if self.statements is not None:
+            capture.__enter__()
         started = time.process_time()
         response = self.client.post(
             path, body, content_type="application/json", HTTP_X_API_KEY=BENCH_KEY
         )
         cpu_ms = (time.process_time() - started) * 1000
+        if self.statements is not None:
+            capture.__exit__(None, None, None)
+            self.statements[name] = [query["sql"] for query in capture.captured_queries]
         jobs_ms = (sum(self.job_cpu) - jobs_before) * 1000
         data = response.json() if response.content else {}
         code = data.get("error_code") if response.status_code >= 400 else None
@@ -123,9 +138,13 @@ def main(argv=None) -> int:
 
     client = Client()
     texts = realistic_texts()
+    statements: dict[str, list[str]] | None = {} if args.statements else None
     people = [
         InProcessVolunteer(
-            client, Volunteer("http://unused", BENCH_KEY, f"v{i}", texts, args.seed + i), job_cpu
+            client,
+            Volunteer("http://unused", BENCH_KEY, f"v{i}", texts, args.seed + i),
+            job_cpu,
+            statements,
         )
         for i in range(args.volunteers)
     ]
@@ -142,6 +161,10 @@ def main(argv=None) -> int:
         sync_to_async(measure, thread_sensitive=False)(args, people, profiler, calls, kinds)
     )
     report(args, calls, kinds)
+    for name, sqls in (statements or {}).items():
+        print(f"\n{name}: {len(sqls)} statements (jobs run in the call included)")
+        for sql in sqls:
+            print("  " + " ".join(sql.split())[:160])
     return 0
 
 

@@ -1,4 +1,10 @@
-"""``GET /health``: is each service Grove depends on reachable from this process?
+"""Health probes: ``/health/live`` (is this process serving?), ``/health/ready`` (can it serve
+volunteers: dependencies up and no migration pending?) and ``/health`` (the dependencies
+only, the original probe, kept for the clients and compose files that use it).
+
+A liveness probe that fails gets the process restarted, so ``/health/live`` checks nothing
+outside the process: a database outage must not restart every web process. Readiness takes a
+process out of a load balancer's rotation while it cannot work.
 
 The checks run side by side in a small pool of their own and the answer waits for them at most
 ``HEALTH_DEADLINE_SECONDS``: a dependency that has not answered by then (a paused Redis or
@@ -10,6 +16,7 @@ threads until its own timeout; with every thread stuck, later checks report "no 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +25,14 @@ from concurrent.futures import wait as wait_for_futures
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views import View
 
 HEALTH_DEADLINE_SECONDS = 2.0
+# Once every migration is applied, the answer is kept this long: a process's migrations only
+# change when someone runs ``migrate`` (or rolls one back) under it.
+MIGRATIONS_APPLIED_CACHE_SECONDS = 60.0
 BROKER_TIMEOUT_SECONDS = 1.5
 _checks = ThreadPoolExecutor(max_workers=6, thread_name_prefix="grove-health")
 
@@ -76,16 +87,41 @@ def check_channel_layer() -> dict:
     return {"ok": True, "backend": backend}
 
 
+_migrations_applied_until = 0.0
+_migrations_lock = threading.Lock()
+
+
+def check_migrations() -> dict:
+    """Down while a migration of this code is not applied to the database (``migrate``)."""
+    global _migrations_applied_until
+    if time.monotonic() < _migrations_applied_until:
+        return {"ok": True, "pending": 0}
+    try:
+        with _migrations_lock:
+            executor = MigrationExecutor(connection)
+            plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as exc:
+        return {"ok": False, "error": str(exc)}
+    finally:
+        connection.close()
+    if plan:
+        pending = [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+        return {"ok": False, "pending": len(pending), "first": pending[0]}
+    _migrations_applied_until = time.monotonic() + MIGRATIONS_APPLIED_CACHE_SECONDS
+    return {"ok": True, "pending": 0}
+
+
 CHECKS = {
     "database": check_database,
     "broker": check_broker,
     "channel_layer": check_channel_layer,
 }
+READINESS_CHECKS = {**CHECKS, "migrations": check_migrations}
 
 
-def run_checks(deadline: float = HEALTH_DEADLINE_SECONDS) -> dict[str, dict]:
+def run_checks(deadline: float = HEALTH_DEADLINE_SECONDS, checks: dict = CHECKS) -> dict[str, dict]:
     """Every check's result; one that has not answered within ``deadline`` is down."""
-    futures = {name: _checks.submit(check) for name, check in CHECKS.items()}
+    futures = {name: _checks.submit(check) for name, check in checks.items()}
     wait_for_futures(futures.values(), timeout=deadline)
     return {
         name: (
@@ -100,9 +136,11 @@ def run_checks(deadline: float = HEALTH_DEADLINE_SECONDS) -> dict[str, dict]:
 class HealthView(View):
     """200 when every dependency answers, 503 (same body) when one does not."""
 
+    checks = CHECKS
+
     def get(self, request):
         started = time.monotonic()
-        checks = run_checks()
+        checks = run_checks(checks=self.checks)
         healthy = all(check["ok"] for check in checks.values())
         body = {
             "status": "ok" if healthy else "degraded",
@@ -110,3 +148,16 @@ class HealthView(View):
             "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
         }
         return JsonResponse(body, status=200 if healthy else 503)
+
+
+class ReadinessView(HealthView):
+    """``/health/ready``: the dependencies and the migrations; 503 while any is not ready."""
+
+    checks = READINESS_CHECKS
+
+
+class LivenessView(View):
+    """``/health/live``: 200 as long as the process answers HTTP; it checks nothing else."""
+
+    def get(self, request):
+        return JsonResponse({"status": "ok"})

@@ -3,6 +3,8 @@
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
+from django.conf import settings
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
@@ -27,4 +29,14 @@ def _configure_beat(sender: Celery, **_kwargs) -> None:
     sender.conf.beat_schedule = beat_schedule()
 
 
-import workers.signals  # noqa: E402, F401  (connects the job_failed journal handler)
+def _keep_django_logging(**_kwargs) -> None:
+    """Celery's own log setup would replace settings.LOGGING's JSON lines with its text
+    format; a receiver of ``setup_logging`` tells it to leave logging alone (its ``-l`` then
+    does nothing: GROVE_LOG_LEVEL sets the level)."""
+
+
+if settings.LOG_FORMAT == "json":
+    setup_logging.connect(_keep_django_logging, weak=False)
+
+
+import workers.signals  # noqa: E402, F401  (job metrics, request ids, the job_failed journal)

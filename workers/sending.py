@@ -14,6 +14,8 @@ import time
 
 from celery import Task
 
+from backend.observability.metrics import JOBS_NOT_SENT, JOBS_SENT
+
 logger = logging.getLogger("grove.workers.sending")
 
 
@@ -30,6 +32,7 @@ def send_job(job: Task, *args: object) -> bool:
     try:
         job.apply_async(args=args)
     except Exception as exc:
+        JOBS_NOT_SENT.labels(job.name).inc()
         logger.warning(
             "event=job_not_sent job=%s args=%s elapsed_ms=%.0f error=%r",
             job.name,
@@ -38,4 +41,5 @@ def send_job(job: Task, *args: object) -> bool:
             exc,
         )
         return False
+    JOBS_SENT.labels(job.name).inc()
     return True

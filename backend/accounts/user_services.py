@@ -17,7 +17,7 @@ from backend.accounts.errors import UserNotFound
 from backend.accounts.models import ApiClient, AuthMethod, User
 from backend.accounts.services import UserDisabled, ensure_user
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
-from backend.fast_writes import update
+from backend.fast_writes import Batch, update
 from backend.trees import journal
 from backend.trees.models import Message
 
@@ -187,7 +187,9 @@ def register_frontend_user(
 
 
 @transaction.atomic(savepoint=False)  # inside every answer's transaction: no savepoint
-def record_user_activity(*, user_id: uuid.UUID, now: datetime | None = None) -> None:
+def record_user_activity(
+    *, user_id: uuid.UUID, now: datetime | None = None, writes: Batch | None = None
+) -> None:
     """Stamp the user's last activity and extend its streak (OA ``update_user_last_activity``
     with ``update_streak``): a missing or future streak start begins a new streak at 0 days,
     otherwise the streak counts the whole days since its start."""
@@ -199,12 +201,12 @@ def record_user_activity(*, user_id: uuid.UUID, now: datetime | None = None) -> 
         user.streak_days = 0
     else:
         user.streak_days = (now - user.streak_last_day_date).days
-    update(
-        User,
-        user.id,
-        {
-            "last_activity_date": user.last_activity_date,
-            "streak_last_day_date": user.streak_last_day_date,
-            "streak_days": user.streak_days,
-        },
-    )
+    values = {
+        "last_activity_date": user.last_activity_date,
+        "streak_last_day_date": user.streak_last_day_date,
+        "streak_days": user.streak_days,
+    }
+    if writes is not None:  # the caller sends it with its other writes
+        writes.update(User, user.id, values)
+    else:
+        update(User, user.id, values)

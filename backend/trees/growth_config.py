@@ -42,8 +42,10 @@ _ACTIVE_IDENTITY = CompiledQuery(
 
 def active_config() -> TreeManagerConfig:
     """The configuration in force now (defaults if the table is empty)."""
+    global _last_seen
     found = _ACTIVE_IDENTITY.rows({})
     if not found:
+        _last_seen = None
         return TreeManagerConfig()
     key = tuple(found[0])
     parsed = _parsed.get(key)
@@ -55,7 +57,23 @@ def active_config() -> TreeManagerConfig:
         parsed = TreeManagerConfig.from_dict(known)
         with _parsed_lock:
             _parsed[key] = parsed
+    _last_seen = (key[0], parsed)
     return parsed
+
+
+# The active version this process read last: (its pk, its values). A statement that reads the
+# active version's pk alongside its own rows (``work_queries.eligible``) checks it against
+# this instead of running ``active_config``'s query first.
+_last_seen: tuple[int, TreeManagerConfig] | None = None
+
+
+def last_seen_config() -> tuple[int, TreeManagerConfig] | None:
+    return _last_seen
+
+
+def active_pk_subquery():
+    """The active version's pk as a subquery, for a read that checks ``last_seen_config``."""
+    return TreeGrowthConfig.objects.filter(is_active=True).values("pk")[:1]
 
 
 def active_version() -> TreeGrowthConfig | None:

@@ -20,6 +20,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
+from backend.fast_writes import Batch
 from backend.push import signals as push_signals
 from backend.trees.core import policy, shape
 from backend.trees.core.config import TreeManagerConfig
@@ -212,20 +213,19 @@ _ONE_TREES_WORK = CompiledQuery(
 )
 
 
-def take_slot(*, node_id: uuid.UUID, kind: str) -> int | None:
+def take_slot(*, node_id: uuid.UUID, kind: str, writes: Batch | None = None) -> int | None:
     """A review or a ranking of ``node_id`` was stored (in the caller's transaction): the row
     needs one fewer, which is ``shape.review_room`` / ``ranking_room`` after the change. One
-    UPDATE instead of a refresh on the request path. Returns the slots left, None when the
-    node has no such row (the index and the tree disagree: let the advance job decide)."""
+    UPDATE instead of a refresh on the request path, sent with ``writes`` when given. Returns
+    the slots left, None when the node has no such row (the index and the tree disagree: let
+    the advance job decide)."""
     table = ReadyWork._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET slots = slots - 1 "
-            "WHERE node_id = %s AND kind = %s AND slots > 0 RETURNING slots",
-            [_UUID.get_db_prep_value(node_id, connection), kind],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+    found = (writes or Batch()).send(
+        f"UPDATE {table} SET slots = slots - 1 "
+        "WHERE node_id = %s AND kind = %s AND slots > 0 RETURNING slots",
+        [_UUID.get_db_prep_value(node_id, connection), kind],
+    )
+    return found[0] if found else None
 
 
 def is_complete(slots_left: int | None) -> bool:

@@ -20,4 +20,4 @@ class AdminEventsConsumer(ApiClientConsumer):
         await self.join(events.ADMIN_GROUP)
 
     async def grove_event(self, message: dict) -> None:
-        await self.send_json({"type": message["event"], **message["payload"]})
+        await self.push({"type": message["event"], **message["payload"]})

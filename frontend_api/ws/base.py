@@ -37,6 +37,7 @@ from django.utils.http import is_same_domain
 from backend.accounts.models import ApiClient
 from backend.accounts.selectors import api_client_for_key
 from backend.accounts.socket_tickets import redeem_ticket
+from backend.observability.metrics import WS_CONNECTIONS, WS_CONNECTIONS_OPENED, WS_PUSHES
 from frontend_api.v1.errors import OasstErrorCode
 
 logger = logging.getLogger("grove.ws")
@@ -128,6 +129,9 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         self.client = client
+        self.counted_route = self.scope.get("path", "")
+        WS_CONNECTIONS_OPENED.labels(self.counted_route).inc()
+        WS_CONNECTIONS.labels(self.counted_route).inc()
         self.keepalive = asyncio.create_task(self.send_keepalives())
         await self.on_authenticated()
 
@@ -141,6 +145,10 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "keepalive"})
 
     async def disconnect(self, code) -> None:
+        counted_route = getattr(self, "counted_route", None)
+        if counted_route is not None:
+            WS_CONNECTIONS.labels(counted_route).dec()
+            self.counted_route = None
         keepalive = getattr(self, "keepalive", None)
         if keepalive is not None:
             keepalive.cancel()
@@ -148,6 +156,11 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
                 await keepalive
         for group in list(getattr(self, "joined", ())):
             await self.leave(group)
+
+    async def push(self, frame: dict) -> None:
+        """Send an event frame (a ``backend.events`` push), counted by its type."""
+        WS_PUSHES.labels(frame["type"]).inc()
+        await self.send_json(frame)
 
     async def refuse(self, message: str, error_code: OasstErrorCode, close_code: int) -> None:
         await self.send_error(message, error_code)

@@ -230,7 +230,7 @@ async def send_or_close(consumer, frame: dict) -> None:
     """Send, or close a socket that does not take the frame in time (a slow reader: the
     server's buffer for it is full) with 4008; its tasks then wait for a resume."""
     try:
-        await asyncio.wait_for(consumer.send_json(frame), settings.GROVE_WS_SEND_TIMEOUT_SECONDS)
+        await asyncio.wait_for(consumer.push(frame), settings.GROVE_WS_SEND_TIMEOUT_SECONDS)
     except TimeoutError:
         logger.warning("event=slow_consumer_closed session=%s", consumer.push_session)
         with contextlib.suppress(TimeoutError):

@@ -146,7 +146,7 @@ class TaskEventsConsumer(ApiClientConsumer):
         user = self.protocol_users.get(payload.get("user_id", ""))
         if user is not None:
             frame["user"] = user
-        await self.send_json(frame)
+        await self.push(frame)
 
 
 PUSH_COMMANDS = {"ready": push.ready, "unready": push.unready, "resume": push.resume}

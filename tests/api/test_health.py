@@ -28,3 +28,59 @@ def test_health_answers_503_when_the_broker_is_unreachable(client):
         app.conf.broker_url, app.conf.task_always_eager = original, eager
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["ok"] is False
+
+
+def test_liveness_answers_without_asking_any_dependency(client, monkeypatch):
+    from frontend_api import health
+
+    def fail():
+        raise AssertionError("liveness must not check dependencies")
+
+    monkeypatch.setattr(health, "run_checks", fail)
+    response = client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readiness_reports_dependencies_and_migrations(client):
+    response = client.get("/health/ready")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert set(checks) == {"database", "broker", "channel_layer", "migrations"}
+    assert checks["migrations"] == {"ok": True, "pending": 0}
+
+
+def test_readiness_answers_503_when_the_broker_is_unreachable(client):
+    from workers.celery import app
+
+    original, eager = app.conf.broker_url, app.conf.task_always_eager
+    app.conf.broker_url, app.conf.task_always_eager = "redis://127.0.0.1:1/0", False
+    try:
+        response = client.get("/health/ready")
+    finally:
+        app.conf.broker_url, app.conf.task_always_eager = original, eager
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["ok"] is False
+
+
+# Committed rows (the check reads the migration table from its own connection); serialized
+# rollback as every transactional test here, or the next one's reload finds duplicates.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_readiness_answers_503_while_a_migration_is_pending(client, monkeypatch):
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from frontend_api import health
+
+    monkeypatch.setattr(health, "_migrations_applied_until", 0.0)
+    newest = MigrationRecorder.Migration.objects.filter(app="trees").order_by("-id").first()
+    newest.delete()  # as if the code were newer than the database
+    try:
+        response = client.get("/health/ready")
+    finally:
+        MigrationRecorder.Migration.objects.create(app=newest.app, name=newest.name)
+    assert response.status_code == 503
+    migrations = response.json()["checks"]["migrations"]
+    assert migrations["ok"] is False
+    assert migrations["first"] == f"trees.{newest.name}"
+    # /health keeps its contract: the dependencies only.
+    assert client.get("/health").status_code == 200

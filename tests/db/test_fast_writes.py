@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
 
-from backend.fast_writes import increment, insert, update
+from backend.fast_writes import Batch, increment, insert, update
 from backend.trees.models import JournalEntry, Message, Task
 from tests.builders import make_tree, make_user
 
@@ -54,3 +56,46 @@ def test_update_and_increment_change_only_the_named_row_and_columns():
     assert increment(Message, prompt.id, "review_count", by=2) == 1
     prompt.refresh_from_db()
     assert prompt.review_count == before + 3
+
+
+def test_a_batch_writes_every_row_in_one_statement_on_postgresql():
+    user = make_user()
+    prompt = make_tree(author=user)
+    before = prompt.review_count
+    task = Task(payload_type="initial_prompt", payload={}, user=user, api_client=user.api_client)
+    writes = Batch()
+    writes.insert(task)
+    writes.insert(JournalEntry(event_type="probe", payload={"b": 1}, actor="batch"))
+    writes.increment(Message, prompt.id, "review_count", by=2)
+    with CaptureQueriesContext(connection) as sent:
+        last = writes.send("SELECT %s + 1", [41])
+    assert last == (42,)
+    expected = 1 if connection.vendor == "postgresql" else 4  # three writes, then the SELECT
+    assert len(sent.captured_queries) == expected
+    assert Task.objects.filter(id=task.id, user=user).exists()
+    assert JournalEntry.objects.filter(event_type="probe", actor="batch", payload={"b": 1}).exists()
+    prompt.refresh_from_db()
+    assert prompt.review_count == before + 2
+    assert writes.send() is None  # sent writes are not sent again
+
+
+def test_a_batch_that_fails_in_one_part_writes_nothing():
+    user = make_user()
+    task = insert(
+        Task(payload_type="initial_prompt", payload={}, user=user, api_client=user.api_client)
+    )
+    writes = Batch()
+    writes.insert(JournalEntry(event_type="probe-failed", payload={}))
+    # The same primary key again: the whole statement fails.
+    writes.insert(
+        Task(
+            id=task.id,
+            payload_type="initial_prompt",
+            payload={},
+            user=user,
+            api_client_id=user.api_client_id,
+        )
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        writes.send()
+    assert not JournalEntry.objects.filter(event_type="probe-failed").exists()

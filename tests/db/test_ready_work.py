@@ -10,7 +10,7 @@ from django.utils import timezone
 from backend.trees import ready_work, work_queries
 from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import active_config
-from backend.trees.models import ReadyWork
+from backend.trees.models import ReadyWork, Task
 from backend.trees.services.interactions import submit_ranking
 from backend.trees.services.tasks import request_task
 from tests.builders import add_reply, make_client, make_ranking_tree, make_tree, make_user, review
@@ -168,3 +168,31 @@ def test_an_advance_that_changes_nothing_reads_the_tree_once_for_its_decision_an
     ]
     assert len(message_reads) == 3, message_reads  # settle, auto-moderation, shape
     assert index_of(prompt.message_tree_id) == before
+
+
+def test_a_sample_that_excludes_its_whole_category_reads_the_category_in_full():
+    """40 replies await review and the user handled 39 of them: a sample of 32 misses the
+    last one one time in five; the read must find it every time."""
+    client = make_client()
+    replies = many_replies_in_review(work_queries.SAMPLE_PER_CATEGORY + 8, client)
+    user = make_user(client)
+    now = timezone.now()
+    for reply in replies[1:]:
+        Task.objects.create(
+            payload_type="label_assistant_reply",
+            payload={},
+            user=user,
+            api_client=client,
+            message_tree_id=reply.message_tree_id,
+            parent_message_id=reply.id,
+            created_at=now,
+            expiry_date=now + timedelta(hours=1),
+            done=True,
+        )
+    config = active_config()
+    for _ in range(20):  # without the full read, all 20 find it 1 % of the time
+        sampled = work_queries.eligible(
+            lang="en", now=now, config=config, user_id=user.id, sample=True
+        )
+        labels = [row.node_id for row in sampled if row.kind == "label_assistant_reply"]
+        assert labels == [replies[0].id]

@@ -20,6 +20,14 @@ CONCURRENT_REQUESTS = 100
 THREADS = 30  # PostgreSQL allows 100 connections, shared with other suites running at once
 
 
+@pytest.fixture(autouse=True, params=["claim in the database", "claim step by step"])
+def claim_path(request, settings):
+    """Every test here runs on both claim paths: PostgreSQL's ``grove_claim`` function and
+    the step-by-step statements (SQLite's path, and PostgreSQL's with the setting off)."""
+    settings.GROVE_CLAIM_IN_DATABASE = request.param == "claim in the database"
+    return request.param
+
+
 def _request_in_thread(
     user, barrier: threading.Barrier | None, results: list, kind=TaskKind.ASSISTANT_REPLY
 ) -> None:
@@ -148,3 +156,17 @@ def test_request_task_runs_a_bounded_number_of_queries(django_assert_max_num_que
     many = _queries_for_one_request(django_assert_max_num_queries, make_user(client), kind)
     assert many == few
     assert many <= 20
+
+
+@pytest.mark.django_db
+def test_a_configuration_change_applies_to_the_next_request_without_a_config_query():
+    update_config(changes={"max_pending_tasks_per_user": 1}, author="test")
+    client = make_client()
+    _grow_forest(3, client)
+    user = make_user(client)
+    request_task(user=user, kind=TaskKind.RANDOM, lang="en")
+    with pytest.raises(NoTaskAvailable):
+        request_task(user=user, kind=TaskKind.RANDOM, lang="en")  # one pending task is the cap
+    update_config(changes={"max_pending_tasks_per_user": 3}, author="test")
+    # The next request reads the new version's pk with its work and switches to it.
+    assert request_task(user=user, kind=TaskKind.RANDOM, lang="en") is not None

@@ -113,13 +113,14 @@ def grove_environment(*, database_url: str, redis_url: str, **extra: str) -> dic
     return env
 
 
-def start_web(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    """One uvicorn process (as in production) on a free port; returns it and its base URL."""
+def start_web(env: dict[str, str], log: Path, *, workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """uvicorn (one process, as in production, or ``workers`` of them) on a free port; returns
+    it and its base URL."""
     port = free_port()
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "uvicorn", "backend.asgi:application"),
-            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
             *("--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "warning"),
         ],
         cwd=ROOT,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.faults.processes import wait_until
+from tests.faults.processes import free_port, wait_until
 from tests.live import test_database_url
 from workers.celery import app
 from workers.monitoring import QUEUES
@@ -42,6 +42,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
         database_url = test_database_url()
     export_dir = tmp_path_factory.mktemp("exports")
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    metrics_port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "backend.settings",
@@ -51,6 +52,11 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "GROVE_EXPORT_DIR": str(export_dir),
+        # Its metrics (tests/workers/test_worker_metrics.py), as in docker-compose.yml.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("worker-metrics")),
+        "GROVE_WORKER_METRICS_PORT": str(metrics_port),
+        "GROVE_WORKER_METRICS_ADDR": "127.0.0.1",
+        "GROVE_LOG_FORMAT": "json",
     }
     env.pop("GROVE_TEST_DB_NAME", None)
     _purge_queues()
@@ -89,7 +95,12 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
             return " ready." in log_path.read_text()
 
         wait_for(worker_ready, timeout=WORKER_START_TIMEOUT)
-        yield {"process": process, "export_dir": export_dir, "log": log_path}
+        yield {
+            "process": process,
+            "export_dir": export_dir,
+            "log": log_path,
+            "metrics_url": f"http://127.0.0.1:{metrics_port}/metrics",
+        }
     finally:
         app.conf.task_always_eager = eager
         process.terminate()
@@ -100,3 +111,23 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
             process.wait(timeout=5)
         log.close()
         _purge_queues()
+
+
+def _worker_idle() -> bool:
+    """Nothing queued, and the worker answers a control message with no job running (the
+    solo pool reads control messages only between jobs, so an answer means it is idle)."""
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        if any(client.llen(queue) for queue in QUEUES):
+            return False
+    replies = app.control.inspect(destination=[NODE_NAME], timeout=1.0).active() or {}
+    return replies.get(NODE_NAME) == []
+
+
+@pytest.fixture(autouse=True)
+def _settle_worker(request):
+    """After a test that used the worker, wait until its jobs are done: a job still writing
+    while pytest-django truncates the tables deadlocks the flush and fails every later test."""
+    yield
+    if "worker" in request.fixturenames:
+        wait_for(_worker_idle, timeout=60.0, interval=0.2)

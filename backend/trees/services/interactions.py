@@ -23,7 +23,8 @@ from django.utils import timezone
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
-from backend.fast_writes import increment, insert, update
+from backend.fast_writes import Batch, increment, update
+from backend.observability.metrics import TASKS_ANSWERED, count_task
 from backend.push import signals as push_signals
 from backend.trees import journal, ready_work
 from backend.trees.core import lifecycle, policy
@@ -49,13 +50,16 @@ from backend.trees.services.trees import enqueue_advance
 TEXT_KINDS = REPLY_KINDS | {TaskKind.INITIAL_PROMPT}
 
 
-def _start(task_id, user: User, now: datetime, kinds, what: str) -> tuple[Task, TaskKind]:
-    """Lock the user's open task, stamp their activity, and check the task takes ``what``.
+def _start(
+    task_id, user: User, now: datetime, kinds, what: str, writes: Batch | None = None
+) -> tuple[Task, TaskKind]:
+    """Lock the user's open task, stamp their activity (in ``writes`` when given), and check
+    the task takes ``what``.
 
     The user row is locked here, before any tree row: the order every service keeps
     (see tasks._reserve), so two of them never wait on each other."""
     task = open_task_for_update(task_id, user, now)
-    record_user_activity(user_id=user.id, now=now)
+    record_user_activity(user_id=user.id, now=now, writes=writes)
     kind = TaskKind(task.payload_type)
     if kind not in kinds:
         raise TaskKindMismatch(f"a {kind.value} task does not take {what}")
@@ -237,7 +241,9 @@ def submit_labels(
 ) -> TextLabels:
     """A review through a label task: counts towards the message's required reviews."""
     now = now or timezone.now()
-    task, _kind = _start(task_id, user, now, LABEL_KINDS, "labels")
+    # The review's writes go to PostgreSQL as one statement, after its checks.
+    writes = Batch()
+    task, _kind = _start(task_id, user, now, LABEL_KINDS, "labels", writes)
     if str(message_id) != task.payload.get("message_id"):
         raise TaskKindMismatch("the labels are for another message than the task's")
     clean = validate_labels(
@@ -253,7 +259,7 @@ def submit_labels(
     message_tree_id, already = found[0]
     if already:
         raise InvalidLabels("you have already reviewed this message")
-    row = insert(
+    row = writes.insert(
         TextLabels(
             message_id=message_id,
             user=user,
@@ -263,9 +269,8 @@ def submit_labels(
             text=text or "",
         )
     )
-    increment(Message, message_id, "review_count")
-    _close(task)
-    slots_left = ready_work.take_slot(node_id=message_id, kind=task.payload_type)
+    writes.increment(Message, message_id, "review_count")
+    _close(task, writes)
     journal.record(
         "message_reviewed",
         payload={"labels": clean},
@@ -273,7 +278,9 @@ def submit_labels(
         message_id=message_id,
         user_id=user.id,
         api_client_id=user.api_client_id,
+        writes=writes,
     )
+    slots_left = ready_work.take_slot(node_id=message_id, kind=task.payload_type, writes=writes)
     if ready_work.is_complete(slots_left):
         enqueue_advance(message_tree_id)
     return row
@@ -337,8 +344,12 @@ def submit_ranking(
     return reaction
 
 
-def _close(task: Task) -> None:
+def _close(task: Task, writes: Batch | None = None) -> None:
     task.done = True
     task.ack = True if task.ack is None else task.ack
-    update(Task, task.id, {"done": True, "ack": task.ack})
+    if writes is not None:
+        writes.update(Task, task.id, {"done": True, "ack": task.ack})
+    else:
+        update(Task, task.id, {"done": True, "ack": task.ack})
+    count_task(TASKS_ANSWERED, task)
     push_signals.task_closed(task)

@@ -17,6 +17,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from backend import events
+from backend.observability.metrics import TASKS_EXPIRED, count_task
 from backend.push import signals as push_signals
 from backend.trees import journal, ready_work
 from backend.trees.core.lifecycle import TreeState
@@ -57,6 +58,7 @@ def _expire_batch(now: datetime) -> list[Task]:
         )
         events.publish_to_assignee("task_expired", task)
         push_signals.task_closed(task)
+        count_task(TASKS_EXPIRED, task)
     return batch
 
 

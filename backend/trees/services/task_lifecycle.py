@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backend.accounts.models import ApiClient, User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.fast_writes import update
+from backend.observability.metrics import TASKS_ACKED, TASKS_SKIPPED, count_task
 from backend.push import signals as push_signals
 from backend.trees import journal
 from backend.trees.core.task_kinds import REPLY_KINDS
@@ -81,7 +83,6 @@ _OPEN_TASK_BOUND_ELSEWHERE = CompiledQuery(
 )
 
 
-@transaction.atomic
 def ack_task(
     *,
     task_id: uuid.UUID,
@@ -89,13 +90,52 @@ def ack_task(
     user: User | None = None,
     api_client: ApiClient | None = None,
     now: datetime | None = None,
-) -> Task:
+) -> None:
     """The frontend shows the task; it will refer to it by ``frontend_message_id``.
 
     ``user`` (from X-OASST-USER) is optional, as in OA: without it the task only has to belong
-    to ``api_client``."""
+    to ``api_client``. On PostgreSQL an ack that is in order takes one statement (no
+    transaction of its own); one that is not goes through the checks that say why."""
     client_id = api_client.id if api_client is not None else user.api_client_id
-    task = open_task_for_update(task_id, user, now or timezone.now(), api_client_id=client_id)
+    now = now or timezone.now()
+    if frontend_message_id and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _ACK_IN_ONE_STATEMENT,
+                {
+                    "task_id": task_id,
+                    "api_client_id": client_id,
+                    "user_id": user.id if user is not None else None,
+                    "frontend_message_id": frontend_message_id,
+                    "now": now,
+                },
+            )
+            acked = cursor.fetchone()
+        if acked is not None:
+            tree_id, user_id, kind, lang = acked
+            journal.logged("task_acked", tree_id, None, user_id)
+            count_task(TASKS_ACKED, SimpleNamespace(payload_type=kind, payload={"lang": lang}))
+            return
+    _ack_checked(
+        task_id=task_id,
+        frontend_message_id=frontend_message_id,
+        user=user,
+        client_id=client_id,
+        now=now,
+    )
+
+
+@transaction.atomic
+def _ack_checked(
+    *,
+    task_id: uuid.UUID,
+    frontend_message_id: str,
+    user: User | None,
+    client_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """``ack_task`` step by step under the task's lock: each refusal with its reason."""
+    task = open_task_for_update(task_id, user, now, api_client_id=client_id)
     if task.ack is not None:
         raise TaskAlreadyAcked(f"task {task_id} was already acknowledged")
     if not frontend_message_id:
@@ -108,17 +148,43 @@ def ack_task(
         raise DuplicateFrontendMessageId(
             f"frontend message id {frontend_message_id!r} is bound to another open task"
         )
-    task.ack = True
-    task.frontend_message_id = frontend_message_id
     # The frontend shows it: the slot stays reserved until the task expires.
-    task.lease_until = task.expiry_date
     update(
         Task,
         task.id,
-        {"ack": True, "frontend_message_id": frontend_message_id, "lease_until": task.lease_until},
+        {"ack": True, "frontend_message_id": frontend_message_id, "lease_until": task.expiry_date},
     )
     journal.record("task_acked", message_tree_id=task.message_tree_id, user_id=task.user_id)
-    return task
+    count_task(TASKS_ACKED, task)
+
+
+# ``_ack_checked``'s checks and writes as one statement (PostgreSQL): the UPDATE re-reads the
+# task under its row lock, as ``open_task_for_update`` does; no row when any check fails.
+_ACK_IN_ONE_STATEMENT = """
+WITH acked AS (
+    UPDATE trees_task SET ack = true, frontend_message_id = %(frontend_message_id)s,
+        lease_until = expiry_date
+    WHERE id = %(task_id)s::uuid AND api_client_id = %(api_client_id)s::uuid
+        AND (user_id IS NULL OR %(user_id)s::uuid IS NULL OR user_id = %(user_id)s::uuid)
+        AND ack IS NULL AND NOT done AND NOT skipped
+        AND (expiry_date IS NULL OR expiry_date > %(now)s::timestamptz)
+        AND NOT EXISTS (
+            SELECT 1 FROM trees_task other
+            WHERE other.api_client_id = %(api_client_id)s::uuid
+                AND other.frontend_message_id = %(frontend_message_id)s
+                AND NOT other.done AND NOT other.skipped AND other.id <> %(task_id)s::uuid
+        )
+    RETURNING message_tree_id, user_id, payload_type, payload->>'lang' AS lang
+), journal AS (
+    INSERT INTO trees_journalentry
+        (event_type, payload, message_tree_id, message_id, user_id, api_client_id, actor,
+         created_at)
+    SELECT 'task_acked', '{}'::jsonb, message_tree_id, NULL, user_id, NULL, '',
+        %(now)s::timestamptz
+    FROM acked
+)
+SELECT message_tree_id, user_id, payload_type, lang FROM acked
+"""
 
 
 @transaction.atomic
@@ -147,6 +213,7 @@ def nack_task(
     )
     if task.payload_type in REPLY_KINDS and task.parent_message_id is not None:
         _count_skipped_reply(task)
+    count_task(TASKS_SKIPPED, task)
     return task
 
 

@@ -7,22 +7,26 @@ requests stay under ``max_pending_tasks_per_user``), then the work row (for a re
 reply row of its tree: the goal size is shared), then live leases are counted on a fresh
 snapshot and the task inserted only if a slot is free. Lock order: user, then work rows; no
 service locks them the other way round. A request that loses the race for a slot tries
-another candidate.
+another candidate. On PostgreSQL the claim is one round trip (``grove_claim``, the same
+steps in a database function); a task request then runs two statements (the read, which
+also returns the active configuration's version, and the claim).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backend import events
 from backend.accounts.models import ApiClient, User
-from backend.fast_writes import insert
+from backend.fast_writes import Batch, as_json_row
+from backend.observability import metrics
 from backend.trees import journal, work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
@@ -34,9 +38,9 @@ from backend.trees.core.policy import (
     ReviewCandidate,
     TaskKind,
 )
-from backend.trees.core.task_kinds import REPLY_KINDS
-from backend.trees.growth_config import active_config
-from backend.trees.models import ReadyWork, Task
+from backend.trees.core.task_kinds import RANK_KINDS, REPLY_KINDS
+from backend.trees.growth_config import active_config, last_seen_config
+from backend.trees.models import JournalEntry, ReadyWork, Task
 
 RESERVATION_ATTEMPTS = 5
 
@@ -54,17 +58,51 @@ def request_task(
 
     Raises ``NoTaskAvailable`` (or its ``TooManyPendingTasks``) when nothing can be handed out.
     """
-    config = active_config()
+    try:
+        task = _choose_and_claim(
+            user=user, kind=kind, lang=lang, api_client=api_client, rng=rng, now=now
+        )
+    except policy.NoTaskAvailable as exc:
+        reason = (
+            "too_many_pending" if isinstance(exc, policy.TooManyPendingTasks) else "none_available"
+        )
+        metrics.TASK_REQUESTS_UNSERVED.labels(kind.value, metrics.lang_label(lang), reason).inc()
+        raise
+    metrics.count_task(metrics.TASKS_HANDED_OUT, task)
+    return task
+
+
+def _choose_and_claim(
+    *,
+    user: User,
+    kind: TaskKind,
+    lang: str,
+    api_client: ApiClient | None,
+    rng: random.Random | None,
+    now: datetime | None,
+) -> Task:
     rng = rng or random.Random()
     now = now or timezone.now()
-    rows = work_queries.eligible(
-        lang=lang,
-        now=now,
-        config=config,
-        user_id=user.id,
-        kind=None if kind is TaskKind.RANDOM else kind,
-        sample=True,
-    )
+    # The configuration this process used last, checked by the read itself (it returns the
+    # active version's pk): a version change is seen by the very next request, without a
+    # query of its own before every read.
+    seen = last_seen_config()
+    config = seen[1] if seen is not None else active_config()
+
+    def read(config: TreeManagerConfig) -> list[work_queries.WorkRow]:
+        return work_queries.eligible(
+            lang=lang,
+            now=now,
+            config=config,
+            user_id=user.id,
+            kind=None if kind is TaskKind.RANDOM else kind,
+            sample=True,
+        )
+
+    rows = read(config)
+    if seen is not None and rows and rows[0].config_pk != seen[0]:
+        config = active_config()
+        rows = read(config)
     if rows and rows[0].pending >= config.max_pending_tasks_per_user:
         raise policy.TooManyPendingTasks(kind, "too many pending tasks")
     by_node = {(row.node_id, row.kind): row for row in rows}
@@ -85,6 +123,7 @@ def request_task(
         )
         if task is not None:
             return task
+        metrics.TASK_CLAIM_CONFLICTS.labels(chosen.kind.value, metrics.lang_label(lang)).inc()
         candidates = _without(candidates, chosen.target)
     raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests")
 
@@ -111,7 +150,6 @@ def _without(candidates: policy.TaskCandidates, target) -> policy.TaskCandidates
     )
 
 
-@transaction.atomic
 def _claim(
     chosen: ChosenTask,
     row: work_queries.WorkRow,
@@ -125,6 +163,131 @@ def _claim(
     explicit: bool,
 ) -> Task | None:
     """Insert the task if its slot is still free; None if it was taken meanwhile."""
+    claim = _claim_in_database if _claims_in_database() else _claim_step_by_step
+    task = claim(
+        chosen,
+        row,
+        user=user,
+        api_client=api_client,
+        lang=lang,
+        config=config,
+        rng=rng,
+        now=now,
+        explicit=explicit,
+    )
+    if task is not None:
+        events.publish_to_assignee("task_assigned", task)
+    return task
+
+
+def _claims_in_database() -> bool:
+    return settings.GROVE_CLAIM_IN_DATABASE and connection.vendor == "postgresql"
+
+
+def _new_task(
+    chosen: ChosenTask,
+    payload: dict,
+    node: ReadyWork | work_queries.WorkRow | None,
+    *,
+    user: User,
+    api_client: ApiClient,
+    lang: str,
+    config: TreeManagerConfig,
+    now: datetime,
+) -> tuple[Task, JournalEntry]:
+    """The task row to insert and its journal entry (not written yet)."""
+    expiry = now + timedelta(seconds=settings.GROVE_TASK_EXPIRY_SECONDS)
+    payload["lang"] = lang
+    task = Task(
+        payload_type=chosen.kind.value,
+        payload=payload,
+        user=user,
+        api_client=api_client,
+        message_tree_id=node.tree_id if node else None,
+        parent_message_id=node.node_id if node else None,
+        created_at=now,
+        expiry_date=expiry,
+        # Until acked; never past the task's own validity.
+        lease_until=min(expiry, now + timedelta(seconds=config.recent_tasks_span_sec)),
+    )
+    entry = journal.entry(
+        "task_created",
+        payload={"kind": chosen.kind.value},
+        message_tree_id=task.message_tree_id,
+        message_id=task.parent_message_id,
+        user_id=user.id,
+        api_client_id=api_client.id,
+    )
+    return task, entry
+
+
+def _claim_in_database(
+    chosen: ChosenTask,
+    row: work_queries.WorkRow,
+    *,
+    user: User,
+    api_client: ApiClient,
+    lang: str,
+    config: TreeManagerConfig,
+    rng: random.Random,
+    now: datetime,
+    explicit: bool,
+) -> Task | None:
+    """``_claim`` in one round trip: ``grove_claim`` (migration trees 0005) locks, counts and
+    inserts as ``_claim_step_by_step`` does. The payload is built from the row ``eligible``
+    read; for a ranking the function refuses the claim if the row's replies changed since."""
+    node = row if row.node_id is not None else None
+    payload = _payload(chosen, node, config=config, rng=rng, explicit=explicit)
+    task, entry = _new_task(
+        chosen, payload, node, user=user, api_client=api_client, lang=lang, config=config, now=now
+    )
+    ranking = chosen.kind in RANK_KINDS
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT grove_claim(%s::uuid, %s::bigint, %s::uuid, %s::boolean, %s::timestamptz, "
+            "%s::timestamptz, %s::integer, %s::jsonb, %s::jsonb, %s::jsonb)",
+            [
+                user.id,
+                row.id if node else None,
+                row.tree_id,
+                chosen.kind in REPLY_KINDS,
+                now,
+                now - timedelta(seconds=config.recent_tasks_span_sec),
+                config.max_pending_tasks_per_user,
+                json.dumps(row.child_ids) if ranking else None,
+                as_json_row(task),
+                as_json_row(entry),
+            ],
+        )
+        outcome = cursor.fetchone()[0]
+    if outcome == _TOO_MANY_PENDING:
+        raise policy.TooManyPendingTasks(chosen.kind, "too many pending tasks")
+    if outcome != _CLAIMED:
+        return None
+    task._state.adding = False
+    task._state.db = connection.alias
+    journal.logged("task_created", task.message_tree_id, task.parent_message_id, user.id)
+    return task
+
+
+_CLAIMED, _TOO_MANY_PENDING = 0, 2
+
+
+@transaction.atomic
+def _claim_step_by_step(
+    chosen: ChosenTask,
+    row: work_queries.WorkRow,
+    *,
+    user: User,
+    api_client: ApiClient,
+    lang: str,
+    config: TreeManagerConfig,
+    rng: random.Random,
+    now: datetime,
+    explicit: bool,
+) -> Task | None:
+    """``_claim`` one statement at a time (SQLite; PostgreSQL with
+    ``GROVE_CLAIM_IN_DATABASE=false``)."""
     work_queries.lock_user(user.id)
     locked = None
     if row.node_id is not None:
@@ -142,32 +305,16 @@ def _claim(
         or (chosen.kind in REPLY_KINDS and in_tree >= (locked.tree_room or 0))
     ):
         return None
-    expiry = now + timedelta(seconds=settings.GROVE_TASK_EXPIRY_SECONDS)
     payload = _payload(chosen, locked, config=config, rng=rng, explicit=explicit)
-    payload["lang"] = lang
-    task = insert(
-        Task(
-            payload_type=chosen.kind.value,
-            payload=payload,
-            user=user,
-            api_client=api_client,
-            message_tree_id=locked.tree_id if locked else None,
-            parent_message_id=locked.node_id if locked else None,
-            created_at=now,
-            expiry_date=expiry,
-            # Until acked; never past the task's own validity.
-            lease_until=min(expiry, now + timedelta(seconds=config.recent_tasks_span_sec)),
-        )
+    task, entry = _new_task(
+        chosen, payload, locked, user=user, api_client=api_client, lang=lang, config=config, now=now
     )
-    journal.record(
-        "task_created",
-        payload={"kind": chosen.kind.value},
-        message_tree_id=task.message_tree_id,
-        message_id=task.parent_message_id,
-        user_id=user.id,
-        api_client_id=api_client.id,
-    )
-    events.publish_to_assignee("task_assigned", task)
+    # The task and its journal entry: one statement on PostgreSQL.
+    writes = Batch()
+    writes.insert(task)
+    writes.insert(entry)
+    writes.send()
+    journal.logged("task_created", task.message_tree_id, task.parent_message_id, user.id)
     return task
 
 

@@ -1,0 +1,104 @@
+"""The task cycle's common paths in few statements on PostgreSQL, with the effects of the
+step-by-step paths they shortcut."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from backend.trees.core.policy import TaskKind
+from backend.trees.models import JournalEntry, Task, TextLabels
+from backend.trees.services.interactions import submit_labels
+from backend.trees.services.task_lifecycle import _ack_checked, ack_task
+from backend.trees.services.tasks import request_task
+from tests.builders import GOOD_REVIEW, make_client, make_tree, make_user
+from tests.db.test_task_reservation import _grow_forest
+
+pytestmark = pytest.mark.django_db
+postgres_only = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'", reason="the one-statement paths are PostgreSQL's"
+)
+
+
+def _journal(event_type: str, task: Task) -> tuple:
+    entry = JournalEntry.objects.get(event_type=event_type, user_id=task.user_id)
+    return (
+        entry.message_tree_id,
+        entry.message_id,
+        entry.api_client_id,
+        entry.actor,
+        entry.payload,
+    )
+
+
+def _review_tasks(count: int):
+    client = make_client()
+    prompt = make_tree(author=make_user(client), state="initial_prompt_review", review_result=None)
+    users = [make_user(client) for _ in range(count)]
+    tasks = [
+        request_task(user=user, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en") for user in users
+    ]
+    return prompt, users, tasks
+
+
+@postgres_only
+def test_an_ack_in_order_is_one_statement_with_the_checked_paths_effects():
+    _prompt, users, (fast, checked) = _review_tasks(2)
+    with CaptureQueriesContext(connection) as sent:
+        ack_task(task_id=fast.id, user=users[0], frontend_message_id="fm-fast")
+    assert len(sent.captured_queries) == 1
+    _ack_checked(
+        task_id=checked.id,
+        frontend_message_id="fm-checked",
+        user=users[1],
+        client_id=users[1].api_client_id,
+        now=timezone.now(),
+    )
+    for task, frontend_id in ((fast, "fm-fast"), (checked, "fm-checked")):
+        task.refresh_from_db()
+        assert (task.ack, task.frontend_message_id) == (True, frontend_id)
+        assert task.lease_until == task.expiry_date
+    assert _journal("task_acked", fast) == _journal("task_acked", checked)
+
+
+@postgres_only
+def test_a_review_sends_its_writes_as_one_statement():
+    prompt, users, (task,) = _review_tasks(1)
+    with CaptureQueriesContext(connection) as sent:
+        submit_labels(task_id=task.id, user=users[0], message_id=prompt.id, labels=GOOD_REVIEW)
+    writes = [
+        q["sql"] for q in sent.captured_queries if q["sql"].startswith(("INSERT", "UPDATE", "WITH"))
+    ]
+    assert len(writes) == 1, writes
+    for table in ("trees_textlabels", "trees_journalentry", "trees_readywork", "accounts_user"):
+        assert table in writes[0]
+    assert TextLabels.objects.filter(message_id=prompt.id, user=users[0], task_id=task.id).exists()
+    task.refresh_from_db()
+    prompt.refresh_from_db()
+    assert task.done and prompt.review_count == 1
+    users[0].refresh_from_db()
+    assert users[0].last_activity_date is not None
+
+
+@postgres_only
+def test_a_claim_in_the_database_is_one_statement(settings):
+    settings.GROVE_CLAIM_IN_DATABASE = True
+    client = make_client()
+    _grow_forest(3, client)
+    user = make_user(client)
+    request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # reads the config
+    with CaptureQueriesContext(connection) as ctx:
+        task = request_task(user=user, kind=TaskKind.RANDOM, lang="en")
+    claims = [q["sql"] for q in ctx.captured_queries if "grove_claim" in q["sql"]]
+    assert len(claims) == 1
+    # The eligible work (with the active configuration's identity), the claim: nothing else.
+    assert len(ctx.captured_queries) == 2, [q["sql"][:80] for q in ctx.captured_queries]
+    stored = Task.objects.get(id=task.id)
+    assert (stored.payload, stored.user_id, stored.parent_message_id) == (
+        task.payload,
+        task.user_id,
+        task.parent_message_id,
+    )
+    assert stored.created_at == task.created_at and stored.lease_until == task.lease_until
