@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 
-# Query parameters that carry a credential (websockets still take ``?api_key=``: browsers
-# cannot set headers on a socket). Their values never reach a log line.
+# Query parameters that carry a credential: a websocket ticket (``?ticket=``, single use) and
+# a key a careless client still puts in a URL (refused, yet logged). Their values never reach
+# a log line.
 SECRET_QUERY_PARAMETERS = ("api_key", "ticket", "token")
 _SECRET_IN_QUERY = re.compile(
     r"(?P<name>(?:^|[?&;])(?:" + "|".join(SECRET_QUERY_PARAMETERS) + r")=)[^&;\s\"]*",

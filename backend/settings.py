@@ -293,6 +293,33 @@ GROVE_WS_KEEPALIVE_SECONDS = env_int("GROVE_WS_KEEPALIVE_SECONDS", 25)
 GROVE_WS_ALLOWED_ORIGINS = env_list("GROVE_WS_ALLOWED_ORIGINS", ",".join(ALLOWED_HOSTS))
 # Longest frame a client may send (commands are a few hundred bytes); uvicorn's --ws-max-size.
 GROVE_WS_MAX_FRAME_BYTES = env_int("GROVE_WS_MAX_FRAME_BYTES", 64 * 1024)
+# Seconds a websocket ticket (POST /api/v1/ws_tickets/) may wait before it opens its one socket.
+GROVE_WS_TICKET_SECONDS = env_int("GROVE_WS_TICKET_SECONDS", 60)
+# Push dispatch (ws/tasks/ "ready"; frontend_api/ws/dispatch.py). Its state is in Redis, so
+# every web process sees every waiting user; without Redis (embedded) "ready" is refused.
+GROVE_PUSH_REDIS_URL = env_str("GROVE_PUSH_REDIS_URL", CHANNEL_LAYER_URL)
+# A pushed task not acknowledged (POST /tasks/{id}/ack) within this goes back to the pool.
+GROVE_PUSH_ACK_SECONDS = env_int("GROVE_PUSH_ACK_SECONDS", 30)
+# After a socket closes (or its web process dies), its pushed tasks wait this long for a
+# "resume" with the session's token, then go back to the pool (acknowledged or not).
+GROVE_PUSH_RESUME_SECONDS = env_int("GROVE_PUSH_RESUME_SECONDS", 30)
+# Seconds between the dispatcher's upkeep runs in each web process: socket heartbeats, leases
+# and sessions due, and a poll of the languages with waiting users (work that appears without
+# a write, such as a REST task's lease running out).
+GROVE_PUSH_TICK_SECONDS = env_float("GROVE_PUSH_TICK_SECONDS", 0.5)
+GROVE_PUSH_POLL_SECONDS = env_float("GROVE_PUSH_POLL_SECONDS", 2.0)
+# Celery beat's backstop of those returns (grove.tree.return_push_leases), for when no web
+# process with a push socket is left to do them.
+GROVE_PUSH_SWEEP_INTERVAL_SECONDS = env_int("GROVE_PUSH_SWEEP_INTERVAL_SECONDS", 10)
+# Limits: tasks one ready user holds at once (the "ready" command's max_tasks, at most), waiting
+# users of one client (a socket: 1000), pushed tasks not yet closed per socket and per client.
+GROVE_PUSH_MAX_TASKS_PER_USER = env_int("GROVE_PUSH_MAX_TASKS_PER_USER", 8)
+GROVE_PUSH_MAX_READY_USERS_PER_CLIENT = env_int("GROVE_PUSH_MAX_READY_USERS_PER_CLIENT", 10000)
+GROVE_PUSH_MAX_TASKS_PER_SOCKET = env_int("GROVE_PUSH_MAX_TASKS_PER_SOCKET", 2000)
+GROVE_PUSH_MAX_TASKS_PER_CLIENT = env_int("GROVE_PUSH_MAX_TASKS_PER_CLIENT", 20000)
+# A socket that does not take a frame within this many seconds (its reader is too slow and
+# the server's send buffer is full) is closed with 4008.
+GROVE_WS_SEND_TIMEOUT_SECONDS = env_float("GROVE_WS_SEND_TIMEOUT_SECONDS", 5.0)
 GROVE_BOOTSTRAP_API_KEY = env_str("GROVE_BOOTSTRAP_API_KEY", "")
 # The key of the API-key digests (HMAC-SHA-256, backend/accounts/keys.py). Changing it makes
 # every issued key invalid: set it once per deployment, apart from SECRET_KEY if that rotates.

@@ -51,16 +51,23 @@ def serve_grove(*, workers: int = 1, **env_overrides: str) -> Iterator[int]:
     }
     env.pop("GROVE_TEST_DB_NAME", None)
     uvicorn = Path(sys.executable).with_name("uvicorn")
+    # GROVE_TEST_SERVER_LOG=<file>: keep the servers' output there (to debug a live test).
+    log_path = os.environ.get("GROVE_TEST_SERVER_LOG")
+    output = open(log_path, "a") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [
             *(str(uvicorn), "backend.asgi:application", "--port", str(port)),
-            *("--workers", str(workers), "--log-level", "warning", "--lifespan", "off"),
+            *("--workers", str(workers), "--log-level", "info" if log_path else "warning"),
+            # Past 5 s, stop what still runs: with ~10 websockets closed on one process, a
+            # worker's graceful shutdown waited for its socket tasks for good (channels 4.3,
+            # channels-redis 4.3, uvicorn 0.54; with or without push dispatch).
+            *("--lifespan", "off", "--timeout-graceful-shutdown", "5"),
         ],
         cwd=ROOT,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
     try:
         deadline = time.monotonic() + 30

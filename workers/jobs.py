@@ -76,6 +76,17 @@ def expire_tasks_job() -> int:
     return expire_tasks()
 
 
+@shared_task(name="grove.tree.return_push_leases", **{**RETRY_POLICY, "max_retries": 1})
+def return_push_leases_job() -> dict[str, int]:
+    """Return pushed tasks whose ack deadline passed and the tasks of push sessions whose
+    socket is gone (periodic; the web processes with push sockets do it every tick too)."""
+    from dataclasses import asdict
+
+    from backend.push.leases import sweep
+
+    return asdict(sweep())
+
+
 @shared_task(name="grove.tree.retry_scoring", **{**RETRY_POLICY, "max_retries": 2})
 def retry_scoring_job() -> dict[str, list[str]]:
     """Score again every tree in ``scoring_failed``."""

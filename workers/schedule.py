@@ -31,6 +31,10 @@ def beat_schedule() -> dict[str, dict]:
             "task": "grove.tree.advance_due",
             "schedule": float(settings.GROVE_DUE_SWEEP_INTERVAL_SECONDS),
         },
+        "return-push-leases": {
+            "task": "grove.tree.return_push_leases",
+            "schedule": float(settings.GROVE_PUSH_SWEEP_INTERVAL_SECONDS),
+        },
         "sweep-trees": {
             "task": "grove.tree.sweep",
             "schedule": float(settings.GROVE_SWEEP_INTERVAL_SECONDS),

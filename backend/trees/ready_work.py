@@ -21,6 +21,7 @@ from django.db.models.functions import Cast
 
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery, db_value
 from backend.fast_writes import Batch
+from backend.push import signals as push_signals
 from backend.trees.core import policy, shape
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.lifecycle import TreeState
@@ -36,6 +37,9 @@ from backend.trees.models import (
 
 # ``skip_reason`` of tasks closed by ``maintenance.expire_tasks``: not a skip by the user.
 EXPIRED_SKIP_REASON = "expired"
+# ... and of pushed tasks returned to the pool (``services.push_leases``): not a skip either.
+RETURNED_SKIP_REASON = "returned"
+NOT_USER_SKIP_REASONS = (EXPIRED_SKIP_REASON, RETURNED_SKIP_REASON)
 # States whose trees offer work (the others have no rows).
 WORKING_STATES = (TreeState.INITIAL_PROMPT_REVIEW, TreeState.GROWING, TreeState.RANKING)
 REBUILD_BATCH = 500
@@ -198,6 +202,8 @@ def refresh_trees(
         ReadyWork.objects.bulk_update(changed, fields)
     if wanted:
         ReadyWork.objects.bulk_create(wanted.values())
+    if wanted or changed:
+        push_signals.work_changed(tree.lang for tree in shapes.values())
 
 
 _ONE_TREES_WORK = CompiledQuery(
@@ -253,6 +259,8 @@ def refresh_lang(lang: str, config: TreeManagerConfig) -> None:
         ReadyWork.objects.bulk_create(
             [ReadyWork(lang=lang, kind=kind, slots=missing)], ignore_conflicts=True
         )
+    if missing > 0:
+        push_signals.work_changed([lang])
 
 
 _COUNTED_STATES = (

@@ -51,7 +51,7 @@ from backend.trees.core.task_kinds import (
 )
 from backend.trees.growth_config import active_pk_subquery
 from backend.trees.models import Message, MessageReaction, ReactionType, ReadyWork, Task, TextLabels
-from backend.trees.ready_work import EXPIRED_SKIP_REASON, refresh_lang
+from backend.trees.ready_work import NOT_USER_SKIP_REASONS, refresh_lang
 
 _REPLY = [k.value for k in REPLY_KINDS]
 _LABEL = [k.value for k in LABEL_KINDS]
@@ -254,9 +254,10 @@ def _eligible_query(
 def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUID):
     """The per-user rules of ``eligible`` as anti-joins, and the user's pending count."""
     handled = Task.objects.filter(
-        # handed out recently, skipped, or still holding its slot (acked: until it expires)
+        # handed out recently, skipped by the user, or still holding its slot (acked: until it
+        # expires)
         Q(created_at__gte=since)
-        | (Q(skipped=True) & ~Q(skip_reason=EXPIRED_SKIP_REASON))
+        | (Q(skipped=True) & ~Q(skip_reason__in=NOT_USER_SKIP_REASONS))
         | _leasing(now),
         user_id=user_id,
         parent_message_id=OuterRef("node_id"),

@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("frontend_api.v1.admin")),
     path("", include("frontend_api.v1.text_labels")),
     path("", include("frontend_api.v1.misc")),
+    path("", include("frontend_api.v1.ws_tickets")),
     # The schema and its Swagger page are public, as OA's /api/v1/openapi.json is: the page's
     # browser fetch of the schema cannot send an API key.
     path("openapi.json", SpectacularJSONAPIView.as_view(**PUBLIC), name="openapi-schema"),

@@ -1,9 +1,11 @@
 """What Grove's event sockets share: API-key authentication, OA-shaped errors, group upkeep.
 
-Authentication happens at the handshake, from the ``X-API-Key`` header or, for browsers
-(which cannot set headers on a websocket), an ``api_key`` query parameter. A refused socket is
-accepted and then closed, after one OA-shaped error frame, so that every client (browsers
-included, which never see a rejected handshake's status) learns why:
+Authentication happens at the handshake, from the ``X-API-Key`` header (bots, servers) or, for
+browsers (which cannot set headers on a websocket), a single-use ``ticket`` query parameter
+from ``POST /api/v1/ws_tickets/`` (``backend.accounts.socket_tickets``). An API key in the URL
+(``?api_key=``, accepted before tickets existed) is refused: it would land in access logs.
+A refused socket is accepted and then closed, after one OA-shaped error frame, so that every
+client (browsers included, which never see a rejected handshake's status) learns why:
 
     {"type": "error", "message": "...", "error_code": 2}  then close code 4401 (or 4403)
 
@@ -35,6 +37,7 @@ from django.utils.http import is_same_domain
 from backend import listeners
 from backend.accounts.models import ApiClient
 from backend.accounts.selectors import api_client_for_key
+from backend.accounts.socket_tickets import redeem_ticket
 from backend.observability.metrics import WS_CONNECTIONS, WS_CONNECTIONS_OPENED, WS_PUSHES
 from frontend_api.v1.errors import OasstErrorCode
 
@@ -66,16 +69,29 @@ def is_allowed_origin(scope: dict) -> bool:
     return any(is_same_domain(origin_host, pattern) for pattern in patterns)
 
 
-def api_key_from_scope(scope: dict) -> str:
+def query_parameter(scope: dict, name: str) -> str:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return (query.get(name) or [""])[0].strip()
+
+
+KEY_IN_URL = (
+    "an API key in the URL is not accepted (it lands in access logs): send X-API-Key, or "
+    "get a ticket from POST /api/v1/ws_tickets/ and connect with ?ticket=<ticket>"
+)
+UNAUTHENTICATED = (
+    "API key not authorized (X-API-Key header, or a ticket from POST /api/v1/ws_tickets/ as "
+    "?ticket=; a ticket opens one socket within its expires_in seconds)"
+)
+
+
+def client_for_handshake(scope: dict) -> ApiClient | None:
+    """The enabled client the handshake authenticates: its X-API-Key, else its ticket."""
     key = header(scope, b"x-api-key")
     if key:
-        return key
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    return (query.get("api_key") or [""])[0].strip()
-
-
-def enabled_client_for_key(api_key: str) -> ApiClient | None:
-    client = api_client_for_key(api_key)
+        client = api_client_for_key(key)
+    else:
+        client_id = redeem_ticket(query_parameter(scope, "ticket"))
+        client = ApiClient.objects.filter(id=client_id).first() if client_id else None
     return client if client is not None and client.enabled else None
 
 
@@ -87,9 +103,10 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.client: ApiClient | None = None
         self.joined: set[str] = set()
-        client = await database_sync_to_async(enabled_client_for_key)(
-            api_key_from_scope(self.scope)
-        )
+        key_in_url = bool(query_parameter(self.scope, "api_key"))
+        client = None
+        if not key_in_url:
+            client = await database_sync_to_async(client_for_handshake)(self.scope)
         await self.accept()
         if not is_allowed_origin(self.scope):
             await self.refuse(
@@ -100,7 +117,7 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
             return
         if client is None:
             await self.refuse(
-                "API key not authorized (X-API-Key header or api_key query parameter)",
+                KEY_IN_URL if key_in_url else UNAUTHENTICATED,
                 OasstErrorCode.API_CLIENT_NOT_AUTHORIZED,
                 CLOSE_UNAUTHENTICATED,
             )

@@ -19,6 +19,9 @@ a socket only ever joins its own client's groups. Grove then pushes:
     {"type": "tree_state_changed", "message_tree_id": ..., "from": ..., "to": ..., "reason": ...}
 
 ``user`` is the OA user object the socket subscribed with, so one socket can serve many users.
+
+Push dispatch (``ready``, ``unready``, ``resume``: Grove hands tasks out by itself, no polling)
+is in ``push`` (the commands) and ``dispatch`` (the line of waiting users and its rounds).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from backend.trees.selectors import task_of_client
 from frontend_api.v1.auth import ProtocolUserSerializer, named_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.protocol import render_task
+from frontend_api.ws import push
 from frontend_api.ws.base import ApiClientConsumer, logger
 
 MAX_USERS_PER_SOCKET = 1000
@@ -49,6 +53,16 @@ class TaskEventsConsumer(ApiClientConsumer):
         self.users: dict[tuple[str, str], str] = {}  # (auth_method, id) -> Grove user id
         self.protocol_users: dict[str, dict] = {}  # Grove user id -> OA user object
         self.langs: set[str] = set()
+        self.push_session: str | None = None  # see push.py
+        self.ready_users: dict[tuple[str, str], str] = {}  # (auth_method, id) -> user id
+
+    async def disconnect(self, code) -> None:
+        await push.detach(self)
+        await super().disconnect(code)
+
+    async def push_task(self, message: dict) -> None:
+        """A task the dispatcher claimed for one of this socket's ready users."""
+        await push.deliver(self, message)
 
     async def on_command(self, content: dict) -> None:
         command = content.get("type")
@@ -77,6 +91,8 @@ class TaskEventsConsumer(ApiClientConsumer):
                 await self.leave(events.lang_group(self.client.id, lang))
                 self.langs.discard(lang)
                 await self.send_json({"type": "unsubscribed_lang", "lang": lang})
+        elif command in PUSH_COMMANDS:
+            await PUSH_COMMANDS[command](self, content)
         else:
             await super().on_command(content)
 
@@ -131,3 +147,6 @@ class TaskEventsConsumer(ApiClientConsumer):
         if user is not None:
             frame["user"] = user
         await self.push(frame)
+
+
+PUSH_COMMANDS = {"ready": push.ready, "unready": push.unready, "resume": push.resume}

@@ -199,11 +199,21 @@ def test_rest_refuses_a_key_in_the_url_and_no_log_line_holds_it(embedded_server,
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=5)
     assert refused.value.code == 403
+    ticket_request = urllib.request.Request(
+        f"{embedded_server}/api/v1/ws_tickets/",
+        method="POST",
+        headers={"X-API-Key": BOOTSTRAP_API_KEY},
+    )
+    with urllib.request.urlopen(ticket_request, timeout=5) as response:
+        ticket = json.loads(response.read())["ticket"]
     ws_url = embedded_server.replace("http://", "ws://")
-    with connect(f"{ws_url}/ws/tasks/?api_key={BOOTSTRAP_API_KEY}", open_timeout=5) as websocket:
+    with connect(f"{ws_url}/ws/tasks/?ticket={ticket}", open_timeout=5) as websocket:
         websocket.send(json.dumps({"type": "ping"}))
         assert json.loads(websocket.recv(timeout=5)) == {"type": "pong"}
+    with connect(f"{ws_url}/ws/tasks/?api_key={BOOTSTRAP_API_KEY}", open_timeout=5) as websocket:
+        assert json.loads(websocket.recv(timeout=5))["error_code"] == 2  # then close 4401
     log = (var_dir / "uvicorn.log").read_text()
     assert "/api/v1/auth/check?api_key=[redacted]" in log
+    assert "/ws/tasks/?ticket=[redacted]" in log
     assert "/ws/tasks/?api_key=[redacted]" in log
-    assert BOOTSTRAP_API_KEY not in log
+    assert BOOTSTRAP_API_KEY not in log and ticket not in log

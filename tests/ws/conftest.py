@@ -12,6 +12,7 @@ from channels.layers import get_channel_layer
 from django.db import connections
 
 from backend.asgi import application
+from frontend_api.ws.dispatch import stop_dispatchers
 from tests.api.conftest import Frontend
 from tests.ws.communicator import WebsocketCommunicator
 
@@ -48,6 +49,7 @@ async def sockets():
     opened = Sockets()
     yield opened
     await opened.close_all()
+    await stop_dispatchers()
     # The sync_to_async thread keeps its own connection; close it so the test database can
     # be flushed and dropped.
     await sync_to_async(connections.close_all)()

@@ -55,12 +55,6 @@ async def test_disabled_client_is_refused(sockets):
     assert (await socket.receive_output(timeout=TIMEOUT))["code"] == 4401
 
 
-async def test_api_key_query_parameter_authenticates_browsers(sockets):
-    frontend = await new_frontend()
-    socket = await sockets.connect(f"/ws/tasks/?api_key={frontend.key}")
-    assert await send(socket, {"type": "ping"}) == {"type": "pong"}
-
-
 async def test_subscribed_user_receives_the_task_json_rest_returned(sockets):
     frontend = await new_frontend()
     socket = await subscribed_socket(sockets, frontend)

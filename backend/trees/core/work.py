@@ -34,8 +34,8 @@ class TaskRecord:
 
     ``node_id``/``tree_id``: the node it works on (None for an initial prompt).
     ``lease_until``: until when it holds its slot (``lease_when_handed_out``, then its
-    ``expiry_date`` once acked). ``expired``: closed by the expiry sweep, which is no skip by
-    the user (``skipped`` is then also true).
+    ``expiry_date`` once acked). ``expired``: closed by the expiry sweep, or returned to the
+    pool by push dispatch; neither is a skip by the user (``skipped`` is then also true).
     """
 
     user_id: Hashable

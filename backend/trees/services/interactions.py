@@ -25,6 +25,7 @@ from backend.accounts.user_services import record_user_activity
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.fast_writes import Batch, increment, update
 from backend.observability.metrics import TASKS_ANSWERED, count_task
+from backend.push import signals as push_signals
 from backend.trees import journal, ready_work
 from backend.trees.core import lifecycle, policy
 from backend.trees.core.lifecycle import TreeState
@@ -351,3 +352,4 @@ def _close(task: Task, writes: Batch | None = None) -> None:
     else:
         update(Task, task.id, {"done": True, "ack": task.ack})
     count_task(TASKS_ANSWERED, task)
+    push_signals.task_closed(task)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from backend import events
 from backend.observability.metrics import TASKS_EXPIRED, count_task
+from backend.push import signals as push_signals
 from backend.trees import journal, ready_work
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.errors import TreeNotFound
@@ -56,6 +57,7 @@ def _expire_batch(now: datetime) -> list[Task]:
             api_client_id=task.api_client_id,
         )
         events.publish_to_assignee("task_expired", task)
+        push_signals.task_closed(task)
         count_task(TASKS_EXPIRED, task)
     return batch
 

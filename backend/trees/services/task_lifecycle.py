@@ -17,6 +17,7 @@ from backend.accounts.models import ApiClient, User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.fast_writes import update
 from backend.observability.metrics import TASKS_ACKED, TASKS_SKIPPED, count_task
+from backend.push import signals as push_signals
 from backend.trees import journal
 from backend.trees.core.task_kinds import REPLY_KINDS
 from backend.trees.errors import (
@@ -202,6 +203,7 @@ def nack_task(
     task.skipped = True
     task.skip_reason = (reason or "")[:512]
     task.save(update_fields=["ack", "skipped", "skip_reason"])
+    push_signals.task_closed(task)
     journal.record(
         "task_skipped",
         payload={"reason": task.skip_reason, "kind": task.payload_type},
@@ -231,6 +233,7 @@ def close_task(*, frontend_message_id: str, api_client: ApiClient) -> Task:
     if not task.done:
         task.done = True
         task.save(update_fields=["done"])
+        push_signals.task_closed(task)
         journal.record("task_closed", message_tree_id=task.message_tree_id, user_id=task.user_id)
     return task
 

@@ -1,0 +1,159 @@
+"""Redis keys of push dispatch, and the scripts that change several of them at once.
+
+    grove:push:active               set (with a TTL) while any process holds a push session
+    grove:push:work                 pub/sub channel: a language whose work may have grown
+    grove:push:langs                languages with waiting entries
+    grove:push:ready:<lang>         zset entry -> when it (re)joined the line, ms: arrival order
+    grove:push:entry:<entry>        hash of one waiting user on one session (see ``ready``)
+    grove:push:held                 hash entry -> tasks pushed and not closed or returned
+    grove:push:session:<session>    hash client, channel, pid; its tasks in ...:tasks, its entries
+                                    in ...:entries; ...:alive exists while its socket is open
+    grove:push:task:<task id>       hash entry, session, lang, client, user (JSON)
+    grove:push:ack_due              zset task id -> ack deadline (ms)
+    grove:push:session_due          zset session -> when its tasks go back to the pool (ms)
+    grove:push:client:<client>:ready  set of the client's waiting entries
+    grove:push:client:<client>:held   tasks pushed to the client's sockets and not closed
+
+An entry id is ``<session>.<user id>``: one user waiting on one socket session.
+"""
+
+from __future__ import annotations
+
+PREFIX = "grove:push:"
+ACTIVE = PREFIX + "active"
+WORK_CHANNEL = PREFIX + "work"
+LANGS = PREFIX + "langs"
+HELD = PREFIX + "held"
+ACK_DUE = PREFIX + "ack_due"
+SESSION_DUE = PREFIX + "session_due"
+
+
+def ready(lang: str) -> str:
+    return f"{PREFIX}ready:{lang}"
+
+
+def entry(entry_id: str) -> str:
+    return f"{PREFIX}entry:{entry_id}"
+
+
+def session(session_id: str, part: str = "") -> str:
+    return f"{PREFIX}session:{session_id}" + (f":{part}" if part else "")
+
+
+def task(task_id: str) -> str:
+    return f"{PREFIX}task:{task_id}"
+
+
+def client(client_id: str, part: str) -> str:
+    return f"{PREFIX}client:{client_id}:{part}"
+
+
+def entry_id(session_id: str, user_id: str) -> str:
+    return f"{session_id}.{user_id}"
+
+
+# A task left the session (answered, skipped, closed, expired or returned): free its entry's
+# place and put a still-waiting entry back in line, at the end (arrival = now).
+# KEYS: task hash, held, ack_due. ARGV: task id, now ms. Returns the task's lang or false.
+RELEASE = """
+local t = redis.call('HGETALL', KEYS[1])
+if #t == 0 then return false end
+local f = {}
+for i = 1, #t, 2 do f[t[i]] = t[i + 1] end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+local p = 'grove:push:'
+redis.call('SREM', p .. 'session:' .. f.session .. ':tasks', ARGV[1])
+if tonumber(redis.call('HINCRBY', KEYS[2], f.entry, -1)) <= 0 then
+  redis.call('HDEL', KEYS[2], f.entry)
+end
+local ckey = p .. 'client:' .. f.client .. ':held'
+if tonumber(redis.call('DECR', ckey)) <= 0 then redis.call('DEL', ckey) end
+local e = p .. 'entry:' .. f.entry
+if redis.call('EXISTS', e) == 1 then
+  for lang in string.gmatch(redis.call('HGET', e, 'langs'), '[^,]+') do
+    redis.call('ZADD', p .. 'ready:' .. lang, 'NX', ARGV[2], f.entry)
+    redis.call('SADD', p .. 'langs', lang)
+  end
+end
+return f.lang
+"""
+
+# Reserve one place of an entry before claiming a task for it; refuse when its socket is
+# gone (and take it out of line), or when it, its session or its client is full.
+# KEYS: entry hash, held, ready zset of the lang. ARGV: entry id, per-session cap,
+# per-client cap. Returns the entry's fields as a flat list, or false.
+RESERVE = """
+local e = redis.call('HGETALL', KEYS[1])
+if #e == 0 then redis.call('ZREM', KEYS[3], ARGV[1]) return false end
+local f = {}
+for i = 1, #e, 2 do f[e[i]] = e[i + 1] end
+local p = 'grove:push:'
+if redis.call('EXISTS', p .. 'session:' .. f.session .. ':alive') == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return false
+end
+-- Full: leave it in line (a place held by a claim under way may come back); RECORD takes
+-- an entry out of line when a push fills it, RELEASE puts it back.
+local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if held >= tonumber(f.capacity) then return false end
+if redis.call('SCARD', p .. 'session:' .. f.session .. ':tasks') >= tonumber(ARGV[2]) then
+  return false
+end
+local client_held = redis.call('GET', p .. 'client:' .. f.client .. ':held') or '0'
+if tonumber(client_held) >= tonumber(ARGV[3]) then
+  return false
+end
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('INCR', p .. 'client:' .. f.client .. ':held')
+return e
+"""
+
+# A claim for a reserved place failed: give the place back.
+# KEYS: held. ARGV: entry id, client id.
+UNRESERVE = """
+if tonumber(redis.call('HINCRBY', KEYS[1], ARGV[1], -1)) <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+local ckey = 'grove:push:client:' .. ARGV[2] .. ':held'
+if tonumber(redis.call('DECR', ckey)) <= 0 then redis.call('DEL', ckey) end
+return 1
+"""
+
+# A task was claimed for a reserved place: remember it for its session, start its ack clock,
+# and send the entry to the end of the line (or out of it when it is now full).
+# KEYS: task hash, held, ack_due. ARGV: task id, entry id, session, lang, client, user json,
+# ack deadline ms, now ms.
+RECORD = """
+local p = 'grove:push:'
+redis.call('HSET', KEYS[1], 'entry', ARGV[2], 'session', ARGV[3], 'lang', ARGV[4],
+  'client', ARGV[5], 'user', ARGV[6])
+redis.call('SADD', p .. 'session:' .. ARGV[3] .. ':tasks', ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[7], ARGV[1])
+local e = p .. 'entry:' .. ARGV[2]
+local capacity = tonumber(redis.call('HGET', e, 'capacity') or '0')
+local held = tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0')
+local langs = redis.call('HGET', e, 'langs') or ''
+for lang in string.gmatch(langs, '[^,]+') do
+  if held >= capacity then
+    redis.call('ZREM', p .. 'ready:' .. lang, ARGV[2])
+  else
+    redis.call('ZADD', p .. 'ready:' .. lang, 'XX', ARGV[8], ARGV[2])
+  end
+end
+return 1
+"""
+
+# An entry stops waiting: out of every line, its hash and its client's count gone.
+# KEYS: entry hash. ARGV: entry id.
+DROP_ENTRY = """
+local f = redis.call('HMGET', KEYS[1], 'langs', 'client', 'session')
+local p = 'grove:push:'
+if f[1] then
+  for lang in string.gmatch(f[1], '[^,]+') do redis.call('ZREM', p .. 'ready:' .. lang, ARGV[1]) end
+end
+if f[2] then redis.call('SREM', p .. 'client:' .. f[2] .. ':ready', ARGV[1]) end
+if f[3] then redis.call('SREM', p .. 'session:' .. f[3] .. ':entries', ARGV[1]) end
+redis.call('DEL', KEYS[1])
+return 1
+"""

@@ -1,0 +1,478 @@
+"""Push dispatch: hand tasks to ready users over their sockets, in arrival order per language.
+
+One ``Dispatcher`` runs in each web process (per event loop). The line of waiting users is in
+Redis (``backend.push.keys``), so it is one line across every process:
+
+- **Rounds.** A round serves one language: it walks the line in arrival order, reserves a
+  place of the entry (``RESERVE``: socket alive, user, socket and client under their caps),
+  claims a task with ``tasks.request_task`` — the service behind ``POST /tasks/``, with its
+  selection, exclusions and no-over-assignment — and sends the task, rendered as REST renders
+  it, to the entry's socket through the channel layer. A served entry goes to the end of the
+  line (or out of it while it holds ``max_tasks``). One round per language at a time across
+  processes (a Redis lock); a round asked for while one runs is run again after it. A round
+  stops when nothing is left to hand out in the language.
+- **Triggers.** The ``ready`` command; ``grove:push:work`` messages (``backend.push.signals``:
+  the ready-work index grew, a task closed or was returned); a poll of every language with
+  waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
+  a REST task's lease running out).
+- **Leases.** A pushed task must be acknowledged within ``GROVE_PUSH_ACK_SECONDS``; else it is
+  returned (``services.push_leases``). A socket's session outlives its socket by
+  ``GROVE_PUSH_RESUME_SECONDS``; a web process refreshes its sessions every tick, so the
+  sessions of a process killed with -9 run out too. When a session runs out, its open tasks
+  are returned. Any process does these returns (``backend.push.leases.sweep``; celery beat
+  runs it too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import hashlib
+import json
+import logging
+import os
+import secrets
+import time
+import uuid
+from datetime import UTC, datetime
+
+import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from backend.accounts.models import User
+from backend.push import keys, leases
+from backend.push import signals as push_signals
+from backend.trees import selectors
+from backend.trees.core.policy import NoTaskAvailable, TaskKind
+from backend.trees.growth_config import active_config
+from backend.trees.services import tasks
+from backend.trees.services.push_leases import return_pushed_task
+from frontend_api.v1.protocol import render_task
+
+logger = logging.getLogger("grove.push")
+
+PUSH_MESSAGE_TYPE = "push.task"  # handled by TaskEventsConsumer.push_task
+ROUND_LOCK_MS = 15_000
+MAX_ENTRIES_PER_ROUND = 5000
+# Claims that found nothing for their user before a round gives up (each costs a query).
+MAX_MISSES_PER_ROUND = 64
+
+
+def session_of_token(token: str) -> str:
+    """The session id a resume token stands for (the token itself is never stored)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
+
+
+def new_resume_token() -> tuple[str, str]:
+    token = secrets.token_urlsafe(32)
+    return token, session_of_token(token)
+
+
+def _cancelling() -> bool:
+    """Whether this task is being cancelled (asyncio.run's shutdown cancels every task and
+    waits for each: a loop that swallowed the cancellation would keep the process alive)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _alive_ms() -> int:
+    return max(3000, int(settings.GROVE_PUSH_TICK_SECONDS * 4000))
+
+
+# --- the database side (run in a thread) ---------------------------------------------------
+
+
+def claim_for_push(*, user_id: str, kind: str, lang: str) -> tuple[str, dict]:
+    """The next task for the user, claimed as ``POST /tasks/`` claims it; (id, wire JSON)."""
+    user = User.objects.select_related("api_client").get(id=user_id)
+    task = tasks.request_task(user=user, kind=TaskKind(kind), lang=lang, api_client=user.api_client)
+    return str(task.id), render_task(task, viewer=user)
+
+
+def work_counts(lang: str) -> dict[str, int]:
+    """What can be handed out in ``lang`` per task kind, before any user's exclusions."""
+    return selectors.task_availability(lang=lang, config=active_config(), now=timezone.now())
+
+
+def _db(function):
+    return database_sync_to_async(function)
+
+
+# --- the dispatcher ------------------------------------------------------------------------
+
+_dispatchers: dict[asyncio.AbstractEventLoop, Dispatcher] = {}
+
+
+def is_enabled() -> bool:
+    return bool(settings.GROVE_PUSH_REDIS_URL)
+
+
+def dispatcher() -> Dispatcher:
+    """This event loop's dispatcher, started on first use."""
+    loop = asyncio.get_running_loop()
+    found = _dispatchers.get(loop)
+    if found is None:
+        found = _dispatchers[loop] = Dispatcher()
+        found.start()
+    return found
+
+
+async def stop_dispatchers() -> None:
+    """Stop this loop's dispatcher (tests: before the loop closes)."""
+    found = _dispatchers.pop(asyncio.get_running_loop(), None)
+    if found is not None:
+        await found.stop()
+
+
+class Dispatcher:
+    def __init__(self) -> None:
+        self.redis = aioredis.Redis.from_url(
+            settings.GROVE_PUSH_REDIS_URL, socket_connect_timeout=2, socket_timeout=10
+        )
+        self.layer = get_channel_layer()
+        self.token = uuid.uuid4().hex
+        self.sessions: dict[str, str] = {}  # session id -> channel name, sockets of this loop
+        self.running: set[str] = set()
+        self.again: set[str] = set()
+        self.background: list[asyncio.Task] = []
+        self.rounds: set[asyncio.Task] = set()
+        self.release = self.redis.register_script(keys.RELEASE)
+        self.reserve = self.redis.register_script(keys.RESERVE)
+        self.unreserve = self.redis.register_script(keys.UNRESERVE)
+        self.record = self.redis.register_script(keys.RECORD)
+        self.drop_entry = self.redis.register_script(keys.DROP_ENTRY)
+        self.next_poll = 0.0
+
+    def _spawn(self, coroutine) -> asyncio.Task:
+        # A fresh context: a task must not inherit the consumer's (a socket's lifetime).
+        return asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
+
+    def start(self) -> None:
+        self.background = [self._spawn(self.listen()), self._spawn(self.upkeep())]
+
+    async def stop(self) -> None:
+        for task in [*self.background, *self.rounds]:
+            task.cancel()
+        for task in [*self.background, *self.rounds]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.redis.aclose()
+
+    # --- sessions and readiness (called by the consumers) ---
+
+    async def attach(self, session: str, *, channel: str, client_id: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(
+            keys.session(session),
+            mapping={"client": client_id, "channel": channel, "pid": os.getpid()},
+        )
+        pipe.set(keys.session(session, "alive"), channel, px=_alive_ms())
+        pipe.zadd(keys.SESSION_DUE, {session: self._session_due()})
+        pipe.set(keys.ACTIVE, 1, ex=10)
+        await pipe.execute()
+        self.sessions[session] = channel
+        push_signals.forget_active()
+
+    async def detach(self, session: str) -> None:
+        """The socket closed: its users stop waiting; its tasks wait for a resume."""
+        self.sessions.pop(session, None)
+        for entry_id in await self.redis.smembers(keys.session(session, "entries")):
+            await self._drop_entry(entry_id.decode())
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.session(session, "alive"), keys.session(session, "entries"))
+        due = _now_ms() + settings.GROVE_PUSH_RESUME_SECONDS * 1000
+        pipe.zadd(keys.SESSION_DUE, {session: due})
+        await pipe.execute()
+
+    async def owner_of(self, session: str) -> tuple[str | None, bool]:
+        """(the session's client id or None, whether a socket holds it now)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(keys.session(session), "client")
+        pipe.exists(keys.session(session, "alive"))
+        client, alive = await pipe.execute()
+        return (client.decode() if client else None), bool(alive)
+
+    async def session_tasks(self, session: str) -> list[tuple[str, dict, int | None]]:
+        """The session's pushed tasks still open: (task id, OA user, ack deadline ms)."""
+        found = []
+        for raw in await self.redis.smembers(keys.session(session, "tasks")):
+            task_id = raw.decode()
+            user = await self.redis.hget(keys.task(task_id), "user")
+            due = await self.redis.zscore(keys.ACK_DUE, task_id)
+            if user is not None:
+                found.append((task_id, json.loads(user), int(due) if due else None))
+        return found
+
+    async def ready(
+        self,
+        session: str,
+        *,
+        client_id: str,
+        user_id: str,
+        user: dict,
+        langs: list[str],
+        kind: str,
+        max_tasks: int,
+    ) -> str | None:
+        """The user waits on this session for tasks; an error message when a cap is reached."""
+        entry_id = keys.entry_id(session, user_id)
+        client_ready = keys.client(client_id, "ready")
+        if not await self.redis.sismember(client_ready, entry_id) and (
+            await self.redis.scard(client_ready) >= settings.GROVE_PUSH_MAX_READY_USERS_PER_CLIENT
+        ):
+            return (
+                "this API client has GROVE_PUSH_MAX_READY_USERS_PER_CLIENT="
+                f"{settings.GROVE_PUSH_MAX_READY_USERS_PER_CLIENT} ready users already"
+            )
+        old = await self.redis.hget(keys.entry(entry_id), "langs")
+        now = _now_ms()
+        pipe = self.redis.pipeline(transaction=True)
+        for lang in set(old.decode().split(",") if old else ()) - set(langs):
+            pipe.zrem(keys.ready(lang), entry_id)
+        pipe.hset(
+            keys.entry(entry_id),
+            mapping={
+                "session": session,
+                "client": client_id,
+                "user_id": user_id,
+                "user": json.dumps(user),
+                "kind": kind,
+                "langs": ",".join(langs),
+                "capacity": max_tasks,
+                "channel": self.sessions.get(session, ""),
+            },
+        )
+        pipe.sadd(keys.session(session, "entries"), entry_id)
+        pipe.sadd(client_ready, entry_id)
+        for lang in langs:
+            pipe.zadd(keys.ready(lang), {entry_id: now}, nx=True)
+            pipe.sadd(keys.LANGS, lang)
+        await pipe.execute()
+        task = self._spawn(self.serve_newcomer(entry_id, langs))
+        self.rounds.add(task)
+        task.add_done_callback(self.rounds.discard)
+        return None
+
+    async def serve_newcomer(self, entry_id: str, langs: list[str]) -> None:
+        """A user who just became ready gets what exists at once. Only they are tried, not
+        the whole line: the users before them already got whatever work there is for them
+        (every change of the work runs a round), so the newcomer takes nothing of theirs."""
+        try:
+            for lang in langs:
+                if await self.serve_entry(entry_id, lang) != "missed":
+                    return
+        except Exception:
+            if _cancelling():
+                raise
+            logger.exception("event=push_newcomer_failed entry=%s", entry_id)
+
+    async def unready(self, session: str, user_id: str) -> None:
+        entry_id = keys.entry_id(session, user_id)
+        await self._drop_entry(entry_id)
+        await self.redis.srem(keys.session(session, "entries"), entry_id)
+
+    async def _drop_entry(self, entry_id: str) -> None:
+        await self.drop_entry(keys=[keys.entry(entry_id)], args=[entry_id])
+
+    # --- rounds ---
+
+    def kick(self, lang: str) -> None:
+        """Run a round for ``lang`` soon (again after the current one, if one runs here)."""
+        if lang in self.running:
+            self.again.add(lang)
+            return
+        self.running.add(lang)
+        task = self._spawn(self._rounds(lang))
+        self.rounds.add(task)
+        task.add_done_callback(self.rounds.discard)
+
+    async def _rounds(self, lang: str) -> None:
+        try:
+            while True:
+                self.again.discard(lang)
+                lock, rerun = keys.PREFIX + f"lock:{lang}", keys.PREFIX + f"rerun:{lang}"
+                if await self.redis.set(lock, self.token, nx=True, px=ROUND_LOCK_MS):
+                    try:
+                        await self.serve(lang)
+                    finally:
+                        if await self.redis.get(lock) == self.token.encode():
+                            await self.redis.delete(lock)
+                    if await self.redis.getdel(rerun):
+                        self.again.add(lang)
+                else:
+                    # Another process is serving the line: it serves it once more after.
+                    await self.redis.set(rerun, 1, px=ROUND_LOCK_MS)
+                if lang not in self.again:
+                    return
+        except Exception:
+            if _cancelling():
+                raise
+            logger.exception("event=push_round_failed lang=%s", lang)
+        finally:
+            self.running.discard(lang)
+
+    async def serve(self, lang: str) -> None:
+        """Walk the line once. A kind found with nothing to hand out is not tried again for
+        the users behind (no query, no Redis call each); the round ends when nothing at all
+        is left."""
+        misses = 0
+        exhausted: set[str] = set()
+        rerun = keys.PREFIX + f"rerun:{lang}"
+        entries = await self.redis.zrange(keys.ready(lang), 0, MAX_ENTRIES_PER_ROUND - 1)
+        pipe = self.redis.pipeline(transaction=False)
+        for raw in entries:
+            pipe.hget(keys.entry(raw.decode()), "kind")
+        kinds = await pipe.execute()
+        for raw, kind in zip(entries, kinds, strict=True):
+            if kind is None or kind.decode() in exhausted:
+                continue  # gone (RESERVE would drop it), or nothing of its kind is left
+            if misses and (lang in self.again or await self.redis.exists(rerun)):
+                # Work appeared while the round walked the line: start again from its head,
+                # or a user behind one who just missed would take it first (arrival order).
+                return
+            if await self.serve_entry(raw.decode(), lang) != "missed":
+                continue
+            misses += 1
+            if misses >= MAX_MISSES_PER_ROUND:
+                return
+            available = await _db(work_counts)(lang)
+            exhausted |= {k for k, n in available.items() if not n}
+            if not any(available.values()):
+                return
+
+    async def serve_entry(self, entry_id: str, lang: str) -> str:
+        """ "served", "missed" (nothing for this user) or "skipped" (not waiting, or full)."""
+        flat = await self.reserve(
+            keys=[keys.entry(entry_id), keys.HELD, keys.ready(lang)],
+            args=[
+                entry_id,
+                settings.GROVE_PUSH_MAX_TASKS_PER_SOCKET,
+                settings.GROVE_PUSH_MAX_TASKS_PER_CLIENT,
+            ],
+        )
+        if not flat:
+            return "skipped"
+        entry = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        claim_started = time.perf_counter()
+        try:
+            task_id, body = await _db(claim_for_push)(
+                user_id=entry["user_id"], kind=entry["kind"], lang=lang
+            )
+        except NoTaskAvailable as exc:
+            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
+            logger.debug("event=push_missed entry=%s why=%s", entry_id, exc)
+            return "missed"
+        except Exception:
+            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
+            logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
+            return "missed"
+        now = _now_ms()
+        ack_due = now + settings.GROVE_PUSH_ACK_SECONDS * 1000
+        await self.record(
+            keys=[keys.task(task_id), keys.HELD, keys.ACK_DUE],
+            args=[
+                task_id,
+                entry_id,
+                entry["session"],
+                lang,
+                entry["client"],
+                entry["user"],
+                ack_due,
+                now,
+            ],
+        )
+        message = {
+            "type": PUSH_MESSAGE_TYPE,
+            "task": body,
+            "user": json.loads(entry["user"]),
+            "ack_by": _iso(ack_due),
+        }
+        try:
+            await self.layer.send(entry["channel"], message)
+        except ChannelFull:
+            # The socket has not read what it was sent: it does not get more.
+            logger.warning("event=push_channel_full task=%s entry=%s", task_id, entry_id)
+            await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="channel_full")
+        logger.info(
+            "event=task_pushed task=%s entry=%s lang=%s claim_ms=%.1f",
+            task_id,
+            entry_id,
+            lang,
+            (time.perf_counter() - claim_started) * 1000,
+        )
+        return "served"
+
+    # --- upkeep ---
+
+    async def listen(self) -> None:
+        while True:
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe(keys.WORK_CHANNEL)
+                async for message in pubsub.listen():
+                    if message["type"] == "message" and self.sessions:
+                        self.kick(message["data"].decode())
+            except Exception:
+                if _cancelling():
+                    raise  # a shutdown: redis-py may turn the cancellation into its own error
+                logger.exception("event=push_listen_failed")
+                await asyncio.sleep(1)
+
+    async def upkeep(self) -> None:
+        while True:
+            try:
+                await self.heartbeat()
+                await self.sweep()
+                await self.poll()
+            except Exception:
+                if _cancelling():
+                    raise
+                logger.exception("event=push_upkeep_failed")
+            await asyncio.sleep(settings.GROVE_PUSH_TICK_SECONDS)
+
+    def _session_due(self) -> int:
+        return _now_ms() + _alive_ms() + settings.GROVE_PUSH_RESUME_SECONDS * 1000
+
+    async def heartbeat(self) -> None:
+        if not self.sessions:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(keys.ACTIVE, 1, ex=10)
+        due = self._session_due()
+        for session, channel in list(self.sessions.items()):
+            pipe.set(keys.session(session, "alive"), channel, px=_alive_ms())
+            pipe.zadd(keys.SESSION_DUE, {session: due})
+        await pipe.execute()
+
+    async def sweep(self) -> None:
+        await _db(leases.sweep)()
+
+    async def poll(self) -> None:
+        """Rounds for every language with waiting users, at most every GROVE_PUSH_POLL_SECONDS
+        across all processes."""
+        now = time.monotonic()
+        if not self.sessions or now < self.next_poll:
+            return
+        self.next_poll = now + settings.GROVE_PUSH_POLL_SECONDS
+        for raw in await self.redis.smembers(keys.LANGS):
+            lang = raw.decode()
+            if not await self.redis.zcard(keys.ready(lang)):
+                await self.redis.srem(keys.LANGS, lang)
+                continue
+            poll_key = keys.PREFIX + f"poll:{lang}"
+            period_ms = int(settings.GROVE_PUSH_POLL_SECONDS * 1000)
+            if await self.redis.set(poll_key, 1, nx=True, px=period_ms):
+                self.kick(lang)

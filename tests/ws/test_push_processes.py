@@ -1,0 +1,141 @@
+"""Push dispatch across real web processes: uvicorn workers sharing the Redis line.
+
+Sockets are real websockets (the ``websockets`` client) against ``serve_grove``; the trees are
+written by this test process, whose commit signals reach the servers through Redis. (The
+``sockets`` fixture only flushes Redis first and closes this process's connections after.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections import Counter
+
+import pytest
+import redis
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
+
+from backend.accounts.services import create_api_client
+from backend.push import keys
+from backend.trees.models import Task
+from frontend_api.ws.dispatch import session_of_token
+from tests.builders import make_tree, make_user
+from tests.live import serve_grove
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+KEY = "push-processes-key-0123456789abcdefgh"
+SOCKETS = 30
+SLOTS = 3
+
+
+def volunteer(i: int) -> dict:
+    return {"id": f"volunteer-{i}", "display_name": f"V{i}", "auth_method": "local"}
+
+
+async def open_ready(port: int, user: dict, **command) -> tuple:
+    socket = await websockets.connect(
+        f"ws://127.0.0.1:{port}/ws/tasks/", additional_headers={"X-API-Key": KEY}
+    )
+    await socket.send(json.dumps({"type": "ready", "user": user, **command}))
+    answer = json.loads(await asyncio.wait_for(socket.recv(), 10))
+    assert answer["type"] == "ready_ok", answer
+    return socket, answer
+
+
+async def first_push(socket, seconds: float) -> dict:
+    """The first task_assigned frame within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        frame = json.loads(await asyncio.wait_for(socket.recv(), left))
+        if frame["type"] == "task_assigned":
+            return frame
+    raise TimeoutError(f"no task_assigned within {seconds} s")
+
+
+async def pushes_within(socket, seconds: float) -> list[dict]:
+    found, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), left))
+        except TimeoutError:
+            break
+        if frame["type"] == "task_assigned":
+            found.append(frame)
+    return found
+
+
+@transaction.atomic
+def reply_slots(count: int) -> None:
+    """``count`` trees with room for exactly one assistant reply each, in one commit."""
+    author = make_user(create_api_client(name="authors").client, username="author")
+    for _ in range(count):
+        make_tree(author=author, max_children_count=1, goal_tree_size=2)
+
+
+def parents_of(task_ids: list[str]) -> list:
+    return list(Task.objects.filter(id__in=task_ids).values_list("parent_message_id", flat=True))
+
+
+def push_redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+
+
+async def test_many_sockets_on_three_processes_racing_for_three_slots_get_three_tasks(sockets):
+    await sync_to_async(create_api_client)(name="racers", api_key=KEY)
+    with serve_grove(workers=3, GROVE_THROTTLE_CLIENT="100000/minute") as port:
+        sockets = []
+        try:
+            for i in range(SOCKETS):
+                sockets.append(
+                    (await open_ready(port, volunteer(i), task_kind="assistant_reply"))[0]
+                )
+            await asyncio.sleep(1)  # every ready's own round is over: the line is settled
+            await sync_to_async(reply_slots)(SLOTS)
+            pushes = await asyncio.gather(*(pushes_within(s, 6) for s in sockets))
+            sessions = push_redis().keys(keys.session("*"))
+            pids = {push_redis().hget(name, "pid") for name in sessions if name.count(b":") == 3}
+        finally:
+            for socket in sockets:
+                await socket.close()
+    task_ids = [push["task"]["id"] for frames in pushes for push in frames]
+    assert len(task_ids) == SLOTS and len(set(task_ids)) == SLOTS  # none on two sockets
+    served = [i for i, frames in enumerate(pushes) if frames]
+    assert served == list(range(SLOTS))  # max_tasks 1; the first in line, whatever process
+    per_node = Counter(await sync_to_async(parents_of)(task_ids))
+    assert len(per_node) == SLOTS and set(per_node.values()) == {1}
+    assert len(pids - {None}) >= 2, pids  # the sockets really were on several processes
+
+
+async def test_a_kill_9_of_the_process_holding_a_socket_returns_its_leased_task(sockets):
+    await sync_to_async(create_api_client)(name="survivors", api_key=KEY)
+    await sync_to_async(reply_slots)(1)
+    with serve_grove(
+        workers=2, GROVE_PUSH_RESUME_SECONDS="1", GROVE_PUSH_ACK_SECONDS="600"
+    ) as port:
+        socket, answer = await open_ready(port, volunteer(1), task_kind="assistant_reply")
+        other = None
+        try:
+            push = await first_push(socket, 10)
+            session = session_of_token(answer["resume_token"])
+            pid = int(push_redis().hget(keys.session(session), "pid"))
+            os.kill(pid, signal.SIGKILL)
+            # The next volunteer, on whichever process is alive, gets the slot once it is back.
+            other, _ = await open_ready(port, volunteer(2), task_kind="assistant_reply")
+            # Returned after the last heartbeat + 3 s + GROVE_PUSH_RESUME_SECONDS; a loaded
+            # box (and a worker restarting beside) can take several times that.
+            second = await first_push(other, 40)
+        finally:
+            for open_socket in (socket, other):
+                if open_socket is not None:
+                    await open_socket.close()
+    returned = await sync_to_async(Task.objects.get)(id=push["task"]["id"])
+    assert returned.skipped and returned.skip_reason == "returned"
+    assert second["task"]["conversation"] == push["task"]["conversation"]
+    assert second["task"]["id"] != push["task"]["id"]
