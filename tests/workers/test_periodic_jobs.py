@@ -31,6 +31,7 @@ def test_every_scheduled_job_is_a_registered_job():
         "grove.stats.streaks",
         "grove.tree.top_up_rankings",
         "grove.stats.report_queues",
+        "grove.stats.reviewer_reliability",
     }
     assert scheduled <= set(app.tasks)
 
