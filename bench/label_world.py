@@ -67,8 +67,9 @@ class LabelWorld:
     rng: random.Random
     ranking_model: truth.RankingModel = truth.RankingModel.THURSTONE
     seconds_per_step: float = 10.0
-    # Steps between two runs of the reviewer-reliability job (beat's interval in production).
-    reliability_every: int = 250
+    # Steps between two runs of the reviewer-reliability job: 600 simulated seconds, beat's
+    # GROVE_RELIABILITY_INTERVAL_SECONDS.
+    reliability_every: int = 60
     now: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
     truths: dict[uuid.UUID, truth.MessageTruth] = field(default_factory=dict)
     actions: list[Action] = field(default_factory=list)
