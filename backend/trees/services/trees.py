@@ -166,9 +166,7 @@ def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
     count and acceptance score, or the sequential posterior (which may ask one more review
     instead). Each decision journals what it read."""
     pending = list(
-        Message.objects.filter(message_tree=tree, review_result__isnull=True, deleted=False).only(
-            "id", "depth", "parent_id", "review_count", "reviews_asked", "user_id"
-        )
+        Message.objects.filter(message_tree=tree, review_result__isnull=True, deleted=False)
     )
     due = [
         m
