@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -56,7 +57,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--table", nargs="+", type=Path, help="only print the table of these JSON reports"
+    )
     args = parser.parse_args()
+    if args.table:
+        runs = {}
+        for path in args.table:
+            runs.update(json.loads(path.read_text())["runs"])
+        print(format_table(dict(sorted(runs.items()))))
+        return 0
 
     import logging
 
@@ -138,7 +148,9 @@ ROWS = [
     ("  skips", lambda r: r["actions_per_exported_tree"]["skip"]),
     ("trees / 1000 answers", lambda r: r["trees_exported_per_1000_answers"]),
     ("good kept", lambda r: r["review"]["good_kept"]),
+    ("  ci95 +-", lambda r: _ci(r["review"]["counts"], "good_kept", "good_rejected")),
     ("spam rejected", lambda r: r["review"]["spam_rejected"]),
+    ("  ci95 +-", lambda r: _ci(r["review"]["counts"], "spam_rejected", "spam_accepted")),
     ("rejection precision", lambda r: r["review"]["rejection_precision"]),
     ("review accuracy", lambda r: r["review"]["accuracy"]),
     ("ranking tau", lambda r: r["ranking"]["kendall_tau_mean"]),
@@ -146,6 +158,15 @@ ROWS = [
     ("rankings / parent", lambda r: r["ranking"]["rankings_per_parent"]),
     ("hours to export (median)", lambda r: (r["hours_to_export"] or {}).get("median")),
 ]
+
+
+def _ci(counts: dict, hits: str, misses: str) -> float | None:
+    """Half-width of the 95 % Wilson interval of hits / (hits + misses)."""
+    n = counts[hits] + counts[misses]
+    if not n:
+        return None
+    p, z = counts[hits] / n, 1.96
+    return z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
 
 
 def format_table(reports: dict) -> str:
