@@ -4,6 +4,37 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+# The adaptive policies' parameters at their defaults (OA's fixed policy), written into every
+# stored version: each version had exactly these values, as the parameters did not exist.
+NEW_PARAMETERS = {
+    "review_policy": "fixed",
+    "min_reviews": 2,
+    "max_reviews": 5,
+    "review_confidence": 0.95,
+    "review_prior_acceptable": 0.9,
+    "reviewer_reliability": True,
+    "reviewer_prior_sensitivity": 0.9,
+    "reviewer_prior_specificity": 0.8,
+    "ranking_policy": "fixed",
+    "min_rankings": 2,
+    "max_rankings": 5,
+    "ranking_agreement": 0.75,
+}
+
+
+def add_parameters(apps, schema_editor):
+    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
+    for version in TreeGrowthConfig.objects.all():
+        version.values = {**NEW_PARAMETERS, **version.values}
+        version.save(update_fields=["values"])
+
+
+def remove_parameters(apps, schema_editor):
+    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
+    for version in TreeGrowthConfig.objects.all():
+        version.values = {k: v for k, v in version.values.items() if k not in NEW_PARAMETERS}
+        version.save(update_fields=["values"])
+
 
 class Migration(migrations.Migration):
 
@@ -33,4 +64,5 @@ class Migration(migrations.Migration):
             name='reviews_asked',
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
+        migrations.RunPython(add_parameters, remove_parameters),
     ]
