@@ -109,13 +109,17 @@ def main() -> int:
             reports[label] = report
             if not args.quiet:
                 sys.stderr.write("\n")
-    settings = {k: v for k, v in vars(args).items() if k not in ("json", "quiet")}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        body = {"settings": settings, "runs": reports}
-        args.json.write_text(json.dumps(body, indent=1, default=str))
+            if args.json:  # after every run: a long series keeps what it measured
+                _write_json(args, reports)
     print(format_table(reports))
     return 0
+
+
+def _write_json(args: argparse.Namespace, reports: dict) -> None:
+    settings = {k: v for k, v in vars(args).items() if k not in ("json", "quiet", "table")}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    body = {"settings": settings, "runs": reports}
+    args.json.write_text(json.dumps(body, indent=1, default=str))
 
 
 def _progress_bar(label: str, goal: int):
