@@ -148,6 +148,14 @@ def troll_stats_job(time_frame: str) -> int:
     return stats_services.recompute_troll_stats(time_frame=time_frame)
 
 
+@shared_task(name="grove.stats.reviewer_reliability", **{**RETRY_POLICY, "max_retries": 1})
+def reviewer_reliability_job() -> int:
+    """Re-estimate every reviewer's skill (the sequential review policy's vote weights)."""
+    from backend.trees.services.reliability import estimate_reviewer_reliability
+
+    return estimate_reviewer_reliability().reviewers
+
+
 @shared_task(name="grove.stats.cached_stats", **{**RETRY_POLICY, "max_retries": 2})
 def cached_stats_job() -> object:
     """Refresh the cached system statistics."""

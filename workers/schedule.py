@@ -47,6 +47,10 @@ def beat_schedule() -> dict[str, dict]:
             "task": "grove.stats.streaks",
             "schedule": float(settings.GROVE_STREAKS_INTERVAL_SECONDS),
         },
+        "reviewer-reliability": {
+            "task": "grove.stats.reviewer_reliability",
+            "schedule": float(settings.GROVE_RELIABILITY_INTERVAL_SECONDS),
+        },
         "cached-stats": {
             "task": "grove.stats.cached_stats",
             "schedule": float(settings.GROVE_CACHED_STATS_INTERVAL_SECONDS),

@@ -129,9 +129,12 @@ def _activate(
     created = TreeGrowthConfig.objects.create(
         version=next_version, values=values, is_active=True, created_by=author, comment=comment
     )
-    changed = sorted(
-        key for key in values if current is None or current.values.get(key, object()) != values[key]
-    )
+    # A parameter an older version does not store had its default there (a later release
+    # added it): compare with the defaults filled in, so it counts as changed only if it did.
+    before = None
+    if current is not None:
+        before = {**TreeManagerConfig().to_dict(), **current.values}
+    changed = sorted(key for key in values if before is None or before.get(key) != values[key])
     journal.record(
         "config_updated",
         payload={

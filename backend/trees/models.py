@@ -105,6 +105,10 @@ class Message(models.Model):
     review_result = models.BooleanField(null=True, blank=True)
     ranking_count = models.PositiveIntegerField(default=0)
     rank = models.PositiveIntegerField(null=True, blank=True)
+    # What an adaptive decision asked for (core.sequential): reviews of this message, rankings
+    # of its replies; null while nothing beyond the policy's minimum was asked.
+    reviews_asked = models.PositiveSmallIntegerField(null=True, blank=True)
+    rankings_asked = models.PositiveSmallIntegerField(null=True, blank=True)
     deleted = models.BooleanField(default=False)
     synthetic = models.BooleanField(default=False)
     edited = models.BooleanField(default=False)
@@ -411,3 +415,20 @@ class TreeGrowthConfig(models.Model):
 
     def __str__(self) -> str:
         return f"config v{self.version}{' (active)' if self.is_active else ''}"
+
+
+class ReviewerReliability(models.Model):
+    """A reviewer's estimated skill (``core.reliability``, two-coin Dawid-Skene), written by
+    the ``estimate_reviewer_reliability`` job; the sequential review policy weights their
+    verdicts by it. Read-only in the admin."""
+
+    user = models.OneToOneField(
+        User, primary_key=True, on_delete=models.CASCADE, related_name="review_reliability"
+    )
+    sensitivity = models.FloatField()
+    specificity = models.FloatField()
+    reviews = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.sensitivity:.2f}/{self.specificity:.2f} ({self.reviews})"

@@ -72,7 +72,19 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
     for parent_id, tree_id, n in ranked:
         rankings[tree_id][parent_id] = n
     nodes: dict = defaultdict(list)
-    for mid, tid, parent_id, depth, role, author, result, reviews, deleted in rows:
+    for (
+        mid,
+        tid,
+        parent_id,
+        depth,
+        role,
+        author,
+        result,
+        reviews,
+        deleted,
+        reviews_asked,
+        rankings_asked,
+    ) in rows:
         nodes[tid].append(
             shape.Node(
                 id=mid,
@@ -84,6 +96,8 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
                 review_count=reviews,
                 deleted=deleted,
                 mean_quality=quality.get(mid),
+                reviews_asked=reviews_asked,
+                rankings_asked=rankings_asked,
             )
         )
     return {
@@ -118,6 +132,8 @@ def _messages(**match):
         "review_result",
         "review_count",
         "deleted",
+        "reviews_asked",
+        "rankings_asked",
     )
 
 

@@ -37,7 +37,24 @@ def test_every_parameter_field_says_what_it_does_its_unit_oa_default_and_trade_o
 def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
     defaults = TreeManagerConfig()
     grove_only = {n for n, entry in PARAMETER_HELP.items() if entry.oa_default is GROVE_ONLY}
-    assert grove_only == {"min_prompt_quality", "min_reply_quality_for_extension"}
+    assert grove_only == {
+        "min_prompt_quality",
+        "min_reply_quality_for_extension",
+        # the adaptive policies (core.sequential); their switches default to OA's fixed policy
+        "review_policy",
+        "min_reviews",
+        "max_reviews",
+        "review_confidence",
+        "review_prior_acceptable",
+        "reviewer_reliability",
+        "reviewer_prior_sensitivity",
+        "reviewer_prior_specificity",
+        "ranking_policy",
+        "min_rankings",
+        "max_rankings",
+        "ranking_agreement",
+    }
+    assert defaults.review_policy == "fixed" and defaults.ranking_policy == "fixed"
     for name in set(PARAMETER_HELP) - grove_only:
         assert PARAMETER_HELP[name].oa_default == getattr(defaults, name), name
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from backend.trees.core.config import ConfigError, TreeManagerConfig
@@ -61,3 +63,13 @@ def test_rollback_to_unknown_version_is_refused():
     with pytest.raises(UnknownConfigVersion):
         rollback_config(version=99, author="admin:ada")
     assert TreeGrowthConfig.objects.count() == 1
+
+
+def test_stored_versions_hold_the_adaptive_parameters_at_their_defaults():
+    migration = importlib.import_module(
+        "backend.trees.migrations.0007_adaptive_review_and_reviewer_reliability"
+    )
+    defaults = TreeManagerConfig()
+    assert {k: getattr(defaults, k) for k in migration.NEW_PARAMETERS} == (migration.NEW_PARAMETERS)
+    seeded = TreeGrowthConfig.objects.get(version=1).values
+    assert seeded["review_policy"] == "fixed" and seeded["ranking_policy"] == "fixed"

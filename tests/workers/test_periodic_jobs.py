@@ -32,6 +32,7 @@ def test_every_scheduled_job_is_a_registered_job():
         "grove.tree.top_up_rankings",
         "grove.stats.report_queues",
         "grove.tree.return_push_leases",
+        "grove.stats.reviewer_reliability",
     }
     assert scheduled <= set(app.tasks)
 

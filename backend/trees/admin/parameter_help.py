@@ -364,6 +364,97 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         GROVE_ONLY,
         "higher spends effort only on good branches and leaves trees smaller.",
     ),
+    # --- Adaptive review and ranking (core.sequential) -----------------------------------------
+    "review_policy": ParameterHelp(
+        REVIEW,
+        "fixed: every message gets num_reviews_* reviews, decided by the acceptance score (OA). "
+        "sequential: decide once the reviewers' weighted verdicts make the outcome sure "
+        "(review_confidence), asking more reviewers only when they disagree.",
+        "fixed or sequential",
+        GROVE_ONLY,
+        "sequential spends fewer reviews on clear cases and more on disputed ones.",
+    ),
+    "min_reviews": ParameterHelp(
+        REVIEW,
+        "Sequential review: no message is decided on fewer reviews.",
+        "reviews",
+        GROVE_ONLY,
+        "higher is safer against a single careless reviewer; lower saves reviews.",
+    ),
+    "max_reviews": ParameterHelp(
+        REVIEW,
+        "Sequential review: at this many reviews the more likely outcome is taken.",
+        "reviews",
+        GROVE_ONLY,
+        "higher settles disputes better; lower bounds the cost of a disputed message.",
+    ),
+    "review_confidence": ParameterHelp(
+        REVIEW,
+        "Sequential review: decide once the posterior of accept (or of reject) reaches this.",
+        _PROB,
+        GROVE_ONLY,
+        "higher: fewer wrong decisions, more reviews per message.",
+    ),
+    "review_prior_acceptable": ParameterHelp(
+        REVIEW,
+        "Sequential review: how likely a new message is acceptable before any review.",
+        _PROB,
+        GROVE_ONLY,
+        "higher accepts on less evidence; set it near the share of messages accepted.",
+    ),
+    "reviewer_reliability": ParameterHelp(
+        REVIEW,
+        "Sequential review: weight each verdict by its reviewer's estimated skill "
+        "(estimate_reviewer_reliability, a periodic job); off: everyone counts as the prior.",
+        "on/off",
+        GROVE_ONLY,
+        "on discounts spammers and careless reviewers; off treats all reviewers alike.",
+    ),
+    "reviewer_prior_sensitivity": ParameterHelp(
+        REVIEW,
+        "Skill assumed for a reviewer without an estimate: chance they call an acceptable "
+        "message acceptable.",
+        _PROB,
+        GROVE_ONLY,
+        "higher trusts newcomers' approvals more.",
+    ),
+    "reviewer_prior_specificity": ParameterHelp(
+        REVIEW,
+        "Skill assumed for a reviewer without an estimate: chance they call a bad message bad.",
+        _PROB,
+        GROVE_ONLY,
+        "higher trusts newcomers' rejections more.",
+    ),
+    "ranking_policy": ParameterHelp(
+        RANKING,
+        "fixed: every parent gets num_required_rankings rankings (OA). adaptive: stop once "
+        "the rankers agree (ranking_agreement), asking more only when they do not.",
+        "fixed or adaptive",
+        GROVE_ONLY,
+        "adaptive spends fewer rankings on clear orders and more on disputed ones.",
+    ),
+    "min_rankings": ParameterHelp(
+        RANKING,
+        "Adaptive rankings: no parent is scored on fewer rankings.",
+        "rankings",
+        GROVE_ONLY,
+        "higher is safer against one careless ranker; lower saves rankings.",
+    ),
+    "max_rankings": ParameterHelp(
+        RANKING,
+        "Adaptive rankings: at this many rankings a parent is scored, agreed or not.",
+        "rankings",
+        GROVE_ONLY,
+        "higher settles disputed orders better; lower bounds their cost.",
+    ),
+    "ranking_agreement": ParameterHelp(
+        RANKING,
+        "Adaptive rankings: enough once Kendall's W of the parent's rankings reaches this "
+        "(1: identical orders, 0: no agreement).",
+        "Kendall's W, 0 to 1",
+        GROVE_ONLY,
+        "higher asks more rankings for a surer order.",
+    ),
 }
 
 

@@ -11,6 +11,7 @@ from backend.trees.models import (
     MessageEmoji,
     MessageReaction,
     MessageRevision,
+    ReviewerReliability,
     Task,
     TextLabels,
 )
@@ -24,6 +25,20 @@ class TaskAdmin(ReadOnlyAdmin):
     search_fields = ["id", "frontend_message_id"]
     raw_id_fields = ["user", "message_tree", "parent_message"]
     list_select_related = ["user"]
+
+
+@admin.register(ReviewerReliability)
+class ReviewerReliabilityAdmin(ReadOnlyAdmin):
+    """Each reviewer's estimated skill (estimate_reviewer_reliability): low specificity or
+    sensitivity near 1 - specificity marks a reviewer whose verdicts carry no information
+    (a spammer, or one who always answers the same); review_policy=sequential gives them
+    no weight."""
+
+    list_display = ["user", "sensitivity", "specificity", "reviews", "updated_at"]
+    ordering = ["specificity"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__display_name"]
 
 
 @admin.register(TextLabels)

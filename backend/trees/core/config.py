@@ -128,6 +128,31 @@ class TreeManagerConfig:
     """A reviewed prompt whose mean ``quality`` label is below this closes as aborted_low_grade."""
     min_reply_quality_for_extension: float | None = field(default=None)
     """A reply whose mean ``quality`` label is below this gets no children."""
+    # Grove's adaptive policies (core.sequential), off by default: OA's fixed counts apply.
+    review_policy: str = "fixed"
+    """``fixed`` (OA: num_reviews_* unweighted reviews) or ``sequential`` (stop once sure)."""
+    min_reviews: int = 2
+    """Sequential reviews: no decision on fewer reviews than this."""
+    max_reviews: int = 5
+    """Sequential reviews: decide by the more likely outcome at this many reviews."""
+    review_confidence: float = 0.95
+    """Sequential reviews: decide once the posterior of accept (or reject) reaches this."""
+    review_prior_acceptable: float = 0.9
+    """Sequential reviews: the prior probability that a new message is acceptable."""
+    reviewer_reliability: bool = True
+    """Sequential reviews: weight each verdict by the reviewer's estimated skill."""
+    reviewer_prior_sensitivity: float = 0.9
+    """Skill of a reviewer with no estimate: P(says acceptable | acceptable)."""
+    reviewer_prior_specificity: float = 0.8
+    """Skill of a reviewer with no estimate: P(says unacceptable | unacceptable)."""
+    ranking_policy: str = "fixed"
+    """``fixed`` (OA: num_required_rankings) or ``adaptive`` (stop once rankers agree)."""
+    min_rankings: int = 2
+    """Adaptive rankings: never fewer rankings per parent."""
+    max_rankings: int = 5
+    """Adaptive rankings: enough at this many, agreed or not."""
+    ranking_agreement: float = 0.75
+    """Adaptive rankings: enough once Kendall's W of the rankings reaches this."""
 
     def __post_init__(self) -> None:
         for name in _LABEL_FIELDS:
@@ -186,8 +211,9 @@ _MANDATORY_OF = {
     "mandatory_labels_prompter_reply": "labels_prompter_reply",
 }
 # field -> (kind, minimum, maximum); kind is "int", "float", "optional_float", "bool", "str",
-# or "labels". Bounds are inclusive; None means unbounded, except that an "int" is at most
-# MAX_INT_SETTING: trees copy sizes into integer columns, and spans become timedeltas.
+# "choice" (one of ``_CHOICES``) or "labels". Bounds are inclusive; None means unbounded,
+# except that an "int" is at most MAX_INT_SETTING: trees copy sizes into integer columns, and
+# spans become timedeltas.
 MAX_INT_SETTING = 2**31 - 1  # PostgreSQL's integer
 _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "max_active_trees": ("int", 0, None),
@@ -222,6 +248,23 @@ _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "init_prompt_disabled_langs": ("str", None, None),
     "min_prompt_quality": ("optional_float", 0.0, 1.0),
     "min_reply_quality_for_extension": ("optional_float", 0.0, 1.0),
+    "review_policy": ("choice", None, None),
+    "min_reviews": ("int", 1, None),
+    "max_reviews": ("int", 1, None),
+    "review_confidence": ("float", 0.5, 1.0),
+    "review_prior_acceptable": ("float", 0.01, 0.99),
+    "reviewer_reliability": ("bool", None, None),
+    "reviewer_prior_sensitivity": ("float", 0.5, 0.999),
+    "reviewer_prior_specificity": ("float", 0.5, 0.999),
+    "ranking_policy": ("choice", None, None),
+    "min_rankings": ("int", 1, None),
+    "max_rankings": ("int", 1, None),
+    "ranking_agreement": ("float", 0.0, 1.0),
+}
+# "choice" fields and the values they take.
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "review_policy": ("fixed", "sequential"),
+    "ranking_policy": ("fixed", "adaptive"),
 }
 
 
@@ -250,6 +293,12 @@ def _check_value(kind: str, value: Any, lo: float | None, hi: float | None) -> s
     return None
 
 
+def _check_choice(name: str, value: Any) -> str | None:
+    if value in _CHOICES[name]:
+        return None
+    return f"must be one of: {', '.join(_CHOICES[name])}"
+
+
 def _check_labels(value: Any) -> str | None:
     if value is None:
         return None
@@ -267,7 +316,11 @@ def _validate(values: Mapping[str, Any]) -> dict[str, str]:
     """All problems of a full set of values: per-field first, then cross-field rules."""
     problems: dict[str, str] = {}
     for name, (kind, lo, hi) in _FIELD_TYPES.items():
-        problem = _check_value(kind, values.get(name), lo, hi)
+        problem = (
+            _check_choice(name, values.get(name))
+            if kind == "choice"
+            else _check_value(kind, values.get(name), lo, hi)
+        )
         if problem:
             problems[name] = problem
 
@@ -278,6 +331,9 @@ def _validate(values: Mapping[str, Any]) -> dict[str, str]:
         values["min_goal_tree_size"] > values["goal_tree_size"]
     ):
         problems["min_goal_tree_size"] = "must not exceed goal_tree_size"
+    for low, high in (("min_reviews", "max_reviews"), ("min_rankings", "max_rankings")):
+        if usable(low, high) and values[low] > values[high]:
+            problems[low] = f"must not exceed {high}"
     for mandatory, allowed in _MANDATORY_OF.items():
         if usable(mandatory, allowed):
             extra = sorted(set(values[mandatory] or ()) - set(values[allowed]))

@@ -117,13 +117,17 @@ def moderation_actions(
 # --- ranking consensus ---------------------------------------------------------------------
 
 
-def ranked_pairs(rankings: Sequence[Sequence[Id]]) -> list[Id]:
+def ranked_pairs(
+    rankings: Sequence[Sequence[Id]], weights: Sequence[float] | None = None
+) -> list[Id]:
     """Tideman ranked-pairs consensus of complete rankings of the same items (best first).
 
     Same result as OA ``utils/ranking.ranked_pairs``: items are indexed in sorted order,
     majorities (pairs whose margin is >= 0, so a tie yields both directions) are locked in by
     decreasing margin, equal margins in (winner index, loser index) order, skipping any pair
     that would close a cycle. The locked graph orders all items totally; that order is returned.
+    ``weights`` (Grove's adaptive ranking policy: each ranker's informativeness) scale each
+    ranking's pairwise votes; None counts every ranking once, as OA.
     """
     if not rankings:
         return []
@@ -133,12 +137,12 @@ def ranked_pairs(rankings: Sequence[Sequence[Id]]) -> list[Id]:
     if n < 2:
         return list(names)
     index = {name: i for i, name in enumerate(names)}
-    wins = [[0] * n for _ in range(n)]
-    for ranking in rankings:
+    wins = [[0.0] * n for _ in range(n)]
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         order = [index[item] for item in ranking]
         for pos, winner in enumerate(order):
             for loser in order[pos + 1 :]:
-                wins[winner][loser] += 1
+                wins[winner][loser] += weight
     majorities = [
         (wins[i][j] - wins[j][i], i, j)
         for i in range(n)
@@ -193,24 +197,28 @@ def common_items(rankings: Iterable[Sequence[Id]]) -> set[Id]:
     return set.intersection(*sets) if sets else set()
 
 
-def consensus_order(rankings: Sequence[Sequence[Id]]) -> list[Id] | None:
+def consensus_order(
+    rankings: Sequence[Sequence[Id]], weights: Sequence[float] | None = None
+) -> list[Id] | None:
     """OA ``ranked_pairs_update``: restrict each ranking to the items ranked by all, then take
     the ranked-pairs consensus. None when fewer than two items are common (nothing to order)."""
     common = common_items(rankings)
     if len(common) < 2:
         return None
-    return ranked_pairs([[item for item in r if item in common] for r in rankings])
+    return ranked_pairs([[item for item in r if item in common] for r in rankings], weights)
 
 
 def message_ranks(
-    rankings: Sequence[Sequence[Id]], sibling_ids: Iterable[Id] = ()
+    rankings: Sequence[Sequence[Id]],
+    sibling_ids: Iterable[Id] = (),
+    weights: Sequence[float] | None = None,
 ) -> dict[Id, int | None]:
     """``{message_id: rank}`` to write back, rank 0 being the best.
 
     Siblings that are not part of the consensus get ``None`` (their old rank is cleared), as in
     OA. Returns ``{}`` (change nothing) when no consensus exists.
     """
-    order = consensus_order(rankings)
+    order = consensus_order(rankings, weights)
     if order is None:
         return {}
     ranks: dict[Id, int | None] = dict.fromkeys(sibling_ids)

@@ -118,7 +118,8 @@ class TreeSummary:
     ``awaiting_review`` counts non-deleted messages still collecting reviews;
     ``has_extendible_parent`` ignores per-user exclusions (could *anyone* add a reply?);
     ``rankings_per_parent`` has one entry per rankable parent (more than one accepted child of
-    the ranked role): the number of completed rankings of that parent.
+    the ranked role): the number of completed rankings of that parent; ``rankings_missing``,
+    when known, the rankings each of them still needs under the ranking policy.
     """
 
     state: TreeState
@@ -129,6 +130,7 @@ class TreeSummary:
     prompt_review_result: bool | None = None
     prompt_mean_quality: float | None = None
     rankings_per_parent: Sequence[int] = ()
+    rankings_missing: Sequence[int] | None = None
 
 
 def next_state(tree: TreeSummary, config: TreeManagerConfig) -> TreeState | None:
@@ -175,7 +177,11 @@ def state_after_growing(tree: TreeSummary) -> TreeState | None:
 
 def state_after_ranking(tree: TreeSummary, config: TreeManagerConfig) -> TreeState | None:
     """OA ``check_condition_for_scoring_state``: scoring starts when every rankable parent has
-    at least ``num_required_rankings`` rankings (trivially true with no rankable parent)."""
+    at least ``num_required_rankings`` rankings (trivially true with no rankable parent), or,
+    when the summary knows them (``shape.summarize``), no parent misses a ranking the ranking
+    policy asks for."""
+    if tree.rankings_missing is not None:
+        return S.READY_FOR_SCORING if not any(tree.rankings_missing) else None
     if all(n >= config.num_required_rankings for n in tree.rankings_per_parent):
         return S.READY_FOR_SCORING
     return None

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from backend.trees.core.config import TreeManagerConfig
-from backend.trees.core.consensus import required_reviews
 from backend.trees.core.lifecycle import TreeState, TreeSummary, is_below
+from backend.trees.core.sequential import rankings_needed, reviews_needed
 from backend.trees.core.task_kinds import Role, TaskKind
 
 
@@ -33,6 +33,10 @@ class Node:
     review_count: int = 0
     deleted: bool = False
     mean_quality: float | None = None
+    # What an adaptive decision asked for (core.sequential): reviews of this message,
+    # rankings of its replies. None: nothing asked beyond the policy's minimum.
+    reviews_asked: int | None = None
+    rankings_asked: int | None = None
 
     @property
     def is_live(self) -> bool:
@@ -73,6 +77,13 @@ class TreeShape:
             if node.parent_id is not None:
                 found[node.parent_id].append(node)
         return {parent: tuple(kids) for parent, kids in found.items()}
+
+    @cached_property
+    def _by_id(self) -> Mapping[Hashable, Node]:
+        return {node.id: node for node in self.nodes}
+
+    def node(self, node_id: Hashable) -> Node | None:
+        return self._by_id.get(node_id)
 
     def children(self, node_id: Hashable) -> tuple[Node, ...]:
         return self._children.get(node_id, ())
@@ -147,10 +158,12 @@ def reply_kind_for(parent_role: Role) -> TaskKind:
 
 
 def review_room(node: Node, config: TreeManagerConfig) -> int:
-    """Reviews ``node`` still needs (``num_reviews_initial_prompt`` / ``num_reviews_reply``)."""
+    """Reviews ``node`` still needs before its next decision (``num_reviews_initial_prompt`` /
+    ``num_reviews_reply``, or what the sequential policy asks: ``sequential.reviews_needed``)."""
     if not node.in_review:
         return 0
-    return max(0, required_reviews(node.depth == 0, config) - node.review_count)
+    needed = reviews_needed(node.depth == 0, node.reviews_asked, config)
+    return max(0, needed - node.review_count)
 
 
 def is_review_due(node: Node, config: TreeManagerConfig) -> bool:
@@ -185,8 +198,11 @@ def rankable_parents(
 
 
 def ranking_room(parent_id: Hashable, tree: TreeShape, config: TreeManagerConfig) -> int:
-    """Rankings ``parent_id`` still needs (``num_required_rankings``)."""
-    return max(0, config.num_required_rankings - tree.rankings_done.get(parent_id, 0))
+    """Rankings ``parent_id`` still needs (``num_required_rankings``, or what the adaptive
+    policy asks: ``sequential.rankings_needed``)."""
+    parent = tree.node(parent_id)
+    needed = rankings_needed(parent.rankings_asked if parent else None, config)
+    return max(0, needed - tree.rankings_done.get(parent_id, 0))
 
 
 def rank_kind_for(role_of_children: Role) -> TaskKind:
@@ -270,6 +286,7 @@ def _review_item(node: Node, config: TreeManagerConfig) -> WorkItem:
 def summarize(tree: TreeShape, config: TreeManagerConfig) -> TreeSummary:
     """The tree as the lifecycle sees it."""
     prompt = tree.prompt
+    parents = rankable_parents(tree, config)
     return TreeSummary(
         state=tree.state,
         goal_tree_size=tree.goal_tree_size,
@@ -278,7 +295,6 @@ def summarize(tree: TreeShape, config: TreeManagerConfig) -> TreeSummary:
         has_extendible_parent=has_extendible_parent(tree, config),
         prompt_review_result=prompt.review_result if prompt and not prompt.deleted else None,
         prompt_mean_quality=prompt.mean_quality if prompt else None,
-        rankings_per_parent=tuple(
-            tree.rankings_done.get(parent_id, 0) for parent_id in rankable_parents(tree, config)
-        ),
+        rankings_per_parent=tuple(tree.rankings_done.get(parent_id, 0) for parent_id in parents),
+        rankings_missing=tuple(ranking_room(parent_id, tree, config) for parent_id in parents),
     )

@@ -19,10 +19,11 @@ from django.utils import timezone
 from backend import events
 from backend.stats.models import TimeFrame, UserStats
 from backend.trees import journal, ready_work
-from backend.trees.core import consensus, lifecycle, policy, shape
+from backend.trees.core import consensus, lifecycle, policy, sequential, shape
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.consensus import ModerationAction, ReviewOutcome
 from backend.trees.core.lifecycle import TreeState, TreeSummary
+from backend.trees.core.reliability import is_acceptable_vote
 from backend.trees.errors import TreeNotFound
 from backend.trees.growth_config import active_config
 from backend.trees.models import (
@@ -32,6 +33,7 @@ from backend.trees.models import (
     PendingAdvance,
     TextLabels,
 )
+from backend.trees.services.reliability import reviewer_skills
 
 logger = logging.getLogger("grove.trees")
 MAX_TRANSITIONS_PER_RUN = 8
@@ -93,6 +95,7 @@ def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> lis
     was_active = lifecycle.is_active(TreeState(tree.state))
     _settle_reviews(tree, config)
     entered = _auto_moderate(tree, config)
+    _settle_rankings(tree, config)
     tree_shape = None  # the rows the last decision read, while nothing changed them
     for _ in range(MAX_TRANSITIONS_PER_RUN):
         state = TreeState(tree.state)
@@ -159,40 +162,140 @@ def top_up_rankings(*, lang: str) -> int:
 
 
 def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
-    """Accept or reject every message of the tree that has its required reviews."""
+    """Decide every message of the tree that holds the reviews its policy needs: OA's fixed
+    count and acceptance score, or the sequential posterior (which may ask one more review
+    instead). Each decision journals what it read."""
     pending = list(
         Message.objects.filter(message_tree=tree, review_result__isnull=True, deleted=False)
     )
-    due = [m for m in pending if m.review_count >= consensus.required_reviews(m.depth == 0, config)]
+    due = [
+        m
+        for m in pending
+        if m.review_count >= sequential.reviews_needed(m.depth == 0, m.reviews_asked, config)
+    ]
     if not due:
         return
     reviews = defaultdict(list)
-    for message_id, labels in TextLabels.objects.filter(
+    for message_id, user_id, labels in TextLabels.objects.filter(
         message__in=due, task__isnull=False
-    ).values_list("message_id", "labels"):
-        reviews[message_id].append(labels)
+    ).values_list("message_id", "user_id", "labels"):
+        reviews[message_id].append((user_id, labels))
+    is_sequential = config.review_policy == sequential.ReviewPolicy.SEQUENTIAL
+    skills = {}
+    if is_sequential and config.reviewer_reliability:
+        skills = reviewer_skills({user for found in reviews.values() for user, _ in found})
     for message in due:
-        is_prompt = message.depth == 0
-        outcome = consensus.review_outcome(
-            reviews[message.id],
-            consensus.required_reviews(is_prompt, config),
-            consensus.acceptance_threshold(is_prompt, config),
-        )
-        if outcome is None:
-            continue
-        accepted = outcome is ReviewOutcome.ACCEPTED
-        Message.objects.filter(id=message.id).update(review_result=accepted)
-        if not accepted and message.parent_id is not None:
-            Message.objects.filter(id=message.parent_id, children_count__gt=0).update(
-                children_count=F("children_count") - 1
+        labels = [found for _user, found in reviews[message.id]]
+        explanation = {
+            "acceptance_score": consensus.acceptance_score(labels) if labels else None,
+            "reviews": len(labels),
+        }
+        if is_sequential:
+            decision = sequential.review_decision(
+                [
+                    sequential.WeightedVote(
+                        user,
+                        is_acceptable_vote(found),
+                        sequential.skill_of(user, skills, config),
+                    )
+                    for user, found in reviews[message.id]
+                ],
+                config,
             )
-        journal.record(
-            "message_accepted" if accepted else "message_rejected",
-            payload={"acceptance_score": consensus.acceptance_score(reviews[message.id])},
-            message_tree_id=tree.id,
-            message_id=message.id,
+            explanation |= decision.explain()
+            if decision.outcome is None:
+                _ask_more_reviews(tree, message, decision.reviews_required, explanation)
+                continue
+            outcome = decision.outcome
+        else:
+            outcome = consensus.review_outcome(
+                labels,
+                consensus.required_reviews(message.depth == 0, config),
+                consensus.acceptance_threshold(message.depth == 0, config),
+            )
+            if outcome is None:
+                continue
+            explanation["policy"] = sequential.ReviewPolicy.FIXED.value
+        _decide_review(tree, message, outcome, explanation)
+
+
+def _decide_review(
+    tree: MessageTree, message: Message, outcome: ReviewOutcome, explanation: dict
+) -> None:
+    accepted = outcome is ReviewOutcome.ACCEPTED
+    Message.objects.filter(id=message.id).update(review_result=accepted)
+    if not accepted and message.parent_id is not None:
+        Message.objects.filter(id=message.parent_id, children_count__gt=0).update(
+            children_count=F("children_count") - 1
         )
-        events.publish_to_author("message_accepted" if accepted else "message_rejected", message)
+    journal.record(
+        "message_accepted" if accepted else "message_rejected",
+        payload=explanation,
+        message_tree_id=tree.id,
+        message_id=message.id,
+    )
+    events.publish_to_author("message_accepted" if accepted else "message_rejected", message)
+
+
+def _ask_more_reviews(tree: MessageTree, message: Message, count: int, explanation: dict) -> None:
+    """The sequential policy is not sure yet: the message needs ``count`` reviews in all
+    (the ready work offers the new slot when the advance refreshes it)."""
+    Message.objects.filter(id=message.id).update(reviews_asked=count)
+    journal.record(
+        "review_extended", payload=explanation, message_tree_id=tree.id, message_id=message.id
+    )
+
+
+def _settle_rankings(tree: MessageTree, config: TreeManagerConfig) -> None:
+    """Adaptive rankings: a parent holding the rankings it was asked for whose informative
+    rankers are too few or disagree (``sequential.ranking_decision``) is asked for one more."""
+    if config.ranking_policy != sequential.RankingPolicy.ADAPTIVE:
+        return
+    if tree.state != TreeState.RANKING:
+        return
+    tree_shape = ready_work.load_shapes([tree.id], config)[tree.id]
+    full = [
+        parent_id
+        for parent_id in shape.rankable_parents(tree_shape, config)
+        if shape.ranking_room(parent_id, tree_shape, config) == 0
+    ]
+    for parent_id, found in _rankings_of(full).items():
+        rankings = [ranking for _user, ranking in found]
+        weights = _ranker_weights([user for user, _ranking in found], config)
+        decision = sequential.ranking_decision(rankings, config, weights)
+        if decision.done:
+            continue
+        Message.objects.filter(id=parent_id).update(rankings_asked=decision.rankings_required)
+        journal.record(
+            "ranking_extended",
+            payload={**decision.explain(), "rankings": len(rankings), "weights": weights},
+            message_tree_id=tree.id,
+            message_id=parent_id,
+        )
+
+
+def _rankings_of(parent_ids) -> dict[uuid.UUID, list[tuple[uuid.UUID, list[uuid.UUID]]]]:
+    """The rankings of each parent: (ranker, ranked message ids best first)."""
+    rankings = defaultdict(list)
+    for parent_id, user_id, payload in (
+        MessageReaction.objects.filter(
+            message_id__in=list(parent_ids), payload_type="RankingReactionPayload"
+        )
+        .order_by("created_at", "id")
+        .values_list("message_id", "user_id", "payload")
+    ):
+        rankings[parent_id].append((user_id, [uuid.UUID(i) for i in payload["ranked_message_ids"]]))
+    return rankings
+
+
+def _ranker_weights(users: list[uuid.UUID], config: TreeManagerConfig) -> list[float] | None:
+    """Each ranker's informativeness (their review skill) under the adaptive ranking policy
+    with ``reviewer_reliability``; None (every ranking counts once, OA) otherwise."""
+    adaptive = config.ranking_policy == sequential.RankingPolicy.ADAPTIVE
+    if not adaptive or not config.reviewer_reliability:
+        return None
+    skills = reviewer_skills(set(users))
+    return [round(sequential.skill_of(u, skills, config).informativeness, 4) for u in users]
 
 
 def _auto_moderate(tree: MessageTree, config: TreeManagerConfig) -> list[str]:
@@ -258,17 +361,28 @@ def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
     """Write each sibling's consensus rank (ranked pairs); export, or scoring_failed."""
     try:
         with transaction.atomic():
-            rankings = defaultdict(list)
-            for parent_id, payload in MessageReaction.objects.filter(
+            parents = MessageReaction.objects.filter(
                 message__message_tree=tree, payload_type="RankingReactionPayload"
-            ).values_list("message_id", "payload"):
-                rankings[parent_id].append([uuid.UUID(i) for i in payload["ranked_message_ids"]])
-            for parent_id, parent_rankings in rankings.items():
+            ).values_list("message_id", flat=True)
+            for parent_id, found in _rankings_of(set(parents)).items():
+                parent_rankings = [ranking for _user, ranking in found]
+                weights = _ranker_weights([user for user, _ranking in found], config)
                 siblings = Message.objects.filter(parent_id=parent_id).values_list("id", flat=True)
-                for message_id, rank in consensus.message_ranks(
-                    parent_rankings, list(siblings)
-                ).items():
+                ranks = consensus.message_ranks(parent_rankings, list(siblings), weights)
+                for message_id, rank in ranks.items():
                     Message.objects.filter(id=message_id).update(rank=rank)
+                journal.record(
+                    "replies_scored",
+                    payload={
+                        "policy": config.ranking_policy,
+                        "rankings": len(parent_rankings),
+                        "kendalls_w": round(sequential.kendalls_w(parent_rankings), 4),
+                        "weights": weights,
+                        "ranks": {str(m): r for m, r in ranks.items()},
+                    },
+                    message_tree_id=tree.id,
+                    message_id=parent_id,
+                )
                 for ranked in Message.objects.filter(parent_id=parent_id, rank__isnull=False):
                     events.publish_to_author("message_ranked", ranked, rank=ranked.rank)
     except Exception as exc:  # a broken ranking must not stop the tree engine

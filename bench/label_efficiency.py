@@ -1,0 +1,201 @@
+"""Label efficiency: human actions per exported tree and decision accuracy against a hidden truth.
+
+    psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE grove_labels_sim"
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/grove_labels_sim \\
+        CELERY_TASK_ALWAYS_EAGER=true .venv/bin/python bench/label_efficiency.py \\
+        --population reliable noisy30 spam10 --policy oa grove --trees 200 \\
+        --json var/label_efficiency.json
+
+For each population and policy: migrates and flushes the (scratch!) database, applies the
+policy's tree-growth config over OA's defaults, runs ``bench.label_world`` (volunteers with
+hidden traits through Grove's services, simulated clock, seeded) until ``--trees`` trees are
+exported, then prints one table and writes every measure as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+
+# Named policies: tree-growth config changes over OA's defaults (goal size 12, 3 reviews,
+# 3 rankings). "oa" is OA's fixed policy, Grove's default.
+POLICIES: dict[str, dict] = {
+    "oa": {},
+    "sequential": {"review_policy": "sequential", "ranking_policy": "adaptive"},
+    # What bench/README.md measures as Grove's adaptive policy: one review can decide when
+    # its reviewer's estimated skill makes the posterior reach 0.98.
+    "grove": {
+        "review_policy": "sequential",
+        "min_reviews": 1,
+        "review_confidence": 0.98,
+        "ranking_policy": "adaptive",
+    },
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--population", nargs="+", default=["reliable", "noisy30", "spam10"])
+    parser.add_argument("--policy", nargs="+", default=["oa"])
+    parser.add_argument("--config", default="{}", help="JSON config changes on top of a policy")
+    parser.add_argument("--trees", type=int, default=200, help="stop once this many exported")
+    parser.add_argument("--max-steps", type=int, default=100_000)
+    parser.add_argument("--volunteers", type=int, default=60)
+    parser.add_argument("--noise", type=float, default=0.3, help="label error of noisy ones")
+    parser.add_argument("--skip-rate", type=float, default=0.05)
+    parser.add_argument(
+        "--ranking-model", default="thurstone", choices=["thurstone", "plackett_luce"]
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="write the full report here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--table", nargs="+", type=Path, help="only print the table of these JSON reports"
+    )
+    args = parser.parse_args()
+    if args.table:
+        runs = {}
+        for path in args.table:
+            runs.update(json.loads(path.read_text())["runs"])
+        print(format_table(dict(sorted(runs.items()))))
+        return 0
+
+    import logging
+
+    import django
+
+    django.setup()
+    logging.disable(logging.WARNING)
+    from django.core.management import call_command
+
+    from backend.trees.growth_config import update_config
+    from bench import truth
+    from bench.label_world import make_world, seeded_ids
+
+    call_command("migrate", verbosity=0)
+    extra = json.loads(args.config)
+    reports = {}
+    for policy in args.policy:
+        for population in args.population:
+            call_command("flush", interactive=False, verbosity=0)
+            update_config(changes={**POLICIES[policy], **extra}, author="bench/label_efficiency")
+            label = f"{population}/{policy}"
+            started = time.perf_counter()
+            with seeded_ids(args.seed):
+                world = make_world(
+                    population,
+                    volunteers=args.volunteers,
+                    seed=args.seed,
+                    noise=args.noise,
+                    skip_rate=args.skip_rate,
+                    ranking_model=truth.RankingModel(args.ranking_model),
+                )
+                world.run(
+                    trees=args.trees,
+                    max_steps=args.max_steps,
+                    progress=None if args.quiet else _progress_bar(label, args.trees),
+                )
+            report = world.report()
+            report["wall_seconds"] = round(time.perf_counter() - started, 1)
+            report["config"] = {**POLICIES[policy], **extra}
+            reports[label] = report
+            if not args.quiet:
+                sys.stderr.write("\n")
+            if args.json:  # after every run: a long series keeps what it measured
+                _write_json(args, reports)
+    print(format_table(reports))
+    return 0
+
+
+def _write_json(args: argparse.Namespace, reports: dict) -> None:
+    settings = {k: v for k, v in vars(args).items() if k not in ("json", "quiet", "table")}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    body = {"settings": settings, "runs": reports}
+    args.json.write_text(json.dumps(body, indent=1, default=str))
+
+
+def _progress_bar(label: str, goal: int):
+    last = [0.0]
+
+    def show(world) -> None:
+        now = time.monotonic()
+        if now - last[0] < 0.5:
+            return
+        last[0] = now
+        done = len(world.exported_at)
+        filled = int(30 * done / goal) if goal else 30
+        sys.stderr.write(
+            f"\r{label:22} [{'#' * filled}{'.' * (30 - filled)}] {done}/{goal} trees, "
+            f"{world.steps} steps"
+        )
+        sys.stderr.flush()
+
+    return show
+
+
+ROWS = [
+    ("trees exported", lambda r: r["trees_exported"]),
+    ("answers / exported tree (all)", lambda r: r["answers_per_exported_tree"]),
+    ("  on exported trees", lambda r: r["answers_on_exported_trees_per_tree"]),
+    ("  prompts", lambda r: r["actions_per_exported_tree"]["prompt"]),
+    ("  replies", lambda r: r["actions_per_exported_tree"]["reply"]),
+    ("  reviews", lambda r: r["actions_per_exported_tree"]["review"]),
+    ("  rankings", lambda r: r["actions_per_exported_tree"]["ranking"]),
+    ("  skips", lambda r: r["actions_per_exported_tree"]["skip"]),
+    ("trees / 1000 answers", lambda r: r["trees_exported_per_1000_answers"]),
+    ("good kept", lambda r: r["review"]["good_kept"]),
+    ("  ci95 +-", lambda r: _ci(r["review"]["counts"], "good_kept", "good_rejected")),
+    ("spam rejected", lambda r: r["review"]["spam_rejected"]),
+    ("  ci95 +-", lambda r: _ci(r["review"]["counts"], "spam_rejected", "spam_accepted")),
+    ("rejection precision", lambda r: r["review"]["rejection_precision"]),
+    ("review accuracy", lambda r: r["review"]["accuracy"]),
+    ("ranking tau", lambda r: r["ranking"]["kendall_tau_mean"]),
+    ("  tau ci95 +-", lambda r: r["ranking"]["kendall_tau_ci95"]),
+    ("rankings / parent", lambda r: r["ranking"]["rankings_per_parent"]),
+    ("hours to export (median)", lambda r: (r["hours_to_export"] or {}).get("median")),
+]
+
+
+def _ci(counts: dict, hits: str, misses: str) -> float | None:
+    """Half-width of the 95 % Wilson interval of hits / (hits + misses)."""
+    n = counts[hits] + counts[misses]
+    if not n:
+        return None
+    p, z = counts[hits] / n, 1.96
+    return z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+
+
+def format_table(reports: dict) -> str:
+    labels = list(reports)
+    width = max([16, *(len(label) + 2 for label in labels)])
+    lines = [f"{'':30}" + "".join(f"{label:>{width}}" for label in labels)]
+    for name, get in ROWS:
+        cells = []
+        for label in labels:
+            try:
+                value = get(reports[label])
+            except (KeyError, TypeError):
+                value = None
+            cells.append(_cell(value, width))
+        lines.append(f"{name:30}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def _cell(value, width: int) -> str:
+    if value is None:
+        return f"{'-':>{width}}"
+    if isinstance(value, float):
+        return f"{value:>{width}.3f}" if abs(value) < 10 else f"{value:>{width}.1f}"
+    return f"{value:>{width}}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""The adaptive review and ranking policies through the services: switch, decisions, journal."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from backend.trees.core.policy import TaskKind
+from backend.trees.growth_config import update_config
+from backend.trees.models import (
+    JournalEntry,
+    Message,
+    MessageTree,
+    ReadyWork,
+    ReviewerReliability,
+)
+from backend.trees.services.interactions import submit_ranking
+from backend.trees.services.reliability import estimate_reviewer_reliability
+from backend.trees.services.tasks import request_task
+from backend.trees.services.trees import advance_tree
+from tests.builders import (
+    add_reply,
+    make_client,
+    make_ranking_tree,
+    make_tree,
+    make_user,
+    review,
+)
+
+pytestmark = pytest.mark.django_db
+
+SPAM = {"spam": 1.0, "lang_mismatch": 0.0, "quality": 0.1}
+GOOD = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.8}
+SEQUENTIAL = {"review_policy": "sequential", "min_reviews": 2, "max_reviews": 4}
+
+
+@pytest.fixture
+def people():
+    client = make_client()
+    return [make_user(client, username=f"volunteer-{i}") for i in range(8)]
+
+
+@pytest.fixture
+def reply(people):
+    prompt = make_tree(author=people[0])
+    return add_reply(prompt, author=people[1])
+
+
+def decision_of(message) -> JournalEntry:
+    return JournalEntry.objects.filter(
+        message_id=message.id, event_type__in=["message_accepted", "message_rejected"]
+    ).get()
+
+
+def test_a_config_switch_applies_to_the_next_decision(people, reply):
+    review(reply, people[2:4], GOOD)
+    advance_tree(tree_id=reply.message_tree_id)
+    assert Message.objects.get(id=reply.id).review_result is None  # OA: 3 reviews needed
+
+    update_config(changes=SEQUENTIAL, author="test")
+    advance_tree(tree_id=reply.message_tree_id)
+
+    assert Message.objects.get(id=reply.id).review_result is True
+    assert decision_of(reply).payload["policy"] == "sequential"
+
+
+def test_oas_fixed_policy_journals_its_score_and_policy(people, reply):
+    review(reply, people[2:5], GOOD)
+    advance_tree(tree_id=reply.message_tree_id)
+    payload = decision_of(reply).payload
+    assert payload["policy"] == "fixed"
+    assert payload["acceptance_score"] == 1.0
+    assert payload["reviews"] == 3
+
+
+def test_disagreeing_reviewers_open_one_more_review_slot(people, reply):
+    update_config(changes=SEQUENTIAL, author="test")
+    review(reply, [people[2]], GOOD)
+    review(reply, [people[3]], SPAM)
+    advance_tree(tree_id=reply.message_tree_id)
+
+    message = Message.objects.get(id=reply.id)
+    assert message.review_result is None
+    assert message.reviews_asked == 3
+    row = ReadyWork.objects.get(node_id=reply.id)
+    assert row.slots == 1
+    extended = JournalEntry.objects.get(message_id=reply.id, event_type="review_extended")
+    assert 0.05 < extended.payload["posterior_acceptable"] < 0.95
+    assert [v["acceptable"] for v in extended.payload["votes"]] == [True, False]
+
+
+def test_a_sequential_decision_explains_votes_weights_and_posterior(people, reply):
+    update_config(changes=SEQUENTIAL, author="test")
+    review(reply, people[2:4], SPAM)
+    advance_tree(tree_id=reply.message_tree_id)  # two newcomers: not sure enough, asks a third
+    review(reply, people[4:5], SPAM)
+    advance_tree(tree_id=reply.message_tree_id)
+
+    assert Message.objects.get(id=reply.id).review_result is False
+    payload = decision_of(reply).payload
+    assert payload["posterior_acceptable"] < 0.05
+    assert payload["reason"] == "confident"
+    assert len(payload["votes"]) == 3
+    assert all(v["weight"] < 0 for v in payload["votes"])
+
+
+def test_no_sequential_decision_below_min_reviews(people, reply):
+    update_config(changes={**SEQUENTIAL, "min_reviews": 3}, author="test")
+    review(reply, people[2:4], GOOD)
+    advance_tree(tree_id=reply.message_tree_id)
+    assert Message.objects.get(id=reply.id).review_result is None
+
+
+def test_reliability_job_stores_each_reviewers_skill(people):
+    update_config(changes={"num_reviews_reply": 4}, author="test")
+    prompt = make_tree(author=people[0], goal_tree_size=20, max_children_count=20)
+    honest, contrarian = people[2:5], people[5]
+    for i in range(6):
+        message = add_reply(prompt, author=people[1], text=f"reply {i}")
+        review(message, honest, SPAM if i == 0 else GOOD)
+        review(message, [contrarian], GOOD if i == 0 else SPAM)
+
+    report = estimate_reviewer_reliability()
+
+    assert report.reviewers == 4
+    stored = {r.user_id: r for r in ReviewerReliability.objects.all()}
+    assert stored[honest[0].id].sensitivity > 0.9
+    assert stored[contrarian.id].sensitivity < 0.5
+    assert JournalEntry.objects.filter(event_type="reviewer_reliability_estimated").exists()
+
+
+def rank(prompt, user, best_first_authors):
+    """``user`` ranks the prompt's replies, best first by their authors."""
+    task = request_task(user=user, kind=TaskKind.RANK_ASSISTANT_REPLIES, lang="en")
+    authors = dict(Message.objects.filter(parent_id=prompt.id).values_list("id", "user_id"))
+    offered = [authors[uuid.UUID(i)] for i in task.payload["reply_ids"]]
+    order = [offered.index(author.id) for author in best_first_authors]
+    submit_ranking(task_id=task.id, user=user, ranking=order)
+
+
+@pytest.fixture
+def ranked(people):
+    update_config(
+        changes={"ranking_policy": "adaptive", "min_rankings": 2, "max_rankings": 3},
+        author="test",
+    )
+    return make_ranking_tree(author=people[0], repliers=people[1:4])
+
+
+def test_agreeing_rankers_finish_a_parent_at_min_rankings(people, ranked):
+    for ranker in people[4:6]:
+        rank(ranked, ranker, people[1:4])
+    advance_tree(tree_id=ranked.message_tree_id)
+    assert MessageTree.objects.get(id=ranked.message_tree_id).state == "ready_for_export"
+    scored = JournalEntry.objects.get(message_id=ranked.id, event_type="replies_scored")
+    assert scored.payload["kendalls_w"] == 1.0
+    assert scored.payload["rankings"] == 2
+
+
+def test_disagreeing_rankers_get_one_more_ranking(people, ranked):
+    rank(ranked, people[4], people[1:4])
+    rank(ranked, people[5], list(reversed(people[1:4])))
+    advance_tree(tree_id=ranked.message_tree_id)
+
+    assert MessageTree.objects.get(id=ranked.message_tree_id).state == "ranking"
+    assert Message.objects.get(id=ranked.id).rankings_asked == 3
+    assert ReadyWork.objects.get(node_id=ranked.id).slots == 1
+    extended = JournalEntry.objects.get(message_id=ranked.id, event_type="ranking_extended")
+    assert extended.payload["kendalls_w"] == 0.0
+
+    rank(ranked, people[6], people[1:4])
+    advance_tree(tree_id=ranked.message_tree_id)
+    assert MessageTree.objects.get(id=ranked.message_tree_id).state == "ready_for_export"
+    assert Message.objects.filter(parent_id=ranked.id, rank=0).get().user_id == people[1].id

@@ -1,0 +1,132 @@
+"""The reviewer-skill estimator (two-coin Dawid-Skene) on synthetic data with a known answer."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from backend.trees.core.reliability import (
+    ReviewerSkill,
+    Verdict,
+    dawid_skene,
+    is_acceptable_vote,
+    posterior_acceptable,
+)
+
+PRIOR = ReviewerSkill(0.9, 0.8)
+
+
+def synthetic_verdicts(seed: int = 7, items: int = 400, per_item: int = 4):
+    """Items 85 % acceptable; reviewers of known kinds, each item reviewed by ``per_item``."""
+    rng = random.Random(seed)
+    kinds = {
+        **{f"good{i}": (0.95, 0.95) for i in range(6)},
+        **{f"noisy{i}": (0.7, 0.7) for i in range(2)},
+        "random": (0.5, 0.5),
+        "lazy": (1.0, 0.0),
+        "adversary": (0.05, 0.05),
+    }
+    truth = {item: rng.random() < 0.85 for item in range(items)}
+    verdicts = []
+    for item, acceptable in truth.items():
+        for reviewer in rng.sample(sorted(kinds), per_item):
+            sensitivity, specificity = kinds[reviewer]
+            right = rng.random() < (sensitivity if acceptable else specificity)
+            verdicts.append(Verdict(item, reviewer, acceptable if right else not acceptable))
+    return truth, verdicts
+
+
+def empirical_skill(truth, verdicts, reviewer) -> ReviewerSkill:
+    """What the reviewer actually did on this sample (the answer the estimate should find)."""
+    mine = [v for v in verdicts if v.reviewer == reviewer]
+    good = [v for v in mine if truth[v.item]]
+    bad = [v for v in mine if not truth[v.item]]
+    return ReviewerSkill(
+        sum(v.acceptable for v in good) / len(good), sum(not v.acceptable for v in bad) / len(bad)
+    )
+
+
+def test_dawid_skene_recovers_each_reviewers_skills_without_the_truth():
+    truth, verdicts = synthetic_verdicts()
+    estimate = dawid_skene(verdicts, prior=PRIOR)
+    for reviewer, found in estimate.skills.items():
+        actual = empirical_skill(truth, verdicts, reviewer)
+        assert found.sensitivity == pytest.approx(actual.sensitivity, abs=0.05), reviewer
+        # Few bad items per reviewer (10 to 30): the prior (0.8, 4 pseudo-reviews) pulls.
+        assert found.specificity == pytest.approx(actual.specificity, abs=0.15), reviewer
+
+
+def test_dawid_skene_finds_no_information_in_random_lazy_or_adversarial_reviewers():
+    _truth, verdicts = synthetic_verdicts()
+    estimate = dawid_skene(verdicts, prior=PRIOR)
+    for reviewer in ("random", "lazy", "adversary"):
+        assert estimate.skills[reviewer].informativeness < 0.25, reviewer
+    for i in range(6):
+        assert estimate.skills[f"good{i}"].informativeness > 0.65
+
+
+def test_dawid_skene_posteriors_beat_the_unweighted_majority():
+    truth, verdicts = synthetic_verdicts()
+    estimate = dawid_skene(verdicts, prior=PRIOR)
+    by_model = sum((estimate.posteriors[i] >= 0.5) == truth[i] for i in truth) / len(truth)
+    votes: dict[int, list[bool]] = {}
+    for v in verdicts:
+        votes.setdefault(v.item, []).append(v.acceptable)
+    by_majority = sum((sum(votes[i]) * 2 > len(votes[i])) == truth[i] for i in truth) / len(truth)
+    assert by_model >= 0.97
+    assert by_model > by_majority
+
+
+def test_dawid_skene_estimates_the_share_of_acceptable_items():
+    truth, verdicts = synthetic_verdicts()
+    estimate = dawid_skene(verdicts, prior=PRIOR)
+    assert estimate.prevalence == pytest.approx(sum(truth.values()) / len(truth), abs=0.03)
+
+
+def test_a_reviewer_with_few_reviews_stays_near_the_prior():
+    estimate = dawid_skene([Verdict("m", "new", True)], prior=PRIOR)
+    assert estimate.skills["new"].sensitivity == pytest.approx(0.9, abs=0.03)
+    assert estimate.skills["new"].specificity == pytest.approx(0.8, abs=0.03)
+    assert estimate.reviews == {"new": 1}
+
+
+def test_posterior_of_one_vote_with_an_even_prior_is_the_reviewers_accuracy():
+    skill = ReviewerSkill(0.9, 0.9)
+    assert posterior_acceptable([(True, skill)], 0.5) == pytest.approx(0.9)
+    assert posterior_acceptable([(False, skill)], 0.5) == pytest.approx(0.1)
+
+
+def test_two_agreeing_votes_multiply_the_odds():
+    skill = ReviewerSkill(0.8, 0.8)  # likelihood ratio 4 per vote
+    odds = 16 * (0.6 / 0.4)
+    assert posterior_acceptable([(True, skill), (True, skill)], 0.6) == pytest.approx(
+        odds / (1 + odds)
+    )
+
+
+def test_an_adversarys_verdicts_weigh_nothing_either_way():
+    adversary = ReviewerSkill(0.05, 0.05)
+    assert adversary.vote_weight(True) == 0.0
+    assert adversary.vote_weight(False) == 0.0
+    assert posterior_acceptable([(False, adversary)] * 5, 0.9) == pytest.approx(0.9)
+
+
+def test_a_reviewer_who_always_says_acceptable_adds_no_weight():
+    lazy = ReviewerSkill(1.0, 0.0)
+    assert lazy.informativeness == 0.0
+    assert lazy.vote_weight(True) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_vote_weight_is_the_log_likelihood_ratio():
+    skill = ReviewerSkill(0.9, 0.8)
+    assert skill.vote_weight(True) == pytest.approx(math.log(0.9 / 0.2))
+    assert skill.vote_weight(False) == pytest.approx(math.log(0.1 / 0.8))
+
+
+def test_a_review_is_an_acceptable_vote_unless_flagged_spam_or_wrong_language():
+    assert is_acceptable_vote({"spam": 0.0, "quality": 0.2})
+    assert is_acceptable_vote({})
+    assert not is_acceptable_vote({"spam": 1.0})
+    assert not is_acceptable_vote({"spam": 0.0, "lang_mismatch": 1.0})
