@@ -31,7 +31,7 @@ from rest_framework import serializers
 from backend import events
 from backend.trees.core.policy import TaskKind
 from backend.trees.selectors import task_of_client
-from frontend_api.v1.auth import ProtocolUserSerializer, acting_user
+from frontend_api.v1.auth import ProtocolUserSerializer, named_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.protocol import render_task
 from frontend_api.ws import dispatch
@@ -116,7 +116,7 @@ async def ready(consumer, content: dict) -> None:
         )
         return
     try:
-        user = await database_sync_to_async(acting_user)(consumer.client, protocol_user)
+        user = await database_sync_to_async(named_user)(consumer.client, protocol_user)
     except ProtocolError as exc:
         await consumer.send_error(exc.message, exc.error_code)
         return
