@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from django.db import connections
 
 from backend.asgi import application
@@ -43,13 +44,24 @@ class Sockets:
             await socket.disconnect(timeout=TIMEOUT)
 
 
+def _fresh_channel_layer() -> None:
+    """Forget the process's channel layer: the next use builds a new one. channels_redis keeps
+    its receive state (a lock bound to the event loop that made it, a count of receivers) on
+    the layer; a consumer still receiving when an earlier test's loop ended (a disconnect that
+    timed out on a loaded machine) left it locked on a dead loop, and every later websocket
+    test failed with "Lock ... is bound to a different event loop"."""
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
 @pytest.fixture
 async def sockets():
+    _fresh_channel_layer()
     await get_channel_layer().flush()
     opened = Sockets()
     yield opened
     await opened.close_all()
     await stop_dispatchers()
+    _fresh_channel_layer()
     # The sync_to_async thread keeps its own connection; close it so the test database can
     # be flushed and dropped.
     await sync_to_async(connections.close_all)()
