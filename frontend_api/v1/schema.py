@@ -22,11 +22,17 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
+from backend.accounts.models import AuthMethod
+from frontend_api.v1.auth import USERNAME_MAX_LENGTH
+
 USER_HEADER_PARAMETER = OpenApiParameter(
     "X-OASST-USER",
     str,
     location=OpenApiParameter.HEADER,
     required=False,
+    # What ``auth.parse_user_header`` takes: empty (absent), or a known auth method, a colon
+    # and 1-128 characters (not starting or ending in a space, which HTTP strips).
+    pattern=(rf"^(({'|'.join(AuthMethod.values)}):\S(.{{0,{USERNAME_MAX_LENGTH - 2}}}\S)?)?$"),
     description=(
         "The user the frontend acts for, `auth_method:username` (auth_method one of local, "
         "discord, google, system), e.g. `discord:123456`. It names the user that ack, nack and "
@@ -108,6 +114,17 @@ class ProtocolAutoSchema(AutoSchema):
             "description": description,
             "content": {"application/json": {"schema": component.ref}},
         }
+
+
+class OptionalBodyAutoSchema(ProtocolAutoSchema):
+    """For a view that answers without a body too (``schema = OptionalBodyAutoSchema()``):
+    the body's schema holds when one is sent, but none is required."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body.pop("required", None)
+        return body
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
