@@ -21,9 +21,13 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 
 from backend.accounts.models import AuthMethod
 from frontend_api.v1.auth import USERNAME_MAX_LENGTH
+
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+NO_NUL_NONBLANK_PATTERN = "^[^\\u0000]+$"
 
 USER_HEADER_PARAMETER = OpenApiParameter(
     "X-OASST-USER",
@@ -72,6 +76,20 @@ class ProtocolAutoSchema(AutoSchema):
 
     def _takes_api_key(self) -> bool:
         return bool(self.view.get_authenticators())
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # DRF's CharField refuses a NUL character (ProhibitNullCharactersValidator); a string
+        # with no format, enum or pattern of its own says so. drf-spectacular then states a
+        # blank-allowed field as oneOf [pattern, ""]: its pattern must not match "" too.
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"format", "enum", "pattern"} & set(schema)
+        ):
+            schema["pattern"] = NO_NUL_NONBLANK_PATTERN if field.allow_blank else NO_NUL_PATTERN
+        return schema
 
     def get_override_parameters(self):
         parameters = super().get_override_parameters()
