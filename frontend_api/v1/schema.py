@@ -13,7 +13,8 @@ adds what follows from the plumbing itself, so no view has to repeat it:
 - 400 (not JSON, nested too deep), 413 (too large) and 415 (not ``application/json``) on
   every operation with a body;
 - 503 (the database unreachable or too slow) on every operation that takes a key;
-- 500 (an unexpected error, in OA's shape, without detail) on every operation.
+- 500 (an unexpected error, in OA's shape, without detail) on every operation;
+- on request strings, the NUL character DRF's CharField refuses (a ``pattern``).
 """
 
 from __future__ import annotations
