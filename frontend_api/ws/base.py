@@ -39,7 +39,8 @@ from backend.accounts.models import ApiClient
 from backend.accounts.selectors import api_client_for_key
 from backend.accounts.socket_tickets import redeem_ticket
 from backend.observability.metrics import WS_CONNECTIONS, WS_CONNECTIONS_OPENED, WS_PUSHES
-from frontend_api.v1.errors import OasstErrorCode
+from frontend_api.v1.auth import named_user
+from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 
 logger = logging.getLogger("grove.ws")
 
@@ -170,6 +171,22 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
         """Send an event frame (a ``backend.events`` push), counted by its type."""
         WS_PUSHES.labels(frame["type"]).inc()
         await self.send_json(frame)
+
+    async def user_within_cap(self, protocol_user: dict, held, cap: int, what: str):
+        """The user ``protocol_user`` names (created if new), unless the socket already holds
+        ``cap`` users in ``held`` (keyed by ``(auth_method, id)``) and this is not one of them;
+        None after an error frame when refused."""
+        key = (protocol_user["auth_method"], protocol_user["id"])
+        if key not in held and len(held) >= cap:
+            await self.send_error(
+                f"a socket has at most {cap} {what}", OasstErrorCode.TOO_MANY_REQUESTS
+            )
+            return None
+        try:
+            return await database_sync_to_async(named_user)(self.client, protocol_user)
+        except ProtocolError as exc:
+            await self.send_error(exc.message, exc.error_code)
+            return None
 
     async def refuse(self, message: str, error_code: OasstErrorCode, close_code: int) -> None:
         await self.send_error(message, error_code)

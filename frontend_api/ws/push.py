@@ -31,8 +31,8 @@ from rest_framework import serializers
 from backend import events
 from backend.trees.core.policy import TaskKind
 from backend.trees.selectors import task_of_client
-from frontend_api.v1.auth import ProtocolUserSerializer, acting_user
-from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+from frontend_api.v1.auth import ProtocolUserSerializer
+from frontend_api.v1.errors import OasstErrorCode
 from frontend_api.v1.protocol import render_task
 from frontend_api.ws import dispatch
 
@@ -108,18 +108,12 @@ async def ready(consumer, content: dict) -> None:
     if command is None:
         return
     protocol_user = dict(command["user"])
+    user = await consumer.user_within_cap(
+        protocol_user, consumer.ready_users, MAX_READY_USERS_PER_SOCKET, "ready users"
+    )
+    if user is None:
+        return
     key = (protocol_user["auth_method"], protocol_user["id"])
-    if key not in consumer.ready_users and len(consumer.ready_users) >= MAX_READY_USERS_PER_SOCKET:
-        await consumer.send_error(
-            f"a socket has at most {MAX_READY_USERS_PER_SOCKET} ready users",
-            OasstErrorCode.TOO_MANY_REQUESTS,
-        )
-        return
-    try:
-        user = await database_sync_to_async(acting_user)(consumer.client, protocol_user)
-    except ProtocolError as exc:
-        await consumer.send_error(exc.message, exc.error_code)
-        return
     session = await _session(consumer)
     langs = list(dict.fromkeys(command["langs"]))
     refused = await dispatch.dispatcher().ready(

@@ -32,8 +32,8 @@ from channels.db import database_sync_to_async
 
 from backend import events
 from backend.trees.selectors import task_of_client
-from frontend_api.v1.auth import ProtocolUserSerializer, named_user
-from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+from frontend_api.v1.auth import ProtocolUserSerializer
+from frontend_api.v1.errors import OasstErrorCode
 from frontend_api.v1.protocol import render_task
 from frontend_api.ws import push
 from frontend_api.ws.base import ApiClientConsumer, logger
@@ -98,16 +98,10 @@ class TaskEventsConsumer(ApiClientConsumer):
 
     async def subscribe(self, protocol_user: dict) -> None:
         key = (protocol_user["auth_method"], protocol_user["id"])
-        if key not in self.users and len(self.users) >= MAX_USERS_PER_SOCKET:
-            await self.send_error(
-                f"a socket follows at most {MAX_USERS_PER_SOCKET} users",
-                OasstErrorCode.TOO_MANY_REQUESTS,
-            )
-            return
-        try:
-            user = await database_sync_to_async(named_user)(self.client, protocol_user)
-        except ProtocolError as exc:
-            await self.send_error(exc.message, exc.error_code)
+        user = await self.user_within_cap(
+            protocol_user, self.users, MAX_USERS_PER_SOCKET, "followed users"
+        )
+        if user is None:
             return
         self.users[key] = str(user.id)
         self.protocol_users[str(user.id)] = protocol_user
