@@ -409,6 +409,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"TaskRequestType": "backend.trees.core.task_kinds.TASK_REQUEST_TYPES"},
+    # A body read and one written get components of their own (``...Request`` for the read
+    # one), so a request states what the serializer refuses (non-blank strings: minLength 1)
+    # without a response claiming it.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Internationalisation, static files ------------------------------------------------------

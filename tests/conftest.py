@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.redis_isolation import ALLOW_DB0_VARIABLE, redis_refusals
+
 UNIT_TESTS = Path(__file__).parent / "unit"
 
 # Derandomized by default, so a counterexample found once is found again on every run and
@@ -46,3 +48,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
     if not django_settings.REDIS_URL:
         pytest.exit("Grove's tests need Redis: set REDIS_URL (./scripts/test does).", returncode=2)
+    refusals = redis_refusals(django_settings, allow_db0=os.environ.get(ALLOW_DB0_VARIABLE) == "1")
+    if refusals:
+        pytest.exit("Grove's tests refuse this Redis: " + "; ".join(refusals), returncode=2)

@@ -67,6 +67,11 @@ TASK_CLAIM_CONFLICTS = Counter(
     ["kind", "lang"],
 )
 
+THROTTLE_UNAVAILABLE = Counter(
+    "grove_throttle_unavailable",
+    "Requests the throttle let in unchecked: its Redis was down or slower than its timeout.",
+)
+
 # --- Jobs -----------------------------------------------------------------------------------
 # "job_name", not "job": Prometheus gives every scraped series its own "job" label (the
 # scrape job), and would rename ours to "exported_job".

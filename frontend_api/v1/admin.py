@@ -23,16 +23,17 @@ from frontend_api.v1 import admin_config
 from frontend_api.v1.admin_config import actor_of, valid_data
 from frontend_api.v1.admin_settings import full_settings, public_settings
 from frontend_api.v1.auth import IsTrustedClient
-from frontend_api.v1.message_serializers import format_cursor, parse_cursor
+from frontend_api.v1.message_serializers import MESSAGE_CURSOR_HELP, format_cursor, parse_cursor
+from frontend_api.v1.strict_fields import StrictBooleanField, StrictCharField, StrictUUIDField
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
 TAGS = ["admin"]
 
 
 class CreateApiClientInput(serializers.Serializer):
-    description = serializers.CharField(max_length=256)
-    frontend_type = serializers.CharField(max_length=256)
-    trusted = serializers.BooleanField(default=False, allow_null=True)
+    description = StrictCharField(max_length=256)
+    frontend_type = StrictCharField(max_length=256)
+    trusted = StrictBooleanField(default=False, allow_null=True)
     admin_email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
 
 
@@ -151,16 +152,16 @@ class PurgeUserMessagesView(APIView):
 
 
 class FlaggedMessageOutput(serializers.Serializer):
-    message_id = serializers.UUIDField()
+    message_id = StrictUUIDField()
     processed = serializers.BooleanField()
     created_date = serializers.DateTimeField(source="created_at")
 
 
 class FlaggedMessagePageOutput(serializers.Serializer):
-    prev = serializers.CharField(allow_null=True)
-    next = serializers.CharField(allow_null=True)
-    sort_key = serializers.CharField()
-    order = serializers.CharField()
+    prev = StrictCharField(allow_null=True)
+    next = StrictCharField(allow_null=True)
+    sort_key = StrictCharField()
+    order = StrictCharField()
     items = FlaggedMessageOutput(many=True)
 
 
@@ -171,8 +172,8 @@ class FlaggedMessagesQuery(serializers.Serializer):
 
 
 class FlaggedMessagesCursorQuery(serializers.Serializer):
-    before = serializers.CharField(required=False, allow_null=True)
-    after = serializers.CharField(required=False, allow_null=True)
+    before = StrictCharField(required=False, allow_null=True, help_text=MESSAGE_CURSOR_HELP)
+    after = StrictCharField(required=False, allow_null=True, help_text=MESSAGE_CURSOR_HELP)
     max_count = serializers.IntegerField(
         default=10, min_value=1, max_value=moderation_selectors.MAX_PAGE_SIZE
     )
@@ -237,8 +238,8 @@ class FlaggedMessageProcessedView(APIView):
 
 
 class MergeUsersInput(serializers.Serializer):
-    destination_user_id = serializers.UUIDField()
-    source_user_ids = serializers.ListField(child=serializers.UUIDField(), max_length=1000)
+    destination_user_id = StrictUUIDField()
+    source_user_ids = serializers.ListField(child=StrictUUIDField(), max_length=1000)
 
 
 class MergeUsersView(APIView):

@@ -4,14 +4,16 @@ halting or resuming one tree. Trusted clients only."""
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.trees import growth_config
+from backend.trees.core.config import settings_schema
 from backend.trees.services.trees import halt_tree, resume_tree
 from frontend_api.v1.auth import IsTrustedClient
+from frontend_api.v1.strict_fields import StrictCharField, StrictUUIDField
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
 TAGS = ["admin"]
@@ -32,8 +34,8 @@ class ConfigVersionOutput(serializers.Serializer):
     version = serializers.IntegerField()
     values = serializers.DictField()
     is_active = serializers.BooleanField()
-    created_by = serializers.CharField()
-    comment = serializers.CharField()
+    created_by = StrictCharField()
+    comment = StrictCharField()
     created_at = serializers.DateTimeField()
 
 
@@ -42,14 +44,20 @@ class ConfigOverviewOutput(serializers.Serializer):
     history = ConfigVersionOutput(many=True)
 
 
+@extend_schema_field(settings_schema())
+class SettingsField(serializers.DictField):
+    """Settings by name; the core checks them (``TreeManagerConfig.from_dict``), the document
+    states each one's type and range."""
+
+
 class ConfigChangeInput(serializers.Serializer):
-    values = serializers.DictField()
-    comment = serializers.CharField(max_length=1024, allow_blank=True, default="")
+    values = SettingsField()
+    comment = StrictCharField(max_length=1024, allow_blank=True, default="")
 
 
 class ConfigRollbackInput(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
-    comment = serializers.CharField(max_length=1024, allow_blank=True, default="")
+    comment = StrictCharField(max_length=1024, allow_blank=True, default="")
 
 
 class TreeGrowthConfigView(APIView):
@@ -114,13 +122,13 @@ class TreeGrowthConfigRollbackView(APIView):
 class TreeStateOutput(serializers.Serializer):
     """OA ``MessageTreeStateResponse``."""
 
-    message_tree_id = serializers.UUIDField(source="id")
-    state = serializers.CharField()
+    message_tree_id = StrictUUIDField(source="id")
+    state = StrictCharField()
     active = serializers.BooleanField()
     goal_tree_size = serializers.IntegerField()
     max_children_count = serializers.IntegerField()
     max_depth = serializers.IntegerField()
-    origin = serializers.CharField()
+    origin = StrictCharField()
 
 
 class TreeHaltView(APIView):

@@ -18,6 +18,7 @@ from backend.accounts.models import ApiClient, AuthMethod, User
 from backend.accounts.selectors import api_client_for_key, find_client_user
 from backend.accounts.services import UserDisabled, user_for_request
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+from frontend_api.v1.strict_fields import StrictCharField
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
 USER_HEADER = "HTTP_X_OASST_USER"
@@ -52,6 +53,9 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise ProtocolError(
                 "API key not authorized", OasstErrorCode.API_CLIENT_NOT_AUTHORIZED, 403
             )
+        # A malformed X-OASST-USER is a 400 on every keyed operation, as the document says,
+        # read or not: the per-user throttle must not count free text as a user.
+        parse_user_header(request)
         return ApiClientPrincipal(client), client
 
     def authenticate_header(self, request) -> str:
@@ -75,8 +79,8 @@ class IsTrustedClient(permissions.BasePermission):
 class ProtocolUserSerializer(serializers.Serializer):
     """OA ``User``: the frontend's id for the user, a display name and the auth method."""
 
-    id = serializers.CharField(max_length=USERNAME_MAX_LENGTH)
-    display_name = serializers.CharField(max_length=User._meta.get_field("display_name").max_length)
+    id = StrictCharField(max_length=USERNAME_MAX_LENGTH)
+    display_name = StrictCharField(max_length=User._meta.get_field("display_name").max_length)
     auth_method = serializers.ChoiceField(choices=AuthMethod.values)
 
 

@@ -19,6 +19,7 @@ from frontend_api.v1 import user_wire as wire
 from frontend_api.v1.auth import IsTrustedClient
 from frontend_api.v1.messages import viewer
 from frontend_api.v1.protocol import frontend_user_json
+from frontend_api.v1.strict_fields import StrictBooleanField, StrictCharField
 from frontend_api.v1.tasks import ERROR_RESPONSE
 from frontend_api.v1.users import message_page_json
 
@@ -26,13 +27,13 @@ from frontend_api.v1.users import message_page_json
 class CreateFrontendUserInput(serializers.Serializer):
     """OA ``CreateFrontendUserRequest``: a protocol ``User`` with its settings."""
 
-    id = serializers.CharField(max_length=128)
-    display_name = serializers.CharField(max_length=256)
+    id = StrictCharField(max_length=128)
+    display_name = StrictCharField(max_length=256)
     auth_method = serializers.ChoiceField(choices=AuthMethod.values)
-    show_on_leaderboard = serializers.BooleanField(default=True)
-    enabled = serializers.BooleanField(default=True)
-    tos_acceptance = serializers.BooleanField(required=False, allow_null=True, default=None)
-    notes = serializers.CharField(
+    show_on_leaderboard = StrictBooleanField(default=True)
+    enabled = StrictBooleanField(default=True)
+    tos_acceptance = StrictBooleanField(required=False, allow_null=True, default=None)
+    notes = StrictCharField(
         max_length=1024, required=False, allow_null=True, allow_blank=True, default=None
     )
 

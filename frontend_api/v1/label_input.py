@@ -13,7 +13,12 @@ from rest_framework import serializers
 from backend.trees.services import interactions
 from backend.trees.services.moderation import report_message
 from frontend_api.v1.auth import ProtocolUserSerializer
-from frontend_api.v1.strict_fields import StrictFloatField
+from frontend_api.v1.strict_fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictUUIDField,
+)
 
 _LABEL_ITEM = {
     "type": "object",
@@ -71,13 +76,13 @@ class TextLabelsInput(serializers.Serializer):
     """OA ``TextLabels``: with ``task_id`` the review that task asked for, without it a
     report (free labels)."""
 
-    type = serializers.CharField(required=False, default="text_labels")
+    type = StrictCharField(required=False, default="text_labels")
     user = ProtocolUserSerializer()
-    text = serializers.CharField(allow_blank=True, default="")
+    text = StrictCharField(allow_blank=True, default="")
     labels = LabelsField()
-    message_id = serializers.UUIDField()
-    task_id = serializers.UUIDField(required=False, allow_null=True)
-    is_report = serializers.BooleanField(required=False, allow_null=True)
+    message_id = StrictUUIDField()
+    task_id = StrictUUIDField(required=False, allow_null=True)
+    is_report = StrictBooleanField(required=False, allow_null=True)
 
 
 def store_labels(user, data: dict):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.urls import path
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,11 +23,18 @@ from backend.stats.scoring import (
 )
 from backend.stats.services import recompute_user_stats
 from frontend_api.v1.auth import IsTrustedClient, parse_user_header
+from frontend_api.v1.strict_fields import StrictCharField, StrictUUIDField
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
 
 class TimeFrameInput(serializers.Serializer):
     time_frame = serializers.ChoiceField(choices=TimeFrame.values)
+
+
+# The path's time frames, stated in the document (another is a 422, ``_time_frame``).
+TIME_FRAME_PARAMETER = OpenApiParameter(
+    "time_frame", str, OpenApiParameter.PATH, enum=TimeFrame.values
+)
 
 
 def _time_frame(value: str) -> str:
@@ -115,11 +122,11 @@ class RankedUserOut(serializers.Serializer):
     """What OA's ``UserScore`` and ``TrollScore`` share: who, where on the board, when."""
 
     rank = serializers.IntegerField(allow_null=True)
-    user_id = serializers.UUIDField()
+    user_id = StrictUUIDField()
     highlighted = serializers.BooleanField()
-    username = serializers.CharField()
-    auth_method = serializers.CharField()
-    display_name = serializers.CharField()
+    username = StrictCharField()
+    auth_method = StrictCharField()
+    display_name = StrictCharField()
     base_date = serializers.DateTimeField(allow_null=True)
     modified_date = serializers.DateTimeField(allow_null=True)
     last_activity_date = serializers.DateTimeField(allow_null=True)
@@ -153,7 +160,7 @@ class UserStatsByTimeFrameOut(serializers.Serializer):
 
 
 class LeaderboardStatsOut(serializers.Serializer):
-    time_frame = serializers.CharField()
+    time_frame = StrictCharField()
     last_updated = serializers.DateTimeField()
     leaderboard = UserScoreOut(many=True)
 
@@ -182,7 +189,7 @@ class TrollScoreOut(RankedUserOut):
 
 
 class TrollboardStatsOut(serializers.Serializer):
-    time_frame = serializers.CharField()
+    time_frame = StrictCharField()
     last_updated = serializers.DateTimeField()
     trollboard = TrollScoreOut(many=True)
 
@@ -219,6 +226,7 @@ class UserStatsTimeFrameView(APIView):
 
     @extend_schema(
         operation_id="users_stats_time_frame",
+        parameters=[TIME_FRAME_PARAMETER],
         responses={200: UserScoreOut, 404: ERROR_RESPONSE, 422: ERROR_RESPONSE},
     )
     def get(self, request, user_id, time_frame):
@@ -233,7 +241,7 @@ class UserStatsWindowView(APIView):
     when the user is not ranked (hidden, disabled or no stats yet)."""
 
     @extend_schema(
-        parameters=[WindowQuery],
+        parameters=[TIME_FRAME_PARAMETER, WindowQuery],
         responses={200: LeaderboardStatsOut, 404: ERROR_RESPONSE, 422: ERROR_RESPONSE},
     )
     def get(self, request, user_id, time_frame):
@@ -253,7 +261,7 @@ class LeaderboardView(APIView):
     ``X-OASST-USER`` user (which must exist) is highlighted."""
 
     @extend_schema(
-        parameters=[BoardQuery],
+        parameters=[TIME_FRAME_PARAMETER, BoardQuery],
         responses={200: LeaderboardStatsOut, 404: ERROR_RESPONSE, 422: ERROR_RESPONSE},
     )
     def get(self, request, time_frame):
@@ -295,6 +303,7 @@ class LeaderboardTimeFrameUpdateView(APIView):
 
     @extend_schema(
         operation_id="leaderboards_update_time_frame",
+        parameters=[TIME_FRAME_PARAMETER],
         request=None,
         responses={204: None, 403: ERROR_RESPONSE, 422: ERROR_RESPONSE},
     )
@@ -309,7 +318,7 @@ class TrollboardView(APIView):
     permission_classes = [IsTrustedClient]
 
     @extend_schema(
-        parameters=[TrollboardQuery],
+        parameters=[TIME_FRAME_PARAMETER, TrollboardQuery],
         responses={200: TrollboardStatsOut, 403: ERROR_RESPONSE, 422: ERROR_RESPONSE},
     )
     def get(self, request, time_frame):

@@ -24,6 +24,7 @@ from backend.trees.services.messages import EmojiOp
 from frontend_api.v1.auth import ProtocolUserSerializer
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.protocol import conversation_message, message_json
+from frontend_api.v1.strict_fields import StrictCharField, StrictUUIDField
 
 # OA ``EmojiCode`` values, including the codes the task system uses for skips.
 EMOJI_CODES = [
@@ -42,6 +43,10 @@ EMOJI_CODES = [
     "_skip_ranking",
     "_skip_labeling",
 ]
+MESSAGE_CURSOR_HELP = (
+    "A page's `prev` or `next`: `<message id>$<ISO 8601 date-time>`, or an ISO 8601 date-time "
+    "alone; anything else is a 400 (error_code 101)."
+)
 CURSOR = re.compile(r"^([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})\$(.*)$")
 
 
@@ -56,38 +61,38 @@ class MessageWindowQuery(serializers.Serializer):
     end_date = serializers.DateTimeField(required=False)
     only_roots = serializers.BooleanField(default=False)
     desc = serializers.BooleanField(default=True)
-    lang = serializers.CharField(required=False)
+    lang = StrictCharField(required=False)
 
 
 class MessageQueryInput(MessageWindowQuery):
     """OA ``GET /messages/`` query parameters."""
 
-    auth_method = serializers.CharField(required=False)
-    username = serializers.CharField(required=False)
-    api_client_id = serializers.UUIDField(required=False)
+    auth_method = StrictCharField(required=False)
+    username = StrictCharField(required=False)
+    api_client_id = StrictUUIDField(required=False)
     allow_deleted = serializers.BooleanField(default=False)
 
 
 class MessageCursorQuery(serializers.Serializer):
     """Query parameters every OA message cursor page shares."""
 
-    before = serializers.CharField(required=False)
-    after = serializers.CharField(required=False)
+    before = StrictCharField(required=False, help_text=MESSAGE_CURSOR_HELP)
+    after = StrictCharField(required=False, help_text=MESSAGE_CURSOR_HELP)
     only_roots = serializers.BooleanField(default=False)
     include_deleted = serializers.BooleanField(default=False)
     max_count = serializers.IntegerField(min_value=1, max_value=1000, default=10)
     desc = serializers.BooleanField(default=False)
-    lang = serializers.CharField(required=False)
+    lang = StrictCharField(required=False)
 
 
 class MessageCursorInput(MessageCursorQuery):
     """OA ``GET /messages/cursor`` query parameters."""
 
-    user_id = serializers.UUIDField(required=False)
-    auth_method = serializers.CharField(required=False)
-    username = serializers.CharField(required=False)
-    api_client_id = serializers.UUIDField(required=False)
-    search_query = serializers.CharField(required=False)
+    user_id = StrictUUIDField(required=False)
+    auth_method = StrictCharField(required=False)
+    username = StrictCharField(required=False)
+    api_client_id = StrictUUIDField(required=False)
+    search_query = StrictCharField(required=False)
     include_user = serializers.BooleanField(default=False)
 
 
@@ -112,7 +117,7 @@ class MessageEditInput(serializers.Serializer):
     """OA ``MessageEditRequest``."""
 
     user = ProtocolUserSerializer()
-    new_content = serializers.CharField(trim_whitespace=False, allow_blank=True)
+    new_content = StrictCharField(trim_whitespace=False, allow_blank=True)
 
 
 def valid_query(serializer_class, request) -> dict:
@@ -128,7 +133,7 @@ def valid_body(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
-_PATH_TEXT = serializers.CharField(trim_whitespace=False)
+_PATH_TEXT = StrictCharField(trim_whitespace=False)
 
 
 def valid_path_text(**segments: str) -> None:
@@ -247,14 +252,14 @@ def render_revision(revision: MessageRevision, *, viewer: User | None) -> dict:
 
 
 class ConversationMessageOut(serializers.Serializer):
-    id = serializers.UUIDField()
-    user_id = serializers.UUIDField(allow_null=True)
-    frontend_message_id = serializers.CharField()
-    text = serializers.CharField()
-    lang = serializers.CharField()
+    id = StrictUUIDField()
+    user_id = StrictUUIDField(allow_null=True)
+    frontend_message_id = StrictCharField()
+    text = StrictCharField()
+    lang = StrictCharField()
     is_assistant = serializers.BooleanField()
     emojis = serializers.DictField(child=serializers.IntegerField())
-    user_emojis = serializers.ListField(child=serializers.CharField())
+    user_emojis = serializers.ListField(child=StrictCharField())
     user_is_author = serializers.BooleanField()
     # null in a ranking task whose replies are not all synthetic (reveal_synthetic false)
     synthetic = serializers.BooleanField(allow_null=True)
@@ -267,13 +272,13 @@ class ConversationOut(serializers.Serializer):
 class FrontEndUserOut(serializers.Serializer):
     """OA ``FrontEndUser``."""
 
-    id = serializers.CharField()
-    display_name = serializers.CharField()
-    auth_method = serializers.CharField()
-    user_id = serializers.UUIDField()
+    id = StrictCharField()
+    display_name = StrictCharField()
+    auth_method = StrictCharField()
+    user_id = StrictUUIDField()
     enabled = serializers.BooleanField()
     deleted = serializers.BooleanField()
-    notes = serializers.CharField()
+    notes = StrictCharField()
     created_date = serializers.DateTimeField(allow_null=True)
     show_on_leaderboard = serializers.BooleanField()
     streak_days = serializers.IntegerField(allow_null=True)
@@ -283,46 +288,46 @@ class FrontEndUserOut(serializers.Serializer):
 
 
 class MessageOut(ConversationMessageOut):
-    parent_id = serializers.UUIDField(allow_null=True)
+    parent_id = StrictUUIDField(allow_null=True)
     created_date = serializers.DateTimeField()
     review_result = serializers.BooleanField(allow_null=True)
     review_count = serializers.IntegerField()
     deleted = serializers.BooleanField()
     edited = serializers.BooleanField()
-    model_name = serializers.CharField(allow_null=True)
-    message_tree_id = serializers.UUIDField()
+    model_name = StrictCharField(allow_null=True)
+    message_tree_id = StrictUUIDField()
     ranking_count = serializers.IntegerField()
     rank = serializers.IntegerField(allow_null=True)
     user = FrontEndUserOut(allow_null=True)
 
 
 class MessageTreeOut(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     messages = MessageOut(many=True)
 
 
 class MessagePageOut(serializers.Serializer):
-    prev = serializers.CharField(allow_null=True)
-    next = serializers.CharField(allow_null=True)
-    sort_key = serializers.CharField()
+    prev = StrictCharField(allow_null=True)
+    next = StrictCharField(allow_null=True)
+    sort_key = StrictCharField()
     order = serializers.ChoiceField(choices=["asc", "desc"])
     items = MessageOut(many=True)
 
 
 class MessageRevisionOut(serializers.Serializer):
-    id = serializers.UUIDField()
-    text = serializers.CharField()
-    message_id = serializers.UUIDField()
-    user_id = serializers.UUIDField(allow_null=True)
+    id = StrictUUIDField()
+    text = StrictCharField()
+    message_id = StrictUUIDField()
+    user_id = StrictUUIDField(allow_null=True)
     created_date = serializers.DateTimeField()
     user_is_author = serializers.BooleanField()
 
 
 class MessageTreeStateOut(serializers.Serializer):
-    message_tree_id = serializers.UUIDField()
-    state = serializers.CharField()
+    message_tree_id = StrictUUIDField()
+    state = StrictCharField()
     active = serializers.BooleanField()
     goal_tree_size = serializers.IntegerField()
     max_depth = serializers.IntegerField()
     max_children_count = serializers.IntegerField()
-    origin = serializers.CharField(allow_null=True)
+    origin = StrictCharField(allow_null=True)

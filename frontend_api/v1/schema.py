@@ -13,7 +13,8 @@ adds what follows from the plumbing itself, so no view has to repeat it:
 - 400 (not JSON, nested too deep), 413 (too large) and 415 (not ``application/json``) on
   every operation with a body;
 - 503 (the database unreachable or too slow) on every operation that takes a key;
-- 500 (an unexpected error, in OA's shape, without detail) on every operation.
+- 500 (an unexpected error, in OA's shape, without detail) on every operation;
+- on request strings, the NUL character DRF's CharField refuses (a ``pattern``).
 """
 
 from __future__ import annotations
@@ -21,12 +22,22 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+
+from backend.accounts.models import AuthMethod
+from frontend_api.v1.auth import USERNAME_MAX_LENGTH
+
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+NO_NUL_NONBLANK_PATTERN = "^[^\\u0000]+$"
 
 USER_HEADER_PARAMETER = OpenApiParameter(
     "X-OASST-USER",
     str,
     location=OpenApiParameter.HEADER,
     required=False,
+    # What ``auth.parse_user_header`` takes: empty (absent), or a known auth method, a colon
+    # and 1-128 characters (not starting or ending in a space, which HTTP strips).
+    pattern=(rf"^(({'|'.join(AuthMethod.values)}):\S(.{{0,{USERNAME_MAX_LENGTH - 2}}}\S)?)?$"),
     description=(
         "The user the frontend acts for, `auth_method:username` (auth_method one of local, "
         "discord, google, system), e.g. `discord:123456`. It names the user that ack, nack and "
@@ -66,6 +77,20 @@ class ProtocolAutoSchema(AutoSchema):
 
     def _takes_api_key(self) -> bool:
         return bool(self.view.get_authenticators())
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # DRF's CharField refuses a NUL character (ProhibitNullCharactersValidator); a string
+        # with no format, enum or pattern of its own says so. drf-spectacular then states a
+        # blank-allowed field as oneOf [pattern, ""]: its pattern must not match "" too.
+        if (
+            direction == "request"
+            and isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and not {"format", "enum", "pattern"} & set(schema)
+        ):
+            schema["pattern"] = NO_NUL_NONBLANK_PATTERN if field.allow_blank else NO_NUL_PATTERN
+        return schema
 
     def get_override_parameters(self):
         parameters = super().get_override_parameters()
@@ -108,6 +133,17 @@ class ProtocolAutoSchema(AutoSchema):
             "description": description,
             "content": {"application/json": {"schema": component.ref}},
         }
+
+
+class OptionalBodyAutoSchema(ProtocolAutoSchema):
+    """For a view that answers without a body too (``schema = OptionalBodyAutoSchema()``):
+    the body's schema holds when one is sent, but none is required."""
+
+    def _get_request_body(self, direction="request"):
+        body = super()._get_request_body(direction)
+        if body:
+            body.pop("required", None)
+        return body
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +15,7 @@ from backend.stats import selectors
 from backend.stats.cached_services import CachedStatsName
 from backend.stats.services import update_cached_stats
 from frontend_api.v1.auth import IsTrustedClient
+from frontend_api.v1.strict_fields import StrictCharField, StrictUUIDField
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
 
@@ -31,8 +32,8 @@ class StatsSystemOut(serializers.Serializer):
 class TreeMessageCountOut(serializers.Serializer):
     """OA ``TreeMessageCountStats``."""
 
-    message_tree_id = serializers.UUIDField()
-    state = serializers.CharField()
+    message_tree_id = StrictUUIDField()
+    state = StrictCharField()
     depth = serializers.IntegerField()
     oldest = serializers.DateTimeField()
     youngest = serializers.DateTimeField()
@@ -50,7 +51,7 @@ class TreeManagerStatsOut(serializers.Serializer):
 class CachedStatsOut(serializers.Serializer):
     """OA ``CachedStatsResponse``."""
 
-    name = serializers.CharField()
+    name = StrictCharField()
     last_updated = serializers.DateTimeField()
     stats = serializers.JSONField()
 
@@ -143,7 +144,14 @@ class AllCachedStatsView(APIView):
 class CachedStatsView(APIView):
     """GET /stats/cached/{name}: one document (400, code 6000, until first computed)."""
 
-    @extend_schema(responses={200: CachedStatsOut, 400: ERROR_RESPONSE, 422: ERROR_RESPONSE})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "name", str, OpenApiParameter.PATH, enum=[n.value for n in CachedStatsName]
+            )
+        ],
+        responses={200: CachedStatsOut, 400: ERROR_RESPONSE, 422: ERROR_RESPONSE},
+    )
     def get(self, request, name):
         valid = CachedStatsNameInput(data={"name": name})
         valid.is_valid(raise_exception=True)

@@ -12,38 +12,39 @@ from rest_framework import serializers
 from backend.trees.core.task_kinds import TaskKind
 from frontend_api.v1.auth import ProtocolUserSerializer
 from frontend_api.v1.message_serializers import ConversationMessageOut, ConversationOut
+from frontend_api.v1.strict_fields import StrictCharField, StrictUUIDField
 
 
 class LabelDescriptionOutput(serializers.Serializer):
     """OA ``LabelDescription`` (also served by ``/text_labels/valid_labels``)."""
 
-    name = serializers.CharField()
-    widget = serializers.CharField()
-    display_text = serializers.CharField()
-    help_text = serializers.CharField(allow_null=True)
+    name = StrictCharField()
+    widget = StrictCharField()
+    display_text = StrictCharField()
+    help_text = StrictCharField(allow_null=True)
 
 
 class InitialPromptTaskOut(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     type = serializers.ChoiceField(choices=[TaskKind.INITIAL_PROMPT.value])
-    hint = serializers.CharField(allow_null=True)
+    hint = StrictCharField(allow_null=True)
 
 
 class ReplyTaskOut(serializers.Serializer):
     """assistant_reply and prompter_reply (the latter also carries ``hint``)."""
 
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     type = serializers.ChoiceField(
         choices=[TaskKind.ASSISTANT_REPLY.value, TaskKind.PROMPTER_REPLY.value]
     )
     conversation = ConversationOut()
-    hint = serializers.CharField(allow_null=True, required=False)
+    hint = StrictCharField(allow_null=True, required=False)
 
 
 class LabelTaskOut(serializers.Serializer):
     """label_initial_prompt (with ``prompt``) and label_*_reply (with ``reply``)."""
 
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     type = serializers.ChoiceField(
         choices=[
             TaskKind.LABEL_INITIAL_PROMPT.value,
@@ -51,27 +52,27 @@ class LabelTaskOut(serializers.Serializer):
             TaskKind.LABEL_PROMPTER_REPLY.value,
         ]
     )
-    message_id = serializers.UUIDField()
-    valid_labels = serializers.ListField(child=serializers.CharField())
-    mandatory_labels = serializers.ListField(child=serializers.CharField())
+    message_id = StrictUUIDField()
+    valid_labels = serializers.ListField(child=StrictCharField())
+    mandatory_labels = serializers.ListField(child=StrictCharField())
     mode = serializers.ChoiceField(choices=["simple", "full"])
     disposition = serializers.ChoiceField(choices=["quality", "spam"])
     labels = LabelDescriptionOutput(many=True)
     conversation = ConversationOut()
-    prompt = serializers.CharField(allow_null=True, required=False)
-    reply = serializers.CharField(allow_null=True, required=False)
+    prompt = StrictCharField(allow_null=True, required=False)
+    reply = StrictCharField(allow_null=True, required=False)
 
 
 class RankTaskOut(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = StrictUUIDField()
     type = serializers.ChoiceField(
         choices=[TaskKind.RANK_ASSISTANT_REPLIES.value, TaskKind.RANK_PROMPTER_REPLIES.value]
     )
     conversation = ConversationOut()
-    replies = serializers.ListField(child=serializers.CharField())
+    replies = serializers.ListField(child=StrictCharField())
     reply_messages = ConversationMessageOut(many=True)
-    message_tree_id = serializers.UUIDField()
-    ranking_parent_id = serializers.UUIDField()
+    message_tree_id = StrictUUIDField()
+    ranking_parent_id = StrictUUIDField()
     reveal_synthetic = serializers.BooleanField()
 
 

@@ -25,17 +25,21 @@ from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_use
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.label_input import TextLabelsInput, store_labels
 from frontend_api.v1.protocol import render_task, task_done
-from frontend_api.v1.strict_fields import StrictIntegerField
+from frontend_api.v1.schema import OptionalBodyAutoSchema
+from frontend_api.v1.strict_fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictUUIDField,
+)
 from frontend_api.v1.task_schemas import ANY_TASK, TaskAvailabilityOut, any_interaction
 
 LEGACY_KINDS = {"summarize_story", "rate_summary"}
 ERROR_RESPONSE = inline_serializer(
     "ErrorResponse",
-    {"message": serializers.CharField(), "error_code": serializers.IntegerField()},
+    {"message": StrictCharField(), "error_code": serializers.IntegerField()},
 )
-TASK_DONE = inline_serializer(
-    "TaskDone", {"type": serializers.CharField(), "id": serializers.UUIDField()}
-)
+TASK_DONE = inline_serializer("TaskDone", {"type": StrictCharField(), "id": StrictUUIDField()})
 
 
 @extend_schema_field({"type": "string", "enum": [kind.value for kind in TaskKind]})
@@ -45,9 +49,11 @@ class TaskTypeField(serializers.CharField):
 
 class TaskRequestInput(serializers.Serializer):
     type = TaskTypeField(default=TaskKind.RANDOM.value)
-    user = ProtocolUserSerializer(required=False, allow_null=True)
-    collective = serializers.BooleanField(default=False)
-    lang = serializers.CharField(max_length=32, required=False, allow_null=True)
+    # Required (OA's TaskRequest says Optional, but answers a missing one 400/4000, as the view
+    # does before this serializer runs).
+    user = ProtocolUserSerializer()
+    collective = StrictBooleanField(default=False)
+    lang = StrictCharField(max_length=32, required=False, allow_null=True)
 
 
 class TaskRequestView(APIView):
@@ -62,10 +68,10 @@ class TaskRequestView(APIView):
         responses={200: ANY_TASK, 400: ERROR_RESPONSE, 503: ERROR_RESPONSE},
     )
     def post(self, request):
+        if isinstance(request.data, dict) and not request.data.get("user"):
+            raise ProtocolError("a task request needs a user", OasstErrorCode.USER_NOT_SPECIFIED)
         data = _valid(self.InputSerializer, request)
         kind = _task_kind(data["type"])
-        if not data.get("user"):
-            raise ProtocolError("a task request needs a user", OasstErrorCode.USER_NOT_SPECIFIED)
         with acting_user(request.auth, data["user"]) as user:
             task = tasks.request_task(
                 user=user, kind=kind, lang=data.get("lang") or "en", api_client=request.auth
@@ -74,13 +80,14 @@ class TaskRequestView(APIView):
 
 
 class TaskAvailabilityQuery(serializers.Serializer):
-    lang = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    lang = StrictCharField(max_length=32, required=False, allow_blank=True)
 
 
 class TaskAvailabilityView(APIView):
     """POST /tasks/availability?lang=: number of available tasks per task type."""
 
     acting_user_field = ""  # the throttle counts this user (throttling.py)
+    schema = OptionalBodyAutoSchema()  # no body: the counts for no user in particular
 
     @extend_schema(
         parameters=[TaskAvailabilityQuery],
@@ -91,7 +98,7 @@ class TaskAvailabilityView(APIView):
         query = TaskAvailabilityQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         lang = query.validated_data.get("lang") or "en"
-        if not (isinstance(request.data, dict) and request.data):
+        if isinstance(request.data, dict) and not request.data:  # no body, or {}
             return Response(_availability(lang, user=None))
         protocol_user = _valid(ProtocolUserSerializer, request)
         with acting_user(request.auth, protocol_user) as user:
@@ -105,7 +112,7 @@ def _availability(lang: str, *, user) -> dict:
 
 
 class TaskAckInput(serializers.Serializer):
-    message_id = serializers.CharField(max_length=200)
+    message_id = StrictCharField(max_length=200)
 
 
 class TaskAckView(APIView):
@@ -128,7 +135,7 @@ class TaskAckView(APIView):
 
 
 class TaskNackInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    reason = StrictCharField(required=False, allow_null=True, allow_blank=True)
 
 
 class TaskNackView(APIView):
@@ -149,7 +156,7 @@ class TaskNackView(APIView):
 
 
 class TaskCloseInput(serializers.Serializer):
-    message_id = serializers.CharField(max_length=200)
+    message_id = StrictCharField(max_length=200)
 
 
 class TaskCloseView(APIView):
@@ -175,19 +182,19 @@ ACKED_ID = "The frontend's id the task was acknowledged with (POST /tasks/{task_
 class TextReplySerializer(serializers.Serializer):
     """The answer to an initial_prompt, assistant_reply or prompter_reply task."""
 
-    message_id = serializers.CharField(max_length=200, help_text=ACKED_ID)
-    user_message_id = serializers.CharField(
+    message_id = StrictCharField(max_length=200, help_text=ACKED_ID)
+    user_message_id = StrictCharField(
         max_length=200, help_text="The frontend's own id for the message written here."
     )
     # Blank text reaches the service, which answers OA's 1010 (not a 422).
-    text = serializers.CharField(allow_blank=True, trim_whitespace=False)
-    lang = serializers.CharField(max_length=32, required=False, allow_null=True)
+    text = StrictCharField(allow_blank=True, trim_whitespace=False)
+    lang = StrictCharField(max_length=32, required=False, allow_null=True)
 
 
 class RankingSerializer(serializers.Serializer):
     """The answer to a rank_*_replies task."""
 
-    message_id = serializers.CharField(max_length=200, help_text=ACKED_ID)
+    message_id = StrictCharField(max_length=200, help_text=ACKED_ID)
     ranking = serializers.ListField(
         child=StrictIntegerField(),
         min_length=1,
@@ -207,7 +214,7 @@ ANY_INTERACTION = any_interaction(INTERACTIONS)
 
 
 class TaskInteractionInput(serializers.Serializer):
-    type = serializers.CharField()
+    type = StrictCharField()
     user = ProtocolUserSerializer()
 
 

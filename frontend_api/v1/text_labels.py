@@ -14,6 +14,7 @@ from backend.trees.moderation_selectors import labels_for_message
 from frontend_api.v1.admin_config import valid_data
 from frontend_api.v1.label_input import TextLabelsInput, store_labels
 from frontend_api.v1.protocol import label_description
+from frontend_api.v1.strict_fields import StrictUUIDField
 from frontend_api.v1.task_schemas import LabelDescriptionOutput
 from frontend_api.v1.tasks import ERROR_RESPONSE, labelling_user
 
@@ -38,7 +39,7 @@ class ValidLabelsOutput(serializers.Serializer):
 
 
 class ValidLabelsQuery(serializers.Serializer):
-    message_id = serializers.UUIDField(required=False, allow_null=True)
+    message_id = StrictUUIDField(required=False, allow_null=True)
 
 
 def _catalogue(names) -> dict:

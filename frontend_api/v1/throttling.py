@@ -28,6 +28,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from backend import listeners
+from backend.observability.metrics import THROTTLE_UNAVAILABLE
 from frontend_api.v1.auth import USER_HEADER
 
 logger = logging.getLogger("grove.api.throttle")
@@ -138,6 +139,7 @@ class ProtocolRateThrottle(BaseThrottle):
             # Fail open: the counters are a guard, not the service. Redis down or paused
             # (GROVE_CACHE_SOCKET_TIMEOUT_SECONDS) lets the request in, with a line to count.
             logger.warning("event=throttle_unavailable outcome=allowed error=%r", exc)
+            THROTTLE_UNAVAILABLE.inc()
             return True
         exceeded = [b for b, count in zip(budgets, counts, strict=True) if count > b.limit]
         if not exceeded:

@@ -15,6 +15,7 @@ from frontend_api.v1.message_serializers import (
     MessageWindowQuery,
 )
 from frontend_api.v1.protocol import frontend_user_json
+from frontend_api.v1.strict_fields import StrictCharField, StrictUUIDField
 
 # OA ``utils.split_uuid_pattern``: "<uuid>$<key>".
 KEYED_CURSOR = re.compile(
@@ -23,7 +24,7 @@ KEYED_CURSOR = re.compile(
 
 
 class UserScopeQuery(serializers.Serializer):
-    api_client_id = serializers.UUIDField(required=False)
+    api_client_id = StrictUUIDField(required=False)
 
 
 class UserMessagesQuery(UserScopeQuery, MessageWindowQuery):
@@ -37,39 +38,39 @@ class UserMessagesCursorQuery(MessageCursorQuery):
 
 
 class UserListQuery(UserScopeQuery):
-    gt_id = serializers.UUIDField(required=False)
-    lt_id = serializers.UUIDField(required=False)
-    search_text = serializers.CharField(required=False)
-    auth_method = serializers.CharField(required=False)
+    gt_id = StrictUUIDField(required=False)
+    lt_id = StrictUUIDField(required=False)
+    search_text = StrictCharField(required=False)
+    auth_method = StrictCharField(required=False)
     max_count = serializers.IntegerField(min_value=1, max_value=10000, default=100)
     desc = serializers.BooleanField(default=False)
 
 
 class UsersByUsernameQuery(UserListQuery):
-    gte_username = serializers.CharField(required=False, allow_blank=True)
-    lte_username = serializers.CharField(required=False, allow_blank=True)
+    gte_username = StrictCharField(required=False, allow_blank=True)
+    lte_username = StrictCharField(required=False, allow_blank=True)
 
 
 class UsersByDisplayNameQuery(UserListQuery):
-    gte_display_name = serializers.CharField(required=False, allow_blank=True)
-    lte_display_name = serializers.CharField(required=False, allow_blank=True)
+    gte_display_name = StrictCharField(required=False, allow_blank=True)
+    lte_display_name = StrictCharField(required=False, allow_blank=True)
 
 
 class UserCursorQuery(UserScopeQuery):
-    before = serializers.CharField(required=False)
-    after = serializers.CharField(required=False)
-    sort_key = serializers.CharField(max_length=32, default="username")
+    before = StrictCharField(required=False)
+    after = StrictCharField(required=False)
+    sort_key = StrictCharField(max_length=32, default="username")
     max_count = serializers.IntegerField(min_value=1, max_value=10000, default=100)
-    search_text = serializers.CharField(required=False)
-    auth_method = serializers.CharField(required=False)
+    search_text = StrictCharField(required=False)
+    auth_method = StrictCharField(required=False)
 
 
 class UserUpdateInput(serializers.Serializer):
     """OA ``PUT /users/{id}`` parameters (query string, or a JSON body with the same names)."""
 
-    display_name = serializers.CharField(max_length=256, required=False)
+    display_name = StrictCharField(max_length=256, required=False)
     enabled = serializers.BooleanField(required=False, allow_null=True)
-    notes = serializers.CharField(max_length=1024, required=False, allow_blank=True)
+    notes = StrictCharField(max_length=1024, required=False, allow_blank=True)
     show_on_leaderboard = serializers.BooleanField(required=False, allow_null=True)
     tos_acceptance = serializers.BooleanField(required=False, allow_null=True)
 
@@ -77,9 +78,9 @@ class UserUpdateInput(serializers.Serializer):
 class FrontEndUserPageOut(serializers.Serializer):
     """OA ``FrontEndUserPage``."""
 
-    prev = serializers.CharField(allow_null=True)
-    next = serializers.CharField(allow_null=True)
-    sort_key = serializers.CharField()
+    prev = StrictCharField(allow_null=True)
+    next = StrictCharField(allow_null=True)
+    sort_key = StrictCharField()
     order = serializers.ChoiceField(choices=["asc", "desc"])
     items = FrontEndUserOut(many=True)
 

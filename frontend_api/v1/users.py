@@ -6,7 +6,7 @@ users are included from their own modules."""
 from __future__ import annotations
 
 from django.urls import include, path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -73,7 +73,11 @@ class UsersCursorView(APIView):
     """GET /users/cursor: OA ``FrontEndUserPage`` by ``username`` or ``display_name``."""
 
     @extend_schema(
-        parameters=[wire.UserCursorQuery],
+        parameters=[
+            wire.UserCursorQuery,
+            # Another key is OA's 400 (code 100), below, not a field error.
+            OpenApiParameter("sort_key", str, enum=selectors.USER_SORT_KEYS, default="username"),
+        ],
         responses={200: wire.FrontEndUserPageOut, 400: ERROR_RESPONSE, 403: ERROR_RESPONSE},
     )
     def get(self, request):

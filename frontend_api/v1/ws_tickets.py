@@ -15,11 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.socket_tickets import issue_ticket
+from frontend_api.v1.strict_fields import StrictCharField
 from frontend_api.v1.tasks import ERROR_RESPONSE
 
 
 class WebsocketTicketOut(serializers.Serializer):
-    ticket = serializers.CharField(
+    ticket = StrictCharField(
         help_text="Opens one socket: ws/tasks/?ticket=<ticket>. Single use; keep it secret."
     )
     expires_in = serializers.IntegerField(

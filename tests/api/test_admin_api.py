@@ -268,3 +268,23 @@ def test_merge_into_unknown_user_is_404_and_changes_nothing(trusted_frontend):
     response = trusted_frontend.post("admin/merge_users", body)
     assert response.status_code == 404 and response.json()["error_code"] == 4002
     assert User.objects.filter(id=dup.id).exists()
+
+
+@pytest.mark.parametrize("destination", [False, 0, 12345])
+def test_merge_users_refuses_a_user_id_that_is_not_a_uuid_string(trusted_frontend, destination):
+    # DRF's UUIDField reads an integer (and so a boolean) as UUID(int=...).
+    body = {"destination_user_id": destination, "source_user_ids": []}
+    response = trusted_frontend.post("admin/merge_users", body)
+    assert response.status_code == 422
+    assert "destination_user_id" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("trusted", [0, 1, "true"])
+def test_an_api_client_trusted_flag_that_is_not_a_json_boolean_is_refused(
+    trusted_frontend, trusted
+):
+    body = {"description": "bot", "frontend_type": "discord", "trusted": trusted}
+    response = trusted_frontend.post("admin/api_client", body)
+    assert response.status_code == 422
+    assert "trusted" in response.json()["errors"]
+    assert not ApiClient.objects.filter(name="bot").exists()

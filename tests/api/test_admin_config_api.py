@@ -100,3 +100,18 @@ def test_halting_an_unknown_tree_is_404(trusted_frontend):
     response = trusted_frontend.post(f"admin/trees/{uuid.uuid4()}/halt")
     assert response.status_code == 404
     assert response.json()["error_code"] == 2006
+
+
+@pytest.mark.parametrize("comment", [0, 1.5])
+def test_a_config_comment_that_is_not_a_json_string_is_refused(trusted_frontend, comment):
+    versions = TreeGrowthConfig.objects.count()
+    response = patch(trusted_frontend, {"values": {"max_tree_depth": 5}, "comment": comment})
+    assert response.status_code == 422
+    assert "comment" in response.json()["errors"]
+    assert TreeGrowthConfig.objects.count() == versions
+
+
+def test_a_null_label_list_is_refused_not_a_500(trusted_frontend):
+    response = patch(trusted_frontend, {"values": {"labels_prompter_reply": None}})
+    assert response.status_code == 422
+    assert "labels_prompter_reply" in response.json()["errors"]

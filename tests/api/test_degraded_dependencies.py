@@ -20,6 +20,7 @@ from backend.trees.models import MessageTree, PendingAdvance
 from frontend_api.v1 import throttling
 from tests.api.conftest import protocol_user
 from tests.faults.processes import PrivateRedis, closed_port
+from tests.observability.scraping import scrape, value
 from workers.celery import app
 from workers.jobs import advance_due_trees_job
 
@@ -141,6 +142,18 @@ def test_the_throttle_lets_requests_in_when_its_redis_is_down(frontend, throttle
 
     assert response.status_code == 200
     assert "event=throttle_unavailable outcome=allowed" in caplog.text
+
+
+def test_each_request_the_throttle_lets_in_unchecked_is_counted_in_metrics(
+    frontend, throttle_redis_at, client
+):
+    before = value(scrape(client), "grove_throttle_unavailable_total")
+    throttle_redis_at(f"redis://127.0.0.1:{closed_port()}/0")
+
+    frontend.get("auth/check")
+    frontend.post("tasks/availability", ANN, lang="en")
+
+    assert value(scrape(client), "grove_throttle_unavailable_total") == before + 2
 
 
 def test_the_throttle_lets_requests_in_quickly_when_its_redis_is_paused(

@@ -345,3 +345,11 @@ def test_ranking_after_the_tree_left_ranking_is_409_and_writes_nothing(frontend)
     assert_error(response, 409, 2010)
     assert MessageReaction.objects.count() == 0
     assert Task.objects.get(id=task["id"]).done is False
+
+
+@pytest.mark.parametrize("path", ["stats/", "auth/check", "admin/backend_settings/public"])
+def test_a_malformed_user_header_is_400_even_where_no_user_is_read(trusted_frontend, path):
+    """The document declares the 400 on every keyed operation, and the per-user throttle
+    would otherwise count any text as a user."""
+    response = trusted_frontend.get(path, user="alice")
+    assert_error(response, 400, 2012)

@@ -262,7 +262,7 @@ def test_a_frontend_message_id_binds_one_open_task_only(frontend):
 
 def test_task_type_is_an_enum_in_the_openapi_schema(frontend):
     schema = frontend.get("openapi.json").json()
-    field = schema["components"]["schemas"]["TaskRequestInput"]["properties"]["type"]
+    field = schema["components"]["schemas"]["TaskRequestInputRequest"]["properties"]["type"]
     assert field["allOf"] == [{"$ref": "#/components/schemas/TaskRequestType"}]
     assert "assistant_reply" in schema["components"]["schemas"]["TaskRequestType"]["enum"]
 
@@ -304,3 +304,23 @@ def test_rendered_tasks_carry_exactly_the_documented_fields(frontend):
     )
     label_task = request(frontend, kind="label_initial_prompt", user=BOB).json()
     assert set(label_task) == set(LabelTaskOut().fields) - {"reply"}
+
+
+def test_availability_without_a_user_counts_for_no_user_in_particular(frontend):
+    assert frontend.post("tasks/availability", lang="en").status_code == 200
+    assert frontend.post("tasks/availability", {}, lang="en").status_code == 200
+
+
+@pytest.mark.parametrize("body", [[None, None], "alice", 3])
+def test_availability_with_a_body_that_is_not_a_user_object_is_422(frontend, body):
+    response = frontend.post("tasks/availability", body, lang="en")
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("collective", [0, 1, "false"])
+def test_a_task_request_collective_flag_that_is_not_a_json_boolean_is_refused(frontend, collective):
+    body = {"type": "random", "user": ALICE, "collective": collective}
+    response = frontend.post("tasks/", body)
+    assert response.status_code == 422
+    assert "collective" in response.json()["errors"]
+    assert Task.objects.count() == 0

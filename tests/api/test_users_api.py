@@ -180,3 +180,13 @@ def test_delete_frontend_user_messages_is_trusted_only(frontend):
     response = frontend.delete("frontend_users/local/gil/messages")
     assert (response.status_code, response.json()["error_code"]) == (403, 2)
     assert User.objects.filter(username="gil").exists()
+
+
+@pytest.mark.parametrize("tos_acceptance", [0, 1, "yes"])
+def test_a_frontend_user_tos_acceptance_that_is_not_a_json_boolean_is_refused(
+    frontend, tos_acceptance
+):
+    body = {"id": "ada", "display_name": "Ada", "auth_method": "local"}
+    response = frontend.post("frontend_users/", {**body, "tos_acceptance": tos_acceptance})
+    assert response.status_code == 422
+    assert "tos_acceptance" in response.json()["errors"]

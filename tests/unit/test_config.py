@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -9,6 +10,7 @@ from backend.trees.core.config import (
     LIKERT_LABELS,
     ConfigError,
     TreeManagerConfig,
+    settings_schema,
 )
 
 OA_DEFAULTS = {
@@ -171,3 +173,19 @@ def test_config_is_immutable():
 def test_disabled_langs_are_parsed_from_comma_separated_text():
     config = TreeManagerConfig.from_dict({"init_prompt_disabled_langs": "de, fr,,es "})
     assert config.init_prompt_disabled_langs_list == ["de", "fr", "es"]
+
+
+def test_the_settings_schema_states_every_setting_and_refuses_others():
+    schema = settings_schema()
+    assert set(schema["properties"]) == {f.name for f in dataclasses.fields(TreeManagerConfig)}
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["max_tree_depth"]["minimum"] == 1
+    assert schema["properties"]["review_policy"]["enum"] == ["fixed", "sequential"]
+
+
+@pytest.mark.parametrize("name", ["labels_initial_prompt", "labels_prompter_reply"])
+def test_a_label_list_may_not_be_null_only_a_mandatory_list_may(name):
+    with pytest.raises(ConfigError) as refused:
+        TreeManagerConfig.from_dict({name: None})
+    assert name in refused.value.errors
+    assert TreeManagerConfig.from_dict({"mandatory_labels_prompter_reply": None})

@@ -268,14 +268,53 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_value(kind: str, value: Any, lo: float | None, hi: float | None) -> str | None:
+def settings_schema() -> dict[str, Any]:
+    """What a (partial) set of settings may hold, per field, as an OpenAPI 3.0 schema object
+    (the API documents a config change with it), read from ``_FIELD_TYPES``. The cross-field
+    rules of ``_validate`` (a minimum not above its maximum, mandatory labels among the
+    labels) are not in it: a schema cannot state them."""
+    return {
+        "type": "object",
+        "properties": {
+            name: _value_schema(name, kind, lo, hi) for name, (kind, lo, hi) in _FIELD_TYPES.items()
+        },
+        "additionalProperties": False,
+    }
+
+
+def _value_schema(name: str, kind: str, lo: float | None, hi: float | None) -> dict[str, Any]:
+    if kind == "bool":
+        return {"type": "boolean"}
+    if kind == "str":
+        return {"type": "string"}
+    if kind == "choice":
+        return {"type": "string", "enum": list(_CHOICES[name])}
+    if kind == "labels":
+        labels = {"type": "string", "enum": sorted(KNOWN_LABELS)}
+        listed = {"type": "array", "items": labels, "uniqueItems": True}
+        return {**listed, "nullable": True} if name in _MANDATORY_OF else listed
+    schema: dict[str, Any] = {"type": "integer" if kind == "int" else "number"}
+    if kind == "int" and hi is None:
+        hi = MAX_INT_SETTING
+    if lo is not None:
+        schema["minimum"] = lo
+    if hi is not None:
+        schema["maximum"] = hi
+    if kind == "optional_float":
+        schema["nullable"] = True
+    return schema
+
+
+def _check_value(
+    name: str, kind: str, value: Any, lo: float | None, hi: float | None
+) -> str | None:
     """Return a problem description for one value, or None when it is acceptable."""
     if kind == "bool":
         return None if isinstance(value, bool) else "must be a boolean"
     if kind == "str":
         return None if isinstance(value, str) else "must be a string"
     if kind == "labels":
-        return _check_labels(value)
+        return _check_labels(name, value)
     if kind == "optional_float" and value is None:
         return None
     if isinstance(value, bool):
@@ -299,9 +338,9 @@ def _check_choice(name: str, value: Any) -> str | None:
     return f"must be one of: {', '.join(_CHOICES[name])}"
 
 
-def _check_labels(value: Any) -> str | None:
-    if value is None:
-        return None
+def _check_labels(name: str, value: Any) -> str | None:
+    if value is None:  # OA allows None for the mandatory lists only
+        return None if name in _MANDATORY_OF else "must be a list of label names"
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         return "must be a list of label names"
     unknown = sorted(set(value) - KNOWN_LABELS)
@@ -319,7 +358,7 @@ def _validate(values: Mapping[str, Any]) -> dict[str, str]:
         problem = (
             _check_choice(name, values.get(name))
             if kind == "choice"
-            else _check_value(kind, values.get(name), lo, hi)
+            else _check_value(name, kind, values.get(name), lo, hi)
         )
         if problem:
             problems[name] = problem
