@@ -151,6 +151,11 @@ if GROVE_DB_POOL:
         # answered 503 for 5-7 s more (tests/faults/test_postgres_outage.py).
         "reconnect_timeout": env_int("GROVE_DB_POOL_RECONNECT_SECONDS", 4),
     }
+    # The pool checks a connection before lending it only when it has been idle this long
+    # (backend/database: Django's own check is a round trip on every request).
+    GROVE_DB_POOL_CHECK_IDLE_SECONDS = env_float("GROVE_DB_POOL_CHECK_IDLE_SECONDS", 1.0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"]["ENGINE"] = "backend.database"
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("GROVE_DB_CONN_MAX_AGE", 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -191,6 +196,9 @@ if IS_POSTGRES:
         DATABASES["default"]["OPTIONS"]["pool"]["connection_class"] = bounded_connection_class(
             GROVE_DB_CLIENT_TIMEOUT_SECONDS or None
         )
+    from backend.postgres_client import cache_long_statements
+
+    cache_long_statements(max_length=32_768, max_params=500)
     # Parameters bound by the server, and each statement prepared on its connection from its
     # second run on: PostgreSQL then plans it once per connection instead of once per call.
     # Measured (bench/cycle_cpu.py, pg_stat_statements with track_planning): planning was
