@@ -226,6 +226,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=2,
+        help="pool processes of the one Celery worker (docker-compose's worker runs -c 2)",
+    )
+    parser.add_argument(
         "--db-conn-max-age", type=int, default=0, help="GROVE_DB_CONN_MAX_AGE of the servers"
     )
     parser.add_argument("--seed-scale", type=float, default=None, help="seed_scale.py --scale")
@@ -264,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             database=args.database,
             api_key=BENCH_KEY,
             web_workers=args.web_workers,
+            worker_concurrency=args.worker_concurrency,
             seed_scale=args.seed_scale,
             seed=args.seed,
             db_conn_max_age=args.db_conn_max_age,
@@ -286,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                 "commit": None if args.url else git_commit(repo),
                 "url": args.url,
                 "web_workers": args.web_workers,
+                "worker_concurrency": args.worker_concurrency,
                 "seed_scale": args.seed_scale,
             },
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

@@ -101,6 +101,8 @@ class GroveServers:
     database: str
     api_key: str
     web_workers: int = 2
+    # The worker's pool processes: 2 as docker-compose's worker runs (``-c 2``).
+    worker_concurrency: int = 2
     redis_url: str = "redis://127.0.0.1:6379/12"
     seed_scale: float | None = None
     seed: int = 1
@@ -206,9 +208,21 @@ class GroveServers:
 
     def start(self) -> None:
         python = repo_python(self.repo)
+        # GROVE_BENCH_WEB_PROFILE=out.txt samples the web processes with py-spy (collapsed
+        # stacks; attaching to a running process is refused on some machines, a child is not).
+        profile = os.environ.get("GROVE_BENCH_WEB_PROFILE")
+        spy = [
+            str(Path(python).parent / "py-spy"),
+            "record",
+            "--subprocesses",
+            "--gil",
+            "-r",
+            "100",
+        ]
         self._spawn(
             "web",
             [
+                *([*spy, "-f", "raw", "-o", profile, "--"] if profile else []),
                 *(python, "-m", "uvicorn", "backend.asgi:application", "--host", "127.0.0.1"),
                 *("--port", str(self.port), "--workers", str(self.web_workers)),
                 *("--log-level", "warning", "--lifespan", "off"),
@@ -218,7 +232,7 @@ class GroveServers:
             "worker",
             [
                 *(python, "-m", "celery", "-A", "workers", "worker", "-Q", "tree,stats,export"),
-                *("--concurrency", "1", "-l", "warning"),
+                *("--concurrency", str(self.worker_concurrency), "-l", "warning"),
             ],
         )
         deadline = time.monotonic() + SERVER_START_SECONDS
@@ -256,7 +270,9 @@ class GroveServers:
         """
         for process in self.processes.values():
             if process.poll() is None:
-                process.terminate()
+                # py-spy writes its profile on SIGINT only; uvicorn stops on either.
+                profiling = os.environ.get("GROVE_BENCH_WEB_PROFILE")
+                process.send_signal(signal.SIGINT if profiling else signal.SIGTERM)
         for process in self.processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
