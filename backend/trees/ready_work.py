@@ -170,7 +170,8 @@ def mean_quality_by_message(message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID,
 # --- writing the index ---------------------------------------------------------------------
 
 
-@transaction.atomic
+# No savepoint (two round trips): a caller's transaction fails as a whole if this raises.
+@transaction.atomic(savepoint=False)
 def refresh_trees(
     tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig, *, shapes: dict | None = None
 ) -> None:

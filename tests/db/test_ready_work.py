@@ -170,6 +170,34 @@ def test_an_advance_that_changes_nothing_reads_the_tree_once_for_its_decision_an
     assert index_of(prompt.message_tree_id) == before
 
 
+def test_a_state_change_with_the_deciders_shape_reads_no_message_and_indexes_as_a_refresh():
+    """``set_state`` given the shape its caller read recomputes the ready work from it (a
+    state change changes no message): no read of the tree, the same rows as a fresh refresh."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.trees.core.lifecycle import TreeState
+    from backend.trees.models import MessageTree
+    from backend.trees.services.trees import set_state
+
+    client = make_client()
+    prompt = make_tree(author=make_user(client))
+    for _ in range(2):
+        add_reply(prompt, author=make_user(client), review_result=True)
+    tree = MessageTree.objects.get(id=prompt.message_tree_id)
+    config = active_config()
+    tree_shape = ready_work.load_shapes([tree.id], config)[tree.id]
+    with CaptureQueriesContext(connection) as queries:
+        set_state(tree, TreeState.RANKING, reason="test", config=config, tree_shape=tree_shape)
+    shape_reads = ('FROM "trees_message" ', '"trees_messagereaction"', '"goal_tree_size"')
+    reads = [q["sql"] for q in queries.captured_queries if any(r in q["sql"] for r in shape_reads)]
+    assert reads == []
+    after = index_of(tree.id)
+    assert [row[1] for row in after] == [TaskKind.RANK_ASSISTANT_REPLIES.value]
+    ready_work.refresh_trees([tree.id], config)  # from the tree itself
+    assert index_of(tree.id) == after
+
+
 def test_a_sample_that_excludes_its_whole_category_reads_the_category_in_full():
     """40 replies await review and the user handled 39 of them: a sample of 32 misses the
     last one one time in five; the read must find it every time."""
