@@ -76,6 +76,19 @@ def finish_job_run(task_id=None, task=None, state=None, **_extra) -> None:
     context.request_id.reset(request_token)
 
 
+@task_postrun.connect
+def return_database_connection(task=None, **_extra) -> None:
+    """The job's database connection goes back to this process's pool (closed instead when
+    it broke, as Django does after a request); settings.CELERY_DB_REUSE_MAX stops Celery from
+    closing the whole pool after each job. An eager job runs inside its caller's work."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
+
+
 @worker_ready.connect
 def serve_worker_metrics(**_extra) -> None:
     """After the pool has started, so its processes do not inherit the listening socket."""

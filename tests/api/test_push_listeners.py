@@ -95,3 +95,22 @@ def test_without_the_redis_layer_every_push_is_sent(
     _ask_for_a_task(frontend, django_capture_on_commit_callbacks)
     message = async_to_sync(asyncio.wait_for)(layer.receive(channel), 5)
     assert message["event"] == "task_assigned"
+
+
+def test_a_job_outside_any_request_counts_the_sockets_itself(
+    redis_layer, group_sends, django_capture_on_commit_callbacks
+):
+    """An advance job (no request, no throttle round trip) skips its pushes while no socket
+    is open, and sends them once one is."""
+    from backend.events import publish
+
+    def publish_in_a_job():
+        with django_capture_on_commit_callbacks(execute=True):
+            publish("tree_state_changed", {"message_tree_id": "t"}, lang="en")
+
+    listeners.forget_count()
+    publish_in_a_job()
+    assert group_sends == []
+    async_to_sync(listeners.seen)("specific.another-process!job")
+    publish_in_a_job()
+    assert [event for _group, event in group_sends] == ["tree_state_changed"]

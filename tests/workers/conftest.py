@@ -18,6 +18,7 @@ from workers.monitoring import QUEUES
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_START_TIMEOUT = 30.0
 NODE_NAME = "grove-test-worker@localhost"
+WORKER_APPLICATION_NAME = "grove-test-worker"
 
 
 def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1):
@@ -33,9 +34,12 @@ def _purge_queues() -> None:
 
 
 @pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker, tmp_path_factory):
+def worker(request, django_db_setup, django_db_blocker, tmp_path_factory):
     """Start ``celery -A workers worker -Q tree,stats,export -P solo`` once per module, with
-    eager mode off in this process so ``.delay()`` goes through Redis; always stop it."""
+    eager mode off in this process so ``.delay()`` goes through Redis; always stop it.
+
+    A module sets ``WORKER_POOL = "prefork"`` for production's pool (one child process). The
+    worker's database sessions are named ``WORKER_APPLICATION_NAME`` in pg_stat_activity."""
     if not settings.REDIS_URL:
         pytest.skip("the worker tests need REDIS_URL")
     with django_db_blocker.unblock():
@@ -46,7 +50,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "backend.settings",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": f"{database_url}?application_name={WORKER_APPLICATION_NAME}",
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND or settings.CELERY_BROKER_URL,
@@ -71,7 +75,7 @@ def worker(django_db_setup, django_db_blocker, tmp_path_factory):
             "-Q",
             ",".join(QUEUES),
             "-P",
-            "solo",
+            getattr(request.module, "WORKER_POOL", "solo"),
             "-c",
             "1",
             "-n",
