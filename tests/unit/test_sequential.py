@@ -224,3 +224,13 @@ def test_ranking_room_follows_what_the_adaptive_policy_asked():
     assert shape.summarize(tree, SEQUENTIAL).rankings_missing == (1,)
     done = dataclasses.replace(tree, rankings_done={"p": 3})
     assert shape.summarize(done, SEQUENTIAL).rankings_missing == (0,)
+
+
+def test_an_authors_low_prior_asks_a_second_review_where_the_base_prior_accepts():
+    config = SEQUENTIAL.replace(min_reviews=1, review_confidence=0.98)
+    one_ok = votes(True, skill=ReviewerSkill(0.97, 0.97))
+    assert review_decision(one_ok, config).outcome is ReviewOutcome.ACCEPTED
+    suspicious = review_decision(one_ok, config, prior=0.4)
+    assert suspicious.outcome is None
+    assert suspicious.reviews_required == 2
+    assert suspicious.explain()["prior_acceptable"] == 0.4
