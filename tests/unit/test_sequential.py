@@ -107,10 +107,14 @@ configs = st.builds(
 )
 
 
-@given(configs, st.lists(st.tuples(st.booleans(), skills), max_size=12))
-def test_no_review_decision_with_fewer_than_min_reviews(config, raw):
+@given(
+    configs,
+    st.lists(st.tuples(st.booleans(), skills), max_size=12),
+    st.one_of(st.none(), st.floats(0.01, 0.99)),
+)
+def test_no_review_decision_with_fewer_than_min_reviews(config, raw, author_prior):
     cast = [WeightedVote(f"r{i}", v, s) for i, (v, s) in enumerate(raw)]
-    decision = review_decision(cast, config)
+    decision = review_decision(cast, config, prior=author_prior)
     if len(cast) < config.min_reviews:
         assert decision.outcome is None
     if len(cast) >= config.max_reviews:
