@@ -375,12 +375,7 @@ def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
                 ranks = consensus.message_ranks(parent_rankings, list(siblings), weights)
                 for message_id, rank in ranks.items():
                     Message.objects.filter(id=message_id).update(rank=rank)
-                fitted = ranking_fit.fit_plackett_luce(
-                    parent_rankings,
-                    weights=weights,
-                    min_weight=sequential.MIN_RANKER_WEIGHT if weights else 0.0,
-                    seed=parent_id.int % 2**32,
-                )
+                fitted = _fit_order(parent_id, parent_rankings, weights)
                 journal.record(
                     "replies_scored",
                     payload={
@@ -401,6 +396,23 @@ def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
         journal.record("scoring_failed", payload={"error": str(exc)[:500]}, message_tree_id=tree.id)
         return lifecycle.state_after_scoring(False)
     return lifecycle.state_after_scoring(True)
+
+
+def _fit_order(
+    parent_id: uuid.UUID, rankings: list[list[uuid.UUID]], weights: list[float] | None
+) -> ranking_fit.FittedOrder | None:
+    """The Plackett-Luce fit beside ranked pairs: advisory, so a fit that fails (no
+    convergence) is logged and left out, never a reason for scoring_failed."""
+    try:
+        return ranking_fit.fit_plackett_luce(
+            rankings,
+            weights=weights,
+            min_weight=sequential.MIN_RANKER_WEIGHT if weights else 0.0,
+            seed=parent_id.int % 2**32,
+        )
+    except Exception:
+        logger.exception("event=ranking_fit_failed parent=%s", parent_id)
+        return None
 
 
 @transaction.atomic
