@@ -160,6 +160,10 @@ ROWS = [
     ("ranking tau", lambda r: r["ranking"]["kendall_tau_mean"]),
     ("  tau ci95 +-", lambda r: r["ranking"]["kendall_tau_ci95"]),
     ("rankings / parent", lambda r: r["ranking"]["rankings_per_parent"]),
+    ("accepted msgs / exported tree", lambda r: r["exported_messages"]["accepted_per_tree"]),
+    ("answers / accepted msg", lambda r: r["exported_messages"]["answers_per_accepted_message"]),
+    ("hidden quality (good, mean)", lambda r: r["exported_messages"]["mean_quality_of_good"]),
+    ("spam share of exported", lambda r: r["exported_messages"]["spam_share"]),
     ("hours to export (median)", lambda r: (r["hours_to_export"] or {}).get("median")),
 ]
 

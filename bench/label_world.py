@@ -182,7 +182,9 @@ class LabelWorld:
             "trees_exported_per_1000_answers": _ratio(1000 * n_exported, answered),
             "hours_to_export": self._hours_to_export(exported),
             "review": self._review_accuracy(),
+            "review_errors": self._review_errors(),
             "ranking": self._ranking_accuracy(exported),
+            "exported_messages": self._exported_messages(exported),
             "by_volunteer_type": self._contributions(),
             "trees_by_state": dict(Counter(MessageTree.objects.values_list("state", flat=True))),
         }
@@ -221,6 +223,62 @@ class LabelWorld:
                 "spam_accepted": spam_kept,
             },
         }
+
+    def _exported_messages(self, exported: set[uuid.UUID]) -> dict[str, Any]:
+        """What the exported trees hold: accepted messages per tree, answers per accepted
+        message, and their hidden quality (mean, share of spam): what a quality gate buys."""
+        qualities = [
+            self.truths[mid]
+            for mid in Message.objects.filter(
+                message_tree_id__in=list(exported), review_result=True, deleted=False
+            ).values_list("id", flat=True)
+            if mid in self.truths
+        ]
+        answered = sum(1 for a in self.actions if a.kind != "skip" and a.tree_id in exported)
+        good = [t.quality for t in qualities if not t.is_spam]
+        return {
+            "accepted_per_tree": _ratio(len(qualities), len(exported)),
+            "answers_per_accepted_message": _ratio(answered, len(qualities)),
+            "mean_quality_of_good": statistics.fmean(good) if good else None,
+            "spam_share": _ratio(sum(1 for t in qualities if t.is_spam), len(qualities)),
+        }
+
+    def _review_errors(self) -> dict[str, Any]:
+        """Every wrong decision with the journal's trace (votes, weights, posterior) and the
+        hidden traits of its author and reviewers: why a spam message was kept or a good one
+        rejected. ``patterns`` counts them by author trait and the reviewers' traits."""
+        from backend.trees.models import JournalEntry
+
+        trait_of = {user_id: v.trait.value for user_id, v in self.volunteers.items()}
+        authors = dict(
+            Message.objects.filter(id__in=list(self.truths)).values_list("id", "user_id")
+        )
+        errors = []
+        for message_id, event, payload in JournalEntry.objects.filter(
+            event_type__in=("message_accepted", "message_rejected"),
+            message_id__in=list(self.truths),
+        ).values_list("message_id", "event_type", "payload"):
+            spam = self.truths[message_id].is_spam
+            if spam != (event == "message_rejected"):
+                errors.append(
+                    {
+                        "spam": spam,
+                        "author": trait_of.get(authors.get(message_id)),
+                        "reason": payload.get("reason"),
+                        "posterior": payload.get("posterior_acceptable"),
+                        "prior": payload.get("prior_acceptable"),
+                        "votes": [
+                            (trait_of.get(uuid.UUID(v["user_id"])), v["acceptable"], v["weight"])
+                            for v in payload.get("votes", [])
+                        ],
+                    }
+                )
+        patterns = Counter(
+            f"{'spam kept' if e['spam'] else 'good rejected'} | author {e['author']} | "
+            + ",".join(f"{t}:{'ok' if a else 'bad'}" for t, a, _w in e["votes"])
+            for e in errors
+        )
+        return {"patterns": dict(patterns.most_common()), "decisions": errors}
 
     def _ranking_accuracy(self, exported: set[uuid.UUID]) -> dict[str, Any]:
         """Kendall tau of each ranked parent's consensus order (``rank``) against the truth."""

@@ -428,6 +428,10 @@ class ReviewerReliability(models.Model):
     sensitivity = models.FloatField()
     specificity = models.FloatField()
     reviews = models.PositiveIntegerField()
+    # As an author: reviewed messages read, and the prior P(acceptable) of their next one
+    # (core.reliability.author_prior; None with no reviewed message).
+    authored = models.PositiveIntegerField(default=0)
+    author_prior = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -66,7 +66,14 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
         rows = list(_messages(message_tree_id__in=trees))
         ranked = list(_rankings(message__message_tree_id__in=trees))
     quality: dict = {}
-    if config.min_prompt_quality is not None or config.min_reply_quality_for_extension is not None:
+    if any(
+        threshold is not None
+        for threshold in (
+            config.min_prompt_quality,
+            config.min_reply_quality_for_extension,
+            config.min_tree_quality,
+        )
+    ):
         quality = mean_quality_by_message(r[0] for r in rows)
     rankings: dict = defaultdict(dict)
     for parent_id, tree_id, n in ranked:
@@ -158,9 +165,13 @@ _ONE_TREES_RANKINGS = CompiledQuery(
 
 
 def mean_quality_by_message(message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, float]:
-    """Mean ``quality`` label per message over its labels that set it (the quality gates)."""
+    """Mean ``quality`` label per message over its reviews (labels given on a review task)
+    that set it: the quality gates. Free labels and reports are not reviews and do not count
+    (anyone may send them, as often as they like)."""
     return dict(
-        TextLabels.objects.filter(message_id__in=list(message_ids), labels__has_key="quality")
+        TextLabels.objects.filter(
+            message_id__in=list(message_ids), task__isnull=False, labels__has_key="quality"
+        )
         .values("message_id")
         .annotate(q=Avg(Cast(KeyTextTransform("quality", "labels"), FloatField())))
         .values_list("message_id", "q")

@@ -158,6 +158,20 @@ def test_agreeing_rankers_finish_a_parent_at_min_rankings(people, ranked):
     assert scored.payload["rankings"] == 2
 
 
+def test_scoring_journals_the_plackett_luce_order_with_its_uncertainty(people, ranked):
+    for ranker in people[4:6]:
+        rank(ranked, ranker, people[1:4])
+    advance_tree(tree_id=ranked.message_tree_id)
+
+    fitted = JournalEntry.objects.get(message_id=ranked.id, event_type="replies_scored").payload[
+        "plackett_luce"
+    ]
+    by_rank = {m.rank: str(m.id) for m in Message.objects.filter(parent_id=ranked.id)}
+    assert fitted["order"] == [by_rank[0], by_rank[1], by_rank[2]]  # agrees with ranked pairs
+    assert fitted["p_best"] == 1.0  # two identical rankings: every resample agrees
+    assert set(fitted["stderr"]) == set(by_rank.values())
+
+
 def test_disagreeing_rankers_get_one_more_ranking(people, ranked):
     rank(ranked, people[4], people[1:4])
     rank(ranked, people[5], list(reversed(people[1:4])))

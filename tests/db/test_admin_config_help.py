@@ -40,6 +40,7 @@ def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
     assert grove_only == {
         "min_prompt_quality",
         "min_reply_quality_for_extension",
+        "min_tree_quality",
         # the adaptive policies (core.sequential); their switches default to OA's fixed policy
         "review_policy",
         "min_reviews",
@@ -49,6 +50,8 @@ def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
         "reviewer_reliability",
         "reviewer_prior_sensitivity",
         "reviewer_prior_specificity",
+        "author_reliability",
+        "max_author_prior",
         "ranking_policy",
         "min_rankings",
         "max_rankings",

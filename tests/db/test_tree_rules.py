@@ -22,7 +22,7 @@ from backend.trees.services.interactions import (
 from backend.trees.services.task_lifecycle import ack_task, nack_task
 from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree, halt_tree, resume_tree, retry_scoring
-from tests.builders import add_reply, index_trees, make_client, make_tree, make_user
+from tests.builders import add_reply, make_client, make_tree, make_user, review
 
 pytestmark = pytest.mark.django_db
 
@@ -105,14 +105,15 @@ def test_prompt_below_min_quality_is_aborted(client_):
 
 
 def test_low_quality_reply_gets_no_children_and_tree_moves_to_ranking(client_):
-    update_config(changes={"min_reply_quality_for_extension": 0.5}, author="test")
+    update_config(
+        changes={"min_reply_quality_for_extension": 0.5, "num_reviews_reply": 1}, author="test"
+    )
     author = make_user(client_)
     prompt = make_tree(author=author, max_children_count=1)
-    reply = accepted_reply(prompt, make_user(client_))
-    TextLabels.objects.create(
-        message=reply, user=author, api_client=client_, labels={"spam": 0, "quality": 0.2}
-    )
-    index_trees(prompt.message_tree_id)
+    reply = add_reply(prompt, author=make_user(client_))
+    review(reply, [make_user(client_)], {"spam": 0, "lang_mismatch": 0, "quality": 0.2})
+    advance_tree(tree_id=prompt.id)
+    assert Message.objects.get(id=reply.id).review_result is True
     with pytest.raises(NoTaskAvailable):
         request_task(user=make_user(client_), kind=TaskKind.PROMPTER_REPLY, lang="en")
     # Nothing can be extended though the goal size (12) is far: rank instead of waiting.

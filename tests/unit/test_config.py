@@ -189,3 +189,10 @@ def test_a_label_list_may_not_be_null_only_a_mandatory_list_may(name):
         TreeManagerConfig.from_dict({name: None})
     assert name in refused.value.errors
     assert TreeManagerConfig.from_dict({"mandatory_labels_prompter_reply": None})
+
+
+def test_tree_quality_gate_is_off_by_default_and_bounded():
+    assert DEFAULT_CONFIG.min_tree_quality is None
+    assert TreeManagerConfig.from_dict({"min_tree_quality": 0.35}).min_tree_quality == 0.35
+    with pytest.raises(ConfigError):
+        TreeManagerConfig.from_dict({"min_tree_quality": -0.1})

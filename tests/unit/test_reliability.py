@@ -10,6 +10,7 @@ import pytest
 from backend.trees.core.reliability import (
     ReviewerSkill,
     Verdict,
+    author_prior,
     dawid_skene,
     is_acceptable_vote,
     posterior_acceptable,
@@ -130,3 +131,42 @@ def test_a_review_is_an_acceptable_vote_unless_flagged_spam_or_wrong_language():
     assert is_acceptable_vote({})
     assert not is_acceptable_vote({"spam": 1.0})
     assert not is_acceptable_vote({"spam": 0.0, "lang_mismatch": 1.0})
+
+
+# --- the author's record as a prior -----------------------------------------------------------
+
+
+def test_an_author_without_record_starts_at_the_base_prior():
+    assert author_prior([], base=0.9, ceiling=0.96) == pytest.approx(0.9)
+
+
+def test_a_spam_writers_record_lowers_their_next_messages_prior():
+    # 6 messages judged spam, 4 fine: (4 + 4 * 0.9) / (10 + 4)
+    found = author_prior([0.0] * 6 + [1.0] * 4, base=0.9, ceiling=0.96)
+    assert found == pytest.approx(7.6 / 14)
+    assert posterior_acceptable([(True, ReviewerSkill(0.97, 0.97))], found) < 0.98
+
+
+def test_a_good_record_raises_the_prior_up_to_the_ceiling_only():
+    assert author_prior([1.0] * 6, base=0.9, ceiling=0.96) == pytest.approx(9.6 / 10)
+    assert author_prior([1.0] * 50, base=0.9, ceiling=0.96) == pytest.approx(0.96)
+
+
+def test_under_the_ceiling_a_worthless_approval_never_accepts():
+    prior = author_prior([1.0] * 500, base=0.9, ceiling=0.96)
+    lazy, spammer = ReviewerSkill(1.0, 0.2), ReviewerSkill(0.5, 0.5)
+    for skill in (lazy, spammer):
+        assert posterior_acceptable([(True, skill)], prior) < 0.98
+
+
+def test_dawid_skene_posteriors_tell_a_spam_writer_from_an_honest_author():
+    truth, verdicts = synthetic_verdicts()
+    estimate = dawid_skene(verdicts, prior=PRIOR)
+    spam_items = [i for i, ok in truth.items() if not ok][:12]
+    good_items = [i for i, ok in truth.items() if ok][:12]
+    spam_writer = spam_items[:8] + good_items[:4]  # 2/3 spam
+    honest = good_items[4:12]
+    spam_prior = author_prior([estimate.posteriors[i] for i in spam_writer], base=0.9, ceiling=0.96)
+    honest_prior = author_prior([estimate.posteriors[i] for i in honest], base=0.9, ceiling=0.96)
+    assert spam_prior < 0.5
+    assert honest_prior > 0.9

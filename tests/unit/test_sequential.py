@@ -107,10 +107,14 @@ configs = st.builds(
 )
 
 
-@given(configs, st.lists(st.tuples(st.booleans(), skills), max_size=12))
-def test_no_review_decision_with_fewer_than_min_reviews(config, raw):
+@given(
+    configs,
+    st.lists(st.tuples(st.booleans(), skills), max_size=12),
+    st.one_of(st.none(), st.floats(0.01, 0.99)),
+)
+def test_no_review_decision_with_fewer_than_min_reviews(config, raw, author_prior):
     cast = [WeightedVote(f"r{i}", v, s) for i, (v, s) in enumerate(raw)]
-    decision = review_decision(cast, config)
+    decision = review_decision(cast, config, prior=author_prior)
     if len(cast) < config.min_reviews:
         assert decision.outcome is None
     if len(cast) >= config.max_reviews:
@@ -224,3 +228,13 @@ def test_ranking_room_follows_what_the_adaptive_policy_asked():
     assert shape.summarize(tree, SEQUENTIAL).rankings_missing == (1,)
     done = dataclasses.replace(tree, rankings_done={"p": 3})
     assert shape.summarize(done, SEQUENTIAL).rankings_missing == (0,)
+
+
+def test_an_authors_low_prior_asks_a_second_review_where_the_base_prior_accepts():
+    config = SEQUENTIAL.replace(min_reviews=1, review_confidence=0.98)
+    one_ok = votes(True, skill=ReviewerSkill(0.97, 0.97))
+    assert review_decision(one_ok, config).outcome is ReviewOutcome.ACCEPTED
+    suspicious = review_decision(one_ok, config, prior=0.4)
+    assert suspicious.outcome is None
+    assert suspicious.reviews_required == 2
+    assert suspicious.explain()["prior_acceptable"] == 0.4

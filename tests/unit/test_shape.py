@@ -442,3 +442,42 @@ def test_ranking_tree_missing_a_ranking_stays_in_ranking():
 def test_ranking_tree_with_every_required_ranking_moves_to_scoring():
     shape = tree(msg("p"), msg("p.1"), msg("p.2"), state=TreeState.RANKING, rankings={"p": 3})
     assert next_state(summarize(shape, CONFIG), CONFIG) is TreeState.READY_FOR_SCORING
+
+
+# --- the tree's quality score closes weak trees early (min_tree_quality) --------------------
+
+TREE_GATED = CONFIG.replace(min_tree_quality=0.4)
+
+
+def weak_tree(*qualities: float | None, pending: bool = False) -> TreeShape:
+    replies = [msg(f"p.{i}", quality=q) for i, q in enumerate(qualities, start=1)]
+    if pending:
+        replies.append(msg("p.9", result=None))
+    return tree(msg("p", quality=0.9), *replies, goal=12, max_children_count=10)
+
+
+def test_tree_whose_replies_score_below_min_tree_quality_goes_to_ranking_early():
+    shape = weak_tree(0.2, 0.3, 0.4)
+    assert summarize(shape, TREE_GATED).reply_quality == pytest.approx(0.3)
+    assert next_state(summarize(shape, TREE_GATED), TREE_GATED) is TreeState.RANKING
+    assert next_state(summarize(shape, CONFIG), CONFIG) is None  # off: keeps growing
+
+
+def test_tree_quality_waits_for_three_scored_replies():
+    shape = weak_tree(0.1, 0.1, None)
+    assert summarize(shape, TREE_GATED).reply_quality is None
+    assert next_state(summarize(shape, TREE_GATED), TREE_GATED) is None
+
+
+def test_tree_quality_ignores_the_prompt_and_rejected_replies():
+    shape = weak_tree(0.5, 0.5, 0.5)
+    shape = tree(
+        *shape.nodes, msg("p.8", result=False, quality=0.0), goal=12, max_children_count=10
+    )
+    assert summarize(shape, TREE_GATED).reply_quality == pytest.approx(0.5)
+    assert next_state(summarize(shape, TREE_GATED), TREE_GATED) is None
+
+
+def test_weak_tree_with_a_reply_in_review_waits_for_its_decision():
+    shape = weak_tree(0.2, 0.2, 0.2, pending=True)
+    assert next_state(summarize(shape, TREE_GATED), TREE_GATED) is None

@@ -351,18 +351,29 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
     ),
     "min_prompt_quality": ParameterHelp(
         QUALITY,
-        "A reviewed prompt whose mean quality label is below this ends as aborted_low_grade "
-        "even if accepted (empty: off).",
+        "A reviewed prompt whose mean quality label (reviews with a task only; free labels and "
+        "reports do not count) is below this ends as aborted_low_grade even if accepted "
+        "(empty: off).",
         "mean quality label, 0 to 1",
         GROVE_ONLY,
         "higher keeps only good prompts but discards more reviewed work.",
     ),
     "min_reply_quality_for_extension": ParameterHelp(
         QUALITY,
-        "A reply whose mean quality label is below this gets no replies of its own (empty: off).",
+        "A reply whose mean quality label (reviews with a task only) is below this gets no "
+        "replies of its own: the weak branch stops growing (empty: off).",
         "mean quality label, 0 to 1",
         GROVE_ONLY,
         "higher spends effort only on good branches and leaves trees smaller.",
+    ),
+    "min_tree_quality": ParameterHelp(
+        QUALITY,
+        "A growing tree whose quality score (the mean quality label of its accepted replies, "
+        "from reviews with a task, once 3 replies have one) is below this is closed early: it "
+        "goes to ranking and export with what it holds (empty: off).",
+        "mean quality label, 0 to 1",
+        GROVE_ONLY,
+        "higher stops spending replies and reviews on weak trees and exports smaller ones.",
     ),
     # --- Adaptive review and ranking (core.sequential) -----------------------------------------
     "review_policy": ParameterHelp(
@@ -424,6 +435,26 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         _PROB,
         GROVE_ONLY,
         "higher trusts newcomers' rejections more.",
+    ),
+    "author_reliability": ParameterHelp(
+        REVIEW,
+        "Sequential review: start each message from its author's record instead of "
+        "review_prior_acceptable: the share of their reviewed messages judged acceptable "
+        "(estimate_reviewer_reliability), shrunk toward review_prior_acceptable, at most "
+        "max_author_prior. A spam writer's next message needs more agreeing reviews, a "
+        "trusted author's less.",
+        "on/off",
+        GROVE_ONLY,
+        "on catches more spam from spam writers and spends fewer reviews on trusted authors.",
+    ),
+    "max_author_prior": ParameterHelp(
+        REVIEW,
+        "Sequential review: the highest prior an author's record can give their message. "
+        "Keep it below review_confidence so that one informative approval is still needed.",
+        _PROB,
+        GROVE_ONLY,
+        "higher accepts trusted authors' messages on weaker approvals (one careless "
+        "reviewer's); lower asks them for more reviews.",
     ),
     "ranking_policy": ParameterHelp(
         RANKING,

@@ -32,9 +32,18 @@ class ReviewerReliabilityAdmin(ReadOnlyAdmin):
     """Each reviewer's estimated skill (estimate_reviewer_reliability): low specificity or
     sensitivity near 1 - specificity marks a reviewer whose verdicts carry no information
     (a spammer, or one who always answers the same); review_policy=sequential gives them
-    no weight."""
+    no weight. author_prior: how likely their next message is acceptable before review, from
+    their authored messages (low marks a spam writer; author_reliability)."""
 
-    list_display = ["user", "sensitivity", "specificity", "reviews", "updated_at"]
+    list_display = [
+        "user",
+        "sensitivity",
+        "specificity",
+        "reviews",
+        "authored",
+        "author_prior",
+        "updated_at",
+    ]
     ordering = ["specificity"]
     raw_id_fields = ["user"]
     list_select_related = ["user"]

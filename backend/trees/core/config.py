@@ -128,6 +128,9 @@ class TreeManagerConfig:
     """A reviewed prompt whose mean ``quality`` label is below this closes as aborted_low_grade."""
     min_reply_quality_for_extension: float | None = field(default=None)
     """A reply whose mean ``quality`` label is below this gets no children."""
+    min_tree_quality: float | None = field(default=None)
+    """A growing tree whose accepted replies' mean ``quality`` label is below this is closed
+    early: it goes to ranking with what it holds (``shape.TreeShape.reply_quality``)."""
     # Grove's adaptive policies (core.sequential), off by default: OA's fixed counts apply.
     review_policy: str = "fixed"
     """``fixed`` (OA: num_reviews_* unweighted reviews) or ``sequential`` (stop once sure)."""
@@ -145,6 +148,10 @@ class TreeManagerConfig:
     """Skill of a reviewer with no estimate: P(says acceptable | acceptable)."""
     reviewer_prior_specificity: float = 0.8
     """Skill of a reviewer with no estimate: P(says unacceptable | unacceptable)."""
+    author_reliability: bool = True
+    """Sequential reviews: a message's prior is its author's record (``author_prior``)."""
+    max_author_prior: float = 0.96
+    """Sequential reviews: an author's record never makes the prior higher than this."""
     ranking_policy: str = "fixed"
     """``fixed`` (OA: num_required_rankings) or ``adaptive`` (stop once rankers agree)."""
     min_rankings: int = 2
@@ -248,6 +255,7 @@ _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "init_prompt_disabled_langs": ("str", None, None),
     "min_prompt_quality": ("optional_float", 0.0, 1.0),
     "min_reply_quality_for_extension": ("optional_float", 0.0, 1.0),
+    "min_tree_quality": ("optional_float", 0.0, 1.0),
     "review_policy": ("choice", None, None),
     "min_reviews": ("int", 1, None),
     "max_reviews": ("int", 1, None),
@@ -256,6 +264,8 @@ _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "reviewer_reliability": ("bool", None, None),
     "reviewer_prior_sensitivity": ("float", 0.5, 0.999),
     "reviewer_prior_specificity": ("float", 0.5, 0.999),
+    "author_reliability": ("bool", None, None),
+    "max_author_prior": ("float", 0.5, 0.999),
     "ranking_policy": ("choice", None, None),
     "min_rankings": ("int", 1, None),
     "max_rankings": ("int", 1, None),

@@ -129,6 +129,7 @@ class TreeSummary:
     has_extendible_parent: bool = True
     prompt_review_result: bool | None = None
     prompt_mean_quality: float | None = None
+    reply_quality: float | None = None  # shape.TreeShape.reply_quality
     rankings_per_parent: Sequence[int] = ()
     rankings_missing: Sequence[int] | None = None
 
@@ -139,7 +140,7 @@ def next_state(tree: TreeSummary, config: TreeManagerConfig) -> TreeState | None
         case S.INITIAL_PROMPT_REVIEW:
             return state_after_prompt_review(tree, config)
         case S.GROWING:
-            return state_after_growing(tree)
+            return state_after_growing(tree, config)
         case S.RANKING:
             return state_after_ranking(tree, config)
         case _:
@@ -159,18 +160,25 @@ def state_after_prompt_review(tree: TreeSummary, config: TreeManagerConfig) -> T
     return S.PROMPT_LOTTERY_WAITING
 
 
-def state_after_growing(tree: TreeSummary) -> TreeState | None:
+def state_after_growing(
+    tree: TreeSummary, config: TreeManagerConfig | None = None
+) -> TreeState | None:
     """OA ``check_condition_for_ranking_state``: rank once the goal size is reached and nothing
     awaits review; halt a tree whose messages were all deleted.
 
     Grove also moves to ranking when no parent can take another reply (OA would leave such a
-    tree growing forever, e.g. when goal_tree_size exceeds what depth/children limits allow).
+    tree growing forever, e.g. when goal_tree_size exceeds what depth/children limits allow),
+    and, with ``min_tree_quality`` set, when the tree's quality score (the mean quality label
+    of its accepted replies) is below it: the tree is closed early and what it holds is
+    ranked and exported, instead of spending more replies and reviews on it.
     """
     if tree.accepted_size == 0:
         return S.HALTED_BY_MODERATOR
     if tree.awaiting_review > 0:
         return None
     if tree.accepted_size >= tree.goal_tree_size or not tree.has_extendible_parent:
+        return S.RANKING
+    if config is not None and is_below(tree.reply_quality, config.min_tree_quality):
         return S.RANKING
     return None
 

@@ -61,10 +61,12 @@ class ReviewDecision:
     reviews_required: int
     reason: str
     votes: tuple[WeightedVote, ...] = field(default=())
+    prior: float | None = None  # P(acceptable) before the votes
 
     def explain(self) -> dict[str, Any]:
         return {
             "policy": ReviewPolicy.SEQUENTIAL.value,
+            "prior_acceptable": None if self.prior is None else round(self.prior, 4),
             "posterior_acceptable": round(self.posterior, 4),
             "reason": self.reason,
             "reviews_required": self.reviews_required,
@@ -81,25 +83,31 @@ class ReviewDecision:
         }
 
 
-def review_decision(votes: Sequence[WeightedVote], config: TreeManagerConfig) -> ReviewDecision:
+def review_decision(
+    votes: Sequence[WeightedVote], config: TreeManagerConfig, *, prior: float | None = None
+) -> ReviewDecision:
     """The sequential decision on one message from the verdicts it holds.
 
-    Never decides with fewer than ``min_reviews`` votes; always decides at ``max_reviews``."""
-    posterior = posterior_acceptable(
-        [(v.acceptable, v.skill) for v in votes], config.review_prior_acceptable
-    )
+    ``prior``: P(acceptable) before any vote (the author's record, ``reliability.author_prior``);
+    None takes ``review_prior_acceptable``. Never decides with fewer than ``min_reviews``
+    votes; always decides at ``max_reviews``."""
+    start = config.review_prior_acceptable if prior is None else prior
+    posterior = posterior_acceptable([(v.acceptable, v.skill) for v in votes], start)
     n = len(votes)
-    decided = tuple(votes)
+
+    def decision(outcome: ReviewOutcome | None, required: int, reason: str) -> ReviewDecision:
+        return ReviewDecision(outcome, posterior, required, reason, tuple(votes), start)
+
     if n < config.min_reviews:
-        return ReviewDecision(None, posterior, config.min_reviews, "below_min_reviews", decided)
+        return decision(None, config.min_reviews, "below_min_reviews")
     if posterior >= config.review_confidence:
-        return ReviewDecision(ReviewOutcome.ACCEPTED, posterior, n, "confident", decided)
+        return decision(ReviewOutcome.ACCEPTED, n, "confident")
     if 1.0 - posterior >= config.review_confidence:
-        return ReviewDecision(ReviewOutcome.REJECTED, posterior, n, "confident", decided)
+        return decision(ReviewOutcome.REJECTED, n, "confident")
     if n >= config.max_reviews:
         outcome = ReviewOutcome.ACCEPTED if posterior >= 0.5 else ReviewOutcome.REJECTED
-        return ReviewDecision(outcome, posterior, n, "max_reviews", decided)
-    return ReviewDecision(None, posterior, n + 1, "uncertain", decided)
+        return decision(outcome, n, "max_reviews")
+    return decision(None, n + 1, "uncertain")
 
 
 def reviews_needed(is_prompt: bool, asked: int | None, config: TreeManagerConfig) -> int:

@@ -19,6 +19,10 @@ from backend.trees.core.lifecycle import TreeState, TreeSummary, is_below
 from backend.trees.core.sequential import rankings_needed, reviews_needed
 from backend.trees.core.task_kinds import Role, TaskKind
 
+# A tree's quality score (``min_tree_quality``) is read only once this many accepted
+# replies have a quality label: one or two unlucky replies do not close a tree.
+MIN_SCORED_REPLIES = 3
+
 
 @dataclass(frozen=True)
 class Node:
@@ -110,6 +114,17 @@ class TreeShape:
     @property
     def awaiting_review(self) -> int:
         return sum(1 for node in self.nodes if node.in_review)
+
+    @property
+    def reply_quality(self) -> float | None:
+        """The tree's quality score: the mean of its accepted replies' mean ``quality`` labels
+        (reviews with a task only), None until ``MIN_SCORED_REPLIES`` replies have one."""
+        scores = [
+            node.mean_quality
+            for node in self.nodes
+            if node.depth > 0 and node.is_accepted and node.mean_quality is not None
+        ]
+        return sum(scores) / len(scores) if len(scores) >= MIN_SCORED_REPLIES else None
 
 
 # --- replies -------------------------------------------------------------------------------
@@ -295,6 +310,7 @@ def summarize(tree: TreeShape, config: TreeManagerConfig) -> TreeSummary:
         has_extendible_parent=has_extendible_parent(tree, config),
         prompt_review_result=prompt.review_result if prompt and not prompt.deleted else None,
         prompt_mean_quality=prompt.mean_quality if prompt else None,
+        reply_quality=tree.reply_quality,
         rankings_per_parent=tuple(tree.rankings_done.get(parent_id, 0) for parent_id in parents),
         rankings_missing=tuple(ranking_room(parent_id, tree, config) for parent_id in parents),
     )

@@ -3,13 +3,16 @@
 ``estimate_reviewer_reliability`` runs ``core.reliability.dawid_skene`` over the most recent
 task reviews and stores each reviewer's sensitivity and specificity (``ReviewerReliability``,
 read-only in the admin); the sequential review policy weights verdicts by them
-(``reviewer_skills``). Run by beat as ``grove.tree.reviewer_reliability`` and by hand as
+(``reviewer_skills``). From the same estimate it stores each author's record
+(``core.reliability.author_prior``: the prior of their next message, ``author_priors``).
+Run by beat as ``grove.tree.reviewer_reliability`` and by hand as
 ``manage.py estimate_reviewer_reliability``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,9 +21,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.trees import journal
-from backend.trees.core.reliability import ReviewerSkill, Verdict, dawid_skene, is_acceptable_vote
+from backend.trees.core.reliability import (
+    ReviewerSkill,
+    Verdict,
+    author_prior,
+    dawid_skene,
+    is_acceptable_vote,
+)
 from backend.trees.growth_config import active_config
-from backend.trees.models import ReviewerReliability, TextLabels
+from backend.trees.models import Message, ReviewerReliability, TextLabels
 
 # The estimate reads at most this many of the newest task reviews (a reviewer's skill is
 # what they do now; the EM is linear in reviews).
@@ -30,6 +39,7 @@ MAX_REVIEWS_READ = 200_000
 @dataclass(frozen=True)
 class ReliabilityReport:
     reviewers: int
+    authors: int
     verdicts: int
     prevalence: float
     iterations: int
@@ -47,29 +57,49 @@ def estimate_reviewer_reliability(
         .values_list("message_id", "user_id", "labels")[:max_reviews]
     )
     verdicts = [Verdict(m, u, is_acceptable_vote(labels)) for m, u, labels in rows]
-    estimate = dawid_skene(
-        verdicts,
-        prior=ReviewerSkill(config.reviewer_prior_sensitivity, config.reviewer_prior_specificity),
-        prior_prevalence=config.review_prior_acceptable,
-    )
+    prior = ReviewerSkill(config.reviewer_prior_sensitivity, config.reviewer_prior_specificity)
+    estimate = dawid_skene(verdicts, prior=prior, prior_prevalence=config.review_prior_acceptable)
+    authored: dict[uuid.UUID, list[float]] = defaultdict(list)
+    for message_id, author_id in Message.objects.filter(
+        id__in=list(estimate.posteriors)
+    ).values_list("id", "user_id"):
+        authored[author_id].append(estimate.posteriors[message_id])
     now = now or timezone.now()
     ReviewerReliability.objects.bulk_create(
         [
             ReviewerReliability(
                 user_id=user_id,
-                sensitivity=skill.sensitivity,
-                specificity=skill.specificity,
-                reviews=estimate.reviews[user_id],
+                sensitivity=estimate.skills.get(user_id, prior).sensitivity,
+                specificity=estimate.skills.get(user_id, prior).specificity,
+                reviews=estimate.reviews.get(user_id, 0),
+                authored=len(authored.get(user_id, ())),
+                author_prior=(
+                    author_prior(
+                        authored[user_id],
+                        base=config.review_prior_acceptable,
+                        ceiling=config.max_author_prior,
+                    )
+                    if user_id in authored
+                    else None
+                ),
                 updated_at=now,
             )
-            for user_id, skill in sorted(estimate.skills.items(), key=lambda kv: str(kv[0]))
+            for user_id in sorted(set(estimate.skills) | set(authored), key=str)
         ],
         update_conflicts=True,
         unique_fields=["user"],
-        update_fields=["sensitivity", "specificity", "reviews", "updated_at"],
+        update_fields=[
+            "sensitivity",
+            "specificity",
+            "reviews",
+            "authored",
+            "author_prior",
+            "updated_at",
+        ],
     )
     report = ReliabilityReport(
         reviewers=len(estimate.skills),
+        authors=len(authored),
         verdicts=len(verdicts),
         prevalence=estimate.prevalence,
         iterations=estimate.iterations,
@@ -83,6 +113,15 @@ def reviewer_skills(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ReviewerSk
     return {
         user_id: ReviewerSkill(sensitivity, specificity)
         for user_id, sensitivity, specificity in ReviewerReliability.objects.filter(
-            user_id__in=list(user_ids)
+            user_id__in=list(user_ids), reviews__gt=0
         ).values_list("user_id", "sensitivity", "specificity")
     }
+
+
+def author_priors(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, float]:
+    """The stored prior P(acceptable) of these authors' messages (absent: no record)."""
+    return dict(
+        ReviewerReliability.objects.filter(
+            user_id__in=list(user_ids), author_prior__isnull=False
+        ).values_list("user_id", "author_prior")
+    )

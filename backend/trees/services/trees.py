@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from backend import events
 from backend.stats.models import TimeFrame, UserStats
-from backend.trees import journal, ready_work
+from backend.trees import journal, ranking_fit, ready_work
 from backend.trees.core import consensus, lifecycle, policy, sequential, shape
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.consensus import ModerationAction, ReviewOutcome
@@ -34,7 +34,7 @@ from backend.trees.models import (
     PendingAdvance,
     TextLabels,
 )
-from backend.trees.services.reliability import reviewer_skills
+from backend.trees.services.reliability import author_priors, reviewer_skills
 
 logger = logging.getLogger("grove.trees")
 MAX_TRANSITIONS_PER_RUN = 8
@@ -201,6 +201,9 @@ def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
     skills = {}
     if is_sequential and config.reviewer_reliability:
         skills = reviewer_skills({user for found in reviews.values() for user, _ in found})
+    priors = {}
+    if is_sequential and config.author_reliability:
+        priors = author_priors({m.user_id for m in due})
     for message in due:
         labels = [found for _user, found in reviews[message.id]]
         explanation = {
@@ -218,6 +221,7 @@ def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
                     for user, found in reviews[message.id]
                 ],
                 config,
+                prior=priors.get(message.user_id),
             )
             explanation |= decision.explain()
             if decision.outcome is None:
@@ -388,6 +392,7 @@ def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
                 ranks = consensus.message_ranks(parent_rankings, list(siblings), weights)
                 for message_id, rank in ranks.items():
                     Message.objects.filter(id=message_id).update(rank=rank)
+                fitted = _fit_order(parent_id, parent_rankings, weights)
                 journal.record(
                     "replies_scored",
                     payload={
@@ -396,6 +401,7 @@ def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
                         "kendalls_w": round(sequential.kendalls_w(parent_rankings), 4),
                         "weights": weights,
                         "ranks": {str(m): r for m, r in ranks.items()},
+                        "plackett_luce": fitted.explain() if fitted else None,
                     },
                     message_tree_id=tree.id,
                     message_id=parent_id,
@@ -407,6 +413,23 @@ def _score(tree: MessageTree, config: TreeManagerConfig) -> TreeState:
         journal.record("scoring_failed", payload={"error": str(exc)[:500]}, message_tree_id=tree.id)
         return lifecycle.state_after_scoring(False)
     return lifecycle.state_after_scoring(True)
+
+
+def _fit_order(
+    parent_id: uuid.UUID, rankings: list[list[uuid.UUID]], weights: list[float] | None
+) -> ranking_fit.FittedOrder | None:
+    """The Plackett-Luce fit beside ranked pairs: advisory, so a fit that fails (no
+    convergence) is logged and left out, never a reason for scoring_failed."""
+    try:
+        return ranking_fit.fit_plackett_luce(
+            rankings,
+            weights=weights,
+            min_weight=sequential.MIN_RANKER_WEIGHT if weights else 0.0,
+            seed=parent_id.int % 2**32,
+        )
+    except Exception:
+        logger.exception("event=ranking_fit_failed parent=%s", parent_id)
+        return None
 
 
 @transaction.atomic

@@ -1,0 +1,40 @@
+from django.db import migrations, models
+
+# The author's record as a review prior (core.reliability.author_prior; it only matters under
+# review_policy=sequential) and the tree quality gate (min_tree_quality, off). Every stored
+# config version gets both parameters at their defaults.
+NEW_PARAMETERS = {"author_reliability": True, "max_author_prior": 0.96, "min_tree_quality": None}
+
+
+def add_parameters(apps, schema_editor):
+    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
+    for version in TreeGrowthConfig.objects.all():
+        version.values = {**NEW_PARAMETERS, **version.values}
+        version.save(update_fields=["values"])
+
+
+def remove_parameters(apps, schema_editor):
+    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
+    for version in TreeGrowthConfig.objects.all():
+        version.values = {k: v for k, v in version.values.items() if k not in NEW_PARAMETERS}
+        version.save(update_fields=["values"])
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("trees", "0007_adaptive_review_and_reviewer_reliability"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="reviewerreliability",
+            name="authored",
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name="reviewerreliability",
+            name="author_prior",
+            field=models.FloatField(blank=True, null=True),
+        ),
+        migrations.RunPython(add_parameters, remove_parameters),
+    ]

@@ -1,0 +1,90 @@
+"""The aggregated order of a parent's replies with its uncertainty: a Plackett-Luce fit.
+
+Ranked pairs (OA's rule, ``core.consensus``) decides the ``rank`` Grove writes and exports.
+Beside it, the scoring step (a worker: ``services.trees._score`` inside the advance job, never a
+request) fits a Plackett-Luce model to the same rankings with ``choix`` and journals, in
+``replies_scored``, each reply's strength (log-worth), a bootstrap standard error, and how often
+the best reply stays best when the rankings are resampled (``p_best``): an admin sees whether
+the order is settled or a coin toss. numpy is needed here, so this lives outside the pure core.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import choix
+import numpy as np
+
+# A ridge on the log-worths: keeps the fit finite when every ranking agrees (maximum
+# likelihood would send the best reply's strength to infinity).
+REGULARIZATION = 0.1
+BOOTSTRAP_RESAMPLES = 100
+
+
+@dataclass(frozen=True)
+class FittedOrder:
+    order: tuple[Hashable, ...]  # best first by fitted strength
+    strength: dict[Hashable, float]  # log-worth, centred on 0
+    stderr: dict[Hashable, float]  # bootstrap standard error of each strength
+    p_best: float  # share of bootstrap fits whose best reply is ``order[0]``
+    rankings: int
+
+    def explain(self) -> dict[str, Any]:
+        return {
+            "order": [str(item) for item in self.order],
+            "strength": {str(k): round(v, 3) for k, v in self.strength.items()},
+            "stderr": {str(k): round(v, 3) for k, v in self.stderr.items()},
+            "p_best": round(self.p_best, 3),
+            "rankings": self.rankings,
+        }
+
+
+def fit_plackett_luce(
+    rankings: Sequence[Sequence[Hashable]],
+    *,
+    weights: Sequence[float] | None = None,
+    min_weight: float = 0.0,
+    seed: int = 0,
+) -> FittedOrder | None:
+    """Plackett-Luce strengths of the items every ranking holds (best first in each ranking).
+
+    Rankings whose weight is below ``min_weight`` are left out (an adversarial or random
+    ranker, as in the adaptive ranking policy). None with fewer than two items or no ranking."""
+    kept = [
+        ranking
+        for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True)
+        if weight >= min_weight
+    ]
+    if not kept:
+        return None
+    common = set(kept[0]).intersection(*map(set, kept[1:]))
+    items = sorted(common, key=str)
+    if len(items) < 2:
+        return None
+    index = {item: i for i, item in enumerate(items)}
+    data = [tuple(index[item] for item in ranking if item in common) for ranking in kept]
+    strength = _fit(len(items), data)
+    best = int(np.argmax(strength))
+    rng = random.Random(seed)
+    samples = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        resampled = [data[rng.randrange(len(data))] for _ in data]
+        samples.append(_fit(len(items), resampled))
+    spread = np.std(np.array(samples), axis=0)
+    p_best = sum(1 for s in samples if int(np.argmax(s)) == best) / len(samples)
+    order = sorted(range(len(items)), key=lambda i: (-strength[i], str(items[i])))
+    return FittedOrder(
+        order=tuple(items[i] for i in order),
+        strength={items[i]: float(strength[i]) for i in range(len(items))},
+        stderr={items[i]: float(spread[i]) for i in range(len(items))},
+        p_best=p_best,
+        rankings=len(data),
+    )
+
+
+def _fit(n_items: int, data: Sequence[tuple[int, ...]]) -> np.ndarray:
+    params = choix.ilsr_rankings(n_items, data, alpha=REGULARIZATION)
+    return params - params.mean()
