@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F
 from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
-from backend.compiled_query import SENTINEL_IDS, CompiledQuery
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery, db_value
 from backend.fast_writes import Batch, increment, update
 from backend.observability.metrics import TASKS_ANSWERED, count_task
 from backend.push import signals as push_signals
@@ -203,16 +203,26 @@ def validate_labels(
     return clean
 
 
-# A review's checks, compiled once (``backend.compiled_query``): the tree's state under its
-# row lock; the message if it is still in review, and whether the user already reviewed it.
-_LOCKED_TREE_STATE = CompiledQuery(
-    lambda tree_id: (
-        MessageTree.objects.select_for_update(no_key=True)
-        .filter(id=tree_id)
-        .values_list("state")[:1]
-    ),
-    sentinels={"tree_id": SENTINEL_IDS[0]},
-)
+def _tree_state_for_review(tree_id: uuid.UUID) -> str | None:
+    """The tree's state, its row share-locked until the review commits (PostgreSQL).
+
+    A review must not be stored while its tree changes state: the advance job's FOR NO KEY
+    UPDATE waits for the share lock, and this waits for the job. Reviews of one tree write no
+    tree row, so they do not wait for each other: with FOR NO KEY UPDATE here they did, and
+    pg_stat_statements at 16 clients showed this statement waiting 8.2 ms on average, the
+    second largest total time of the run."""
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT state FROM {MessageTree._meta.db_table} WHERE id = %s{lock}",
+            [db_value(tree_id)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# A review's check, compiled once (``backend.compiled_query``): the message if it is still in
+# review, and whether the user already reviewed it.
 _MESSAGE_IN_REVIEW = CompiledQuery(
     lambda message_id, user_id: (
         Message.objects.filter(id=message_id, deleted=False, review_result__isnull=True)
@@ -249,8 +259,8 @@ def submit_labels(
     clean = validate_labels(
         labels, valid=task.payload["valid_labels"], mandatory=task.payload["mandatory_labels"]
     )
-    state = _LOCKED_TREE_STATE.rows({"tree_id": task.message_tree_id})
-    if not state or not lifecycle.accepts_reviews(TreeState(state[0][0])):
+    state = _tree_state_for_review(task.message_tree_id)
+    if state is None or not lifecycle.accepts_reviews(TreeState(state)):
         raise TargetUnavailable("this tree no longer takes reviews (halted or moved on)")
     message_id = uuid.UUID(str(message_id))
     found = _MESSAGE_IN_REVIEW.rows({"message_id": message_id, "user_id": user.id})
