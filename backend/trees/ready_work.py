@@ -13,6 +13,8 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 from django.db.models import Avg, Count, FloatField
@@ -264,8 +266,39 @@ def is_complete(slots_left: int | None) -> bool:
     return not slots_left
 
 
+# Set by ``langs_refreshed_last`` for its block: {lang: config} of the refreshes it owes.
+_deferred_langs: ContextVar[dict[str, TreeManagerConfig] | None] = ContextVar(
+    "grove_deferred_langs", default=None
+)
+
+
+@contextmanager
+def langs_refreshed_last():
+    """Inside the block (one transaction), ``refresh_lang`` only notes its language; each noted
+    language is refreshed once, at the block's end.
+
+    The initial-prompt row of a language is one row that every new prompt and every state
+    change in the language updates, and it stays locked until the change commits. An advance
+    job updated it at its first state change and held it through the rest of its work
+    (pg_stat_statements at 16 clients: that UPDATE waited 25 ms on average, the third largest
+    total time of the run). Taken last, it is held for the shortest time."""
+    token = _deferred_langs.set({})
+    try:
+        yield
+        owed = _deferred_langs.get() or {}
+    finally:
+        _deferred_langs.reset(token)
+    for lang, config in owed.items():
+        refresh_lang(lang, config)
+
+
 def refresh_lang(lang: str, config: TreeManagerConfig) -> None:
-    """The language's initial-prompt row: how many new prompts to ask for."""
+    """The language's initial-prompt row: how many new prompts to ask for (left alone, not
+    even locked, when the count is unchanged)."""
+    owed = _deferred_langs.get()
+    if owed is not None:
+        owed[lang] = config
+        return
     counts = dict(
         MessageTree.objects.filter(lang=lang, state__in=_COUNTED_STATES)
         .values_list("state")
@@ -280,10 +313,9 @@ def refresh_lang(lang: str, config: TreeManagerConfig) -> None:
         prompt_lottery_waiting=counts.get(TreeState.PROMPT_LOTTERY_WAITING, 0),
     )
     kind = TaskKind.INITIAL_PROMPT.value
-    updated = ReadyWork.objects.filter(lang=lang, kind=kind, node__isnull=True).update(
-        slots=missing
-    )
-    if not updated:
+    row = ReadyWork.objects.filter(lang=lang, kind=kind, node__isnull=True)
+    updated = row.exclude(slots=missing).update(slots=missing)
+    if not updated and not row.exists():
         ReadyWork.objects.bulk_create(
             [ReadyWork(lang=lang, kind=kind, slots=missing)], ignore_conflicts=True
         )

@@ -224,3 +224,29 @@ def test_a_sample_that_excludes_its_whole_category_reads_the_category_in_full():
         )
         labels = [row.node_id for row in sampled if row.kind == "label_assistant_reply"]
         assert labels == [replies[0].id]
+
+
+def test_an_advance_updates_the_language_row_once_after_its_state_changes():
+    """The per-language initial-prompt row is a hot row, locked until commit: an advance that
+    moves a prompt to the lottery and then draws it updates the row once, after the trees."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.trees.models import MessageTree
+    from backend.trees.services.trees import advance_tree
+    from tests.db.test_advance_serialisation import prompt_with_task_reviews
+
+    prompt = prompt_with_task_reviews()
+    with CaptureQueriesContext(connection) as queries:
+        entered = advance_tree(tree_id=prompt.message_tree_id)
+    assert entered == ["prompt_lottery_waiting"]
+    assert MessageTree.objects.get(id=prompt.message_tree_id).state == "growing"  # drawn
+    sqls = [q["sql"] for q in queries.captured_queries]
+    lang_rows = [
+        i
+        for i, sql in enumerate(sqls)
+        if sql.startswith('UPDATE "trees_readywork" SET "slots"') and "initial_prompt" in sql
+    ]
+    tree_updates = [i for i, sql in enumerate(sqls) if sql.startswith('UPDATE "trees_messagetree"')]
+    assert len(tree_updates) == 2
+    assert len(lang_rows) == 1 and lang_rows[0] > tree_updates[-1]

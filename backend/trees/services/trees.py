@@ -98,6 +98,11 @@ def set_state(
 @transaction.atomic
 def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> list[str]:
     """Apply every decision that is due on one tree; returns the states it entered."""
+    with ready_work.langs_refreshed_last():
+        return _advance(tree_id, rng)
+
+
+def _advance(tree_id: uuid.UUID, rng: random.Random | None) -> list[str]:
     tree = MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id).first()
     if tree is None:
         raise TreeNotFound(f"tree {tree_id} not found")
