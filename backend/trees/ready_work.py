@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Avg, Count, FloatField
@@ -195,6 +196,11 @@ def refresh_trees(
     ids = [tid for tid in tree_ids if tid is not None]
     if not ids:
         return
+    owed = _owed.get()
+    if owed is not None:
+        for tid in ids:
+            owed.trees[tid] = (config, (shapes or {}).get(tid))
+        return
     if shapes is None:
         shapes = load_shapes(ids, config)
     wanted: dict[tuple, ReadyWork] = {}
@@ -266,38 +272,48 @@ def is_complete(slots_left: int | None) -> bool:
     return not slots_left
 
 
-# Set by ``langs_refreshed_last`` for its block: {lang: config} of the refreshes it owes.
-_deferred_langs: ContextVar[dict[str, TreeManagerConfig] | None] = ContextVar(
-    "grove_deferred_langs", default=None
-)
+@dataclass
+class _Owed:
+    """The refreshes an ``index_refreshed_last`` block owes: per tree, the latest config and
+    shape handed to ``refresh_trees`` (None: read the tree then); per language, the config."""
+
+    trees: dict[uuid.UUID, tuple[TreeManagerConfig, shape.TreeShape | None]] = field(
+        default_factory=dict
+    )
+    langs: dict[str, TreeManagerConfig] = field(default_factory=dict)
+
+
+_owed: ContextVar[_Owed | None] = ContextVar("grove_index_refreshes_owed", default=None)
 
 
 @contextmanager
-def langs_refreshed_last():
-    """Inside the block (one transaction), ``refresh_lang`` only notes its language; each noted
-    language is refreshed once, at the block's end.
+def index_refreshed_last():
+    """Inside the block (one transaction), ``refresh_trees`` and ``refresh_lang`` only note
+    what they were asked; each tree and language is refreshed once, at the block's end.
 
-    The initial-prompt row of a language is one row that every new prompt and every state
-    change in the language updates, and it stays locked until the change commits. An advance
-    job updated it at its first state change and held it through the rest of its work
-    (pg_stat_statements at 16 clients: that UPDATE waited 25 ms on average, the third largest
-    total time of the run). Taken last, it is held for the shortest time."""
-    token = _deferred_langs.set({})
+    Their rows stay locked until the change commits, and task requests claim from them: an
+    advance job refreshed a tree's rows and its language's initial-prompt row at its first
+    state change and held them through the rest of its work (lottery draws included).
+    pg_stat_statements at 16 clients: the UPDATE of the language row waited 25 ms on average,
+    the third largest total time of the run. Taken last, the rows are held shortest."""
+    token = _owed.set(_Owed())
     try:
         yield
-        owed = _deferred_langs.get() or {}
+        owed = _owed.get()
     finally:
-        _deferred_langs.reset(token)
-    for lang, config in owed.items():
+        _owed.reset(token)
+    for tree_id, (config, known) in owed.trees.items():
+        refresh_trees([tree_id], config, shapes=None if known is None else {tree_id: known})
+    for lang, config in owed.langs.items():
         refresh_lang(lang, config)
 
 
 def refresh_lang(lang: str, config: TreeManagerConfig) -> None:
     """The language's initial-prompt row: how many new prompts to ask for (left alone, not
     even locked, when the count is unchanged)."""
-    owed = _deferred_langs.get()
+    owed = _owed.get()
     if owed is not None:
-        owed[lang] = config
+        owed.langs[lang] = config
         return
     counts = dict(
         MessageTree.objects.filter(lang=lang, state__in=_COUNTED_STATES)

@@ -226,9 +226,10 @@ def test_a_sample_that_excludes_its_whole_category_reads_the_category_in_full():
         assert labels == [replies[0].id]
 
 
-def test_an_advance_updates_the_language_row_once_after_its_state_changes():
-    """The per-language initial-prompt row is a hot row, locked until commit: an advance that
-    moves a prompt to the lottery and then draws it updates the row once, after the trees."""
+def test_an_advance_writes_the_index_once_after_its_state_changes():
+    """The ready-work rows are locked until commit and task requests claim from them: an
+    advance that moves a prompt to the lottery and then draws it writes the index at its end,
+    the language's initial-prompt row (a hot row) once."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -240,13 +241,17 @@ def test_an_advance_updates_the_language_row_once_after_its_state_changes():
     with CaptureQueriesContext(connection) as queries:
         entered = advance_tree(tree_id=prompt.message_tree_id)
     assert entered == ["prompt_lottery_waiting"]
+    writes = tuple(f'{verb} "trees_readywork"' for verb in ("UPDATE", "INSERT INTO", "DELETE FROM"))
     assert MessageTree.objects.get(id=prompt.message_tree_id).state == "growing"  # drawn
     sqls = [q["sql"] for q in queries.captured_queries]
-    lang_rows = [
+    index_writes = [
         i
         for i, sql in enumerate(sqls)
-        if sql.startswith('UPDATE "trees_readywork" SET "slots"') and "initial_prompt" in sql
+        if sql.startswith(writes)
+        or (sql.startswith('SELECT "trees_readywork"') and "FOR UPDATE" in sql)
     ]
+    lang_rows = [i for i in index_writes if "initial_prompt" in sqls[i] and "UPDATE" in sqls[i]]
     tree_updates = [i for i, sql in enumerate(sqls) if sql.startswith('UPDATE "trees_messagetree"')]
     assert len(tree_updates) == 2
-    assert len(lang_rows) == 1 and lang_rows[0] > tree_updates[-1]
+    assert index_writes and min(index_writes) > tree_updates[-1]
+    assert len(lang_rows) == 1

@@ -98,7 +98,7 @@ def set_state(
 @transaction.atomic
 def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> list[str]:
     """Apply every decision that is due on one tree; returns the states it entered."""
-    with ready_work.langs_refreshed_last():
+    with ready_work.index_refreshed_last():
         return _advance(tree_id, rng)
 
 
