@@ -7,6 +7,7 @@ deleted).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -70,7 +71,10 @@ def tree_detail(tree_id: uuid.UUID) -> TreeDetail | None:
         roots=nest(rows),
         message_count=len(rows),
         truncated=truncated,
-        journal=[journal_row(entry) for entry in journal[:MAX_TREE_JOURNAL]],
+        journal=[
+            {**journal_row(entry), "details": json.dumps(entry.payload, sort_keys=True)}
+            for entry in journal[:MAX_TREE_JOURNAL]
+        ],
     )
 
 
