@@ -9,6 +9,8 @@ message tree" / "change message". Each change is journaled by its service, namin
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 
 from django.contrib import messages
@@ -38,6 +40,11 @@ DEFAULT_CHART_HOURS = 6
 
 def actor_of(request: HttpRequest) -> str:
     return f"console:{request.user.get_username()}"
+
+
+def proposal_digest(values: dict) -> str:
+    """Names the values a preview showed, so "Save" saves exactly what was previewed."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
 
 
 def require(request: HttpRequest, permission: str) -> None:
@@ -98,15 +105,25 @@ class ConfigView(View):
         active = growth_config.active_version()
         active_number = active.version if active is not None else 0
         diff = config_diff(form.active.to_dict(), form.config_values, PARAMETER_NAMES)
+        preview = {
+            "diff": diff,
+            "base_version": active_number,
+            "proposal": proposal_digest(form.config_values),
+        }
         if request.POST.get("action") != "save":
-            return self.page(request, form, diff=diff, base_version=active_number)
+            return self.page(request, form, **preview)
         if request.POST.get("base_version") != str(active_number):
             form.add_error(
                 None,
                 f"version {active_number} became active since the preview: check the "
                 "difference against it and save again",
             )
-            return self.page(request, form, diff=diff, base_version=active_number, status=409)
+            return self.page(request, form, status=409, **preview)
+        if request.POST.get("proposal") != preview["proposal"]:
+            form.add_error(
+                None, "the values changed since the preview: check the difference and save again"
+            )
+            return self.page(request, form, status=409, **preview)
         if not diff:
             form.add_error(None, "nothing changed: these are the active version's values")
             return self.page(request, form, status=400)

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from backend.trees.growth_config import active_config, active_version, update_config
 from backend.trees.models import JournalEntry, Message, MessageTree, TreeGrowthConfig
+from frontend_api.console.views import proposal_digest
 from tests.builders import add_reply, make_tree, make_user
 
 pytestmark = pytest.mark.django_db
@@ -20,10 +21,9 @@ ACTOR = "console:admin"  # pytest-django's admin_client logs in as "admin"
 
 
 def form_data(action: str, base_version: int | None = None, **changes: Any) -> dict[str, Any]:
-    """The config form as a browser posts it: the active values with ``changes`` applied."""
+    """The config form as a browser posts it: the active values with ``changes`` applied
+    (with ``base_version``, as "Save" posts it after the preview of the same values)."""
     data: dict[str, Any] = {"comment": "from a test", "action": action}
-    if base_version is not None:
-        data["base_version"] = str(base_version)
     for name, value in {**active_config().to_dict(), **changes}.items():
         if isinstance(value, bool):
             if value:
@@ -32,6 +32,9 @@ def form_data(action: str, base_version: int | None = None, **changes: Any) -> d
             data[name] = ""
         else:
             data[name] = value if isinstance(value, list) else str(value)
+    if base_version is not None:
+        data["base_version"] = str(base_version)
+        data["proposal"] = proposal_digest({**active_config().to_dict(), **changes})
     return data
 
 
@@ -134,6 +137,19 @@ def test_save_is_refused_when_another_version_became_active_since_the_preview(ad
     assert response.status_code == 409
     assert active_config().goal_tree_size != 30
     assert active_version().version == base + 1
+
+
+def test_save_is_refused_when_the_values_changed_since_the_preview(admin_client):
+    base = active_version().version
+    goal = active_config().goal_tree_size
+    data = form_data("save", base, goal_tree_size=goal + 1)
+    data["goal_tree_size"] = str(goal + 2)  # edited after the preview, not previewed again
+
+    response = admin_client.post(reverse("console-config"), data)
+
+    assert response.status_code == 409
+    assert response.context["diff"][0]["after"] == goal + 2
+    assert active_version().version == base
 
 
 def test_invalid_value_is_shown_on_its_field_and_nothing_is_written(admin_client):

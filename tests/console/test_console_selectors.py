@@ -147,3 +147,15 @@ def test_config_diff_lists_changed_parameters_in_form_order():
         {"name": "c", "before": True, "after": False},
         {"name": "a", "before": 1, "after": 2},
     ]
+
+
+def test_snapshot_job_and_command_each_record_one(capsys):
+    from django.core.management import call_command
+
+    from workers import jobs
+
+    jobs.console_snapshot_job.delay()
+    call_command("take_console_snapshot")
+
+    assert ConsoleSnapshot.objects.count() == 2
+    assert "snapshot" in capsys.readouterr().out
