@@ -42,8 +42,8 @@ ADA = {"id": "ada", "display_name": "Ada", "auth_method": "local"}
 def browser_paths() -> tuple[str, str]:
     if os.environ.get("GROVE_TEST_SKIP_BROWSER") == "1":
         pytest.skip("GROVE_TEST_SKIP_BROWSER=1: the browser test is skipped")
-    chromium = os.environ.get("GROVE_TEST_CHROMIUM") or shutil.which("chromium")
-    driver = os.environ.get("GROVE_TEST_CHROMEDRIVER") or shutil.which("chromedriver")
+    chromium = shutil.which(os.environ.get("GROVE_TEST_CHROMIUM") or "chromium")
+    driver = shutil.which(os.environ.get("GROVE_TEST_CHROMEDRIVER") or "chromedriver")
     if not (chromium and driver):
         pytest.fail(
             "the console's browser test needs Chromium and its driver: "
