@@ -107,6 +107,21 @@ def work_and_volunteers(
     return rows
 
 
+def with_unserved(rows: list[dict], unserved: dict[str, int]) -> list[dict]:
+    """``rows`` of ``work_and_volunteers`` with ``unserved``: task requests a language's
+    volunteers sent over REST and got "no task available" for (last minute, this machine).
+    Such requests with no open slot make a language starving too."""
+    by_lang = {row["lang"]: dict(row) for row in rows}
+    for lang in unserved:
+        by_lang.setdefault(
+            lang, {"lang": lang, "slots": 0, "volunteers_ready": 0, "starving": False}
+        )
+    for lang, row in by_lang.items():
+        row["unserved"] = unserved.get(lang, 0)
+        row["starving"] = row["starving"] or (row["unserved"] > 0 and row["slots"] == 0)
+    return sorted(by_lang.values(), key=lambda row: (not row["starving"], row["lang"]))
+
+
 def tasks_created_by_kind(since: datetime, until: datetime | None = None) -> dict[str, int]:
     """Tasks handed out per kind in [since, until), from the journal's ``task_created``
     entries (index ``journal_event``: event type, time)."""

@@ -9,8 +9,9 @@ staff, or a foreign Origin).
 Frames sent:
 
 - ``{"type": "overview", ...}``: ``backend.console.selectors.overview`` plus ``latency``
-  (p50/p99 of task requests on this machine, ``backend.console.latency``), at connect, then
-  every GROVE_CONSOLE_REFRESH_SECONDS, and shortly after each admin event;
+  (p50/p99 of task requests) and ``unserved`` (task requests per language answered "no task
+  available" in the last minute), both on this machine (``backend.console.local_metrics``);
+  at connect, then every GROVE_CONSOLE_REFRESH_SECONDS, and shortly after each admin event;
 - ``{"type": "event", "event": ..., "payload": {...}}``: every admin event as it happens
   (tree state changes, review outcomes, job failures, queue depths), the same feed as
   ``ws/admin/``.
@@ -31,7 +32,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from backend import events, listeners
-from backend.console import latency, selectors
+from backend.console import local_metrics, selectors
 from backend.observability.metrics import WS_CONNECTIONS, WS_CONNECTIONS_OPENED, WS_PUSHES
 from frontend_api.v1.errors import OasstErrorCode
 from frontend_api.ws.base import (
@@ -69,7 +70,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         # Counted as a listener, or services would skip publishing while only consoles are open.
         await listeners.seen(self.channel_name)
         await self.channel_layer.group_add(events.ADMIN_GROUP, self.channel_name)
-        self.latency = latency.LatencyWindow()
+        self.latency = local_metrics.LatencyWindow()
+        self.unserved = local_metrics.CounterWindow()
         self.changed = asyncio.Event()
         self.refresher = asyncio.create_task(self.refresh_forever())
 
@@ -111,8 +113,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_overview(self) -> None:
         overview = await database_sync_to_async(selectors.overview)()
-        buckets = await asyncio.to_thread(latency.task_request_buckets)
+        buckets, unserved = await asyncio.to_thread(local_metrics.sample_machine)
         overview["latency"] = self.latency.observe(buckets)
+        overview["unserved"] = self.unserved.observe(unserved)
+        overview["work"] = selectors.with_unserved(overview["work"], overview["unserved"])
         await self.push({"type": "overview", **overview})
 
     async def push(self, frame: dict) -> None:

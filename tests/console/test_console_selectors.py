@@ -159,3 +159,15 @@ def test_snapshot_job_and_command_each_record_one(capsys):
 
     assert ConsoleSnapshot.objects.count() == 2
     assert "snapshot" in capsys.readouterr().out
+
+
+def test_requests_answered_with_nothing_make_a_language_without_slots_starve():
+    rows = selectors.work_and_volunteers({"en": 4, "de": 0}, {}, set())
+
+    marked = selectors.with_unserved(rows, {"de": 5, "en": 2, "fr": 1})
+
+    assert [(row["lang"], row["unserved"], row["starving"]) for row in marked] == [
+        ("de", 5, True),
+        ("fr", 1, True),
+        ("en", 2, False),
+    ]

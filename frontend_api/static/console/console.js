@@ -51,6 +51,7 @@
       tr.appendChild(el("td", row.slots, { "data-field": "slots" }));
       tr.appendChild(el("td", row.volunteers_ready === null ? "unknown" : row.volunteers_ready,
         { "data-field": "volunteers_ready" }));
+      tr.appendChild(el("td", row.unserved === undefined ? "-" : row.unserved, { "data-field": "unserved" }));
       tr.appendChild(el("td", row.starving ? "starving" : ""));
       return tr;
     }));

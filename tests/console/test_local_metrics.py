@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import math
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from backend.console.latency import LatencyWindow, quantile, task_request_buckets
+from backend.console.local_metrics import (
+    CounterWindow,
+    LatencyWindow,
+    quantile,
+    task_request_buckets,
+    unserved_requests,
+)
 
 INF = math.inf
 
@@ -63,3 +69,23 @@ def test_buckets_are_read_for_post_task_requests_only():
     histogram.labels("api/v1/tasks/interaction", "POST").observe(0.005)
 
     assert task_request_buckets(registry) == {0.01: 0.0, 0.1: 1.0, INF: 1.0}
+
+
+def test_unserved_requests_count_only_none_available_per_language():
+    registry = CollectorRegistry()
+    counter = Counter(
+        "grove_task_requests_unserved", "test", ["requested", "lang", "reason"], registry=registry
+    )
+    counter.labels("random", "de", "none_available").inc(3)
+    counter.labels("initial_prompt", "de", "none_available").inc()
+    counter.labels("random", "en", "too_many_pending").inc(5)
+
+    assert unserved_requests(registry) == {"de": 4.0}
+
+
+def test_counter_window_reports_the_increase_since_its_oldest_sample():
+    window = CounterWindow(seconds=60)
+    assert window.observe({"de": 10.0}, now=0) == {"de": 10}  # since the start
+
+    assert window.observe({"de": 12.0, "fr": 1.0}, now=20) == {"de": 2, "fr": 1}
+    assert window.observe({"de": 15.0, "fr": 1.0}, now=90) == {"de": 3}  # from t=20 on
