@@ -130,7 +130,7 @@ def unserved_requests(registry=None) -> dict[str, float]:
 
 class CounterWindow:
     """Samples of per-label counters over the last ``seconds``; the increase per label between
-    the oldest and the newest (all of it while there is one sample: since the start)."""
+    the oldest and the newest (none with one sample: what came before it is not "recent")."""
 
     def __init__(self, seconds: float = WINDOW_SECONDS):
         self.seconds = seconds
@@ -141,6 +141,6 @@ class CounterWindow:
         self.samples.append((now, counts))
         while len(self.samples) > 2 and self.samples[1][0] <= now - self.seconds:
             self.samples.popleft()
-        oldest = self.samples[0][1] if len(self.samples) > 1 else {}
+        oldest = self.samples[0][1]
         increase = {label: int(value - oldest.get(label, 0.0)) for label, value in counts.items()}
         return {label: n for label, n in increase.items() if n > 0}
