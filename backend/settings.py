@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "backend.accounts",
     "backend.trees",
     "backend.stats",
+    "backend.console",
     "frontend_api",
     "workers",
 ]
@@ -368,6 +369,11 @@ GROVE_CACHED_STATS_INTERVAL_SECONDS = env_int("GROVE_CACHED_STATS_INTERVAL_SECON
 GROVE_RELIABILITY_INTERVAL_SECONDS = env_int("GROVE_RELIABILITY_INTERVAL_SECONDS", 600)
 GROVE_STREAKS_INTERVAL_SECONDS = env_int("GROVE_STREAKS_INTERVAL_SECONDS", 60 * 60)
 GROVE_QUEUE_REPORT_INTERVAL_SECONDS = env_int("GROVE_QUEUE_REPORT_INTERVAL_SECONDS", 30)
+# The console (/console/): a snapshot for its charts every minute, kept a week; its live
+# panels are recomputed at most this often (and after an admin event) while a page is open.
+GROVE_CONSOLE_SNAPSHOT_INTERVAL_SECONDS = env_int("GROVE_CONSOLE_SNAPSHOT_INTERVAL_SECONDS", 60)
+GROVE_CONSOLE_SNAPSHOT_RETENTION_DAYS = env_int("GROVE_CONSOLE_SNAPSHOT_RETENTION_DAYS", 7)
+GROVE_CONSOLE_REFRESH_SECONDS = env_float("GROVE_CONSOLE_REFRESH_SECONDS", 5.0)
 
 # Request limits: a larger body is answered 413 before it is read further (backend/http_bridge.py
 # and Django's own check), a JSON body nested deeper answered 400 (frontend_api/v1/parsing.py).

@@ -12,6 +12,7 @@ urlpatterns = [
     path("health/ready", ReadinessView.as_view(), name="health-ready"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/", admin.site.urls),
+    path("console/", include("frontend_api.console.urls")),
     path("api/v1/", include("frontend_api.v1.urls")),
 ]
 

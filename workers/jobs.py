@@ -135,6 +135,14 @@ def report_queues_job() -> dict:
     return report
 
 
+@shared_task(name="grove.stats.console_snapshot", **{**RETRY_POLICY, "max_retries": 1})
+def console_snapshot_job() -> int:
+    """One per-minute snapshot for the console's charts."""
+    from backend.console.services import take_snapshot
+
+    return take_snapshot().pk
+
+
 # --- stats ------------------------------------------------------------------------------------
 @shared_task(name="grove.stats.user_stats", **{**RETRY_POLICY, "max_retries": 2})
 def user_stats_job(time_frame: str) -> int:

@@ -43,6 +43,10 @@ def beat_schedule() -> dict[str, dict]:
             "task": "grove.stats.report_queues",
             "schedule": float(settings.GROVE_QUEUE_REPORT_INTERVAL_SECONDS),
         },
+        "console-snapshot": {
+            "task": "grove.stats.console_snapshot",
+            "schedule": float(settings.GROVE_CONSOLE_SNAPSHOT_INTERVAL_SECONDS),
+        },
         "streaks": {
             "task": "grove.stats.streaks",
             "schedule": float(settings.GROVE_STREAKS_INTERVAL_SECONDS),

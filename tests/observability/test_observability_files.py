@@ -1,7 +1,8 @@
 """The compose profile's files parse, and every metric their rules and panels query exists.
 
 ``promtool`` (Debian's ``prometheus`` package) checks the rules and runs their unit tests when
-it is installed; without it those two tests are skipped, the others still run.
+it is installed, and ``amtool`` (``prometheus-alertmanager``) the Alertmanager configuration;
+without them those tests are skipped, the others still run.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ ALERTS = {
     "GroveTargetDown",
 }
 promtool = shutil.which("promtool")
+amtool = shutil.which("amtool")
+ALERTMANAGER = FILES / "alertmanager" / "alertmanager.yml"
 
 
 def rule_expressions() -> dict[str, str]:
@@ -60,11 +63,41 @@ def exported_names(text: str) -> set[str]:
 
 def test_the_compose_and_provisioning_files_parse():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    for service in ("prometheus", "grafana"):
+    for service in ("prometheus", "alertmanager", "grafana"):
         assert compose["services"][service]["profiles"] == ["observability"]
     for path in FILES.rglob("*.yml"):
         assert yaml.safe_load(path.read_text()), path
     assert json.loads(DASHBOARD.read_text())["uid"] == "grove-overview"
+
+
+def test_prometheus_sends_its_alerts_to_the_profiles_alertmanager():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    prometheus = yaml.safe_load((FILES / "prometheus" / "prometheus.yml").read_text())
+    targets = [
+        target
+        for manager in prometheus["alerting"]["alertmanagers"]
+        for config in manager["static_configs"]
+        for target in config["targets"]
+    ]
+    assert targets == ["alertmanager:9093"]
+    mounted = compose["services"]["alertmanager"]["volumes"]
+    assert (
+        "./observability/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"
+        in (mounted)
+    )
+    routes = yaml.safe_load(ALERTMANAGER.read_text())
+    receivers = {receiver["name"] for receiver in routes["receivers"]}
+    assert routes["route"]["receiver"] in receivers
+
+
+@pytest.mark.skipif(
+    amtool is None, reason="amtool is not installed (apt-get install prometheus-alertmanager)"
+)
+def test_amtool_accepts_the_alertmanager_configuration():
+    result = subprocess.run(
+        [amtool, "check-config", str(ALERTMANAGER)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_rules_cover_what_an_operator_is_alerted_on():

@@ -33,6 +33,7 @@ def test_every_scheduled_job_is_a_registered_job():
         "grove.stats.report_queues",
         "grove.tree.return_push_leases",
         "grove.stats.reviewer_reliability",
+        "grove.stats.console_snapshot",
     }
     assert scheduled <= set(app.tasks)
 
