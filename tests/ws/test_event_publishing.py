@@ -5,12 +5,23 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer
 
-from backend import events
+from backend import events, listeners
 from backend.trees.core.policy import TaskKind
 from backend.trees.services.tasks import request_task
 from tests.builders import make_user
+
+
+@pytest.fixture
+def a_socket_is_open():
+    """Pushes are skipped while no event socket is open anywhere (``backend.listeners``)."""
+    channel = f"specific.publishing-test!{uuid.uuid4().hex}"
+    async_to_sync(listeners.seen)(channel)
+    yield
+    async_to_sync(listeners.gone)(channel)
+    listeners.forget_count()
 
 
 def test_group_names_are_valid_channels_group_names():
@@ -35,7 +46,9 @@ def test_user_events_need_their_client():
 
 
 @pytest.mark.django_db
-def test_nothing_is_pushed_before_commit(django_capture_on_commit_callbacks, monkeypatch):
+def test_nothing_is_pushed_before_commit(
+    django_capture_on_commit_callbacks, monkeypatch, a_socket_is_open
+):
     monkeypatch.setattr(events, "get_channel_layer", lambda: pytest.fail("pushed too early"))
     with django_capture_on_commit_callbacks() as callbacks:
         request_task(user=make_user(), kind=TaskKind.INITIAL_PROMPT, lang="en")
@@ -48,7 +61,7 @@ def test_nothing_is_pushed_before_commit(django_capture_on_commit_callbacks, mon
 
 @pytest.mark.django_db
 def test_failed_push_is_logged_and_the_service_succeeds(
-    django_capture_on_commit_callbacks, monkeypatch
+    django_capture_on_commit_callbacks, monkeypatch, a_socket_is_open
 ):
     logged = []
 
