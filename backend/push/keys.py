@@ -157,3 +157,16 @@ if f[3] then redis.call('SREM', p .. 'session:' .. f[3] .. ':entries', ARGV[1]) 
 redis.call('DEL', KEYS[1])
 return 1
 """
+
+
+# A web process's sockets are alive: one call for all of them (a pipeline of two commands per
+# socket cost the event loop milliseconds each tick at a thousand sockets).
+# KEYS: active, session_due. ARGV: alive ms, session due ms, then session, channel pairs.
+HEARTBEAT = """
+redis.call('SET', KEYS[1], 1, 'EX', 10)
+for i = 3, #ARGV, 2 do
+  redis.call('SET', 'grove:push:session:' .. ARGV[i] .. ':alive', ARGV[i + 1], 'PX', ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[i])
+end
+return 1
+"""
