@@ -360,7 +360,10 @@ class Dispatcher:
         exhausted: set[str] = set()
         considered: set[str] = set()
         rerun = keys.PREFIX + f"rerun:{lang}"
-        budget = await self._recount(lang, exhausted, None)
+        # Unknown until the head of the line was served: most rounds serve one user (the one
+        # who just answered) and are over without counting the work.
+        budget: dict[str, int] = dict.fromkeys((kind.value for kind in TaskKind), 1)
+        counted = False
         while budget[TaskKind.RANDOM.value] and len(considered) < MAX_ENTRIES_PER_ROUND:
             waiting = await self._line_window(lang, considered)
             if not waiting:
@@ -393,7 +396,11 @@ class Dispatcher:
                             budget[spent_kind] -= 1
                 missed = results.count("missed")
                 if not missed:
+                    if not counted and position < len(waiting):
+                        counted = True
+                        budget = await self._recount(lang, exhausted, None)
                     continue
+                counted = True
                 misses += missed
                 if misses >= MAX_MISSES_PER_ROUND:
                     return
