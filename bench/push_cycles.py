@@ -31,6 +31,7 @@ import statistics
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -55,10 +56,13 @@ def push_loop(url: str, names: list[str], duration: float, warmup: float, seed: 
     done: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
 
+    loops: list[PushLoop] = []
+
     def run(i: int, name: str) -> None:
         client = GroveClient(url, KEY)
         answerer = Answerer(texts, random.Random(seed * 1000 + i))
-        loop = PushLoop(client, [User(name, name)], idle_seconds=5)
+        loop = PushLoop(client, [User(name, name)])
+        loops.append(loop)
         try:
             for pushed in loop:
                 try:
@@ -78,6 +82,10 @@ def push_loop(url: str, names: list[str], duration: float, warmup: float, seed: 
     threads = [threading.Thread(target=run, args=(i, n), daemon=True) for i, n in enumerate(names)]
     for thread in threads:
         thread.start()
+    # A volunteer waiting for a push when the time is up stops waiting.
+    time.sleep(max(0.0, stop_at - time.monotonic()))
+    for loop in list(loops):
+        loop.close()
     for thread in threads:
         thread.join()
     counted = [t for t in done if t < stop_at]
@@ -130,6 +138,17 @@ def phase(mode: str, servers: GroveServers, count: int, rep: int, args) -> dict:
     return report
 
 
+def set_config(url: str, values: dict) -> None:
+    request = urllib.request.Request(
+        f"{url}/api/v1/admin/tree_growth_config",
+        data=json.dumps({"values": values, "comment": "bench/push_cycles.py"}).encode(),
+        headers={"X-API-Key": KEY, "Content-Type": "application/json"},
+        method="PATCH",
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200, response.status
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="16,64")
@@ -137,10 +156,20 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--prompts", type=int, default=60)
+    parser.add_argument(
+        "--seed-scale", type=float, help="seed_scale.py --scale: a forest with work for all"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--database", default="grove_bench_push_cycles")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
+    parser.add_argument(
+        "--lottery-waiting",
+        type=int,
+        help="max_prompt_lottery_waiting of the tree-growth config: a large value keeps "
+        "initial prompts always available (work for every volunteer, so the dispatch is "
+        "measured rather than the growth of the trees)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C does, so the servers we started are stopped.
@@ -152,10 +181,13 @@ def main() -> int:
         api_key=KEY,
         web_workers=args.web_workers,
         redis_url=args.redis_url,
+        seed_scale=args.seed_scale,
         # A phase's last pushed tasks go back to the pool soon after its sockets close.
         extra_env={"GROVE_PUSH_RESUME_SECONDS": "2"},
     ) as servers:
         print(f"serving {ROOT} ({git_commit(ROOT)}) at {servers.url}")
+        if args.lottery_waiting is not None:
+            set_config(servers.url, {"max_prompt_lottery_waiting": args.lottery_waiting})
         seeders = [Volunteer(servers.url, KEY, f"seeder-{i}", realistic_texts(), i) for i in (0, 1)]
         seeded = sum(seeders[i % 2].write_prompt() for i in range(args.prompts))
         print(f"seeded {seeded} prompts")

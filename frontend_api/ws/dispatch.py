@@ -389,7 +389,13 @@ class Dispatcher:
                         if not budget[TaskKind.RANDOM.value]:
                             return
                     continue
-                results = await asyncio.gather(*(self.serve_entry(e, lang) for e, _ in batch))
+                results = list(await asyncio.gather(*(self.serve_entry(e, lang) for e, _ in batch)))
+                if len(batch) > 1:
+                    # A claim that lost its races to the others of the batch (each retries
+                    # a few candidates only) is tried again alone, before anyone behind.
+                    for i, (entry_id, _kind) in enumerate(batch):
+                        if results[i] == "missed":
+                            results[i] = await self.serve_entry(entry_id, lang)
                 for (_entry, kind), result in zip(batch, results, strict=True):
                     if result == "served":
                         for spent_kind in {kind, TaskKind.RANDOM.value}:

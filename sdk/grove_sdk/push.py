@@ -182,11 +182,11 @@ class PushLoop:
             self.close()
 
     def close(self) -> None:
-        """Close the socket; its users stop waiting (their leased tasks wait for a resume)."""
+        """Close the socket; its users stop waiting (their leased tasks wait for a resume).
+        May be called from another thread: the iteration then ends."""
         self._closing = True
         if self.socket is not None:
-            self.socket.close()
-            self.socket = None
+            self.socket.close()  # thread-safe: a recv under way raises ConnectionClosedOK
 
     # --- one socket ---
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
+from django.db import transaction
 
 from backend.trees.models import Task
 from frontend_api.v1.protocol import render_task
+from frontend_api.ws.dispatch import PARALLEL_CLAIMS
 from tests.api.conftest import protocol_user
 from tests.builders import make_tree, make_user
 from tests.ws.conftest import QUIET, TIMEOUT, new_frontend, receive_event, send, ws_db
@@ -97,6 +99,30 @@ async def test_waiting_users_are_served_in_arrival_order_within_a_language(socke
     await sync_to_async(one_reply_slot)()
     assert (await receive_event(first, "task_assigned"))["user"] == ALICE
     assert await second.receive_nothing(timeout=QUIET)
+
+
+async def test_a_round_claiming_in_parallel_serves_exactly_the_first_in_line(sockets):
+    frontend = await new_frontend()
+    users = [protocol_user(f"waiting-{i}") for i in range(PARALLEL_CLAIMS + 4)]
+    slots = PARALLEL_CLAIMS + 2  # more than one batch, fewer than the line
+    waiting = [
+        (await ready_socket(sockets, frontend, user, task_kind="assistant_reply"))[0]
+        for user in users
+    ]
+    assert await waiting[0].receive_nothing(timeout=QUIET)
+
+    @transaction.atomic
+    def reply_slots():
+        author = make_user(frontend.client_row, username="author")
+        for _ in range(slots):
+            make_tree(author=author, max_children_count=1, goal_tree_size=2)
+
+    await sync_to_async(reply_slots)()
+    pushes = [await receive_event(socket, "task_assigned") for socket in waiting[:slots]]
+    assert [push["user"] for push in pushes] == users[:slots]
+    assert len({push["task"]["id"] for push in pushes}) == slots  # none twice
+    for socket in waiting[slots:]:
+        assert await socket.receive_nothing(timeout=QUIET)
 
 
 async def test_unready_user_gets_nothing_more(sockets):
