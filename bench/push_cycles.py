@@ -46,6 +46,11 @@ from grove_sdk.answers import Answerer
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "push-cycles-bench-key-0123456789abcdef"
+PLENTY = {
+    "max_active_trees": 10_000,
+    "max_initial_prompt_review": 10_000,
+    "max_prompt_lottery_waiting": 10_000,
+}
 
 
 def push_loop(url: str, names: list[str], duration: float, warmup: float, seed: int) -> dict:
@@ -164,11 +169,11 @@ def main() -> int:
     parser.add_argument("--database", default="grove_bench_push_cycles")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5")
     parser.add_argument(
-        "--lottery-waiting",
-        type=int,
-        help="max_prompt_lottery_waiting of the tree-growth config: a large value keeps "
-        "initial prompts always available (work for every volunteer, so the dispatch is "
-        "measured rather than the growth of the trees)",
+        "--plenty",
+        action="store_true",
+        help="tree-growth config with room for 10,000 growing trees and prompts in review: "
+        "initial prompts always available, so the dispatch is measured rather than the "
+        "growth of the trees",
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -186,8 +191,8 @@ def main() -> int:
         extra_env={"GROVE_PUSH_RESUME_SECONDS": "2"},
     ) as servers:
         print(f"serving {ROOT} ({git_commit(ROOT)}) at {servers.url}")
-        if args.lottery_waiting is not None:
-            set_config(servers.url, {"max_prompt_lottery_waiting": args.lottery_waiting})
+        if args.plenty:
+            set_config(servers.url, PLENTY)
         seeders = [Volunteer(servers.url, KEY, f"seeder-{i}", realistic_texts(), i) for i in (0, 1)]
         seeded = sum(seeders[i % 2].write_prompt() for i in range(args.prompts))
         print(f"seeded {seeded} prompts")

@@ -360,14 +360,17 @@ class Dispatcher:
         exhausted: set[str] = set()
         considered: set[str] = set()
         rerun = keys.PREFIX + f"rerun:{lang}"
-        # Unknown until the head of the line was served: most rounds serve one user (the one
-        # who just answered) and are over without counting the work.
+        # A line of one (the user who just answered, most often) is served without counting
+        # the work first; a longer line is counted, then served in parallel batches.
         budget: dict[str, int] = dict.fromkeys((kind.value for kind in TaskKind), 1)
         counted = False
         while budget[TaskKind.RANDOM.value] and len(considered) < MAX_ENTRIES_PER_ROUND:
             waiting = await self._line_window(lang, considered)
             if not waiting:
                 return
+            if not counted and len(waiting) > 1:
+                counted = True
+                budget = await self._recount(lang, exhausted, None)
             position = 0
             while position < len(waiting):
                 batch: list[tuple[str, str]] = []
