@@ -175,6 +175,8 @@ def main() -> int:
         "initial prompts always available, so the dispatch is measured rather than the "
         "growth of the trees",
     )
+    parser.add_argument("--modes", default="rest,push", help="which phases, in this order")
+    parser.add_argument("--log-level", default="WARNING", help="the servers' GROVE_LOG_LEVEL")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C does, so the servers we started are stopped.
@@ -188,7 +190,7 @@ def main() -> int:
         redis_url=args.redis_url,
         seed_scale=args.seed_scale,
         # A phase's last pushed tasks go back to the pool soon after its sockets close.
-        extra_env={"GROVE_PUSH_RESUME_SECONDS": "2"},
+        extra_env={"GROVE_PUSH_RESUME_SECONDS": "2", "GROVE_LOG_LEVEL": args.log_level},
     ) as servers:
         print(f"serving {ROOT} ({git_commit(ROOT)}) at {servers.url}")
         if args.plenty:
@@ -199,11 +201,12 @@ def main() -> int:
         reports = []
         for rep in range(args.repetitions):
             for count in counts:
-                order = ("rest", "push") if rep % 2 == 0 else ("push", "rest")
+                modes = args.modes.split(",")
+                order = modes if rep % 2 == 0 else modes[::-1]
                 reports += [phase(mode, servers, count, rep, args) for mode in order]
     print("\nsummary (cycles/s: median [min-max] over repetitions)")
     for count in counts:
-        for mode in ("rest", "push"):
+        for mode in args.modes.split(","):
             rates = [
                 r["cycles_per_s"] for r in reports if (r["mode"], r["volunteers"]) == (mode, count)
             ]
