@@ -39,6 +39,7 @@ from websockets.sync.client import ClientConnection, connect
 from grove_sdk.client import GroveClient
 from grove_sdk.errors import (
     GroveError,
+    ServerError,
     SocketClosed,
     TaskAlreadyUpdated,
     TaskExpired,
@@ -167,7 +168,8 @@ class PushLoop:
                             if pushed is None:
                                 return  # idle_seconds without a task
                             yield pushed
-                except (ConnectionClosed, OSError, InvalidStatus, TimeoutError) as exc:
+                except (ConnectionClosed, OSError, InvalidStatus, TimeoutError, ServerError) as exc:
+                    # ServerError: the ticket call met a restarting Grove (or its proxy's 502).
                     if self._closing:
                         return
                     self._raise_if_fatal(exc)
