@@ -34,9 +34,11 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
@@ -128,6 +130,13 @@ def _claim(**kwargs):
     )
 
 
+def _wait_for_claims(timeout: float = 10.0) -> None:
+    """Until every claim under way has ended: one waiter per claim thread, all meeting."""
+    meeting = threading.Barrier(PARALLEL_CLAIMS)
+    waiters = [_claim_threads.submit(meeting.wait, timeout) for _ in range(PARALLEL_CLAIMS)]
+    futures_wait(waiters, timeout)
+
+
 def _within_budget(budget: dict[str, int], spent: collections.Counter, kind: str) -> bool:
     """Whether one more claim of ``kind`` fits the work counted (``random`` counts all)."""
     random_left = budget.get(TaskKind.RANDOM.value, 0) - spent[TaskKind.RANDOM.value]
@@ -193,6 +202,9 @@ class Dispatcher:
         for task in [*self.background, *self.rounds]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # A cancelled round leaves its claims running in their threads: let them end, so
+        # that nothing writes to the database after the loop (a test's flush) moves on.
+        await asyncio.to_thread(_wait_for_claims)
         await self.redis.aclose()
 
     # --- sessions and readiness (called by the consumers) ---
@@ -475,7 +487,7 @@ class Dispatcher:
             return "missed"
         now = _now_ms()
         ack_due = now + settings.GROVE_PUSH_ACK_SECONDS * 1000
-        await self.record(
+        recorded = await self.record(
             keys=[keys.task(task_id), keys.HELD, keys.ACK_DUE],
             args=[
                 task_id,
@@ -488,6 +500,12 @@ class Dispatcher:
                 now,
             ],
         )
+        if not recorded:
+            # The user stopped waiting while the claim ran (``unready`` answered meanwhile):
+            # the task goes back to the pool instead of to them.
+            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
+            await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="unready")
+            return "skipped"
         message = {
             "type": PUSH_MESSAGE_TYPE,
             "task": body,
