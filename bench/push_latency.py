@@ -149,13 +149,15 @@ def main() -> int:
     parser.add_argument("--burst-wait", type=float, default=10.0)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--log-level", default="WARNING", help="the servers' GROVE_LOG_LEVEL")
+    parser.add_argument("--database", default="grove_bench_push", help="scratch database name")
+    parser.add_argument("--redis-url", default=REDIS_URL)
     args = parser.parse_args()
     with GroveServers(
         repo=ROOT,
-        database="grove_bench_push",
+        database=args.database,
         api_key=KEY,
         web_workers=args.web_workers,
-        redis_url=REDIS_URL,
+        redis_url=args.redis_url,
         extra_env={"GROVE_PUSH_ACK_SECONDS": "600", "GROVE_LOG_LEVEL": args.log_level},
     ) as servers:
         asyncio.run(run(args, servers.port))

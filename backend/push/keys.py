@@ -121,11 +121,14 @@ return 1
 """
 
 # A task was claimed for a reserved place: remember it for its session, start its ack clock,
-# and send the entry to the end of the line (or out of it when it is now full).
+# and send the entry to the end of the line (or out of it when it is now full). 0, recording
+# nothing, when the entry stopped waiting (unready, its socket closed) while the task was
+# being claimed: the dispatcher returns the task to the pool.
 # KEYS: task hash, held, ack_due. ARGV: task id, entry id, session, lang, client, user json,
 # ack deadline ms, now ms.
 RECORD = """
 local p = 'grove:push:'
+if redis.call('EXISTS', p .. 'entry:' .. ARGV[2]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'entry', ARGV[2], 'session', ARGV[3], 'lang', ARGV[4],
   'client', ARGV[5], 'user', ARGV[6])
 redis.call('SADD', p .. 'session:' .. ARGV[3] .. ':tasks', ARGV[1])
@@ -155,5 +158,18 @@ end
 if f[2] then redis.call('SREM', p .. 'client:' .. f[2] .. ':ready', ARGV[1]) end
 if f[3] then redis.call('SREM', p .. 'session:' .. f[3] .. ':entries', ARGV[1]) end
 redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+# A web process's sockets are alive: one call for all of them (a pipeline of two commands per
+# socket cost the event loop milliseconds each tick at a thousand sockets).
+# KEYS: active, session_due. ARGV: alive ms, session due ms, then session, channel pairs.
+HEARTBEAT = """
+redis.call('SET', KEYS[1], 1, 'EX', 10)
+for i = 3, #ARGV, 2 do
+  redis.call('SET', 'grove:push:session:' .. ARGV[i] .. ':alive', ARGV[i + 1], 'PX', ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[i])
+end
 return 1
 """

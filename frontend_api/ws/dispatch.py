@@ -26,6 +26,7 @@ Redis (``backend.push.keys``), so it is one line across every process:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import contextvars
 import hashlib
@@ -33,8 +34,11 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
@@ -61,6 +65,10 @@ ROUND_LOCK_MS = 15_000
 MAX_ENTRIES_PER_ROUND = 5000
 # Claims that found nothing for their user before a round gives up (each costs a query).
 MAX_MISSES_PER_ROUND = 64
+# Claims of one round under way at once (each holds a database connection of the pool).
+PARALLEL_CLAIMS = 8
+# Entries of the line read from Redis at a time.
+LINE_WINDOW = 100
 
 
 def session_of_token(token: str) -> str:
@@ -111,6 +119,30 @@ def _db(function):
     return database_sync_to_async(function)
 
 
+# Claims run in threads of their own, so that a round's claims overlap (``_db`` runs every
+# call on the one thread Channels keeps for database calls).
+_claim_threads = ThreadPoolExecutor(max_workers=PARALLEL_CLAIMS, thread_name_prefix="push-claim")
+
+
+def _claim(**kwargs):
+    return database_sync_to_async(claim_for_push, thread_sensitive=False, executor=_claim_threads)(
+        **kwargs
+    )
+
+
+def _wait_for_claims(timeout: float = 10.0) -> None:
+    """Until every claim under way has ended: one waiter per claim thread, all meeting."""
+    meeting = threading.Barrier(PARALLEL_CLAIMS)
+    waiters = [_claim_threads.submit(meeting.wait, timeout) for _ in range(PARALLEL_CLAIMS)]
+    futures_wait(waiters, timeout)
+
+
+def _within_budget(budget: dict[str, int], spent: collections.Counter, kind: str) -> bool:
+    """Whether one more claim of ``kind`` fits the work counted (``random`` counts all)."""
+    random_left = budget.get(TaskKind.RANDOM.value, 0) - spent[TaskKind.RANDOM.value]
+    return random_left > 0 and budget.get(kind, 0) - spent[kind] > 0
+
+
 # --- the dispatcher ------------------------------------------------------------------------
 
 _dispatchers: dict[asyncio.AbstractEventLoop, Dispatcher] = {}
@@ -154,6 +186,7 @@ class Dispatcher:
         self.unreserve = self.redis.register_script(keys.UNRESERVE)
         self.record = self.redis.register_script(keys.RECORD)
         self.drop_entry = self.redis.register_script(keys.DROP_ENTRY)
+        self.beat = self.redis.register_script(keys.HEARTBEAT)
         self.next_poll = 0.0
 
     def _spawn(self, coroutine) -> asyncio.Task:
@@ -169,6 +202,9 @@ class Dispatcher:
         for task in [*self.background, *self.rounds]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        # A cancelled round leaves its claims running in their threads: let them end, so
+        # that nothing writes to the database after the loop (a test's flush) moves on.
+        await asyncio.to_thread(_wait_for_claims)
         await self.redis.aclose()
 
     # --- sessions and readiness (called by the consumers) ---
@@ -325,33 +361,105 @@ class Dispatcher:
             self.running.discard(lang)
 
     async def serve(self, lang: str) -> None:
-        """Walk the line once. A kind found with nothing to hand out is not tried again for
-        the users behind (no query, no Redis call each); the round ends when nothing at all
-        is left."""
+        """Walk the line once, from its head, a window of entries at a time.
+
+        Claims run up to ``PARALLEL_CLAIMS`` at once (each waits mostly on PostgreSQL), but
+        never more than the work counted for them (``work_counts``, a budget each push
+        spends): two claims racing for the last slot could hand it to the later user in line.
+        A kind found with nothing left is not tried again for the users behind (no query, no
+        Redis call each); the round ends when nothing at all is left."""
         misses = 0
         exhausted: set[str] = set()
+        considered: set[str] = set()
         rerun = keys.PREFIX + f"rerun:{lang}"
-        entries = await self.redis.zrange(keys.ready(lang), 0, MAX_ENTRIES_PER_ROUND - 1)
+        # A line of one (the user who just answered, most often) is served without counting
+        # the work first; a longer line is counted, then served in parallel batches.
+        budget: dict[str, int] = dict.fromkeys((kind.value for kind in TaskKind), 1)
+        counted = False
+        while budget[TaskKind.RANDOM.value] and len(considered) < MAX_ENTRIES_PER_ROUND:
+            waiting = await self._line_window(lang, considered)
+            if not waiting:
+                return
+            if not counted and len(waiting) > 1:
+                counted = True
+                budget = await self._recount(lang, exhausted, None)
+            position = 0
+            while position < len(waiting):
+                batch: list[tuple[str, str]] = []
+                spent: collections.Counter[str] = collections.Counter()
+                while position < len(waiting) and len(batch) < PARALLEL_CLAIMS:
+                    entry_id, kind = waiting[position]
+                    if kind in exhausted:
+                        position += 1
+                    elif _within_budget(budget, spent, kind):
+                        batch.append((entry_id, kind))
+                        spent.update({kind, TaskKind.RANDOM.value})
+                        position += 1
+                    else:
+                        break
+                if not batch:
+                    if position < len(waiting):
+                        # The budget ran out before the line did: count again.
+                        budget = await self._recount(lang, exhausted, waiting[position][1])
+                        if not budget[TaskKind.RANDOM.value]:
+                            return
+                    continue
+                results = list(await asyncio.gather(*(self.serve_entry(e, lang) for e, _ in batch)))
+                if len(batch) > 1:
+                    # A claim that lost its races to the others of the batch (each retries
+                    # a few candidates only) is tried again alone, before anyone behind.
+                    for i, (entry_id, _kind) in enumerate(batch):
+                        if results[i] == "missed":
+                            results[i] = await self.serve_entry(entry_id, lang)
+                for (_entry, kind), result in zip(batch, results, strict=True):
+                    if result == "served":
+                        for spent_kind in {kind, TaskKind.RANDOM.value}:
+                            budget[spent_kind] -= 1
+                missed = results.count("missed")
+                if not missed:
+                    if not counted and position < len(waiting):
+                        counted = True
+                        budget = await self._recount(lang, exhausted, None)
+                    continue
+                counted = True
+                misses += missed
+                if misses >= MAX_MISSES_PER_ROUND:
+                    return
+                if lang in self.again or await self.redis.exists(rerun):
+                    # Work appeared while the round walked the line: start again from its
+                    # head, or a user behind one who just missed would take it first.
+                    return
+                budget = await self._recount(lang, exhausted, None)
+                if not budget[TaskKind.RANDOM.value]:
+                    return
+
+    async def _recount(self, lang: str, exhausted: set[str], kind: str | None) -> dict:
+        budget = await _db(work_counts)(lang)
+        exhausted |= {k for k, n in budget.items() if n <= 0}
+        if kind is not None and budget.get(kind, 0) <= 0:
+            exhausted.add(kind)
+        return budget
+
+    async def _line_window(self, lang: str, considered: set[str]) -> list[tuple[str, str]]:
+        """(entry id, task kind) of the next ``LINE_WINDOW`` entries of the line not yet
+        considered in this round, in arrival order (a served entry moves to the end of the
+        line or out of it, so the line is read from its head each time)."""
+        end = len(considered) + LINE_WINDOW - 1
+        entries = [
+            raw.decode()
+            for raw in await self.redis.zrange(keys.ready(lang), 0, end)
+            if raw.decode() not in considered
+        ][:LINE_WINDOW]
+        considered.update(entries)
         pipe = self.redis.pipeline(transaction=False)
-        for raw in entries:
-            pipe.hget(keys.entry(raw.decode()), "kind")
+        for entry_id in entries:
+            pipe.hget(keys.entry(entry_id), "kind")
         kinds = await pipe.execute()
-        for raw, kind in zip(entries, kinds, strict=True):
-            if kind is None or kind.decode() in exhausted:
-                continue  # gone (RESERVE would drop it), or nothing of its kind is left
-            if misses and (lang in self.again or await self.redis.exists(rerun)):
-                # Work appeared while the round walked the line: start again from its head,
-                # or a user behind one who just missed would take it first (arrival order).
-                return
-            if await self.serve_entry(raw.decode(), lang) != "missed":
-                continue
-            misses += 1
-            if misses >= MAX_MISSES_PER_ROUND:
-                return
-            available = await _db(work_counts)(lang)
-            exhausted |= {k for k, n in available.items() if not n}
-            if not any(available.values()):
-                return
+        return [
+            (entry_id, kind.decode())
+            for entry_id, kind in zip(entries, kinds, strict=True)
+            if kind is not None  # gone (RESERVE drops it from the line)
+        ]
 
     async def serve_entry(self, entry_id: str, lang: str) -> str:
         """ "served", "missed" (nothing for this user) or "skipped" (not waiting, or full)."""
@@ -368,9 +476,7 @@ class Dispatcher:
         entry = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
         claim_started = time.perf_counter()
         try:
-            task_id, body = await _db(claim_for_push)(
-                user_id=entry["user_id"], kind=entry["kind"], lang=lang
-            )
+            task_id, body = await _claim(user_id=entry["user_id"], kind=entry["kind"], lang=lang)
         except NoTaskAvailable as exc:
             await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
             logger.debug("event=push_missed entry=%s why=%s", entry_id, exc)
@@ -381,7 +487,7 @@ class Dispatcher:
             return "missed"
         now = _now_ms()
         ack_due = now + settings.GROVE_PUSH_ACK_SECONDS * 1000
-        await self.record(
+        recorded = await self.record(
             keys=[keys.task(task_id), keys.HELD, keys.ACK_DUE],
             args=[
                 task_id,
@@ -394,6 +500,12 @@ class Dispatcher:
                 now,
             ],
         )
+        if not recorded:
+            # The user stopped waiting while the claim ran (``unready`` answered meanwhile):
+            # the task goes back to the pool instead of to them.
+            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
+            await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="unready")
+            return "skipped"
         message = {
             "type": PUSH_MESSAGE_TYPE,
             "task": body,
@@ -449,13 +561,10 @@ class Dispatcher:
     async def heartbeat(self) -> None:
         if not self.sessions:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(keys.ACTIVE, 1, ex=10)
-        due = self._session_due()
-        for session, channel in list(self.sessions.items()):
-            pipe.set(keys.session(session, "alive"), channel, px=_alive_ms())
-            pipe.zadd(keys.SESSION_DUE, {session: due})
-        await pipe.execute()
+        pairs = [value for item in list(self.sessions.items()) for value in item]
+        await self.beat(
+            keys=[keys.ACTIVE, keys.SESSION_DUE], args=[_alive_ms(), self._session_due(), *pairs]
+        )
 
     async def sweep(self) -> None:
         await _db(leases.sweep)()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import redis
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import transaction
 
+from backend.push import keys
 from backend.trees.models import Task
 from frontend_api.v1.protocol import render_task
+from frontend_api.ws import dispatch
+from frontend_api.ws.dispatch import PARALLEL_CLAIMS, claim_for_push
 from tests.api.conftest import protocol_user
 from tests.builders import make_tree, make_user
 from tests.ws.conftest import QUIET, TIMEOUT, new_frontend, receive_event, send, ws_db
@@ -99,6 +105,30 @@ async def test_waiting_users_are_served_in_arrival_order_within_a_language(socke
     assert await second.receive_nothing(timeout=QUIET)
 
 
+async def test_a_round_claiming_in_parallel_serves_exactly_the_first_in_line(sockets):
+    frontend = await new_frontend()
+    users = [protocol_user(f"waiting-{i}") for i in range(PARALLEL_CLAIMS + 4)]
+    slots = PARALLEL_CLAIMS + 2  # more than one batch, fewer than the line
+    waiting = [
+        (await ready_socket(sockets, frontend, user, task_kind="assistant_reply"))[0]
+        for user in users
+    ]
+    assert await waiting[0].receive_nothing(timeout=QUIET)
+
+    @transaction.atomic
+    def reply_slots():
+        author = make_user(frontend.client_row, username="author")
+        for _ in range(slots):
+            make_tree(author=author, max_children_count=1, goal_tree_size=2)
+
+    await sync_to_async(reply_slots)()
+    pushes = [await receive_event(socket, "task_assigned") for socket in waiting[:slots]]
+    assert [push["user"] for push in pushes] == users[:slots]
+    assert len({push["task"]["id"] for push in pushes}) == slots  # none twice
+    for socket in waiting[slots:]:
+        assert await socket.receive_nothing(timeout=QUIET)
+
+
 async def test_unready_user_gets_nothing_more(sockets):
     frontend = await new_frontend()
     socket, _ = await ready_socket(sockets, frontend, task_kind="assistant_reply")
@@ -108,6 +138,29 @@ async def test_unready_user_gets_nothing_more(sockets):
     }
     await sync_to_async(grow_tree)(frontend)
     assert await socket.receive_nothing(timeout=QUIET)
+
+
+async def test_a_task_claimed_while_its_user_stopped_waiting_goes_back_to_the_pool(
+    sockets, monkeypatch
+):
+    frontend = await new_frontend()
+    await sync_to_async(grow_tree)(frontend)
+    claimed = []
+
+    def claim_then_unready(**kwargs):
+        # The user's unready is handled while their claim runs.
+        found = claim_for_push(**kwargs)
+        push_redis = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+        push_redis.delete(*push_redis.keys(keys.entry("*")))
+        claimed.append(found[0])
+        return found
+
+    monkeypatch.setattr(dispatch, "claim_for_push", claim_then_unready)
+    socket, _ = await ready_socket(sockets, frontend, task_kind="assistant_reply")
+    assert await socket.receive_nothing(timeout=QUIET)
+    assert len(claimed) == 1
+    task = await sync_to_async(Task.objects.get)(id=claimed[0])
+    assert task.skipped and task.skip_reason == "returned"
 
 
 async def test_a_ready_command_with_bad_fields_is_an_error_naming_them(sockets):

@@ -1,0 +1,5 @@
+import sys
+
+from grove_sdk.volunteer import main
+
+sys.exit(main())

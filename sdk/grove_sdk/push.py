@@ -1,0 +1,296 @@
+"""The push loop: users say they are ready on ``ws/tasks/`` and Grove pushes their tasks.
+
+    loop = PushLoop(client, [User("ada", "Ada")], langs=["en"])
+    for pushed in loop:                    # blocks until Grove pushes a task
+        if pushed.answer_kind == "text":
+            pushed.reply("...")            # the next task follows by itself
+        ...
+
+What the loop does for its caller:
+
+- opens the socket with a single-use ticket (``POST /ws_tickets/``; the key never travels in
+  a URL), sends ``ready`` per user and keeps the ``resume_token``;
+- acknowledges each pushed task over REST before its ``ack_by`` (with the task id as the
+  frontend's ``message_id``), so a task it yields is the caller's to answer;
+- when the socket drops (a restart, a network blip, 4008 for a slow reader), reconnects with
+  exponential backoff and jitter, sends ``resume`` so the tasks still leased come back instead
+  of new ones, then ``ready`` again; 4401/4403 (key or ticket refused) end the loop with
+  ``SocketClosed``;
+- answers go over REST (``PushedTask.reply/rank/label/nack``): Grove's socket takes no answers.
+
+Frames are read by the websocket library's own thread, so a person taking minutes over a task
+does not make the socket a slow reader.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import random
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from grove_sdk.client import GroveClient
+from grove_sdk.errors import (
+    GroveError,
+    ServerError,
+    SocketClosed,
+    TaskAlreadyUpdated,
+    TaskExpired,
+    TaskNotFound,
+    error_from,
+)
+from grove_sdk.types import Task, User, answer_kind
+
+logger = logging.getLogger("grove_sdk.push")
+
+# Close codes after which reconnecting cannot help: the key or ticket (4401), a client not
+# allowed there (4403), a frame Grove refused (1008 policy, 1009 too big).
+FATAL_CLOSE_CODES = frozenset({4401, 4403, 1008, 1009})
+SETUP_SECONDS = 15.0
+
+
+@dataclass
+class PushedTask:
+    """A task Grove pushed to one of the loop's users, already acknowledged as ``message_id``."""
+
+    task: Task
+    user: User
+    message_id: str
+    client: GroveClient
+    ack_by: str | None = None
+    resumed: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.task["id"]
+
+    @property
+    def type(self) -> str:
+        return self.task["type"]
+
+    @property
+    def answer_kind(self) -> str:
+        """ "text", "ranking" or "labels"."""
+        return answer_kind(self.task)
+
+    def reply(self, text: str, *, lang: str | None = None) -> dict:
+        return self.client.reply(
+            self.user,
+            message_id=self.message_id,
+            text=text,
+            user_message_id=f"{self.message_id}-text",
+            lang=lang,
+        )
+
+    def rank(self, ranking: list[int], *, not_rankable: bool = False) -> dict:
+        return self.client.rank(
+            self.user, message_id=self.message_id, ranking=ranking, not_rankable=not_rankable
+        )
+
+    def label(self, labels: dict[str, float], *, text: str = "") -> dict:
+        return self.client.label(self.user, task=self.task, labels=labels, text=text)
+
+    def nack(self, reason: str | None = None) -> None:
+        """Skip the task (the user's skip); the next one follows."""
+        self.client.nack_task(self.id, reason, user=self.user)
+
+
+@dataclass
+class Backoff:
+    """Seconds to wait before reconnect ``n`` (0-based): doubling from ``first`` up to
+    ``most``, each drawn in [half, whole] so that many bots do not come back at once."""
+
+    first: float = 0.5
+    most: float = 30.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, attempt: int) -> float:
+        whole = min(self.most, self.first * 2**attempt)
+        return self.rng.uniform(whole / 2, whole)
+
+
+class PushLoop:
+    """Tasks pushed to ``users`` (OA user objects or ``User``), one ``PushedTask`` at a time.
+
+    ``idle_seconds``: stop iterating when no task came for that long (None: wait for ever).
+    ``ticket``: open sockets with a ticket (default) or with the ``X-API-Key`` header.
+    """
+
+    def __init__(
+        self,
+        client: GroveClient,
+        users: Iterable[User | dict],
+        *,
+        langs: Iterable[str] = ("en",),
+        task_kind: str = "random",
+        max_tasks: int = 1,
+        idle_seconds: float | None = None,
+        ticket: bool = True,
+        backoff: Backoff | None = None,
+        max_reconnects: int | None = None,
+    ):
+        self.client = client
+        self.users = [User.of(user) for user in users]
+        self.langs = list(langs)
+        self.task_kind = str(task_kind)
+        self.max_tasks = max_tasks
+        self.idle_seconds = idle_seconds
+        self.ticket = ticket
+        self.backoff = backoff or Backoff()
+        self.max_reconnects = max_reconnects
+        self.resume_token: str | None = None
+        self.reconnects = 0
+        self.socket: ClientConnection | None = None
+        self._pending: collections.deque[dict] = collections.deque()
+        self._acked: set[str] = set()
+        self._closing = False
+
+    def __iter__(self) -> Iterator[PushedTask]:
+        return self.tasks()
+
+    def tasks(self) -> Iterator[PushedTask]:
+        attempt = 0
+        try:
+            while not self._closing:
+                try:
+                    with self._connect() as self.socket:
+                        self._set_up()
+                        attempt = 0
+                        while True:
+                            pushed = self._next_task()
+                            if pushed is None:
+                                return  # idle_seconds without a task
+                            yield pushed
+                except (ConnectionClosed, OSError, InvalidStatus, TimeoutError, ServerError) as exc:
+                    # ServerError: the ticket call met a restarting Grove (or its proxy's 502).
+                    if self._closing:
+                        return
+                    self._raise_if_fatal(exc)
+                    if self.max_reconnects is not None and self.reconnects >= self.max_reconnects:
+                        raise
+                    delay = self.backoff.delay(attempt)
+                    logger.warning("event=push_reconnect in=%.2fs why=%r", delay, exc)
+                    attempt += 1
+                    self.reconnects += 1
+                    time.sleep(delay)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Close the socket; its users stop waiting (their leased tasks wait for a resume).
+        May be called from another thread: the iteration then ends."""
+        self._closing = True
+        if self.socket is not None:
+            self.socket.close()  # thread-safe: a recv under way raises ConnectionClosedOK
+
+    # --- one socket ---
+
+    def _connect(self):
+        self._pending.clear()
+        if self.ticket:
+            url, headers = f"{self.client.ws_url}?ticket={self.client.ws_ticket()}", None
+        else:
+            url, headers = self.client.ws_url, {"X-API-Key": self.client.api_key}
+        # max_queue=None: frames wait in memory while the caller works on a task.
+        return connect(
+            url, additional_headers=headers, max_queue=None, open_timeout=10, legacy=False
+        )
+
+    def _set_up(self) -> None:
+        if self.resume_token is not None:
+            self._resume()
+        for user in self.users:
+            command = {
+                "type": "ready",
+                "user": user.wire(),
+                "langs": self.langs,
+                "task_kind": self.task_kind,
+                "max_tasks": self.max_tasks,
+            }
+            ready = self._command(command, "ready_ok")
+            self.resume_token = ready["resume_token"]
+
+    def _resume(self) -> None:
+        try:
+            resumed = self._command(
+                {"type": "resume", "resume_token": self.resume_token}, "resumed"
+            )
+        except GroveError as exc:
+            # Expired (the tasks went back to the pool) or still held by a socket Grove has
+            # not seen close yet: start a new session; a leased task is not lost either way.
+            logger.warning("event=push_resume_refused why=%s", exc.message)
+            self.resume_token = None
+            return
+        logger.info("event=push_resumed tasks=%d", len(resumed["task_ids"]))
+
+    def _command(self, command: dict, answer: str) -> dict:
+        """Send a command and wait for its answer; pushes meanwhile wait in ``_pending``."""
+        assert self.socket is not None
+        self.socket.send(json.dumps(command))
+        deadline = time.monotonic() + SETUP_SECONDS
+        while True:
+            frame = json.loads(self.socket.recv(timeout=max(0.0, deadline - time.monotonic())))
+            if frame.get("type") == answer:
+                return frame
+            if frame.get("type") == "error":
+                raise error_from(frame)
+            if frame.get("type") == "task_assigned":
+                self._pending.append(frame)
+
+    def _next_task(self) -> PushedTask | None:
+        assert self.socket is not None
+        idle_until = None if self.idle_seconds is None else time.monotonic() + self.idle_seconds
+        while True:
+            if self._pending:
+                frame = self._pending.popleft()
+            else:
+                left = None if idle_until is None else max(0.0, idle_until - time.monotonic())
+                try:
+                    frame = json.loads(self.socket.recv(timeout=left))
+                except TimeoutError:
+                    return None
+            kind = frame.get("type")
+            if kind == "task_assigned" and frame.get("pushed"):
+                pushed = self._accept(frame)
+                if pushed is not None:
+                    return pushed
+            elif kind == "error":
+                logger.warning("event=push_error_frame frame=%s", frame)
+
+    def _accept(self, frame: dict[str, Any]) -> PushedTask | None:
+        """Acknowledge a pushed task; None when it is no longer ours (its lease ran out)."""
+        task = frame["task"]
+        user = User.of(frame["user"])
+        if task["id"] not in self._acked:
+            try:
+                self.client.ack_task(task["id"], task["id"], user=user)
+            except TaskAlreadyUpdated:
+                pass  # acked before a reconnect: a resumed task
+            except (TaskNotFound, TaskExpired) as exc:
+                logger.warning("event=push_task_gone task=%s why=%s", task["id"], exc)
+                return None
+            self._acked.add(task["id"])
+        return PushedTask(
+            task=task,
+            user=user,
+            message_id=task["id"],
+            client=self.client,
+            ack_by=frame.get("ack_by"),
+            resumed=bool(frame.get("resumed")),
+        )
+
+    def _raise_if_fatal(self, exc: Exception) -> None:
+        code = None
+        if isinstance(exc, ConnectionClosed) and exc.rcvd is not None:
+            code = exc.rcvd.code
+        if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
+            code = 4401
+        if code in FATAL_CLOSE_CODES:
+            raise SocketClosed(f"Grove closed the push socket ({code})", code) from exc
