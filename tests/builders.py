@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from backend.accounts.models import ApiClient, User
 from backend.accounts.services import create_api_client
@@ -145,3 +146,20 @@ def use_small_trees() -> None:
     from backend.trees.growth_config import update_config
 
     update_config(changes=SMALL_TREES, author="test")
+
+
+def config_form_data(comment: str = "", **changes: Any) -> dict[str, Any]:
+    """A tree-growth config form as a browser posts it (the admin's add form, the console's
+    form): the active values with ``changes`` applied."""
+    from backend.trees.growth_config import active_config
+
+    data: dict[str, Any] = {"comment": comment}
+    for name, value in {**active_config().to_dict(), **changes}.items():
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is None:
+            data[name] = ""
+        else:
+            data[name] = value if isinstance(value, list) else str(value)
+    return data

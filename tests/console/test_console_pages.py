@@ -14,7 +14,7 @@ from django.urls import reverse
 from backend.trees.growth_config import active_config, active_version, update_config
 from backend.trees.models import JournalEntry, Message, MessageTree, TreeGrowthConfig
 from frontend_api.console.views import proposal_digest
-from tests.builders import add_reply, make_tree, make_user
+from tests.builders import add_reply, config_form_data, make_tree, make_user
 
 pytestmark = pytest.mark.django_db
 ACTOR = "console:admin"  # pytest-django's admin_client logs in as "admin"
@@ -23,15 +23,7 @@ ACTOR = "console:admin"  # pytest-django's admin_client logs in as "admin"
 def form_data(action: str, base_version: int | None = None, **changes: Any) -> dict[str, Any]:
     """The config form as a browser posts it: the active values with ``changes`` applied
     (with ``base_version``, as "Save" posts it after the preview of the same values)."""
-    data: dict[str, Any] = {"comment": "from a test", "action": action}
-    for name, value in {**active_config().to_dict(), **changes}.items():
-        if isinstance(value, bool):
-            if value:
-                data[name] = "on"
-        elif value is None:
-            data[name] = ""
-        else:
-            data[name] = value if isinstance(value, list) else str(value)
+    data = {**config_form_data("from a test", **changes), "action": action}
     if base_version is not None:
         data["base_version"] = str(base_version)
         data["proposal"] = proposal_digest({**active_config().to_dict(), **changes})

@@ -4,7 +4,6 @@ driven through the admin's pages with a superuser (every write goes through a se
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
@@ -15,7 +14,7 @@ from django.urls import reverse
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.growth_config import active_config, update_config
 from backend.trees.models import JournalEntry, Message, MessageTree, TreeGrowthConfig
-from tests.builders import add_reply, make_tree, make_user
+from tests.builders import add_reply, config_form_data, make_tree, make_user
 
 pytestmark = pytest.mark.django_db
 ACTOR = "django-admin:admin"  # pytest-django's admin_client logs in as "admin"
@@ -23,20 +22,6 @@ CONFIG_ADD = "admin:trees_treegrowthconfig_add"
 CONFIG_LIST = "admin:trees_treegrowthconfig_changelist"
 TREE_LIST = "admin:trees_messagetree_changelist"
 MESSAGE_LIST = "admin:trees_message_changelist"
-
-
-def config_form_data(comment: str = "", **changes: Any) -> dict[str, Any]:
-    """The add form as a browser posts it: the active values with ``changes`` applied."""
-    data: dict[str, Any] = {"comment": comment}
-    for name, value in {**active_config().to_dict(), **changes}.items():
-        if isinstance(value, bool):
-            if value:
-                data[name] = "on"
-        elif value is None:
-            data[name] = ""
-        else:
-            data[name] = value if isinstance(value, list) else str(value)
-    return data
 
 
 def run_action(client, list_url: str, action: str, objects, **extra):
