@@ -13,6 +13,7 @@
     grove:push:session_due          zset session -> when its tasks go back to the pool (ms)
     grove:push:client:<client>:ready  set of the client's waiting entries
     grove:push:client:<client>:held   tasks pushed to the client's sockets and not closed
+    grove:push:session:<id>:held      the same for one socket's session (with places reserved)
 
 An entry id is ``<session>.<user id>``: one user waiting on one socket session.
 """
@@ -69,6 +70,8 @@ if tonumber(redis.call('HINCRBY', KEYS[2], f.entry, -1)) <= 0 then
 end
 local ckey = p .. 'client:' .. f.client .. ':held'
 if tonumber(redis.call('DECR', ckey)) <= 0 then redis.call('DEL', ckey) end
+local skey = p .. 'session:' .. f.session .. ':held'
+if tonumber(redis.call('DECR', skey)) <= 0 then redis.call('DEL', skey) end
 local e = p .. 'entry:' .. f.entry
 if redis.call('EXISTS', e) == 1 then
   for lang in string.gmatch(redis.call('HGET', e, 'langs'), '[^,]+') do
@@ -97,7 +100,10 @@ end
 -- an entry out of line when a push fills it, RELEASE puts it back.
 local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if held >= tonumber(f.capacity) then return false end
-if redis.call('SCARD', p .. 'session:' .. f.session .. ':tasks') >= tonumber(ARGV[2]) then
+-- The socket's and the client's counts include places reserved by claims still under way:
+-- counting only recorded tasks let parallel claims push past the per-socket cap.
+local session_held = redis.call('GET', p .. 'session:' .. f.session .. ':held') or '0'
+if tonumber(session_held) >= tonumber(ARGV[2]) then
   return false
 end
 local client_held = redis.call('GET', p .. 'client:' .. f.client .. ':held') or '0'
@@ -105,18 +111,21 @@ if tonumber(client_held) >= tonumber(ARGV[3]) then
   return false
 end
 redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('INCR', p .. 'session:' .. f.session .. ':held')
 redis.call('INCR', p .. 'client:' .. f.client .. ':held')
 return e
 """
 
 # A claim for a reserved place failed: give the place back.
-# KEYS: held. ARGV: entry id, client id.
+# KEYS: held. ARGV: entry id, client id, session id.
 UNRESERVE = """
 if tonumber(redis.call('HINCRBY', KEYS[1], ARGV[1], -1)) <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
 end
 local ckey = 'grove:push:client:' .. ARGV[2] .. ':held'
 if tonumber(redis.call('DECR', ckey)) <= 0 then redis.call('DEL', ckey) end
+local skey = 'grove:push:session:' .. ARGV[3] .. ':held'
+if tonumber(redis.call('DECR', skey)) <= 0 then redis.call('DEL', skey) end
 return 1
 """
 

@@ -478,11 +478,15 @@ class Dispatcher:
         try:
             task_id, body = await _claim(user_id=entry["user_id"], kind=entry["kind"], lang=lang)
         except NoTaskAvailable as exc:
-            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
+            await self.unreserve(
+                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"]]
+            )
             logger.debug("event=push_missed entry=%s why=%s", entry_id, exc)
             return "missed"
         except Exception:
-            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
+            await self.unreserve(
+                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"]]
+            )
             logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
             return "missed"
         now = _now_ms()
@@ -503,7 +507,9 @@ class Dispatcher:
         if not recorded:
             # The user stopped waiting while the claim ran (``unready`` answered meanwhile):
             # the task goes back to the pool instead of to them.
-            await self.unreserve(keys=[keys.HELD], args=[entry_id, entry["client"]])
+            await self.unreserve(
+                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"]]
+            )
             await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="unready")
             return "skipped"
         message = {
