@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import choix
 import numpy as np
+import pytest
 
 from backend.trees.ranking_fit import fit_plackett_luce
 
@@ -52,3 +53,36 @@ def test_only_items_every_ranking_holds_are_fitted():
     assert found is not None
     assert set(found.order) == {"a", "b"}
     assert fit_plackett_luce([["a"]]) is None
+
+
+def test_each_distinct_resample_is_fitted_once_and_the_errors_match_a_fit_of_every_draw(
+    monkeypatch,
+):
+    """Three rankings give at most 10 distinct bootstrap multisets: 11 fits, not 101, and the
+    same standard errors and p_best as fitting every one of the 100 draws."""
+    import random
+
+    import numpy as np
+
+    from backend.trees import ranking_fit
+
+    rankings = [["a", "b", "c", "d"], ["b", "a", "c", "d"], ["a", "c", "b", "d"]]
+    index = {item: i for i, item in enumerate(sorted("abcd"))}
+    data = [tuple(index[item] for item in ranking) for ranking in rankings]
+    rng = random.Random(7)
+    every_draw = [
+        ranking_fit._fit(4, [data[rng.randrange(3)] for _ in data])
+        for _ in range(ranking_fit.BOOTSTRAP_RESAMPLES)
+    ]
+    calls = []
+    real_fit = ranking_fit._fit
+    monkeypatch.setattr(ranking_fit, "_fit", lambda n, d: calls.append(d) or real_fit(n, d))
+
+    found = fit_plackett_luce(rankings, seed=7)
+
+    assert len(calls) <= 11
+    spread = np.std(np.array(every_draw), axis=0)
+    for item, i in index.items():
+        assert found.stderr[item] == pytest.approx(float(spread[i]), abs=1e-9)
+    best = int(np.argmax(real_fit(4, data)))
+    assert found.p_best == sum(int(np.argmax(s)) == best for s in every_draw) / len(every_draw)
