@@ -12,7 +12,10 @@ HTTP server, no thread switches: the figures are CPU seconds of this process
 
 Prints, per call: CPU ms p50/mean and SQL statements p50/max; per cycle: the web CPU (the
 three calls less the jobs they ran) and the jobs' CPU. ``--profile`` writes a cProfile of
-the measured cycles (open it with ``python -m pstats`` or snakeviz).
+the measured cycles (open it with ``python -m pstats`` or snakeviz). ``--time`` wraps named
+functions (``module:Qualified.name``, comma-separated) and prints the CPU ms per cycle spent
+inside each (inclusive): sampling profilers here over-count the frames around socket waits,
+and cProfile's per-call cost inflates small functions, so this is how a part's share is read.
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--database-url", default="postgres://postgres@127.0.0.1:5432/grove_bench_cpu"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument(
+        "--time",
+        default="",
+        help="functions to time, e.g. frontend_api.v1.throttling:RedisCounters.hit,...",
+    )
     return parser.parse_args(argv)
 
 
@@ -58,6 +66,54 @@ def fresh_database(url: str) -> None:
     admin = url.rsplit("/", 1)[0] + "/postgres"
     for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
         subprocess.run(["psql", admin, "-qc", sql], check=True, capture_output=True)
+
+
+class Timed:
+    """CPU seconds spent inside each named function (outermost call only, so recursion or a
+    function calling itself through others is counted once)."""
+
+    def __init__(self, names: list[str]):
+        import importlib
+
+        self.totals = dict.fromkeys(names, 0.0)
+        self.calls = dict.fromkeys(names, 0)
+        for name in names:
+            module_name, _, qualname = name.partition(":")
+            owner = importlib.import_module(module_name)
+            *path, attr = qualname.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            setattr(owner, attr, self._wrap(name, getattr(owner, attr)))
+
+    def _wrap(self, name, function):
+        import functools
+
+        depth = [0]
+
+        @functools.wraps(function)
+        def timed(*args, **kwargs):
+            depth[0] += 1
+            started = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    self.totals[name] += time.process_time() - started
+                    self.calls[name] += 1
+
+        return timed
+
+    def reset(self) -> None:
+        self.totals = dict.fromkeys(self.totals, 0.0)
+        self.calls = dict.fromkeys(self.calls, 0)
+
+    def report(self, cycles: int) -> None:
+        for name, total in self.totals.items():
+            print(
+                f"  {name:70} {total * 1000 / cycles:6.2f} ms/cycle "
+                f"({self.calls[name] / cycles:.2f} calls/cycle)"
+            )
 
 
 class InProcessVolunteer:
@@ -136,6 +192,7 @@ def main(argv=None) -> int:
         weak=False,
     )
 
+    timed = Timed([name for name in args.time.split(",") if name])
     client = Client()
     texts = realistic_texts()
     statements: dict[str, list[str]] | None = {} if args.statements else None
@@ -158,9 +215,10 @@ def main(argv=None) -> int:
     # As under the server (``backend/http_bridge.py``): requests run in a worker thread of an
     # event loop, so a channel-layer push goes to that loop, not to a new loop per push.
     asyncio.run(
-        sync_to_async(measure, thread_sensitive=False)(args, people, profiler, calls, kinds)
+        sync_to_async(measure, thread_sensitive=False)(args, people, profiler, calls, kinds, timed)
     )
     report(args, calls, kinds)
+    timed.report(args.cycles)
     for name, sqls in (statements or {}).items():
         print(f"\n{name}: {len(sqls)} statements (jobs run in the call included)")
         for sql in sqls:
@@ -168,9 +226,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def measure(args, people, profiler, calls, kinds) -> None:
+def measure(args, people, profiler, calls, kinds, timed) -> None:
     for n in range(args.warmup + args.cycles):
         measured = n >= args.warmup
+        if n == args.warmup:
+            timed.reset()
         if measured and profiler and n == args.warmup:
             profiler.enable()
         cycle = people[n % len(people)].volunteer.cycle(0.0)
