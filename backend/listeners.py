@@ -10,7 +10,7 @@ Redis sorted set, scored by when they were last seen: added once authenticated, 
 with each keepalive, removed on disconnect; a process that dies leaves its entries, which
 count as open until ``STALE_SECONDS`` pass without a refresh (a push too many, never one too
 few). The REST throttle's Redis round trip, which every API request already makes, also
-counts the set (``count_into``); when it reads zero, the request's pushes are skipped
+counts the set (``open_sockets_range``); when it reads zero, the request's pushes are skipped
 (``events.publish``). A socket that opens while a request is running may miss that request's
 events, as if it had opened a moment later.
 
@@ -49,9 +49,10 @@ def enabled() -> bool:
     )
 
 
-def count_into(pipeline: redis.client.Pipeline, now: float) -> None:
-    """Add the count of open sockets to ``pipeline`` (its last result)."""
-    pipeline.zcount(KEY, now - STALE_SECONDS, "+inf")
+def open_sockets_range(now: float) -> tuple[str, float]:
+    """The sorted set of open sockets and the oldest score that still counts: ``ZCOUNT key
+    oldest +inf`` is the number of sockets open now (the throttle's script asks it)."""
+    return KEY, now - STALE_SECONDS
 
 
 # Set for the current request by the throttle's round trip: True when no socket is open,
