@@ -79,3 +79,25 @@ def test_a_refused_claim_in_a_transaction_releases_its_row(settings, in_database
     with transaction.atomic():
         assert tasks._claim(chosen, row, claim) is None  # every slot is taken
         assert _row_is_free(row.id)
+
+
+def test_refresh_lang_locks_the_initial_prompt_row_only_when_its_count_changes():
+    """An advance that leaves a language's count of prompts to ask for as it was writes
+    nothing to its initial-prompt row: every advance of the language's trees would otherwise
+    queue on that one row until its transaction ends."""
+    from backend.trees import ready_work
+    from backend.trees.models import MessageTree, ReadyWork
+
+    make_tree(author=make_user(make_client()), state="growing")
+    config = active_config()
+    row = ReadyWork.objects.get(lang="en", kind=TaskKind.INITIAL_PROMPT.value, node__isnull=True)
+    with transaction.atomic():
+        ready_work.refresh_lang("en", config)  # nothing changed since make_tree's refresh
+        assert _row_is_free(row.id)
+        MessageTree.objects.create(
+            state="growing", lang="en", goal_tree_size=12, max_depth=3, max_children_count=3
+        )
+        ready_work.refresh_lang("en", config)
+        row_after = ReadyWork.objects.get(id=row.id)
+        assert row_after.slots != row.slots  # one more growing tree: one prompt fewer
+        assert not _row_is_free(row.id)
