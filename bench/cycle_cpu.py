@@ -54,6 +54,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument(
+        "--pg-set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL setting for the scratch database (ALTER DATABASE ... SET), e.g. "
+        "plan_cache_mode=force_generic_plan",
+    )
+    parser.add_argument(
         "--time",
         default="",
         help="functions to time, e.g. frontend_api.v1.throttling:RedisCounters.hit,...",
@@ -61,10 +69,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def fresh_database(url: str) -> None:
+def fresh_database(url: str, settings: list[str] = ()) -> None:
     name = url.rsplit("/", 1)[1]
     admin = url.rsplit("/", 1)[0] + "/postgres"
-    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+    statements = [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"']
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        statements.append(f'ALTER DATABASE "{name}" SET {key} = {value}')
+    for sql in statements:
         subprocess.run(["psql", admin, "-qc", sql], check=True, capture_output=True)
 
 
@@ -155,7 +167,7 @@ class InProcessVolunteer:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    fresh_database(args.database_url)
+    fresh_database(args.database_url, args.pg_set)
     os.environ.update(
         DATABASE_URL=args.database_url,
         REDIS_URL=args.redis_url,
@@ -222,7 +234,7 @@ def main(argv=None) -> int:
     for name, sqls in (statements or {}).items():
         print(f"\n{name}: {len(sqls)} statements (jobs run in the call included)")
         for sql in sqls:
-            print("  " + " ".join(sql.split())[:160])
+            print("  " + " ".join(sql.split())[: int(os.environ.get("GROVE_BENCH_SQL_WIDTH", "160"))])
     return 0
 
 
