@@ -1,6 +1,6 @@
 """Reviews of one tree's messages do not wait for each other; the tree's state change waits.
 
-A review share-locks its tree's row (``interactions._tree_state_for_review``); the advance job
+A review share-locks its tree's row (``interactions._review_target``); the advance job
 takes FOR NO KEY UPDATE. Two volunteers reviewing replies of one busy tree used to queue on
 the tree's row."""
 
