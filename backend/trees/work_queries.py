@@ -218,7 +218,14 @@ def _eligible_query(
                 draw=Window(RowNumber(), partition_by=[_CATEGORY], order_by=Random().asc())
             )
             .filter(draw__lte=SAMPLE_PER_CATEGORY)
-            .values("id")
+            .values("id")[
+                # The sample holds at most this many rows anyway; saying so lets PostgreSQL see it
+                # is small and join from it, so the lease counts and exclusions below run on the
+                # sampled rows only. Without the bound it estimated every row of the language and
+                # ran them on all (EXPLAIN at OA's scale: 1,165 lease probes for 126 sampled rows;
+                # the read's execution p50 8.8 -> 6.1 ms, p25 7.6 -> 3.7 ms over 300 pairs).
+                : SAMPLE_PER_CATEGORY * len(KINDS_OF_CATEGORY)
+            ]
         )
         rows = rows.filter(id__in=drawn).annotate(
             **{
