@@ -107,18 +107,23 @@ def work_and_volunteers(
     return rows
 
 
-def with_unserved(rows: list[dict], unserved: dict[str, int]) -> list[dict]:
-    """``rows`` of ``work_and_volunteers`` with ``unserved``: task requests a language's
-    volunteers sent over REST and got "no task available" for (last minute, this machine).
-    Such requests with no open slot make a language starving too."""
+def with_rest_figures(
+    rows: list[dict], unserved: dict[str, int], rest_active: dict[str, int] | None
+) -> list[dict]:
+    """``rows`` of ``work_and_volunteers`` with the REST side of each language: ``unserved``,
+    task requests answered "no task available" (last minute), and ``rest_active``, distinct
+    users who asked for a task over REST (last five minutes; None when unknown). Volunteers
+    of either kind in a language with no open slot make it starving."""
     by_lang = {row["lang"]: dict(row) for row in rows}
-    for lang in unserved:
+    for lang in {*unserved, *(rest_active or {})}:
         by_lang.setdefault(
             lang, {"lang": lang, "slots": 0, "volunteers_ready": 0, "starving": False}
         )
     for lang, row in by_lang.items():
         row["unserved"] = unserved.get(lang, 0)
-        row["starving"] = row["starving"] or (row["unserved"] > 0 and row["slots"] == 0)
+        row["rest_active"] = None if rest_active is None else rest_active.get(lang, 0)
+        asking = row["unserved"] > 0 or bool(row["rest_active"])
+        row["starving"] = row["starving"] or (asking and row["slots"] == 0)
     return sorted(by_lang.values(), key=lambda row: (not row["starving"], row["lang"]))
 
 

@@ -164,10 +164,32 @@ def test_snapshot_job_and_command_each_record_one(capsys):
 def test_requests_answered_with_nothing_make_a_language_without_slots_starve():
     rows = selectors.work_and_volunteers({"en": 4, "de": 0}, {}, set())
 
-    marked = selectors.with_unserved(rows, {"de": 5, "en": 2, "fr": 1})
+    marked = selectors.with_rest_figures(rows, {"de": 5, "en": 2, "fr": 1}, {})
 
     assert [(row["lang"], row["unserved"], row["starving"]) for row in marked] == [
         ("de", 5, True),
         ("fr", 1, True),
         ("en", 2, False),
     ]
+
+
+def test_volunteers_active_over_rest_make_a_language_without_slots_starve():
+    """A REST-only deployment: nobody waits in push's line, and the volunteers who asked a
+    while ago got tasks (no "no task" answer this minute)."""
+    rows = selectors.work_and_volunteers({"en": 4, "de": 0}, {}, set())
+
+    marked = selectors.with_rest_figures(rows, {}, {"de": 3, "en": 7, "it": 1})
+
+    assert [(row["lang"], row["rest_active"], row["starving"]) for row in marked] == [
+        ("de", 3, True),
+        ("it", 1, True),
+        ("en", 7, False),
+    ]
+
+
+def test_rest_volunteers_unknown_are_null_and_starve_nobody():
+    rows = selectors.work_and_volunteers({"de": 0}, {}, set())
+
+    (row,) = selectors.with_rest_figures(rows, {}, None)
+
+    assert (row["rest_active"], row["starving"]) == (None, False)

@@ -51,6 +51,8 @@
       tr.appendChild(el("td", row.slots, { "data-field": "slots" }));
       tr.appendChild(el("td", row.volunteers_ready === null ? "unknown" : row.volunteers_ready,
         { "data-field": "volunteers_ready" }));
+      tr.appendChild(el("td", row.rest_active === undefined ? "-" : row.rest_active === null ? "unknown" : row.rest_active,
+        { "data-field": "rest_active" }));
       tr.appendChild(el("td", row.unserved === undefined ? "-" : row.unserved, { "data-field": "unserved" }));
       tr.appendChild(el("td", row.starving ? "starving" : ""));
       return tr;
@@ -71,7 +73,8 @@
       text = latency.requests + " requests" +
         (latency.span_seconds === null ? " since this process started" : " in the last " + latency.span_seconds + " s") +
         ": p50 " + (latency.p50_ms === null ? "-" : latency.p50_ms + " ms") +
-        ", p99 " + (latency.p99_ms === null ? "-" : latency.p99_ms + " ms") + " (this machine)";
+        ", p99 " + (latency.p99_ms === null ? "-" : latency.p99_ms + " ms") +
+        (latency.scope === "deployment" ? " (every web process)" : " (this machine only)");
     }
     document.getElementById("latency").textContent = text;
   }
