@@ -200,8 +200,7 @@ def read_figures(client: redis.Redis, now: float | None = None) -> dict:
     now = time.time() if now is None else now
     slot = int(now // SLOT_SECONDS)
     first = slot - LATENCY_WINDOW_SECONDS // SLOT_SECONDS
-    minute = int(now // REST_SLOT_SECONDS)
-    minutes = range(minute - REST_ACTIVE_SECONDS // REST_SLOT_SECONDS, minute + 1)
+    minutes = _rest_minutes(now)
     pipe = client.pipeline(transaction=False)
     for n in range(first, slot + 1):
         pipe.hgetall(figures_key(n))
@@ -220,13 +219,7 @@ def read_figures(client: redis.Redis, now: float | None = None) -> dict:
             elif field.startswith(UNSERVED_FIELD):
                 lang = field[len(UNSERVED_FIELD) :]
                 unserved[lang] = unserved.get(lang, 0) + count
-    langs = sorted({member.decode() for members in lang_sets for member in members})
-    rest_active: dict[str, int] = {}
-    if langs:
-        pipe = client.pipeline(transaction=False)
-        for lang in langs:
-            pipe.pfcount(*(rest_key(n, lang) for n in minutes))
-        rest_active = {lang: n for lang, n in zip(langs, pipe.execute(), strict=True) if n}
+    rest_active = _count_volunteers(client, lang_sets, minutes)
     p50, p99 = local_metrics.quantile(0.5, buckets), local_metrics.quantile(0.99, buckets)
     latency = {
         "requests": int(max(buckets.values(), default=0)),
@@ -236,3 +229,28 @@ def read_figures(client: redis.Redis, now: float | None = None) -> dict:
         "scope": "deployment",
     }
     return {"latency": latency, "unserved": unserved, "rest_active": rest_active}
+
+
+def rest_volunteers(client: redis.Redis, now: float | None = None) -> dict[str, int]:
+    """Distinct users per language who asked for a task over REST in the last
+    REST_ACTIVE_SECONDS (two round trips)."""
+    minutes = _rest_minutes(time.time() if now is None else now)
+    pipe = client.pipeline(transaction=False)
+    for n in minutes:
+        pipe.smembers(rest_langs_key(n))
+    return _count_volunteers(client, pipe.execute(), minutes)
+
+
+def _rest_minutes(now: float) -> range:
+    minute = int(now // REST_SLOT_SECONDS)
+    return range(minute - REST_ACTIVE_SECONDS // REST_SLOT_SECONDS, minute + 1)
+
+
+def _count_volunteers(client: redis.Redis, lang_sets: list, minutes: range) -> dict[str, int]:
+    langs = sorted({member.decode() for members in lang_sets for member in members})
+    if not langs:
+        return {}
+    pipe = client.pipeline(transaction=False)
+    for lang in langs:
+        pipe.pfcount(*(rest_key(n, lang) for n in minutes))
+    return {lang: n for lang, n in zip(langs, pipe.execute(), strict=True) if n}
