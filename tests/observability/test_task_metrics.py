@@ -83,6 +83,19 @@ def test_an_expired_task_is_counted(frontend, django_capture_on_commit_callbacks
     assert counted(frontend.http, "grove_tasks_expired_total", **labels) - before == 1
 
 
+def test_a_pushed_task_returned_to_the_pool_is_counted(
+    frontend, django_capture_on_commit_callbacks
+):
+    from backend.trees.services.push_leases import return_pushed_task
+
+    labels = {"kind": "initial_prompt", "lang": "en"}
+    before = counted(frontend.http, "grove_tasks_returned_total", **labels)
+    with django_capture_on_commit_callbacks(execute=True):
+        task = frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE}).json()
+        assert return_pushed_task(task_id=task["id"], only_unacked=True, why="ack_timeout")
+    assert counted(frontend.http, "grove_tasks_returned_total", **labels) - before == 1
+
+
 def test_a_request_that_gets_no_task_is_counted_as_unserved(frontend):
     labels = {"requested": "rank_assistant_replies", "lang": "en", "reason": "none_available"}
     before = counted(frontend.http, "grove_task_requests_unserved_total", **labels)
