@@ -127,6 +127,20 @@ def with_rest_figures(
     return sorted(by_lang.values(), key=lambda row: (not row["starving"], row["lang"]))
 
 
+def request_figures(now: datetime) -> dict:
+    """The deployment's task-request latency, "no task" answers and REST volunteers
+    (``deployment.read_figures``); each None without a cache Redis or while it is down."""
+    from backend.console import deployment
+
+    client = deployment.redis_client()
+    if client is not None:
+        try:
+            return deployment.read_figures(client, now=now.timestamp())
+        except redis.RedisError:
+            logger.warning("event=console_figures_unreadable")
+    return {"latency": None, "unserved": None, "rest_active": None}
+
+
 def tasks_created_by_kind(since: datetime, until: datetime | None = None) -> dict[str, int]:
     """Tasks handed out per kind in [since, until), from the journal's ``task_created``
     entries (index ``journal_event``: event type, time)."""

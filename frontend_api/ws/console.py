@@ -30,13 +30,13 @@ import asyncio
 import contextlib
 import logging
 
-import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from backend import events, listeners
-from backend.console import deployment, local_metrics, selectors
+from backend.console import local_metrics, selectors
 from backend.observability.metrics import WS_CONNECTIONS, WS_CONNECTIONS_OPENED, WS_PUSHES
 from frontend_api.v1.errors import OasstErrorCode
 from frontend_api.ws.base import (
@@ -126,12 +126,9 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     def request_figures(self) -> dict:
         """Latency, "no task" answers and REST volunteers: of the whole deployment from Redis
         (``deployment``), else (embedded profile, Redis down) of this machine's processes."""
-        client = deployment.redis_client()
-        if client is not None:
-            try:
-                return deployment.read_figures(client)
-            except redis.RedisError:
-                logger.warning("event=console_figures_unreadable")
+        figures = selectors.request_figures(timezone.now())
+        if figures["latency"] is not None:
+            return figures
         buckets, unserved = local_metrics.sample_machine()
         return {
             "latency": {**self.latency.observe(buckets), "scope": "machine"},

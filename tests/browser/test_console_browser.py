@@ -214,7 +214,7 @@ def test_console_in_a_browser_follows_the_api_and_tunes_and_rolls_back(browser, 
     # The charts mark both versions.
     take_snapshot()
     browser.find_element(By.LINK_TEXT, "Overview").click()
-    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".uplot")) == 3, "charts")
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".uplot")) == 4, "charts")
     markers = browser.find_elements(By.CSS_SELECTOR, "#config-markers li")
     versions = {marker.get_attribute("data-version") for marker in markers}
     assert {str(saved), str(restored)} <= versions

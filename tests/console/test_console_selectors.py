@@ -193,3 +193,21 @@ def test_rest_volunteers_unknown_are_null_and_starve_nobody():
     (row,) = selectors.with_rest_figures(rows, {}, None)
 
     assert (row["rest_active"], row["starving"]) == (None, False)
+
+
+def test_snapshot_records_the_deployments_task_requests_and_rest_volunteers(settings):
+    from backend.console import deployment
+
+    settings.GROVE_CONSOLE_FLUSH_SECONDS = 0  # this process's flusher thread: paused
+    client = deployment.redis_client()
+    client.delete(*client.keys(f"{deployment.PREFIX}*") or ["none"])
+    now = timezone.now()
+    client.hincrby(deployment.figures_key(int(now.timestamp() // 10)), "lat:inf", 12)
+    client.hincrby(deployment.figures_key(int(now.timestamp() // 10)), "none:de", 2)
+    client.pfadd(deployment.rest_key(int(now.timestamp() // 60), "de"), "ada", "bob")
+    client.sadd(deployment.rest_langs_key(int(now.timestamp() // 60)), "de")
+
+    figures = take_snapshot(now=now).figures
+
+    assert figures["latency"]["requests"] == 12
+    assert (figures["unserved"], figures["rest_active"]) == ({"de": 2}, {"de": 2})

@@ -236,14 +236,24 @@
         });
       }), markers, minX, maxX);
 
-    chart("chart-work", "Open slots and volunteers ready" + (chosen ? " (" + chosen + ")" : ""),
-      ["open slots", "volunteers ready"], x, [
+    chart("chart-work", "Open slots and volunteers" + (chosen ? " (" + chosen + ")" : ""),
+      ["open slots", "ready (push)", "active (REST)"], x, [
         snapshots.map(function (s) { return sumOver(langsOf(s.ready_work), s.ready_work, Number); }),
         snapshots.map(function (s) {
           return s.volunteers_ready === null ? null :
             sumOver(langsOf(s.volunteers_ready), s.volunteers_ready, Number);
+        }),
+        snapshots.map(function (s) {
+          // null: no figure (no cache Redis, or a snapshot older than the figure)
+          return s.rest_active == null ? null : sumOver(langsOf(s.rest_active), s.rest_active, Number);
         })
       ], markers, minX, maxX);
+
+    var latencyOf = function (field) {
+      return snapshots.map(function (s) { return s.latency ? s.latency[field] : null; });
+    };
+    chart("chart-latency", "Task requests (POST /tasks/, every web process): p50 and p99, ms",
+      ["p50", "p99"], x, [latencyOf("p50_ms"), latencyOf("p99_ms")], markers, minX, maxX);
   }
 
   var lastSeries = null;
