@@ -191,22 +191,22 @@ def queues() -> dict:
 
 def failed_jobs(now: datetime, limit: int = 5) -> dict:
     """Jobs that failed for good (``job_failed`` journal entries): the last hour's count and
-    the newest few."""
-    from backend.trees.services.maintenance import JOB_FAILED
+    the newest few (``maintenance.recent_job_failures``: by time, through the journal's
+    (event type, time) index)."""
+    from backend.trees.services.maintenance import JOB_FAILED, recent_job_failures
 
-    rows = JournalEntry.objects.filter(event_type=JOB_FAILED)
-    # By time, not id: the (event type, time) index finds the few failures; "-id" would walk
-    # the whole journal backwards looking for them.
-    recent = rows.order_by("-created_at", "-id")[:limit]
+    last_hour = JournalEntry.objects.filter(
+        event_type=JOB_FAILED, created_at__gte=now - FAILED_JOBS_WINDOW
+    )
     return {
-        "last_hour": rows.filter(created_at__gte=now - FAILED_JOBS_WINDOW).count(),
+        "last_hour": last_hour.count(),
         "recent": [
             {
-                "at": entry.created_at.isoformat(),
-                "job": entry.payload.get("job"),
-                "exception": entry.payload.get("exception"),
+                "at": failure["created_at"].isoformat(),
+                "job": failure.get("job"),
+                "exception": failure.get("exception"),
             }
-            for entry in recent
+            for failure in recent_job_failures(limit=limit)
         ],
     }
 

@@ -211,3 +211,19 @@ def test_snapshot_records_the_deployments_task_requests_and_rest_volunteers(sett
 
     assert figures["latency"]["requests"] == 12
     assert (figures["unserved"], figures["rest_active"]) == ({"de": 2}, {"de": 2})
+
+
+def test_failed_jobs_count_the_last_hour_and_list_the_newest():
+    from backend.trees.services.maintenance import record_job_failure
+
+    for n in range(2):
+        record_job_failure(
+            job=f"grove.job.{n}", job_id=str(n), args=(), kwargs={}, exception=OSError("down")
+        )
+
+    failed = selectors.failed_jobs(timezone.now(), limit=1)
+
+    assert failed["last_hour"] == 2
+    assert [(job["job"], job["exception"]) for job in failed["recent"]] == [
+        ("grove.job.1", "OSError: down")
+    ]
