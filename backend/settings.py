@@ -374,6 +374,10 @@ GROVE_QUEUE_REPORT_INTERVAL_SECONDS = env_int("GROVE_QUEUE_REPORT_INTERVAL_SECON
 GROVE_CONSOLE_SNAPSHOT_INTERVAL_SECONDS = env_int("GROVE_CONSOLE_SNAPSHOT_INTERVAL_SECONDS", 60)
 GROVE_CONSOLE_SNAPSHOT_RETENTION_DAYS = env_int("GROVE_CONSOLE_SNAPSHOT_RETENTION_DAYS", 7)
 GROVE_CONSOLE_REFRESH_SECONDS = env_float("GROVE_CONSOLE_REFRESH_SECONDS", 5.0)
+# Seconds between a web process's flushes of its task-request latency, "no task" answers and
+# REST volunteers to Redis, which the console sums over the deployment (backend/console/
+# deployment.py): the console's figures lag by at most this.
+GROVE_CONSOLE_FLUSH_SECONDS = env_float("GROVE_CONSOLE_FLUSH_SECONDS", 5.0)
 
 # Request limits: a larger body is answered 413 before it is read further (backend/http_bridge.py
 # and Django's own check), a JSON body nested deeper answered 400 (frontend_api/v1/parsing.py).

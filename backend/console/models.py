@@ -14,7 +14,9 @@ from django.utils import timezone
 class ConsoleSnapshot(models.Model):
     """``figures``: ``{"trees": {lang: {state: n}}, "ready_work": {lang: slots},
     "volunteers_ready": {lang: n}, "tasks": {kind: n created since the previous snapshot},
-    "seconds": the span "tasks" covers}``."""
+    "seconds": the span "tasks" covers, "latency": {requests, p50_ms, p99_ms, ...} of the last
+    minute's task requests, "rest_active": {lang: n}, "unserved": {lang: n}}`` (the last three
+    None without a cache Redis or while it does not answer; absent in older snapshots)."""
 
     taken_at = models.DateTimeField(default=timezone.now, db_index=True)
     figures = models.JSONField()

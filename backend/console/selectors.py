@@ -107,19 +107,38 @@ def work_and_volunteers(
     return rows
 
 
-def with_unserved(rows: list[dict], unserved: dict[str, int]) -> list[dict]:
-    """``rows`` of ``work_and_volunteers`` with ``unserved``: task requests a language's
-    volunteers sent over REST and got "no task available" for (last minute, this machine).
-    Such requests with no open slot make a language starving too."""
+def with_rest_figures(
+    rows: list[dict], unserved: dict[str, int], rest_active: dict[str, int] | None
+) -> list[dict]:
+    """``rows`` of ``work_and_volunteers`` with the REST side of each language: ``unserved``,
+    task requests answered "no task available" (last minute), and ``rest_active``, distinct
+    users who asked for a task over REST (last five minutes; None when unknown). Volunteers
+    of either kind in a language with no open slot make it starving."""
     by_lang = {row["lang"]: dict(row) for row in rows}
-    for lang in unserved:
+    for lang in {*unserved, *(rest_active or {})}:
         by_lang.setdefault(
             lang, {"lang": lang, "slots": 0, "volunteers_ready": 0, "starving": False}
         )
     for lang, row in by_lang.items():
         row["unserved"] = unserved.get(lang, 0)
-        row["starving"] = row["starving"] or (row["unserved"] > 0 and row["slots"] == 0)
+        row["rest_active"] = None if rest_active is None else rest_active.get(lang, 0)
+        asking = row["unserved"] > 0 or bool(row["rest_active"])
+        row["starving"] = row["starving"] or (asking and row["slots"] == 0)
     return sorted(by_lang.values(), key=lambda row: (not row["starving"], row["lang"]))
+
+
+def request_figures(now: datetime) -> dict:
+    """The deployment's task-request latency, "no task" answers and REST volunteers
+    (``deployment.read_figures``); each None without a cache Redis or while it is down."""
+    from backend.console import deployment
+
+    client = deployment.redis_client()
+    if client is not None:
+        try:
+            return deployment.read_figures(client, now=now.timestamp())
+        except redis.RedisError:
+            logger.warning("event=console_figures_unreadable")
+    return {"latency": None, "unserved": None, "rest_active": None}
 
 
 def tasks_created_by_kind(since: datetime, until: datetime | None = None) -> dict[str, int]:
@@ -172,22 +191,22 @@ def queues() -> dict:
 
 def failed_jobs(now: datetime, limit: int = 5) -> dict:
     """Jobs that failed for good (``job_failed`` journal entries): the last hour's count and
-    the newest few."""
-    from backend.trees.services.maintenance import JOB_FAILED
+    the newest few (``maintenance.recent_job_failures``: by time, through the journal's
+    (event type, time) index)."""
+    from backend.trees.services.maintenance import JOB_FAILED, recent_job_failures
 
-    rows = JournalEntry.objects.filter(event_type=JOB_FAILED)
-    # By time, not id: the (event type, time) index finds the few failures; "-id" would walk
-    # the whole journal backwards looking for them.
-    recent = rows.order_by("-created_at", "-id")[:limit]
+    last_hour = JournalEntry.objects.filter(
+        event_type=JOB_FAILED, created_at__gte=now - FAILED_JOBS_WINDOW
+    )
     return {
-        "last_hour": rows.filter(created_at__gte=now - FAILED_JOBS_WINDOW).count(),
+        "last_hour": last_hour.count(),
         "recent": [
             {
-                "at": entry.created_at.isoformat(),
-                "job": entry.payload.get("job"),
-                "exception": entry.payload.get("exception"),
+                "at": failure["created_at"].isoformat(),
+                "job": failure.get("job"),
+                "exception": failure.get("exception"),
             }
-            for entry in recent
+            for failure in recent_job_failures(limit=limit)
         ],
     }
 

@@ -19,9 +19,9 @@ MAX_TASK_SPAN_SECONDS = 600
 
 @transaction.atomic
 def take_snapshot(*, now: datetime | None = None) -> ConsoleSnapshot:
-    """Record the trees per language and state, ready work, volunteers waiting and the tasks
-    handed out since the previous snapshot; delete snapshots older than
-    GROVE_CONSOLE_SNAPSHOT_RETENTION_DAYS."""
+    """Record the trees per language and state, ready work, volunteers waiting, the tasks
+    handed out since the previous snapshot, and the deployment's task-request latency and REST
+    volunteers; delete snapshots older than GROVE_CONSOLE_SNAPSHOT_RETENTION_DAYS."""
     now = now or timezone.now()
     previous = ConsoleSnapshot.objects.filter(taken_at__lt=now).order_by("-taken_at").first()
     since = now - timedelta(seconds=MAX_TASK_SPAN_SECONDS)
@@ -33,6 +33,7 @@ def take_snapshot(*, now: datetime | None = None) -> ConsoleSnapshot:
         "volunteers_ready": selectors.volunteers_ready(),
         "tasks": selectors.tasks_created_by_kind(since, now),
         "seconds": round((now - since).total_seconds(), 3),
+        **selectors.request_figures(now),
     }
     snapshot = ConsoleSnapshot.objects.create(taken_at=now, figures=figures)
     retention = timedelta(days=settings.GROVE_CONSOLE_SNAPSHOT_RETENTION_DAYS)

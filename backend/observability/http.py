@@ -34,6 +34,9 @@ class RequestObservationMiddleware:
         self.series: dict[tuple[str, str, int], tuple] = {}
         if settings.GROVE_DB_POOL:
             start_pool_sampler()
+        from backend.console.deployment import start_flusher
+
+        start_flusher()  # the console's deployment-wide figures, flushed to Redis
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()

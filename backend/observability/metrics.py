@@ -55,6 +55,11 @@ TASKS_SKIPPED = Counter("grove_tasks_skipped", "Tasks a user skipped (nack).", [
 TASKS_EXPIRED = Counter(
     "grove_tasks_expired", "Open tasks closed because they expired.", ["kind", "lang"]
 )
+TASKS_RETURNED = Counter(
+    "grove_tasks_returned",
+    "Pushed tasks given back to the pool (not acknowledged in time, or their socket gone).",
+    ["kind", "lang"],
+)
 TASK_REQUESTS_UNSERVED = Counter(
     "grove_task_requests_unserved",
     "Task requests answered with no task: nothing available (503) or too many pending (400). "

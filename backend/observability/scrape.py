@@ -99,12 +99,45 @@ def readiness() -> Iterator[Metric]:
     )
 
 
+def volunteers() -> Iterator[Metric]:
+    """Volunteers per language: waiting in push dispatch's line, and active over REST (asked
+    for a task in the last five minutes, every web process: ``backend.console.deployment``).
+    With the ready-work slots, they tell a starving language (alert GroveLanguageStarving)."""
+    from backend.console import deployment
+    from backend.console.selectors import volunteers_ready
+
+    ready = volunteers_ready()
+    if ready is None:
+        raise RuntimeError("push dispatch's line is unreadable")
+    family = GaugeMetricFamily(
+        "grove_push_volunteers_ready",
+        "Users waiting in push dispatch's line for a task, by language.",
+        labels=["lang"],
+    )
+    for lang, count in ready.items():
+        family.add_metric([lang], count)
+    yield family
+    client = deployment.redis_client()
+    if client is None:
+        return  # embedded: no shared Redis, and REST volunteers are the process's own
+    family = GaugeMetricFamily(
+        "grove_rest_volunteers_active",
+        "Distinct users who asked for a task over REST in the last five minutes, by language "
+        "(a HyperLogLog: exact for a few, within 1 % for thousands).",
+        labels=["lang"],
+    )
+    for lang, count in deployment.rest_volunteers(client).items():
+        family.add_metric([lang], count)
+    yield family
+
+
 SOURCES: dict[str, Callable[[], Iterator[Metric]]] = {
     "trees": tree_states,
     "ready_work": ready_work,
     "growth_config": growth_config,
     "queues": queue_depths,
     "readiness": readiness,
+    "volunteers": volunteers,
 }
 
 
@@ -117,8 +150,8 @@ class DeploymentCollector:
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
             "grove_scrape_source_up",
-            "1 when a scrape-time source (trees, ready_work, growth_config, queues, readiness) "
-            "answered.",
+            "1 when a scrape-time source (trees, ready_work, growth_config, queues, readiness, "
+            "volunteers) answered.",
             labels=["source"],
         )
         seconds = GaugeMetricFamily(

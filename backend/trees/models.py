@@ -196,6 +196,10 @@ class Task(models.Model):
     done = models.BooleanField(default=False)
     skipped = models.BooleanField(default=False)
     skip_reason = models.CharField(max_length=512, blank=True, default="")
+    # True only for the user's own skip (nack): the node is then never offered to them again.
+    # Grove's closes (expiry, a pushed task returned) set ``skipped`` alone; the free-text
+    # ``skip_reason`` cannot tell them apart (a user may type "expired").
+    skipped_by_user = models.BooleanField(default=False, db_default=False)
     collective = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     expiry_date = models.DateTimeField(null=True, blank=True)

@@ -38,11 +38,11 @@ from backend.trees.models import (
     TextLabels,
 )
 
-# ``skip_reason`` of tasks closed by ``maintenance.expire_tasks``: not a skip by the user.
+# ``skip_reason`` of tasks closed by ``maintenance.expire_tasks`` and of pushed tasks returned
+# to the pool (``services.push_leases``), for people reading the table: what makes them not a
+# skip by the user is ``Task.skipped_by_user`` left false.
 EXPIRED_SKIP_REASON = "expired"
-# ... and of pushed tasks returned to the pool (``services.push_leases``): not a skip either.
 RETURNED_SKIP_REASON = "returned"
-NOT_USER_SKIP_REASONS = (EXPIRED_SKIP_REASON, RETURNED_SKIP_REASON)
 # States whose trees offer work (the others have no rows).
 WORKING_STATES = (TreeState.INITIAL_PROMPT_REVIEW, TreeState.GROWING, TreeState.RANKING)
 REBUILD_BATCH = 500

@@ -51,7 +51,7 @@ from backend.trees.core.task_kinds import (
 )
 from backend.trees.growth_config import active_pk_subquery
 from backend.trees.models import Message, MessageReaction, ReactionType, ReadyWork, Task, TextLabels
-from backend.trees.ready_work import NOT_USER_SKIP_REASONS, refresh_lang
+from backend.trees.ready_work import refresh_lang
 
 _REPLY = [k.value for k in REPLY_KINDS]
 _LABEL = [k.value for k in LABEL_KINDS]
@@ -263,9 +263,7 @@ def _without_excluded(rows, *, now: datetime, since: datetime, user_id: uuid.UUI
     handled = Task.objects.filter(
         # handed out recently, skipped by the user, or still holding its slot (acked: until it
         # expires)
-        Q(created_at__gte=since)
-        | (Q(skipped=True) & ~Q(skip_reason__in=NOT_USER_SKIP_REASONS))
-        | _leasing(now),
+        Q(created_at__gte=since) | Q(skipped_by_user=True) | _leasing(now),
         user_id=user_id,
         parent_message_id=OuterRef("node_id"),
         payload_type=OuterRef("kind"),

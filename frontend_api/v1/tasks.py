@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import User
+from backend.console import deployment
 from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
 from backend.trees.errors import TaskNotFound, TaskNotOwned
@@ -72,10 +73,12 @@ class TaskRequestView(APIView):
             raise ProtocolError("a task request needs a user", OasstErrorCode.USER_NOT_SPECIFIED)
         data = _valid(self.InputSerializer, request)
         kind = _task_kind(data["type"])
+        lang = data.get("lang") or "en"
+        # The frontend's name for the user: a new user's row is rolled back with a 503.
+        volunteer = (request.auth.id, data["user"]["auth_method"], data["user"]["id"])
+        deployment.note_rest_volunteer(volunteer, lang)  # in memory; flushed in batches
         with acting_user(request.auth, data["user"]) as user:
-            task = tasks.request_task(
-                user=user, kind=kind, lang=data.get("lang") or "en", api_client=request.auth
-            )
+            task = tasks.request_task(user=user, kind=kind, lang=lang, api_client=request.auth)
         return Response(render_task(task, viewer=user))
 
 

@@ -9,8 +9,11 @@ staff, or a foreign Origin).
 Frames sent:
 
 - ``{"type": "overview", ...}``: ``backend.console.selectors.overview`` plus ``latency``
-  (p50/p99 of task requests) and ``unserved`` (task requests per language answered "no task
-  available" in the last minute), both on this machine (``backend.console.local_metrics``);
+  (p50/p99 of task requests), ``unserved`` (task requests per language answered "no task
+  available" in the last minute) and ``rest_active`` (distinct users per language who asked
+  for a task over REST in the last five minutes), over every web process of the deployment
+  (``backend.console.deployment``; ``latency.scope`` says "machine" when only this machine's
+  processes could be read, and ``rest_active`` is then null);
   at connect, then every GROVE_CONSOLE_REFRESH_SECONDS, and shortly after each admin event;
 - ``{"type": "event", "event": ..., "payload": {...}}``: every admin event as it happens
   (tree state changes, review outcomes, job failures, queue depths), the same feed as
@@ -30,6 +33,7 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from backend import events, listeners
 from backend.console import local_metrics, selectors
@@ -113,11 +117,24 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_overview(self) -> None:
         overview = await database_sync_to_async(selectors.overview)()
-        buckets, unserved = await asyncio.to_thread(local_metrics.sample_machine)
-        overview["latency"] = self.latency.observe(buckets)
-        overview["unserved"] = self.unserved.observe(unserved)
-        overview["work"] = selectors.with_unserved(overview["work"], overview["unserved"])
+        overview.update(await asyncio.to_thread(self.request_figures))
+        overview["work"] = selectors.with_rest_figures(
+            overview["work"], overview["unserved"], overview["rest_active"]
+        )
         await self.push({"type": "overview", **overview})
+
+    def request_figures(self) -> dict:
+        """Latency, "no task" answers and REST volunteers: of the whole deployment from Redis
+        (``deployment``), else (embedded profile, Redis down) of this machine's processes."""
+        figures = selectors.request_figures(timezone.now())
+        if figures["latency"] is not None:
+            return figures
+        buckets, unserved = local_metrics.sample_machine()
+        return {
+            "latency": {**self.latency.observe(buckets), "scope": "machine"},
+            "unserved": self.unserved.observe(unserved),
+            "rest_active": None,
+        }
 
     async def push(self, frame: dict) -> None:
         WS_PUSHES.labels(frame["type"]).inc()

@@ -63,6 +63,22 @@ def test_readiness_answers_503_when_the_broker_is_unreachable(client):
     assert response.json()["checks"]["broker"]["ok"] is False
 
 
+def test_readiness_answers_503_when_the_channel_layer_is_unreachable(client, settings):
+    from tests.faults.processes import closed_port
+
+    down = f"redis://127.0.0.1:{closed_port()}/0"
+    layer = settings.CHANNEL_LAYERS["default"]
+    # A new CHANNEL_LAYERS makes Channels build its layer anew (and again when restored).
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {"hosts": [down]}}}
+
+    response = client.get("/health/ready")
+
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["channel_layer"]["ok"] is False
+    assert checks["database"]["ok"] is True
+
+
 # Committed rows (the check reads the migration table from its own connection); serialized
 # rollback as every transactional test here, or the next one's reload finds duplicates.
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

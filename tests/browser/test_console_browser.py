@@ -26,6 +26,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from backend.accounts.services import create_api_client
+from backend.console import deployment
 from backend.console.services import take_snapshot
 from backend.trees.growth_config import active_config, active_version, update_config
 from backend.trees.models import JournalEntry
@@ -85,7 +86,13 @@ def grove(tmp_path: Path) -> Iterator[str]:
         env=env,
         check=True,
     )
-    with serve_grove(GROVE_STATIC_ROOT=static_root, GROVE_CONSOLE_REFRESH_SECONDS="1") as port:
+    client = deployment.redis_client()
+    client.delete(*client.keys(f"{deployment.PREFIX}*") or ["none"])  # earlier tests' figures
+    with serve_grove(
+        GROVE_STATIC_ROOT=static_root,
+        GROVE_CONSOLE_REFRESH_SECONDS="1",
+        GROVE_CONSOLE_FLUSH_SECONDS="0.5",
+    ) as port:
         yield f"http://127.0.0.1:{port}"
 
 
@@ -162,6 +169,10 @@ def test_console_in_a_browser_follows_the_api_and_tunes_and_rolls_back(browser, 
     browser.execute_script("window.groveSamePage = true;")
     write_a_prompt(grove, key)
     wait_for(browser, lambda d: text_of(d, funnel_cell) == "1", "the new tree in the funnel")
+    # Ada asked for her task over REST: an active volunteer of "en", on every web process.
+    rest_cell = '#work tr[data-lang="en"] td[data-field="rest_active"]'
+    wait_for(browser, lambda d: text_of(d, rest_cell) == "1", "Ada, active over REST")
+    assert "(every web process)" in text_of(browser, "#latency")
     assert browser.execute_script("return window.groveSamePage") is True
     screenshot(browser, "overview")
 
@@ -203,7 +214,7 @@ def test_console_in_a_browser_follows_the_api_and_tunes_and_rolls_back(browser, 
     # The charts mark both versions.
     take_snapshot()
     browser.find_element(By.LINK_TEXT, "Overview").click()
-    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".uplot")) == 3, "charts")
+    wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".uplot")) == 4, "charts")
     markers = browser.find_elements(By.CSS_SELECTOR, "#config-markers li")
     versions = {marker.get_attribute("data-version") for marker in markers}
     assert {str(saved), str(restored)} <= versions

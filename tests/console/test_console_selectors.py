@@ -164,10 +164,66 @@ def test_snapshot_job_and_command_each_record_one(capsys):
 def test_requests_answered_with_nothing_make_a_language_without_slots_starve():
     rows = selectors.work_and_volunteers({"en": 4, "de": 0}, {}, set())
 
-    marked = selectors.with_unserved(rows, {"de": 5, "en": 2, "fr": 1})
+    marked = selectors.with_rest_figures(rows, {"de": 5, "en": 2, "fr": 1}, {})
 
     assert [(row["lang"], row["unserved"], row["starving"]) for row in marked] == [
         ("de", 5, True),
         ("fr", 1, True),
         ("en", 2, False),
+    ]
+
+
+def test_volunteers_active_over_rest_make_a_language_without_slots_starve():
+    """A REST-only deployment: nobody waits in push's line, and the volunteers who asked a
+    while ago got tasks (no "no task" answer this minute)."""
+    rows = selectors.work_and_volunteers({"en": 4, "de": 0}, {}, set())
+
+    marked = selectors.with_rest_figures(rows, {}, {"de": 3, "en": 7, "it": 1})
+
+    assert [(row["lang"], row["rest_active"], row["starving"]) for row in marked] == [
+        ("de", 3, True),
+        ("it", 1, True),
+        ("en", 7, False),
+    ]
+
+
+def test_rest_volunteers_unknown_are_null_and_starve_nobody():
+    rows = selectors.work_and_volunteers({"de": 0}, {}, set())
+
+    (row,) = selectors.with_rest_figures(rows, {}, None)
+
+    assert (row["rest_active"], row["starving"]) == (None, False)
+
+
+def test_snapshot_records_the_deployments_task_requests_and_rest_volunteers(settings):
+    from backend.console import deployment
+
+    settings.GROVE_CONSOLE_FLUSH_SECONDS = 0  # this process's flusher thread: paused
+    client = deployment.redis_client()
+    client.delete(*client.keys(f"{deployment.PREFIX}*") or ["none"])
+    now = timezone.now()
+    client.hincrby(deployment.figures_key(int(now.timestamp() // 10)), "lat:inf", 12)
+    client.hincrby(deployment.figures_key(int(now.timestamp() // 10)), "none:de", 2)
+    client.pfadd(deployment.rest_key(int(now.timestamp() // 60), "de"), "ada", "bob")
+    client.sadd(deployment.rest_langs_key(int(now.timestamp() // 60)), "de")
+
+    figures = take_snapshot(now=now).figures
+
+    assert figures["latency"]["requests"] == 12
+    assert (figures["unserved"], figures["rest_active"]) == ({"de": 2}, {"de": 2})
+
+
+def test_failed_jobs_count_the_last_hour_and_list_the_newest():
+    from backend.trees.services.maintenance import record_job_failure
+
+    for n in range(2):
+        record_job_failure(
+            job=f"grove.job.{n}", job_id=str(n), args=(), kwargs={}, exception=OSError("down")
+        )
+
+    failed = selectors.failed_jobs(timezone.now(), limit=1)
+
+    assert failed["last_hour"] == 2
+    assert [(job["job"], job["exception"]) for job in failed["recent"]] == [
+        ("grove.job.1", "OSError: down")
     ]

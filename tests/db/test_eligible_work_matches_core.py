@@ -231,6 +231,7 @@ class Writer:
             ack=acked or None,
             done=state == "done",
             skipped=state in ("skipped", "expired"),
+            skipped_by_user=state == "skipped",
             skip_reason=EXPIRED_SKIP_REASON if state == "expired" else "",
         )
         self.task_rows.append(row)

@@ -161,6 +161,22 @@ def test_job_failures_are_listed_newest_first():
     assert failures[0]["args"] == "('tree-2',)"
 
 
+def test_job_failures_are_listed_by_when_they_happened_not_by_id():
+    for n in range(3):
+        maintenance.record_job_failure(
+            job="grove.tree.advance", job_id=f"job-{n}", args=(), kwargs={}, exception=OSError()
+        )
+    # The first row inserted is the newest failure (a journal written late, or imported).
+    first = JournalEntry.objects.filter(event_type=maintenance.JOB_FAILED).order_by("id").first()
+    JournalEntry.objects.filter(id=first.id).update(
+        created_at=timezone.now() + timedelta(minutes=5)
+    )
+
+    failures = maintenance.recent_job_failures(limit=2)
+
+    assert [f["job_id"] for f in failures] == ["job-0", "job-2"]
+
+
 def test_queue_status_shows_the_recorded_failures():
     maintenance.record_job_failure(
         job="grove.export.trees", job_id="x", args=(), kwargs={}, exception=ValueError("bad")

@@ -86,6 +86,20 @@ def test_skipped_node_is_never_offered_to_that_user_again(client_):
     assert prompt.id == task.parent_message_id
 
 
+@pytest.mark.parametrize("reason", ["expired", "returned"])
+def test_a_skip_whose_reason_reads_like_a_system_close_is_still_the_users_skip(client_, reason):
+    make_tree(author=make_user(client_))
+    user = make_user(client_)
+    task = request_task(user=user, kind=TaskKind.ASSISTANT_REPLY, lang="en")
+    nack_task(task_id=task.id, user=user, reason=reason)
+    later = timezone.now() + timedelta(days=1)  # long past "handed out recently"
+    with pytest.raises(NoTaskAvailable):
+        request_task(user=user, kind=TaskKind.ASSISTANT_REPLY, lang="en", now=later)
+    assert request_task(
+        user=make_user(client_), kind=TaskKind.ASSISTANT_REPLY, lang="en", now=later
+    )
+
+
 def test_prompt_below_min_quality_is_aborted(client_):
     update_config(
         changes={"min_prompt_quality": 0.5, "num_reviews_initial_prompt": 1}, author="test"

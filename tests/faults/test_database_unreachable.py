@@ -74,3 +74,12 @@ def test_health_says_the_database_is_down_within_its_deadline(web_without_databa
     assert answer["checks"]["database"]["ok"] is False
     assert answer["checks"]["broker"]["ok"] is True
     assert time.monotonic() - started < 3.0
+
+
+def test_readiness_fails_while_the_database_is_down(web_without_database):
+    status, _, answer = call(f"{web_without_database}/health/ready")
+
+    assert status == 503
+    assert answer["checks"]["database"]["ok"] is False
+    assert answer["checks"]["migrations"]["ok"] is False  # unknowable without the database
+    assert answer["checks"]["channel_layer"]["ok"] is True

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from backend.console import deployment
 from backend.observability import metrics
+from backend.push import keys, signals
 from backend.trees.services import tasks
 from backend.trees.services.maintenance import expire_tasks
 from tests.api.conftest import protocol_user
@@ -81,6 +83,19 @@ def test_an_expired_task_is_counted(frontend, django_capture_on_commit_callbacks
     assert counted(frontend.http, "grove_tasks_expired_total", **labels) - before == 1
 
 
+def test_a_pushed_task_returned_to_the_pool_is_counted(
+    frontend, django_capture_on_commit_callbacks
+):
+    from backend.trees.services.push_leases import return_pushed_task
+
+    labels = {"kind": "initial_prompt", "lang": "en"}
+    before = counted(frontend.http, "grove_tasks_returned_total", **labels)
+    with django_capture_on_commit_callbacks(execute=True):
+        task = frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE}).json()
+        assert return_pushed_task(task_id=task["id"], only_unacked=True, why="ack_timeout")
+    assert counted(frontend.http, "grove_tasks_returned_total", **labels) - before == 1
+
+
 def test_a_request_that_gets_no_task_is_counted_as_unserved(frontend):
     labels = {"requested": "rank_assistant_replies", "lang": "en", "reason": "none_available"}
     before = counted(frontend.http, "grove_task_requests_unserved_total", **labels)
@@ -112,7 +127,7 @@ def test_trees_are_gauged_by_language_and_state(client):
 
 def test_the_scrape_reports_every_source_up(client):
     text = scrape(client)
-    for source in ("trees", "ready_work", "growth_config", "queues", "readiness"):
+    for source in ("trees", "ready_work", "growth_config", "queues", "readiness", "volunteers"):
         assert value(text, "grove_scrape_source_up", source=source) == 1, source
     assert value(text, "grove_ready") == 1
 
@@ -137,3 +152,25 @@ def test_the_active_growth_config_version_is_exported(client):
 
     version = update_config(changes={"num_reviews_initial_prompt": 2}, author="test").version
     assert value(scrape(client), "grove_growth_config_version") == version
+
+
+def test_volunteers_waiting_for_push_and_active_over_rest_are_gauged_by_language(
+    client, frontend, settings
+):
+    settings.GROVE_CONSOLE_FLUSH_SECONDS = 0  # this process's flusher thread: paused
+    redis = signals.redis_client()
+    redis.delete(keys.LANGS, keys.ready("sv"), *redis.keys(f"{deployment.PREFIX}*") or ["x"])
+    deployment._take_volunteers()
+    redis.sadd(keys.LANGS, "sv")
+    redis.zadd(keys.ready("sv"), {"s1.u1": 1, "s1.u2": 2})
+    try:
+        for name in ("alice", "bob", "alice"):
+            body = {"type": "assistant_reply", "lang": "sv", "user": protocol_user(name)}
+            assert frontend.post("tasks/", body).status_code == 503
+        deployment.Flusher().flush(redis)
+
+        text = scrape(client)
+    finally:
+        redis.delete(keys.LANGS, keys.ready("sv"))
+    assert value(text, "grove_push_volunteers_ready", lang="sv") == 2
+    assert value(text, "grove_rest_volunteers_active", lang="sv") == 2

@@ -53,9 +53,11 @@ async def test_staff_console_gets_an_overview_then_events_and_a_fresh_overview(s
 
     first = await receive_event(socket, "overview")
     assert first["funnel"] == {"en": {"growing": 1}}
-    assert set(first["latency"]) == {"requests", "span_seconds", "p50_ms", "p99_ms"}
+    assert set(first["latency"]) == {"requests", "span_seconds", "p50_ms", "p99_ms", "scope"}
+    assert first["latency"]["scope"] == "deployment"  # read from Redis, every web process
     work = {row["lang"]: row for row in first["work"]}
     assert work["en"]["slots"] > 0 and "unserved" in work["en"]
+    assert work["en"]["rest_active"] == 0
 
     await sync_to_async(halt_tree)(tree_id=prompt.message_tree_id, actor="moderator-1")
     event = await receive_event(socket, "event")

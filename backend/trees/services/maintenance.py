@@ -238,6 +238,10 @@ def record_job_failure(
 
 
 def recent_job_failures(*, limit: int = 10) -> list[dict]:
-    """The ``limit`` newest ``job_failed`` entries, newest first (payload and time)."""
-    rows = JournalEntry.objects.filter(event_type=JOB_FAILED).order_by("-id")[:limit]
+    """The ``limit`` newest ``job_failed`` entries, newest first (payload and time).
+
+    By time, through the journal's (event type, time) index: ordered by id, PostgreSQL walks
+    the whole journal backwards from its newest row looking for the few failures among
+    millions of task events, and an id says when a row was inserted, not when it happened."""
+    rows = JournalEntry.objects.filter(event_type=JOB_FAILED).order_by("-created_at", "-id")[:limit]
     return [{"created_at": r.created_at, **r.payload} for r in rows]

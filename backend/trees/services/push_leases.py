@@ -13,6 +13,7 @@ import uuid
 from django.db import transaction
 
 from backend.fast_writes import update
+from backend.observability.metrics import TASKS_RETURNED, count_task
 from backend.push import signals as push_signals
 from backend.trees import journal
 from backend.trees.models import Task
@@ -38,4 +39,5 @@ def return_pushed_task(*, task_id: uuid.UUID | str, only_unacked: bool, why: str
         api_client_id=task.api_client_id,
     )
     push_signals.task_closed(task)
+    count_task(TASKS_RETURNED, task)
     return True

@@ -200,9 +200,9 @@ def nack_task(
     client_id = api_client.id if api_client is not None else user.api_client_id
     task = open_task_for_update(task_id, user, now or timezone.now(), api_client_id=client_id)
     task.ack = False if task.ack is None else task.ack
-    task.skipped = True
+    task.skipped = task.skipped_by_user = True
     task.skip_reason = (reason or "")[:512]
-    task.save(update_fields=["ack", "skipped", "skip_reason"])
+    task.save(update_fields=["ack", "skipped", "skipped_by_user", "skip_reason"])
     push_signals.task_closed(task)
     journal.record(
         "task_skipped",

@@ -51,6 +51,8 @@
       tr.appendChild(el("td", row.slots, { "data-field": "slots" }));
       tr.appendChild(el("td", row.volunteers_ready === null ? "unknown" : row.volunteers_ready,
         { "data-field": "volunteers_ready" }));
+      tr.appendChild(el("td", row.rest_active === undefined ? "-" : row.rest_active === null ? "unknown" : row.rest_active,
+        { "data-field": "rest_active" }));
       tr.appendChild(el("td", row.unserved === undefined ? "-" : row.unserved, { "data-field": "unserved" }));
       tr.appendChild(el("td", row.starving ? "starving" : ""));
       return tr;
@@ -71,7 +73,8 @@
       text = latency.requests + " requests" +
         (latency.span_seconds === null ? " since this process started" : " in the last " + latency.span_seconds + " s") +
         ": p50 " + (latency.p50_ms === null ? "-" : latency.p50_ms + " ms") +
-        ", p99 " + (latency.p99_ms === null ? "-" : latency.p99_ms + " ms") + " (this machine)";
+        ", p99 " + (latency.p99_ms === null ? "-" : latency.p99_ms + " ms") +
+        (latency.scope === "deployment" ? " (every web process)" : " (this machine only)");
     }
     document.getElementById("latency").textContent = text;
   }
@@ -233,14 +236,24 @@
         });
       }), markers, minX, maxX);
 
-    chart("chart-work", "Open slots and volunteers ready" + (chosen ? " (" + chosen + ")" : ""),
-      ["open slots", "volunteers ready"], x, [
+    chart("chart-work", "Open slots and volunteers" + (chosen ? " (" + chosen + ")" : ""),
+      ["open slots", "ready (push)", "active (REST)"], x, [
         snapshots.map(function (s) { return sumOver(langsOf(s.ready_work), s.ready_work, Number); }),
         snapshots.map(function (s) {
           return s.volunteers_ready === null ? null :
             sumOver(langsOf(s.volunteers_ready), s.volunteers_ready, Number);
+        }),
+        snapshots.map(function (s) {
+          // null: no figure (no cache Redis, or a snapshot older than the figure)
+          return s.rest_active == null ? null : sumOver(langsOf(s.rest_active), s.rest_active, Number);
         })
       ], markers, minX, maxX);
+
+    var latencyOf = function (field) {
+      return snapshots.map(function (s) { return s.latency ? s.latency[field] : null; });
+    };
+    chart("chart-latency", "Task requests (POST /tasks/, every web process): p50 and p99, ms",
+      ["p50", "p99"], x, [latencyOf("p50_ms"), latencyOf("p99_ms")], markers, minX, maxX);
   }
 
   var lastSeries = null;
