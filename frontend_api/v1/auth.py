@@ -152,7 +152,13 @@ def header_user(request, *, required: bool = False) -> User | None:
             )
         return None
     auth_method, username = named
-    user = find_client_user(client=request.auth, auth_method=auth_method, username=username)
+    return existing_user(request.auth, auth_method, username)
+
+
+def existing_user(client: ApiClient, auth_method: str, username: str) -> User:
+    """The enabled user ``auth_method:username`` of ``client`` (X-OASST-USER's rule, and the
+    ``user`` of the socket's task_ack and task_nack): 404/4002 unknown, 403/4001 disabled."""
+    user = find_client_user(client=client, auth_method=auth_method, username=username)
     if user is None:
         raise ProtocolError(
             f"user {auth_method}:{username} not found",

@@ -3,13 +3,15 @@
 Every error a v1 endpoint returns goes through ``protocol_exception_handler``: domain errors
 are mapped here (and only here) to a status and an OA error code; request validation errors
 become 422 with the field errors; anything unexpected becomes a 500 that says nothing of the
-internals.
+internals. The push socket's answer frames (``frontend_api/ws/answers.py``) use the same
+description (``describe_error``): the same code and message as REST, in an error frame.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
+from dataclasses import dataclass
 from http import HTTPStatus
 
 from django import db
@@ -134,10 +136,6 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, OasstErrorCode]] = {
 }
 
 
-def error_response(message: str, error_code: int, status: int, **extra) -> Response:
-    return Response({"message": message, "error_code": int(error_code), **extra}, status=status)
-
-
 def _flatten(detail) -> str:
     if isinstance(detail, dict):
         return "; ".join(f"{key}: {_flatten(value)}" for key, value in detail.items())
@@ -146,59 +144,79 @@ def _flatten(detail) -> str:
     return str(detail)
 
 
-def protocol_exception_handler(exc: Exception, context) -> Response:
-    """DRF's EXCEPTION_HANDLER: every error in OA's shape."""
+@dataclass(frozen=True)
+class DescribedError:
+    """An error as Grove answers it: the HTTP status, OA's body, a Retry-After in seconds."""
+
+    status: int
+    body: dict
+    retry_after: int | None = None
+
+
+def describe_error(exc: Exception, where: str) -> DescribedError:
+    """The answer to ``exc``, for REST (``protocol_exception_handler``) and for the socket's
+    answer frames (``frontend_api/ws/answers.py``) alike; ``where`` names the view or command
+    in the log lines."""
     if isinstance(exc, ProtocolError):
-        return error_response(exc.message, exc.error_code, exc.status_code)
+        return _described(exc.message, exc.error_code, exc.status_code)
     for error_type, (status, code) in DOMAIN_ERRORS.items():
         if isinstance(exc, error_type):
             extra = {"errors": exc.errors} if isinstance(exc, ConfigError) else {}
             message = getattr(exc, "message", None) or str(exc)
-            return error_response(message, code, status, **extra)
+            return _described(message, code, status, **extra)
     if isinstance(exc, drf.ValidationError):
-        return error_response(
+        return _described(
             f"invalid request: {_flatten(exc.detail)}",
             OasstErrorCode.GENERIC_ERROR,
             422,
             errors=exc.detail,
         )
     if isinstance(exc, RequestDataTooBig):
-        return error_response(
+        return _described(
             f"request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
             OasstErrorCode.GENERIC_ERROR,
             413,
         )
     if isinstance(exc, drf.Throttled):
         wait = f"; retry in {int(exc.wait)} s" if exc.wait is not None else ""
-        response = error_response(f"too many requests{wait}", OasstErrorCode.TOO_MANY_REQUESTS, 429)
-        if exc.wait is not None:
-            response["Retry-After"] = str(int(exc.wait) + 1)
-        return response
+        retry_after = int(exc.wait) + 1 if exc.wait is not None else None
+        described = _described(f"too many requests{wait}", OasstErrorCode.TOO_MANY_REQUESTS, 429)
+        return DescribedError(described.status, described.body, retry_after)
     if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed | PermissionDenied):
-        return error_response(
+        return _described(
             str(getattr(exc, "detail", "") or "API key not authorized"),
             OasstErrorCode.API_CLIENT_NOT_AUTHORIZED,
             403,
         )
     if isinstance(exc, drf.PermissionDenied):
-        return error_response(str(exc.detail), OasstErrorCode.API_CLIENT_NOT_AUTHORIZED, 403)
+        return _described(str(exc.detail), OasstErrorCode.API_CLIENT_NOT_AUTHORIZED, 403)
     if isinstance(exc, Http404 | drf.NotFound):
-        return error_response("not found", OasstErrorCode.GENERIC_ERROR, 404)
+        return _described("not found", OasstErrorCode.GENERIC_ERROR, 404)
     if isinstance(exc, drf.APIException):
-        return error_response(_flatten(exc.detail), OasstErrorCode.GENERIC_ERROR, exc.status_code)
+        return _described(_flatten(exc.detail), OasstErrorCode.GENERIC_ERROR, exc.status_code)
     if isinstance(exc, db.OperationalError | db.InterfaceError):
         # Unreachable, refused, out of pooled connections, or a statement past its timeout:
         # the service is unavailable for now, not broken (no trace in the log, none sent).
-        logger.warning(
-            "event=database_unavailable view=%s error=%r", type(context.get("view")).__name__, exc
-        )
-        response = error_response(
+        logger.warning("event=database_unavailable view=%s error=%r", where, exc)
+        described = _described(
             "database unavailable, try again shortly", OasstErrorCode.SERVER_ERROR0, 503
         )
-        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
-        return response
-    logger.exception("event=unhandled_error view=%s", type(context.get("view")).__name__)
-    return error_response("internal server error", OasstErrorCode.SERVER_ERROR0, 500)
+        return DescribedError(described.status, described.body, DATABASE_RETRY_AFTER_SECONDS)
+    logger.exception("event=unhandled_error view=%s", where)
+    return _described("internal server error", OasstErrorCode.SERVER_ERROR0, 500)
+
+
+def _described(message: str, error_code: int, status: int, **extra) -> DescribedError:
+    return DescribedError(int(status), {"message": message, "error_code": int(error_code), **extra})
+
+
+def protocol_exception_handler(exc: Exception, context) -> Response:
+    """DRF's EXCEPTION_HANDLER: every error in OA's shape."""
+    described = describe_error(exc, type(context.get("view")).__name__)
+    response = Response(described.body, status=described.status)
+    if described.retry_after is not None:
+        response["Retry-After"] = str(described.retry_after)
+    return response
 
 
 def not_found(request, exception=None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,7 +16,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts.models import User
+from backend.accounts.models import ApiClient, User
 from backend.console import deployment
 from backend.trees import selectors
 from backend.trees.core.policy import TaskKind
@@ -71,7 +72,7 @@ class TaskRequestView(APIView):
     def post(self, request):
         if isinstance(request.data, dict) and not request.data.get("user"):
             raise ProtocolError("a task request needs a user", OasstErrorCode.USER_NOT_SPECIFIED)
-        data = _valid(self.InputSerializer, request)
+        data = _valid(self.InputSerializer, request.data)
         kind = _task_kind(data["type"])
         lang = data.get("lang") or "en"
         # The frontend's name for the user: a new user's row is rolled back with a 503.
@@ -103,7 +104,7 @@ class TaskAvailabilityView(APIView):
         lang = query.validated_data.get("lang") or "en"
         if isinstance(request.data, dict) and not request.data:  # no body, or {}
             return Response(_availability(lang, user=None))
-        protocol_user = _valid(ProtocolUserSerializer, request)
+        protocol_user = _valid(ProtocolUserSerializer, request.data)
         with acting_user(request.auth, protocol_user) as user:
             return Response(_availability(lang, user=user))
 
@@ -127,14 +128,16 @@ class TaskAckView(APIView):
         request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE, 409: ERROR_RESPONSE}
     )
     def post(self, request, task_id):
-        data = _valid(self.InputSerializer, request)
-        task_lifecycle.ack_task(
-            task_id=task_id,
-            frontend_message_id=data["message_id"],
-            user=header_user(request),
-            api_client=request.auth,
-        )
+        ack(request.auth, task_id, request.data, header_user(request))
         return Response(status=204)
+
+
+def ack(client: ApiClient, task_id: uuid.UUID, body, user: User | None) -> None:
+    """``POST /tasks/{task_id}/ack`` and the socket's ``task_ack``: one door."""
+    data = _valid(TaskAckInput, body)
+    task_lifecycle.ack_task(
+        task_id=task_id, frontend_message_id=data["message_id"], user=user, api_client=client
+    )
 
 
 class TaskNackInput(serializers.Serializer):
@@ -148,14 +151,16 @@ class TaskNackView(APIView):
 
     @extend_schema(request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE})
     def post(self, request, task_id):
-        data = _valid(self.InputSerializer, request)
-        task_lifecycle.nack_task(
-            task_id=task_id,
-            reason=data.get("reason") or "",
-            user=header_user(request),
-            api_client=request.auth,
-        )
+        nack(request.auth, task_id, request.data, header_user(request))
         return Response(status=204)
+
+
+def nack(client: ApiClient, task_id: uuid.UUID, body, user: User | None) -> None:
+    """``POST /tasks/{task_id}/nack`` and the socket's ``task_nack``: one door."""
+    data = _valid(TaskNackInput, body)
+    task_lifecycle.nack_task(
+        task_id=task_id, reason=data.get("reason") or "", user=user, api_client=client
+    )
 
 
 class TaskCloseInput(serializers.Serializer):
@@ -172,7 +177,7 @@ class TaskCloseView(APIView):
         responses={200: TASK_DONE, 400: ERROR_RESPONSE, 404: ERROR_RESPONSE},
     )
     def post(self, request):
-        data = _valid(self.InputSerializer, request)
+        data = _valid(self.InputSerializer, request.data)
         task = task_lifecycle.close_task(
             frontend_message_id=data["message_id"], api_client=request.auth
         )
@@ -239,28 +244,34 @@ class TaskInteractionView(APIView):
         },
     )
     def post(self, request):
-        head = _valid(self.InputSerializer, request)
-        serializer_class = INTERACTIONS.get(head["type"])
-        if serializer_class is None:
-            raise ProtocolError(
-                f"unsupported interaction type {head['type']!r}; expected one of "
-                + ", ".join(INTERACTIONS),
-                OasstErrorCode.TASK_INVALID_RESPONSE_TYPE,
-            )
-        data = _valid(serializer_class, request)
-        if head["type"] == "text_labels":
-            with labelling_user(request, head["user"], data) as labeller:
-                return Response(task_done(store_labels(labeller, data)))
-        task = task_lifecycle.task_for_frontend_message(
-            api_client_id=request.auth.id, frontend_message_id=data["message_id"]
+        return Response(interact(request.auth, request.data))
+
+
+def interact(client: ApiClient, body) -> dict:
+    """``POST /tasks/interaction`` and the socket's interaction frames: one door; OA's
+    ``TaskDone``."""
+    head = _valid(TaskInteractionInput, body)
+    serializer_class = INTERACTIONS.get(head["type"])
+    if serializer_class is None:
+        raise ProtocolError(
+            f"unsupported interaction type {head['type']!r}; expected one of "
+            + ", ".join(INTERACTIONS),
+            OasstErrorCode.TASK_INVALID_RESPONSE_TYPE,
         )
-        # A task handed to a user is answered by that user, who exists: a name never seen
-        # is refused without creating a row for it.
-        with acting_user(request.auth, head["user"], create=task.user_id is None) as user:
-            if user is None:
-                raise TaskNotOwned(f"task {task.id} is assigned to another user")
-            _answer(head["type"], task, user, data)
-        return Response(task_done(task.id))
+    data = _valid(serializer_class, body)
+    if head["type"] == "text_labels":
+        with labelling_user(client, head["user"], data) as labeller:
+            return task_done(store_labels(labeller, data))
+    task = task_lifecycle.task_for_frontend_message(
+        api_client_id=client.id, frontend_message_id=data["message_id"]
+    )
+    # A task handed to a user is answered by that user, who exists: a name never seen
+    # is refused without creating a row for it.
+    with acting_user(client, head["user"], create=task.user_id is None) as user:
+        if user is None:
+            raise TaskNotOwned(f"task {task.id} is assigned to another user")
+        _answer(head["type"], task, user, data)
+    return task_done(task.id)
 
 
 def _answer(kind: str, task, user, data: dict) -> None:
@@ -282,20 +293,20 @@ def _answer(kind: str, task, user, data: dict) -> None:
 
 
 @contextmanager
-def labelling_user(request, protocol_user: dict, data: dict) -> Iterator[User]:
+def labelling_user(client: ApiClient, protocol_user: dict, data: dict) -> Iterator[User]:
     """A review (labels with a task id) comes from the task's user, who exists: an unknown
     name is refused without a row being created. A report may come from a new user, kept
     only if the report is stored (``acting_user``)."""
-    with acting_user(request.auth, protocol_user, create=not data.get("task_id")) as user:
+    with acting_user(client, protocol_user, create=not data.get("task_id")) as user:
         if user is None:
-            if selectors.task_of_client(data["task_id"], api_client_id=request.auth.id) is None:
+            if selectors.task_of_client(data["task_id"], api_client_id=client.id) is None:
                 raise TaskNotFound(f"task {data['task_id']} not found")  # another client's
             raise TaskNotOwned(f"task {data['task_id']} is assigned to another user")
         yield user
 
 
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
+def _valid(serializer_class, body) -> dict:
+    serializer = serializer_class(data=body)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

@@ -59,7 +59,7 @@ class LabelTextView(APIView):
     )
     def post(self, request):
         data = valid_data(TextLabelsInput, request.data)
-        with labelling_user(request, data["user"], data) as labeller:
+        with labelling_user(request.auth, data["user"], data) as labeller:
             store_labels(labeller, data)
         return Response(status=204)
 

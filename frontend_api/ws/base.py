@@ -47,6 +47,7 @@ logger = logging.getLogger("grove.ws")
 CLOSE_UNAUTHENTICATED = 4401  # no key, an unknown key or a disabled client
 CLOSE_FORBIDDEN = 4403  # a valid client that may not use this socket, or a foreign Origin
 CLOSE_TOO_BIG = 1009  # RFC 6455 "message too big": a frame over GROVE_WS_MAX_FRAME_BYTES
+REQUEST_ID_MAX_LENGTH = 128
 
 
 def header(scope: dict, name: bytes) -> str:
@@ -193,9 +194,14 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=close_code)
 
     async def send_error(self, message: str, error_code: OasstErrorCode, **extra) -> None:
-        await self.send_json(
+        await self.reply(
             {"type": "error", "message": message, "error_code": int(error_code), **extra}
         )
+
+    async def reply(self, frame: dict) -> None:
+        """Send the answer to the command under way, with the ``request_id`` it came with."""
+        request_id = getattr(self, "request_id", None)
+        await self.send_json(frame if request_id is None else {**frame, "request_id": request_id})
 
     async def join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
@@ -227,10 +233,29 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
         await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
-        if content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
+        """One command; its answer and errors echo its ``request_id`` (a client's string of at
+        most REQUEST_ID_MAX_LENGTH characters, or an integer), so that a client can match
+        answers to commands sent without waiting."""
+        request_id = content.get("request_id")
+        if not (
+            request_id is None
+            or (isinstance(request_id, int) and not isinstance(request_id, bool))
+            or (isinstance(request_id, str) and len(request_id) <= REQUEST_ID_MAX_LENGTH)
+        ):
+            await self.send_error(
+                f"request_id is a string of at most {REQUEST_ID_MAX_LENGTH} characters, or an "
+                "integer",
+                OasstErrorCode.GENERIC_ERROR,
+            )
             return
-        await self.on_command(content)
+        self.request_id = request_id
+        try:
+            if content.get("type") == "ping":
+                await self.reply({"type": "pong"})
+                return
+            await self.on_command(content)
+        finally:
+            self.request_id = None
 
     async def on_command(self, content: dict) -> None:
         await self.send_error(

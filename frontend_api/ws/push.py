@@ -2,7 +2,7 @@
 
     {"type": "ready", "user": <OA user>, "langs": ["en"], "task_kind": "random", "max_tasks": 1}
         -> {"type": "ready_ok", "user": ..., "langs": ..., "task_kind": ..., "max_tasks": ...,
-            "resume_token": "..."}
+            "resume_token": "...", "socket_answers": true}
     {"type": "unready", "user": <OA user>}  -> {"type": "unready_ok", "user": ...}
     {"type": "resume", "resume_token": "..."}
         -> {"type": "resumed", "resume_token": ..., "task_ids": [...]}, then each still-open task
@@ -10,8 +10,9 @@
 
 Grove then pushes ``{"type": "task_assigned", "task": <AnyTask as POST /tasks/>, "user": ...,
 "pushed": true, "ack_by": "<ISO time>"}`` whenever it has a task for a ready user
-(``dispatch``). The frontend acknowledges and answers it over REST as any task; once
-answered (or skipped), the next one follows while the user stays ready.
+(``dispatch``). The frontend acknowledges and answers it on this socket (``answers``:
+``task_ack``, ``task_nack``, the interaction frames) or over REST, as any task; once answered
+(or skipped), the next one follows while the user stays ready.
 
 A socket gets one push session at its first ``ready``; its ``resume_token`` lets a new socket
 take the session over within GROVE_PUSH_RESUME_SECONDS of the old one closing, with its tasks.
@@ -129,7 +130,7 @@ async def ready(consumer, content: dict) -> None:
         await consumer.send_error(refused, OasstErrorCode.TOO_MANY_REQUESTS)
         return
     consumer.ready_users[key] = str(user.id)
-    await consumer.send_json(
+    await consumer.reply(
         {
             "type": "ready_ok",
             "user": protocol_user,
@@ -137,6 +138,9 @@ async def ready(consumer, content: dict) -> None:
             "task_kind": command["task_kind"],
             "max_tasks": command["max_tasks"],
             "resume_token": consumer.resume_token,
+            # Tasks may be acked and answered on this socket (``answers``): clients that
+            # also speak to older Groves answer over REST when this is missing.
+            "socket_answers": True,
         }
     )
 
@@ -149,7 +153,7 @@ async def unready(consumer, content: dict) -> None:
     user_id = consumer.ready_users.pop((protocol_user["auth_method"], protocol_user["id"]), None)
     if user_id is not None:
         await dispatch.dispatcher().unready(consumer.push_session, user_id)
-    await consumer.send_json({"type": "unready_ok", "user": protocol_user})
+    await consumer.reply({"type": "unready_ok", "user": protocol_user})
 
 
 async def resume(consumer, content: dict) -> None:
@@ -190,7 +194,7 @@ async def resume(consumer, content: dict) -> None:
         if ack_due is not None:
             frame["ack_by"] = dispatch._iso(ack_due)
         frames.append({**frame, "resumed": True})
-    await consumer.send_json(
+    await consumer.reply(
         {
             "type": "resumed",
             "resume_token": token,

@@ -21,7 +21,10 @@ a socket only ever joins its own client's groups. Grove then pushes:
 ``user`` is the OA user object the socket subscribed with, so one socket can serve many users.
 
 Push dispatch (``ready``, ``unready``, ``resume``: Grove hands tasks out by itself, no polling)
-is in ``push`` (the commands) and ``dispatch`` (the line of waiting users and its rounds).
+is in ``push`` (the commands) and ``dispatch`` (the line of waiting users and its rounds); the
+answers to tasks (``task_ack``, ``task_nack`` and OA's interactions, REST's bodies as frames) in
+``answers``. A command may carry a ``request_id`` (a string or an integer): its answer and any
+error frame answering it echo it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from backend.trees.selectors import task_of_client
 from frontend_api.v1.auth import ProtocolUserSerializer
 from frontend_api.v1.errors import OasstErrorCode
 from frontend_api.v1.protocol import render_task
-from frontend_api.ws import push
+from frontend_api.ws import answers, push
 from frontend_api.ws.base import ApiClientConsumer, logger
 
 MAX_USERS_PER_SOCKET = 1000
@@ -90,7 +93,7 @@ class TaskEventsConsumer(ApiClientConsumer):
             else:
                 await self.leave(events.lang_group(self.client.id, lang))
                 self.langs.discard(lang)
-                await self.send_json({"type": "unsubscribed_lang", "lang": lang})
+                await self.reply({"type": "unsubscribed_lang", "lang": lang})
         elif command in PUSH_COMMANDS:
             await PUSH_COMMANDS[command](self, content)
         else:
@@ -106,14 +109,14 @@ class TaskEventsConsumer(ApiClientConsumer):
         self.users[key] = str(user.id)
         self.protocol_users[str(user.id)] = protocol_user
         await self.join(events.user_group(self.client.id, user.id))
-        await self.send_json({"type": "subscribed", "user": protocol_user})
+        await self.reply({"type": "subscribed", "user": protocol_user})
 
     async def unsubscribe(self, protocol_user: dict) -> None:
         user_id = self.users.pop((protocol_user["auth_method"], protocol_user["id"]), None)
         if user_id is not None:
             self.protocol_users.pop(user_id, None)
             await self.leave(events.user_group(self.client.id, user_id))
-        await self.send_json({"type": "unsubscribed", "user": protocol_user})
+        await self.reply({"type": "unsubscribed", "user": protocol_user})
 
     async def subscribe_lang(self, lang: str) -> None:
         if lang not in self.langs and len(self.langs) >= MAX_LANGS_PER_SOCKET:
@@ -124,7 +127,7 @@ class TaskEventsConsumer(ApiClientConsumer):
             return
         self.langs.add(lang)
         await self.join(events.lang_group(self.client.id, lang))
-        await self.send_json({"type": "subscribed_lang", "lang": lang})
+        await self.reply({"type": "subscribed_lang", "lang": lang})
 
     async def grove_event(self, message: dict) -> None:
         """A ``backend.events`` push for one of this socket's groups, in the wire shape."""
@@ -143,4 +146,9 @@ class TaskEventsConsumer(ApiClientConsumer):
         await self.push(frame)
 
 
-PUSH_COMMANDS = {"ready": push.ready, "unready": push.unready, "resume": push.resume}
+PUSH_COMMANDS = {
+    "ready": push.ready,
+    "unready": push.unready,
+    "resume": push.resume,
+    **answers.ANSWER_COMMANDS,
+}

@@ -1,5 +1,6 @@
 """A Python client for Grove: OA's REST task calls, push dispatch, typed errors."""
 
+from grove_sdk.aio import AsyncGroveClient, AsyncPushedTask, AsyncPushLoop
 from grove_sdk.client import GroveClient
 from grove_sdk.errors import (
     GroveError,
@@ -19,6 +20,9 @@ from grove_sdk.push import Backoff, PushedTask, PushLoop
 from grove_sdk.types import Task, TaskType, User
 
 __all__ = [
+    "AsyncGroveClient",
+    "AsyncPushLoop",
+    "AsyncPushedTask",
     "Backoff",
     "GroveClient",
     "GroveError",

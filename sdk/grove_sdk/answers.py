@@ -41,16 +41,19 @@ def read_texts(path: str | Path | None) -> dict[str, list[str]]:
     return {role: found or OWN_TEXTS[role] for role, found in texts.items()}
 
 
-class Answerer:
+class TextDeck:
+    """Texts for one volunteer that never repeat (Grove, as OA, answers 1009 to the same text
+    from the same user): a shuffled pass through the distinct texts of a role, then further
+    passes with the pass number appended, however few texts the sample has. Also the texts
+    of ``bench/``'s volunteers."""
+
     def __init__(self, texts: dict[str, list[str]], rng: random.Random):
         self.texts = texts
         self.rng = rng
         self.decks: dict[str, list[str]] = {}
         self.passes: dict[str, int] = {}
 
-    def text(self, role: str) -> str:
-        """A text this volunteer has not sent yet: a shuffled pass through the sample, then
-        further passes with the pass number appended."""
+    def next(self, role: str) -> str:
         deck = self.decks.get(role)
         if not deck:
             unique = sorted({text.strip() for text in self.texts[role]})
@@ -58,6 +61,16 @@ class Answerer:
             self.passes[role] = self.passes.get(role, 0) + 1
         text = deck.pop()
         return text if self.passes[role] == 1 else f"{text} ({self.passes[role]})"
+
+
+class Answerer:
+    def __init__(self, texts: dict[str, list[str]], rng: random.Random):
+        self.rng = rng
+        self.deck = TextDeck(texts, rng)
+
+    def text(self, role: str) -> str:
+        """A text this volunteer has not sent yet (``TextDeck``)."""
+        return self.deck.next(role)
 
     def label_value(self, name: str) -> float:
         if name in BAD_LABELS:
@@ -67,7 +80,7 @@ class Answerer:
         return round(self.rng.uniform(0.0, 0.3), 2)
 
     def answer(self, pushed: PushedTask) -> dict:
-        """Answer the task over REST; Grove's ``task_done``."""
+        """Answer the task (on the push socket, or over REST); Grove's ``task_done``."""
         task = pushed.task
         kind = pushed.answer_kind
         if kind == "text":

@@ -21,6 +21,7 @@ import logging
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+from grove_sdk import frames
 from grove_sdk.errors import GroveError, error_from
 from grove_sdk.types import Task, TaskType, User
 
@@ -86,16 +87,11 @@ class GroveClient:
         lang: str | None = None,
     ) -> dict:
         """The text answering the reply task acked as ``message_id``."""
-        interaction = {
-            "type": "text_reply_to_message",
-            "user": User.of(user).wire(),
-            "message_id": message_id,
-            "user_message_id": user_message_id or f"{message_id}-text",
-            "text": text,
-        }
-        if lang is not None:
-            interaction["lang"] = lang
-        return self.post_interaction(interaction)
+        return self.post_interaction(
+            frames.text_reply(
+                user, message_id=message_id, text=text, user_message_id=user_message_id, lang=lang
+            )
+        )
 
     def rank(
         self,
@@ -106,29 +102,16 @@ class GroveClient:
         not_rankable: bool = False,
     ) -> dict:
         """Indices into the ranking task's ``replies``, best first, each once."""
-        interaction = {
-            "type": "message_ranking",
-            "user": User.of(user).wire(),
-            "message_id": message_id,
-            "ranking": ranking,
-            "not_rankable": not_rankable,
-        }
-        return self.post_interaction(interaction)
+        return self.post_interaction(
+            frames.ranking(user, message_id=message_id, ranking=ranking, not_rankable=not_rankable)
+        )
 
     def label(
         self, user: User | dict, *, task: Task, labels: dict[str, float], text: str = ""
     ) -> dict:
         """The review of a ``label_*`` task: a value in [0, 1] per label (its
         ``mandatory_labels`` at least)."""
-        interaction = {
-            "type": "text_labels",
-            "user": User.of(user).wire(),
-            "message_id": task["message_id"],
-            "task_id": task["id"],
-            "text": text,
-            "labels": labels,
-        }
-        return self.post_interaction(interaction)
+        return self.post_interaction(frames.labels(user, task=task, labels=labels, text=text))
 
     def task_availability(self, user: User | dict, *, lang: str | None = None) -> dict[str, int]:
         """Tasks available per type for ``user``."""

@@ -10,21 +10,26 @@ What the loop does for its caller:
 
 - opens the socket with a single-use ticket (``POST /ws_tickets/``; the key never travels in
   a URL), sends ``ready`` per user and keeps the ``resume_token``;
-- acknowledges each pushed task over REST before its ``ack_by`` (with the task id as the
-  frontend's ``message_id``), so a task it yields is the caller's to answer;
+- acknowledges each pushed task before its ``ack_by`` (with the task id as the frontend's
+  ``message_id``), so a task it yields is the caller's to answer;
 - when the socket drops (a restart, a network blip, 4008 for a slow reader), reconnects with
   exponential backoff and jitter, sends ``resume`` so the tasks still leased come back instead
   of new ones, then ``ready`` again; 4401/4403 (key or ticket refused) end the loop with
   ``SocketClosed``;
-- answers go over REST (``PushedTask.reply/rank/label/nack``): Grove's socket takes no answers.
+- acks and answers (``PushedTask.reply/rank/label/nack``) go on the socket when Grove says it
+  takes them (``socket_answers`` in ``ready_ok``), each frame with a ``request_id`` that its
+  answer echoes; else, or with ``socket_answers=False``, over REST. An answer whose socket
+  drops is sent again over REST (which refuses a second copy: 2105, task already done).
 
 Frames are read by the websocket library's own thread, so a person taking minutes over a task
-does not make the socket a slow reader.
+does not make the socket a slow reader. A ``PushLoop`` is used from one thread: the one that
+iterates it answers its tasks (``AsyncPushLoop`` in ``grove_sdk.aio`` serves many coroutines).
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import logging
 import random
@@ -36,6 +41,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from grove_sdk import frames
 from grove_sdk.client import GroveClient
 from grove_sdk.errors import (
     GroveError,
@@ -56,9 +62,22 @@ FATAL_CLOSE_CODES = frozenset({4401, 4403, 1008, 1009})
 SETUP_SECONDS = 15.0
 
 
+def fatal_close(exc: Exception) -> None:
+    """Raise ``SocketClosed`` when ``exc`` closed the socket for good (FATAL_CLOSE_CODES, or a
+    handshake refused with 401/403): reconnecting cannot help."""
+    code = None
+    if isinstance(exc, ConnectionClosed) and exc.rcvd is not None:
+        code = exc.rcvd.code
+    if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
+        code = 4401
+    if code in FATAL_CLOSE_CODES:
+        raise SocketClosed(f"Grove closed the push socket ({code})", code) from exc
+
+
 @dataclass
 class PushedTask:
-    """A task Grove pushed to one of the loop's users, already acknowledged as ``message_id``."""
+    """A task Grove pushed to one of the loop's users, already acknowledged as ``message_id``.
+    Its answers go on the loop's socket when Grove takes them there, else over REST."""
 
     task: Task
     user: User
@@ -66,6 +85,7 @@ class PushedTask:
     client: GroveClient
     ack_by: str | None = None
     resumed: bool = False
+    loop: PushLoop | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:
@@ -81,25 +101,43 @@ class PushedTask:
         return answer_kind(self.task)
 
     def reply(self, text: str, *, lang: str | None = None) -> dict:
-        return self.client.reply(
+        body = frames.text_reply(
             self.user,
             message_id=self.message_id,
             text=text,
             user_message_id=f"{self.message_id}-text",
             lang=lang,
         )
+        return self._send(body)
 
     def rank(self, ranking: list[int], *, not_rankable: bool = False) -> dict:
-        return self.client.rank(
+        body = frames.ranking(
             self.user, message_id=self.message_id, ranking=ranking, not_rankable=not_rankable
         )
+        return self._send(body)
 
     def label(self, labels: dict[str, float], *, text: str = "") -> dict:
-        return self.client.label(self.user, task=self.task, labels=labels, text=text)
+        return self._send(frames.labels(self.user, task=self.task, labels=labels, text=text))
 
     def nack(self, reason: str | None = None) -> None:
         """Skip the task (the user's skip); the next one follows."""
-        self.client.nack_task(self.id, reason, user=self.user)
+        self._send(frames.task_nack(self.id, reason, self.user))
+
+    def _send(self, body: dict) -> dict:
+        if self.loop is not None:
+            return self.loop.send_answer(body)
+        return rest_answer(self.client, body)
+
+
+def rest_answer(client: GroveClient, body: dict) -> dict:
+    """An answer frame's body sent over REST instead; the REST answer, or {} for 204s."""
+    if body["type"] == "task_ack":
+        client.ack_task(body["task_id"], body["message_id"], user=body.get("user"))
+        return {}
+    if body["type"] == "task_nack":
+        client.nack_task(body["task_id"], body.get("reason"), user=body.get("user"))
+        return {}
+    return client.post_interaction(body)
 
 
 @dataclass
@@ -121,6 +159,8 @@ class PushLoop:
 
     ``idle_seconds``: stop iterating when no task came for that long (None: wait for ever).
     ``ticket``: open sockets with a ticket (default) or with the ``X-API-Key`` header.
+    ``socket_answers``: ack and answer on the socket when Grove takes them there (default),
+    or always over REST.
     """
 
     def __init__(
@@ -135,6 +175,7 @@ class PushLoop:
         ticket: bool = True,
         backoff: Backoff | None = None,
         max_reconnects: int | None = None,
+        socket_answers: bool = True,
     ):
         self.client = client
         self.users = [User.of(user) for user in users]
@@ -151,6 +192,9 @@ class PushLoop:
         self._pending: collections.deque[dict] = collections.deque()
         self._acked: set[str] = set()
         self._closing = False
+        self.socket_answers = socket_answers
+        self.answers_on_socket = False  # Grove's ready_ok said it takes them (and we want it)
+        self._request_ids = itertools.count(1)
 
     def __iter__(self) -> Iterator[PushedTask]:
         return self.tasks()
@@ -172,7 +216,7 @@ class PushLoop:
                     # ServerError: the ticket call met a restarting Grove (or its proxy's 502).
                     if self._closing:
                         return
-                    self._raise_if_fatal(exc)
+                    fatal_close(exc)
                     if self.max_reconnects is not None and self.reconnects >= self.max_reconnects:
                         raise
                     delay = self.backoff.delay(attempt)
@@ -207,21 +251,16 @@ class PushLoop:
         if self.resume_token is not None:
             self._resume()
         for user in self.users:
-            command = {
-                "type": "ready",
-                "user": user.wire(),
-                "langs": self.langs,
-                "task_kind": self.task_kind,
-                "max_tasks": self.max_tasks,
-            }
-            ready = self._command(command, "ready_ok")
+            command = frames.ready(
+                user, langs=self.langs, task_kind=self.task_kind, max_tasks=self.max_tasks
+            )
+            ready = self._request(command)
             self.resume_token = ready["resume_token"]
+            self.answers_on_socket = self.socket_answers and bool(ready.get("socket_answers"))
 
     def _resume(self) -> None:
         try:
-            resumed = self._command(
-                {"type": "resume", "resume_token": self.resume_token}, "resumed"
-            )
+            resumed = self._request({"type": "resume", "resume_token": self.resume_token})
         except GroveError as exc:
             # Expired (the tasks went back to the pool) or still held by a socket Grove has
             # not seen close yet: start a new session; a leased task is not lost either way.
@@ -230,19 +269,34 @@ class PushLoop:
             return
         logger.info("event=push_resumed tasks=%d", len(resumed["task_ids"]))
 
-    def _command(self, command: dict, answer: str) -> dict:
-        """Send a command and wait for its answer; pushes meanwhile wait in ``_pending``."""
+    def _request(self, command: dict) -> dict:
+        """Send a command with a new ``request_id`` and wait for its answer (an error answer
+        raises its ``GroveError``); pushes meanwhile wait in ``_pending``."""
         assert self.socket is not None
-        self.socket.send(json.dumps(command))
+        request_id = str(next(self._request_ids))
+        self.socket.send(json.dumps({**command, "request_id": request_id}))
         deadline = time.monotonic() + SETUP_SECONDS
         while True:
             frame = json.loads(self.socket.recv(timeout=max(0.0, deadline - time.monotonic())))
-            if frame.get("type") == answer:
-                return frame
-            if frame.get("type") == "error":
-                raise error_from(frame)
             if frame.get("type") == "task_assigned":
                 self._pending.append(frame)
+            elif frames.is_answer(frame, request_id, command["type"]):
+                if frame.get("type") == "error":
+                    raise error_from(frame, frame.get("status"), frame.get("retry_after"))
+                return frame
+
+    def send_answer(self, body: dict) -> dict:
+        """An ack, nack or interaction: on the socket when Grove takes it there, else (or when
+        the socket dropped meanwhile) over REST. Grove's answer, without its ``request_id``."""
+        if self.answers_on_socket and self.socket is not None:
+            try:
+                answer = self._request(body)
+            except (ConnectionClosed, OSError, TimeoutError) as exc:
+                logger.warning("event=push_answer_over_rest why=%r", exc)
+            else:
+                answer.pop("request_id", None)
+                return answer
+        return rest_answer(self.client, body)
 
     def _next_task(self) -> PushedTask | None:
         assert self.socket is not None
@@ -270,7 +324,7 @@ class PushLoop:
         user = User.of(frame["user"])
         if task["id"] not in self._acked:
             try:
-                self.client.ack_task(task["id"], task["id"], user=user)
+                self.send_answer(frames.task_ack(task["id"], task["id"], user))
             except TaskAlreadyUpdated:
                 pass  # acked before a reconnect: a resumed task
             except (TaskNotFound, TaskExpired) as exc:
@@ -284,13 +338,5 @@ class PushLoop:
             client=self.client,
             ack_by=frame.get("ack_by"),
             resumed=bool(frame.get("resumed")),
+            loop=self,
         )
-
-    def _raise_if_fatal(self, exc: Exception) -> None:
-        code = None
-        if isinstance(exc, ConnectionClosed) and exc.rcvd is not None:
-            code = exc.rcvd.code
-        if isinstance(exc, InvalidStatus) and exc.response.status_code in (401, 403):
-            code = 4401
-        if code in FATAL_CLOSE_CODES:
-            raise SocketClosed(f"Grove closed the push socket ({code})", code) from exc

@@ -134,8 +134,8 @@ class Terminal:
         return None
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="grove-volunteer", description=__doc__.split("\n")[0])
+def parse_args(argv: list[str] | None, prog: str = "grove-volunteer") -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     parser.add_argument("--url", default=os.environ.get("GROVE_URL", "http://127.0.0.1:8080"))
     parser.add_argument("--api-key", default=os.environ.get("GROVE_API_KEY"))
     parser.add_argument("--user", default="volunteer", help="the user's id at this frontend")
@@ -154,8 +154,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout):
-    args = parse_args(argv)
+def main(
+    argv: list[str] | None = None,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    *,
+    prog: str = "grove-volunteer",
+) -> int:
+    """Run the client on ``argv``; the exit status (1: every task was refused)."""
+    args = parse_args(argv, prog)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     client = GroveClient(args.url, args.api_key)
     user = User(args.user, args.display_name or args.user)

@@ -18,6 +18,7 @@ from backend.accounts.services import create_api_client
 from backend.trees.models import Message, Task
 from grove_sdk import (
     GroveClient,
+    InvalidAnswer,
     NoTaskAvailable,
     NotAuthorized,
     PushLoop,
@@ -140,3 +141,74 @@ async def test_push_loop_gets_its_leased_task_back_after_its_socket_drops(socket
     assert again.id == first.id and again.resumed  # the leased task, not a new one
     row = (await sync_to_async(task_rows)(id=first.id))[0]
     assert row.done and not row.skipped
+
+
+class CountingClient(GroveClient):
+    """The SDK's REST client, noting the path of every call it makes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.paths: list[str] = []
+
+    def post(self, path: str, body: dict, **kwargs):
+        self.paths.append(path.split("?")[0])
+        return super().post(path, body, **kwargs)
+
+
+def answer_prompts(port: int, *, count: int, **loop_options) -> tuple[list, list[str], bool]:
+    """``count`` initial prompts pushed to ADA and answered; (the tasks, REST paths called,
+    whether the loop answered on the socket)."""
+    client = CountingClient(f"http://127.0.0.1:{port}", KEY)
+    loop = PushLoop(client, [ADA], task_kind="initial_prompt", idle_seconds=15, **loop_options)
+    seen = []
+    for pushed in loop:
+        seen.append(pushed)
+        done = pushed.reply(f"Prompt number {len(seen)}: why is the sea salty?")
+        assert done == {"type": "task_done", "id": pushed.id}
+        if len(seen) == count:
+            break
+    return seen, client.paths, loop.answers_on_socket
+
+
+async def test_push_loop_acks_and_answers_on_the_socket_when_grove_takes_answers_there(sockets):
+    await sync_to_async(create_api_client)(name="bot", api_key=KEY)
+    with serve_grove() as port:
+        seen, paths, on_socket = await asyncio.to_thread(answer_prompts, port, count=3)
+    assert on_socket and paths == ["/ws_tickets/"]  # no ack, no interaction over REST
+    rows = await sync_to_async(task_rows)(id__in=[p.id for p in seen])
+    assert len(rows) == 3 and all(
+        row.done and row.frontend_message_id == str(row.id) for row in rows
+    )
+
+
+async def test_push_loop_answers_over_rest_when_told_to(sockets):
+    await sync_to_async(create_api_client)(name="bot", api_key=KEY)
+    with serve_grove() as port:
+        seen, paths, on_socket = await asyncio.to_thread(
+            answer_prompts, port, count=1, socket_answers=False
+        )
+    assert not on_socket
+    assert paths == ["/ws_tickets/", f"/tasks/{seen[0].id}/ack", "/tasks/interaction"]
+
+
+async def test_a_refused_socket_answer_raises_the_same_error_class_as_rest(sockets):
+    await sync_to_async(create_api_client)(name="bot", api_key=KEY)
+    with serve_grove() as port:
+
+        def refused():
+            client = GroveClient(f"http://127.0.0.1:{port}", KEY)
+            loop = PushLoop(client, [ADA], task_kind="initial_prompt", idle_seconds=15)
+            tasks = loop.tasks()
+            pushed = next(tasks)
+            found = []
+            for answer in (lambda: pushed.reply("   "), lambda: pushed.rank([0])):
+                with pytest.raises(GroveError) as caught:
+                    answer()
+                found.append(caught.value)
+            pushed.reply("A prompt after two refusals: what is a tide?")
+            tasks.close()
+            return found
+
+        empty, wrong_kind = await asyncio.to_thread(refused)
+    assert isinstance(empty, InvalidAnswer) and (empty.error_code, empty.status) == (1010, 400)
+    assert isinstance(wrong_kind, InvalidAnswer) and wrong_kind.error_code == 2102

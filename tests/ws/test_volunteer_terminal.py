@@ -76,3 +76,38 @@ async def test_simulate_mode_answers_the_number_of_tasks_asked(sockets):
     assert run.returncode == 0, run.stderr
     assert "answered 5 tasks" in run.stdout
     assert len(await sync_to_async(done_tasks)("sim")) == 5
+
+
+async def test_manage_py_volunteer_runs_the_same_terminal_client(sockets):
+    await sync_to_async(create_api_client)(name="terminal", api_key=KEY)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    with serve_grove() as port:
+        run = await asyncio.to_thread(
+            subprocess.run,
+            [
+                *(sys.executable, "manage.py", "volunteer", "--url", f"http://127.0.0.1:{port}"),
+                *("--user", "managed", "--type", "initial_prompt", "--tasks", "1", "--idle", "20"),
+            ],
+            input="What is the tallest tree on Earth?\n\n",
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=ROOT,
+            # No sdk/ on the path: the command finds the SDK beside Grove's tree.
+            env={**env, "GROVE_API_KEY": KEY},
+        )
+    assert run.returncode == 0, run.stderr
+    assert "=== initial_prompt for managed" in run.stdout and "answered 1 tasks" in run.stdout
+    message = await sync_to_async(Message.objects.get)(user__username="managed")
+    assert message.text == "What is the tallest tree on Earth?"
+    help_run = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "manage.py", "volunteer", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+    )
+    assert help_run.returncode == 0 and "manage.py volunteer" in help_run.stdout
+    assert "--simulate" in help_run.stdout
