@@ -20,6 +20,11 @@ most once every ``CHECK_SECONDS``, and skips pushes while the count is zero.
 
 Only with the Redis channel layer and the Redis throttle store (``CACHE_URL``), where both
 sides can see the set; otherwise every push is sent, as before.
+
+Push dispatch asks the same question of its own Redis (``backend.push.signals.is_active``: is
+any socket ready for pushed work?): both are a ``RedisCheck``, a yes/no read from Redis that
+each process keeps for a fraction of a second, forgets when a socket of its own opens, and
+answers with a fixed fallback when Redis fails.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 
 import redis
@@ -55,12 +61,61 @@ def open_sockets_range(now: float) -> tuple[str, float]:
     return KEY, now - STALE_SECONDS
 
 
+class RedisCheck:
+    """A yes/no question answered from Redis, kept by this process for ``seconds``.
+
+    ``read(client)`` asks it of the client ``url()`` names (connected on first use; no URL:
+    the answer is ``fallback`` and nothing is asked). A Redis error answers ``fallback`` too,
+    logged as ``event``, and is kept as long as an answer would be. ``forget`` makes the next
+    call ask again (a socket of this process just opened: it must not wait out the period).
+    """
+
+    def __init__(
+        self,
+        *,
+        url: Callable[[], str],
+        read: Callable[[redis.Redis], bool],
+        seconds: float,
+        fallback: bool,
+        event: str,
+    ) -> None:
+        self.url, self.read, self.seconds = url, read, seconds
+        self.fallback, self.event = fallback, event
+        self.checked: tuple[float, bool] = (0.0, fallback)  # (valid until, answer)
+        self.client: redis.Redis | None = None
+        self.client_url = ""
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now < self.checked[0]:
+            return self.checked[1]
+        answer = self.fallback
+        url = self.url()
+        if url:
+            try:
+                answer = bool(self.read(self._client(url)))
+            except redis.RedisError as exc:
+                logger.warning("event=%s error=%r", self.event, exc)
+        self.checked = (now + self.seconds, answer)
+        return answer
+
+    def forget(self) -> None:
+        self.checked = (0.0, self.fallback)
+
+    def _client(self, url: str) -> redis.Redis:
+        if self.client is None or self.client_url != url:
+            timeout = settings.GROVE_CACHE_SOCKET_TIMEOUT_SECONDS
+            self.client = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
+            self.client_url = url
+        return self.client
+
+
 # Set for the current request by the throttle's round trip: True when no socket is open,
 # False when one is or the round trip failed; None (unset) when no request counted.
 _nobody_listening: ContextVar[bool | None] = ContextVar("grove_nobody_listening", default=None)
 CHECK_SECONDS = 0.25
-_checked: tuple[float, bool] = (0.0, False)  # this process's own count: (valid until, nobody)
-_sync_client: redis.Redis | None = None
 
 
 def note_open_sockets(count: int | None) -> None:
@@ -75,31 +130,20 @@ def nobody_listening() -> bool:
     return _counted_nobody()
 
 
-def _counted_nobody() -> bool:
-    """Whether no socket was open when this process last counted (within CHECK_SECONDS)."""
-    global _checked, _sync_client
-    now = time.monotonic()
-    if now < _checked[0]:
-        return _checked[1]
-    nobody = False
-    if enabled():
-        try:
-            if _sync_client is None:
-                timeout = settings.GROVE_CACHE_SOCKET_TIMEOUT_SECONDS
-                _sync_client = redis.Redis.from_url(
-                    settings.CACHE_URL, socket_timeout=timeout, socket_connect_timeout=timeout
-                )
-            nobody = _sync_client.zcount(KEY, time.time() - STALE_SECONDS, "+inf") == 0
-        except redis.RedisError as exc:
-            logger.warning("event=listener_count_failed error=%r", exc)
-    _checked = (now + CHECK_SECONDS, nobody)
-    return nobody
+# Whether no socket was open when this process last counted (within CHECK_SECONDS); when
+# unsure (not enabled, Redis failing) someone may be: the pushes are sent.
+_counted_nobody = RedisCheck(
+    url=lambda: settings.CACHE_URL if enabled() else "",
+    read=lambda client: client.zcount(KEY, time.time() - STALE_SECONDS, "+inf") == 0,
+    seconds=CHECK_SECONDS,
+    fallback=False,
+    event="listener_count_failed",
+)
 
 
 def forget_count() -> None:
     """Count again at the next push (tests; a socket just opened in this process)."""
-    global _checked
-    _checked = (0.0, False)
+    _counted_nobody.forget()
 
 
 class RequestScope:

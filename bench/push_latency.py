@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import statistics
 import sys
 import time
@@ -71,13 +72,13 @@ class Volunteers:
                 additional_headers={"X-API-Key": KEY},
                 max_queue=None,
             )
+            self.sockets.append(socket)
             user = {"id": f"volunteer-{i}", "display_name": f"V{i}", "auth_method": "local"}
             await socket.send(
                 json.dumps({"type": "ready", "user": user, "task_kind": "label_initial_prompt"})
             )
             answer = json.loads(await socket.recv())
             assert answer["type"] == "ready_ok", answer
-            self.sockets.append(socket)
 
     async def listen(self, socket) -> None:
         async for raw in socket:
@@ -86,8 +87,12 @@ class Volunteers:
                 self.arrivals.append((time.time(), frame["task"]["id"]))
 
     async def close(self) -> None:
-        for socket in self.sockets:
-            await socket.close()
+        """Close every socket at once, giving up after a few seconds (a server that stopped
+        answering must not keep the benchmark, and so its servers, running)."""
+        if self.sockets:
+            await asyncio.wait(
+                [asyncio.ensure_future(socket.close()) for socket in self.sockets], timeout=5
+            )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -97,6 +102,14 @@ def percentile(values: list[float], share: float) -> float:
 
 async def run(args, port: int) -> None:
     volunteers = Volunteers(port, args.volunteers)
+    try:
+        await measure(args, volunteers)
+    finally:
+        await volunteers.close()
+
+
+async def measure(args, volunteers: Volunteers) -> None:
+    port = volunteers.port
     started = time.monotonic()
     await volunteers.connect()
     print(f"{args.volunteers} volunteers ready in {time.monotonic() - started:.1f} s")
@@ -137,7 +150,6 @@ async def run(args, port: int) -> None:
             )
     for listener in listeners:
         listener.cancel()
-    await volunteers.close()
 
 
 def main() -> int:
@@ -152,6 +164,8 @@ def main() -> int:
     parser.add_argument("--database", default="grove_bench_push", help="scratch database name")
     parser.add_argument("--redis-url", default=REDIS_URL)
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C does: the sockets are closed, the servers we started stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with GroveServers(
         repo=ROOT,
         database=args.database,

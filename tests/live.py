@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection
@@ -42,6 +43,22 @@ def serve_grove(*, workers: int = 1, **env_overrides: str) -> Iterator[int]:
     """uvicorn serving Grove on a free port against this test run's database; the port.
 
     Runs in its own process group, stopped (with every worker) when the block ends."""
+    with grove_server(workers=workers, **env_overrides) as server:
+        yield server.port
+
+
+@dataclass
+class LiveServer:
+    port: int
+    process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def grove_server(
+    *, workers: int = 1, graceful_seconds: int | None = 5, **env_overrides: str
+) -> Iterator[LiveServer]:
+    """``serve_grove``, giving the uvicorn process too (a test may stop it itself);
+    ``graceful_seconds=None`` lets uvicorn's graceful shutdown take as long as it takes."""
     port = free_port()
     env = {
         **os.environ,
@@ -61,7 +78,8 @@ def serve_grove(*, workers: int = 1, **env_overrides: str) -> Iterator[int]:
             # Past 5 s, stop what still runs: with ~10 websockets closed on one process, a
             # worker's graceful shutdown waited for its socket tasks for good (channels 4.3,
             # channels-redis 4.3, uvicorn 0.54; with or without push dispatch).
-            *("--lifespan", "off", "--timeout-graceful-shutdown", "5"),
+            *("--lifespan", "off"),
+            *(("--timeout-graceful-shutdown", str(graceful_seconds)) if graceful_seconds else ()),
         ],
         cwd=ROOT,
         env=env,
@@ -79,7 +97,13 @@ def serve_grove(*, workers: int = 1, **env_overrides: str) -> Iterator[int]:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError("the web server did not start") from None
                 time.sleep(0.2)
-        yield port
+        yield LiveServer(port, process)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise

@@ -1,9 +1,13 @@
 """Redis keys of push dispatch, and the scripts that change several of them at once.
 
     grove:push:active               set (with a TTL) while any process holds a push session
-    grove:push:work                 pub/sub channel: a language whose work may have grown
+    grove:push:<db>:work            pub/sub channel: a language whose work may have grown
+                                    (``work_channel``: channels are one namespace per Redis
+                                    server, not per database)
     grove:push:langs                languages with waiting entries
     grove:push:ready:<lang>         zset entry -> when it (re)joined the line, ms: arrival order
+    grove:push:kinds:<lang>         set: the task kinds asked for by entries of that line (a
+                                    superset: emptied only with the line, by ``LINE_EMPTY``)
     grove:push:entry:<entry>        hash of one waiting user on one session (see ``ready``)
     grove:push:held                 hash entry -> tasks pushed and not closed or returned
     grove:push:session:<session>    hash client, channel, pid; its tasks in ...:tasks, its entries
@@ -20,17 +24,36 @@ An entry id is ``<session>.<user id>``: one user waiting on one socket session.
 
 from __future__ import annotations
 
+from redis.connection import parse_url
+
 PREFIX = "grove:push:"
 ACTIVE = PREFIX + "active"
-WORK_CHANNEL = PREFIX + "work"
 LANGS = PREFIX + "langs"
 HELD = PREFIX + "held"
 ACK_DUE = PREFIX + "ack_due"
 SESSION_DUE = PREFIX + "session_due"
 
 
+def work_channel(redis_url: str) -> str:
+    """The pub/sub channel of work signals for the push Redis at ``redis_url``.
+
+    Keys live in one Redis database, but pub/sub channels are shared by every database of the
+    server: two Grove instances (two test suites) on databases 2 and 15 of one Redis heard each
+    other's signals under one name. The database number keeps them apart."""
+    return f"{PREFIX}{redis_db(redis_url)}:work"
+
+
+def redis_db(url: str) -> int:
+    """The database a Redis URL selects, as redis-py reads it (``/n``, else ``?db=n``, else 0)."""
+    return int(parse_url(url).get("db") or 0)
+
+
 def ready(lang: str) -> str:
     return f"{PREFIX}ready:{lang}"
+
+
+def kinds(lang: str) -> str:
+    return f"{PREFIX}kinds:{lang}"
 
 
 def entry(entry_id: str) -> str:
@@ -180,5 +203,16 @@ for i = 3, #ARGV, 2 do
   redis.call('SET', 'grove:push:session:' .. ARGV[i] .. ':alive', ARGV[i + 1], 'PX', ARGV[1])
   redis.call('ZADD', KEYS[2], ARGV[2], ARGV[i])
 end
+return 1
+"""
+
+
+# The line of a language is empty: forget the language and the kinds its entries asked for,
+# atomically (a ``ready`` adds its entry and its kind in one transaction).
+# KEYS: ready zset, kinds set, langs. ARGV: lang. Returns 1 when the line was empty.
+LINE_EMPTY = """
+if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
 return 1
 """

@@ -17,13 +17,13 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
+from backend.listeners import RedisCheck
 from backend.push import keys
 
 logger = logging.getLogger("grove.push")
 ACTIVE_CHECK_SECONDS = 0.5
 
 _client: redis.Redis | None = None
-_active: tuple[float, bool] = (0.0, False)  # (checked until, answer)
 
 
 def redis_client() -> redis.Redis | None:
@@ -38,34 +38,66 @@ def redis_client() -> redis.Redis | None:
     return _client
 
 
-def is_active() -> bool:
-    """Whether any socket may be waiting for work (read from Redis at most twice a second)."""
-    global _active
-    now = time.monotonic()
-    if now < _active[0]:
-        return _active[1]
-    client = redis_client()
-    answer = False
-    if client is not None:
-        try:
-            answer = bool(client.exists(keys.ACTIVE))
-        except redis.RedisError:
-            logger.warning("event=push_active_check_failed")
-    _active = (now + ACTIVE_CHECK_SECONDS, answer)
-    return answer
+# Whether any socket may be waiting for work (read from Redis at most twice a second; not
+# known: no signal, the dispatcher's poll finds the work).
+is_active = RedisCheck(
+    url=lambda: settings.GROVE_PUSH_REDIS_URL,
+    read=lambda client: client.exists(keys.ACTIVE),
+    seconds=ACTIVE_CHECK_SECONDS,
+    fallback=False,
+    event="push_active_check_failed",
+)
 
 
 def forget_active() -> None:
     """Read ``grove:push:active`` again at the next signal (a socket just became ready here)."""
-    global _active
-    _active = (0.0, False)
+    is_active.forget()
+
+
+def work_channel() -> str:
+    """This instance's pub/sub channel of work signals (``keys.work_channel``)."""
+    return keys.work_channel(settings.GROVE_PUSH_REDIS_URL)
+
+
+class _AfterCommit:
+    """What one transaction tells push dispatch, sent once after it commits: the tasks to
+    release, then one signal per language. An answer used to send two or three signals for one
+    language (the task closed, its tree's work, its language's prompts), and each signal ran a
+    round in every web process."""
+
+    def __init__(self) -> None:
+        self.langs: set[str] = set()
+        self.released: dict[str, str] = {}  # task id -> its lang
+
+    def __call__(self) -> None:
+        langs = set(self.langs)
+        for task_id, lang in self.released.items():
+            langs.add(release(task_id, lang, signal=False))
+        _publish(langs - {""})
+
+
+def _after_commit() -> _AfterCommit | None:
+    """This transaction's pending signals (registered on first use); None outside one."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None
+    for _savepoints, callback, _robust in connection.run_on_commit:
+        if isinstance(callback, _AfterCommit):
+            return callback
+    pending = _AfterCommit()
+    transaction.on_commit(pending)
+    return pending
 
 
 def work_changed(langs: Iterable[str]) -> None:
     """The ready work of ``langs`` changed in the current transaction (call inside it)."""
     langs = {lang for lang in langs if lang}
     if langs and is_active():
-        transaction.on_commit(lambda: _publish(langs))
+        pending = _after_commit()
+        if pending is None:
+            _publish(langs)
+        else:
+            pending.langs |= langs
 
 
 def task_closed(task) -> None:
@@ -74,29 +106,38 @@ def task_closed(task) -> None:
     task; in any case its slot is free for whoever waits in its language."""
     if is_active():
         lang = (task.payload or {}).get("lang", "")
-        transaction.on_commit(lambda: release(str(task.id), lang))
+        pending = _after_commit()
+        if pending is None:
+            release(str(task.id), lang)
+        else:
+            pending.released[str(task.id)] = lang
 
 
-def release(task_id: str, lang: str = "") -> None:
+def release(task_id: str, lang: str = "", *, signal: bool = True) -> str:
+    """Free the place of a pushed task that closed; its language (``lang`` when it was not
+    pushed), signalled unless ``signal`` is False (the caller signals it)."""
     client = redis_client()
     if client is None:
-        return
+        return ""
     try:
         pushed_lang = client.eval(
             keys.RELEASE, 3, keys.task(task_id), keys.HELD, keys.ACK_DUE, task_id, _now_ms()
         )
         lang = pushed_lang.decode() if pushed_lang else lang
-        if lang:
-            client.publish(keys.WORK_CHANNEL, lang)
+        if lang and signal:
+            client.publish(work_channel(), lang)
     except redis.RedisError:
         logger.exception("event=push_release_failed task=%s", task_id)
+    return lang
 
 
 def _publish(langs: set[str]) -> None:
     client = redis_client()
+    if client is None or not langs:
+        return
     try:
         for lang in sorted(langs):
-            client.publish(keys.WORK_CHANNEL, lang)
+            client.publish(work_channel(), lang)
     except redis.RedisError:
         logger.warning("event=push_signal_failed langs=%s", ",".join(sorted(langs)))
 

@@ -155,6 +155,7 @@ class WorkRow:
     child_ids: list[str]
     pending: int | None = None
     config_pk: int | None = None  # the active configuration version's pk
+    leased: int | None = None  # live leases on the row's node for its kind
     # Of a sampled read: the categories with more rows than the sample (before exclusions).
     sampled_out: frozenset[str] = frozenset()
 

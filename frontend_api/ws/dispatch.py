@@ -11,7 +11,7 @@ Redis (``backend.push.keys``), so it is one line across every process:
   line (or out of it while it holds ``max_tasks``). One round per language at a time across
   processes (a Redis lock); a round asked for while one runs is run again after it. A round
   stops when nothing is left to hand out in the language.
-- **Triggers.** The ``ready`` command; ``grove:push:work`` messages (``backend.push.signals``:
+- **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
   the ready-work index grew, a task closed or was returned); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
   a REST task's lease running out).
@@ -48,11 +48,13 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from backend.accounts.models import User
+from backend.accounts.models import ApiClient, User
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.push import keys, leases
 from backend.push import signals as push_signals
-from backend.trees import selectors
+from backend.trees import work_queries
 from backend.trees.core.policy import NoTaskAvailable, TaskKind
+from backend.trees.core.task_kinds import REPLY_KINDS
 from backend.trees.growth_config import active_config
 from backend.trees.services import tasks
 from backend.trees.services.push_leases import return_pushed_task
@@ -103,16 +105,47 @@ def _alive_ms() -> int:
 # --- the database side (run in a thread) ---------------------------------------------------
 
 
+# The claim's user and API client: compiled once (building and compiling a
+# ``select_related(...).get()`` was as much of a claim's CPU as the claim's own queries).
+_USER = CompiledQuery(
+    lambda user_id: User.objects.filter(id=user_id), sentinels={"user_id": SENTINEL_IDS[0]}
+)
+_API_CLIENT = CompiledQuery(
+    lambda client_id: ApiClient.objects.filter(id=client_id),
+    sentinels={"client_id": SENTINEL_IDS[0]},
+)
+
+
 def claim_for_push(*, user_id: str, kind: str, lang: str) -> tuple[str, dict]:
     """The next task for the user, claimed as ``POST /tasks/`` claims it; (id, wire JSON)."""
-    user = User.objects.select_related("api_client").get(id=user_id)
+    found = _USER.fetch({"user_id": uuid.UUID(user_id)})
+    if not found:
+        raise User.DoesNotExist(user_id)
+    user = found[0]
+    (user.api_client,) = _API_CLIENT.fetch({"client_id": user.api_client_id})
     task = tasks.request_task(user=user, kind=TaskKind(kind), lang=lang, api_client=user.api_client)
     return str(task.id), render_task(task, viewer=user)
 
 
 def work_counts(lang: str) -> dict[str, int]:
-    """What can be handed out in ``lang`` per task kind, before any user's exclusions."""
-    return selectors.task_availability(lang=lang, config=active_config(), now=timezone.now())
+    """How many tasks of each kind ``lang`` has room for, before any user's exclusions: the
+    free slots of each review and ranking (a prompt waiting for three reviews counts three, so
+    three users' claims run at once), one per reply parent (its tree's room is not read), the
+    prompts missing; ``random`` is their sum."""
+    rows = work_queries.eligible(
+        lang=lang, now=timezone.now(), config=active_config(), user_id=None
+    )
+    counts = dict.fromkeys((kind.value for kind in TaskKind), 0)
+    for row in rows:
+        if row.kind == TaskKind.INITIAL_PROMPT.value:
+            room = max(0, row.slots)
+        elif TaskKind(row.kind) in REPLY_KINDS:
+            room = 1
+        else:
+            room = max(1, row.slots - (row.leased or 0))
+        counts[row.kind] += room
+    counts[TaskKind.RANDOM.value] = sum(counts.values())
+    return counts
 
 
 def _db(function):
@@ -144,6 +177,116 @@ def _within_budget(budget: dict[str, int], spent: collections.Counter, kind: str
 
 
 # --- the dispatcher ------------------------------------------------------------------------
+
+
+class _Round:
+    """One walk of a language's line (``Dispatcher.serve``)."""
+
+    def __init__(self, dispatcher: Dispatcher, lang: str) -> None:
+        self.d, self.lang = dispatcher, lang
+        self.exhausted: set[str] = set()
+        self.considered: set[str] = set()
+        self.rerun = keys.PREFIX + f"rerun:{lang}"
+        # Claims under way: task -> (entry id, kind, whether it is a retry, its start number).
+        self.flying: dict[asyncio.Task, tuple[str, str, bool, int]] = {}
+        self.started = 0
+        # Claims that had company (others under way when they started or started after them).
+        self.contended: set[int] = set()
+        self.holding: collections.Counter[str] = collections.Counter()  # kinds under way
+        self.misses = 0
+        self.stopping = False  # no new claims: drain the ones under way
+
+    async def run(self) -> None:
+        d, lang = self.d, self.lang
+        # The kinds the line asks for: once none of them has work left, the rest of the line
+        # is not read (a thousand users waiting for one kind were read 100 at a time, and
+        # their kinds one by one, after every push that spent its work).
+        self.asked = {raw.decode() for raw in await d.redis.smembers(keys.kinds(lang))}
+        # A line of one (the user who just answered, most often) is served without counting
+        # the work first; a longer line is counted, then served in parallel.
+        self.budget: dict[str, int] = dict.fromkeys((kind.value for kind in TaskKind), 1)
+        self.counted = False
+        try:
+            while not self.stopping and len(self.considered) < MAX_ENTRIES_PER_ROUND:
+                if self.counted and d._nothing_for(self.asked, self.budget, self.exhausted):
+                    break
+                waiting = await d._line_window(lang, self.considered)
+                if not waiting:
+                    break
+                if not self.counted and len(waiting) > 1:
+                    await self.recount(None)
+                for entry_id, kind in waiting:
+                    if self.stopping or not await self.start(entry_id, kind):
+                        break
+            while self.flying:
+                await self.settle()
+        finally:
+            for task in self.flying:
+                task.cancel()
+
+    async def start(self, entry_id: str, kind: str, retry: bool = False) -> bool:
+        """Claim for the entry once the budget and the window let it; False: stop walking."""
+        while True:
+            if kind in self.exhausted:
+                return True  # nothing of its kind left: the next in line
+            if self.stopping:
+                return False
+            if len(self.flying) < PARALLEL_CLAIMS and _within_budget(
+                self.budget, self.holding, kind
+            ):
+                break
+            if self.flying:
+                await self.settle()
+                continue
+            # The budget ran out before the line did (nothing under way): count again.
+            await self.recount(kind)
+            if self.d._nothing_for(self.asked, self.budget, self.exhausted):
+                return False
+        task = asyncio.ensure_future(self.d.serve_entry(entry_id, self.lang))
+        for _entry, _kind, _retry, number in self.flying.values():
+            self.contended.update({number, self.started})
+        self.flying[task] = (entry_id, kind, retry, self.started)
+        self.started += 1
+        self.holding.update({kind, TaskKind.RANDOM.value})
+        return True
+
+    async def settle(self) -> None:
+        """Wait for a claim under way to end and account for it."""
+        done, _ = await asyncio.wait(self.flying, return_when=asyncio.FIRST_COMPLETED)
+        ended = [(task, self.flying.pop(task)) for task in done]
+        for _task, (_entry, kind, _retry, _number) in ended:
+            self.holding.subtract({kind, TaskKind.RANDOM.value})
+        for task, (entry_id, kind, retry, number) in ended:
+            result = task.result()
+            if result == "served":
+                for spent_kind in {kind, TaskKind.RANDOM.value}:
+                    self.budget[spent_kind] -= 1
+            elif result == "missed":
+                await self.missed(entry_id, kind, retry, number in self.contended)
+
+    async def missed(self, entry_id: str, kind: str, retry: bool, contended: bool) -> None:
+        if not retry and contended:
+            # It may have lost its races to claims under way: once more, before anyone
+            # behind it starts.
+            await self.start(entry_id, kind, retry=True)
+            return
+        self.counted = True
+        self.misses += 1
+        if self.misses >= MAX_MISSES_PER_ROUND:
+            self.stopping = True
+        elif self.lang in self.d.again or await self.d.redis.exists(self.rerun):
+            # Work appeared while the round walked the line: start again from its head, or a
+            # user behind one who just missed would take it first.
+            self.stopping = True
+        else:
+            await self.recount(None)
+            if self.d._nothing_for(self.asked, self.budget, self.exhausted):
+                self.stopping = True
+
+    async def recount(self, kind: str | None) -> None:
+        self.counted = True
+        self.budget = await self.d._recount(self.lang, self.exhausted, kind)
+
 
 _dispatchers: dict[asyncio.AbstractEventLoop, Dispatcher] = {}
 
@@ -187,6 +330,7 @@ class Dispatcher:
         self.record = self.redis.register_script(keys.RECORD)
         self.drop_entry = self.redis.register_script(keys.DROP_ENTRY)
         self.beat = self.redis.register_script(keys.HEARTBEAT)
+        self.line_empty = self.redis.register_script(keys.LINE_EMPTY)
         self.next_poll = 0.0
 
     def _spawn(self, coroutine) -> asyncio.Task:
@@ -295,6 +439,7 @@ class Dispatcher:
         pipe.sadd(client_ready, entry_id)
         for lang in langs:
             pipe.zadd(keys.ready(lang), {entry_id: now}, nx=True)
+            pipe.sadd(keys.kinds(lang), kind)
             pipe.sadd(keys.LANGS, lang)
         await pipe.execute()
         task = self._spawn(self.serve_newcomer(entry_id, langs))
@@ -363,75 +508,26 @@ class Dispatcher:
     async def serve(self, lang: str) -> None:
         """Walk the line once, from its head, a window of entries at a time.
 
-        Claims run up to ``PARALLEL_CLAIMS`` at once (each waits mostly on PostgreSQL), but
-        never more than the work counted for them (``work_counts``, a budget each push
-        spends): two claims racing for the last slot could hand it to the later user in line.
-        A kind found with nothing left is not tried again for the users behind (no query, no
-        Redis call each); the round ends when nothing at all is left."""
-        misses = 0
-        exhausted: set[str] = set()
-        considered: set[str] = set()
-        rerun = keys.PREFIX + f"rerun:{lang}"
-        # A line of one (the user who just answered, most often) is served without counting
-        # the work first; a longer line is counted, then served in parallel batches.
-        budget: dict[str, int] = dict.fromkeys((kind.value for kind in TaskKind), 1)
-        counted = False
-        while budget[TaskKind.RANDOM.value] and len(considered) < MAX_ENTRIES_PER_ROUND:
-            waiting = await self._line_window(lang, considered)
-            if not waiting:
-                return
-            if not counted and len(waiting) > 1:
-                counted = True
-                budget = await self._recount(lang, exhausted, None)
-            position = 0
-            while position < len(waiting):
-                batch: list[tuple[str, str]] = []
-                spent: collections.Counter[str] = collections.Counter()
-                while position < len(waiting) and len(batch) < PARALLEL_CLAIMS:
-                    entry_id, kind = waiting[position]
-                    if kind in exhausted:
-                        position += 1
-                    elif _within_budget(budget, spent, kind):
-                        batch.append((entry_id, kind))
-                        spent.update({kind, TaskKind.RANDOM.value})
-                        position += 1
-                    else:
-                        break
-                if not batch:
-                    if position < len(waiting):
-                        # The budget ran out before the line did: count again.
-                        budget = await self._recount(lang, exhausted, waiting[position][1])
-                        if not budget[TaskKind.RANDOM.value]:
-                            return
-                    continue
-                results = list(await asyncio.gather(*(self.serve_entry(e, lang) for e, _ in batch)))
-                if len(batch) > 1:
-                    # A claim that lost its races to the others of the batch (each retries
-                    # a few candidates only) is tried again alone, before anyone behind.
-                    for i, (entry_id, _kind) in enumerate(batch):
-                        if results[i] == "missed":
-                            results[i] = await self.serve_entry(entry_id, lang)
-                for (_entry, kind), result in zip(batch, results, strict=True):
-                    if result == "served":
-                        for spent_kind in {kind, TaskKind.RANDOM.value}:
-                            budget[spent_kind] -= 1
-                missed = results.count("missed")
-                if not missed:
-                    if not counted and position < len(waiting):
-                        counted = True
-                        budget = await self._recount(lang, exhausted, None)
-                    continue
-                counted = True
-                misses += missed
-                if misses >= MAX_MISSES_PER_ROUND:
-                    return
-                if lang in self.again or await self.redis.exists(rerun):
-                    # Work appeared while the round walked the line: start again from its
-                    # head, or a user behind one who just missed would take it first.
-                    return
-                budget = await self._recount(lang, exhausted, None)
-                if not budget[TaskKind.RANDOM.value]:
-                    return
+        Claims run up to ``PARALLEL_CLAIMS`` at once (each waits mostly on PostgreSQL), a
+        sliding window: the next user in line is claimed for as soon as any claim ends (a
+        batch waited for its slowest claim). Never more claims than the work counted for them
+        (``work_counts``, a budget that claims under way hold and pushes spend): two claims
+        racing for the last slot could hand it to the later user in line. A claim that found
+        nothing (it lost its races to the others under way: each retries a few candidates
+        only) is tried once more before anyone behind starts. A kind found with nothing left
+        is not tried again for the users behind (no query, no Redis call each); the round
+        ends when nothing the line asks for is left."""
+        round_ = _Round(self, lang)
+        await round_.run()
+
+    @staticmethod
+    def _nothing_for(asked: set[str], budget: dict[str, int], exhausted: set[str]) -> bool:
+        """Whether no kind the line asks for can be served any more in this round."""
+        if budget.get(TaskKind.RANDOM.value, 0) <= 0:
+            return True
+        if not asked or TaskKind.RANDOM.value in asked:
+            return False  # (not known: a line older than the kinds' set) / random: any work
+        return all(kind in exhausted or budget.get(kind, 0) <= 0 for kind in asked)
 
     async def _recount(self, lang: str, exhausted: set[str], kind: str | None) -> dict:
         budget = await _db(work_counts)(lang)
@@ -539,7 +635,7 @@ class Dispatcher:
         while True:
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-                await pubsub.subscribe(keys.WORK_CHANNEL)
+                await pubsub.subscribe(push_signals.work_channel())
                 async for message in pubsub.listen():
                     if message["type"] == "message" and self.sessions:
                         self.kick(message["data"].decode())
@@ -584,8 +680,9 @@ class Dispatcher:
         self.next_poll = now + settings.GROVE_PUSH_POLL_SECONDS
         for raw in await self.redis.smembers(keys.LANGS):
             lang = raw.decode()
-            if not await self.redis.zcard(keys.ready(lang)):
-                await self.redis.srem(keys.LANGS, lang)
+            if await self.line_empty(
+                keys=[keys.ready(lang), keys.kinds(lang), keys.LANGS], args=[lang]
+            ):
                 continue
             poll_key = keys.PREFIX + f"poll:{lang}"
             period_ms = int(settings.GROVE_PUSH_POLL_SECONDS * 1000)

@@ -3,6 +3,9 @@ Redis after the commit when someone is."""
 
 from __future__ import annotations
 
+import time
+from urllib.parse import urlsplit
+
 import pytest
 import redis
 from django.conf import settings
@@ -18,7 +21,7 @@ def work_channel():
     client = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
     client.delete(keys.ACTIVE)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(keys.WORK_CHANNEL)
+    pubsub.subscribe(signals.work_channel())
     signals.forget_active()
     yield client, pubsub
     pubsub.close()
@@ -26,10 +29,14 @@ def work_channel():
     signals.forget_active()
 
 
-def messages(pubsub) -> list[str]:
-    found = []
-    while (message := pubsub.get_message(timeout=0.2)) is not None:
-        found.append(message["data"].decode())
+def messages(pubsub, seconds: float = 0.3) -> list[str]:
+    """What the channel heard within ``seconds`` (get_message also answers None for a
+    subscription's own confirmation, which it skips: None does not mean "nothing more")."""
+    found, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        message = pubsub.get_message(timeout=left)
+        if message is not None:
+            found.append(message["data"].decode())
     return found
 
 
@@ -53,3 +60,31 @@ def test_a_new_tree_signals_its_language_after_commit_when_someone_is_ready(
         make_tree(author=make_user(), lang="de")
         assert messages(pubsub) == []  # nothing before the commit
     assert set(messages(pubsub)) == {"de"}
+
+
+def test_work_signals_are_not_heard_by_an_instance_on_another_redis_database(
+    work_channel, settings, django_capture_on_commit_callbacks
+):
+    """Pub/sub channels are shared by every database of a Redis server: a suite on db 2 heard
+    a suite on db 15 (a flake source). Each instance's channel carries its database number."""
+    client, own = work_channel
+    client.set(keys.ACTIVE, 1, ex=10)
+    signals.forget_active()
+    mine = settings.GROVE_PUSH_REDIS_URL
+    db = keys.redis_db(mine)
+    theirs = urlsplit(mine)._replace(path=f"/{(db + 1) % 16}", query="").geturl()
+    other = client.pubsub(ignore_subscribe_messages=True)
+    other.subscribe(keys.work_channel(theirs))
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            make_tree(author=make_user(), lang="de")
+        assert set(messages(own)) == {"de"}
+        assert messages(other) == []
+    finally:
+        other.close()
+
+
+def test_the_work_channel_names_the_database_as_redis_py_reads_it():
+    assert keys.work_channel("redis://127.0.0.1:6379/2") == "grove:push:2:work"
+    assert keys.work_channel("redis://127.0.0.1:6379?db=7") == "grove:push:7:work"
+    assert keys.work_channel("redis://127.0.0.1:6379") == "grove:push:0:work"

@@ -22,9 +22,10 @@ from django.conf import settings
 from django.db import transaction
 
 from backend.accounts.services import create_api_client
-from backend.push import keys
+from backend.push import keys, leases
 from backend.trees.models import Task
 from frontend_api.ws.dispatch import session_of_token
+from grove_sdk import GroveClient
 from tests.builders import make_tree, make_user
 from tests.live import serve_grove
 
@@ -139,3 +140,58 @@ async def test_a_kill_9_of_the_process_holding_a_socket_returns_its_leased_task(
     assert returned.skipped and returned.skip_reason == "returned"
     assert second["task"]["conversation"] == push["task"]["conversation"]
     assert second["task"]["id"] != push["task"]["id"]
+
+
+async def test_after_a_kill_9_every_leased_task_is_answered_or_returned(sockets):
+    """Issue 11: every task leased to sockets of killed processes ends either answered (before
+    the kill) or back in the pool, whether it was acked or not; none stays leased, and the
+    push state in Redis is gone with it. The returns are the sweep's (celery beat runs it;
+    here the test process does, as any process may)."""
+    await sync_to_async(create_api_client)(name="all-survivors", api_key=KEY)
+    await sync_to_async(reply_slots)(4)
+    users = [volunteer(20 + i) for i in range(4)]
+    opened = []
+    with serve_grove(
+        workers=2, GROVE_PUSH_RESUME_SECONDS="1", GROVE_PUSH_ACK_SECONDS="600"
+    ) as port:
+        try:
+            for user in users:
+                opened.append(await open_ready(port, user, task_kind="assistant_reply"))
+            pushes = [await first_push(socket, 15) for socket, _ in opened]
+            ids = [push["task"]["id"] for push in pushes]
+
+            def answer_one_ack_one() -> None:
+                client = GroveClient(f"http://127.0.0.1:{port}", KEY)
+                try:
+                    client.ack_task(ids[0], "kill9-answered", user=users[0])
+                    client.reply(users[0], message_id="kill9-answered", text="Answered in time.")
+                    client.ack_task(ids[1], "kill9-acked", user=users[1])
+                finally:
+                    client.close()
+
+            await asyncio.to_thread(answer_one_ack_one)
+            sessions = [session_of_token(answer["resume_token"]) for _, answer in opened]
+            pids = {int(push_redis().hget(keys.session(s), "pid")) for s in sessions}
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            for socket, _ in opened:
+                await socket.close()
+
+    def settled() -> dict[str, tuple[bool, bool, str | None]]:
+        leases.sweep()
+        rows = Task.objects.filter(id__in=ids)
+        return {str(t.id): (t.done, t.skipped, t.skip_reason) for t in rows}
+
+    deadline = time.monotonic() + 30
+    while True:
+        states = await sync_to_async(settled)()
+        if all(done or skipped for done, skipped, _ in states.values()):
+            break
+        assert time.monotonic() < deadline, states
+        await asyncio.sleep(0.5)
+    assert states[ids[0]][:2] == (True, False)  # answered before the kill: stays answered
+    for task_id in ids[1:]:  # acked or not: back in the pool
+        assert states[task_id] == (False, True, "returned"), states
+    assert not push_redis().keys(keys.task("*"))
+    assert not push_redis().hgetall(keys.HELD)

@@ -1,0 +1,73 @@
+"""A web process that is told to stop (SIGTERM: a deploy, a scale-down) closes its websockets
+with 1012 ("service restart": reconnect, to another process, and ``resume``) and exits without
+waiting for a graceful-shutdown timeout; the tasks pushed to those sockets come back with the
+session on the socket that resumes it elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+
+from backend.accounts.services import create_api_client
+from tests.live import grove_server, serve_grove
+from tests.ws.test_push_processes import first_push, open_ready, reply_slots, volunteer
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+KEY = "push-processes-key-0123456789abcdefgh"  # test_push_processes' helpers send this key
+SOCKETS = 12
+SERVICE_RESTART = 1012
+
+
+async def close_code(socket, seconds: float) -> int | None:
+    try:
+        while True:
+            await asyncio.wait_for(socket.recv(), seconds)
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else None
+
+
+async def test_a_stopping_server_closes_its_sockets_with_1012_and_their_tasks_resume_elsewhere(
+    sockets,
+):
+    await sync_to_async(create_api_client)(name="restarted", api_key=KEY)
+    await sync_to_async(reply_slots)(1)
+    env = {"GROVE_PUSH_RESUME_SECONDS": "60", "GROVE_PUSH_ACK_SECONDS": "600"}
+    opened = []
+    # No graceful-shutdown timeout: uvicorn waits for every socket's task to end.
+    with grove_server(graceful_seconds=None, **env) as server:
+        try:
+            for i in range(SOCKETS):
+                opened.append(
+                    await open_ready(server.port, volunteer(40 + i), task_kind="assistant_reply")
+                )
+            pushed = await first_push(opened[0][0], 10)
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            codes = await asyncio.gather(*(close_code(s, 10) for s, _ in opened))
+            await asyncio.to_thread(server.process.wait, 20)
+            stopped_in = time.monotonic() - started
+        finally:
+            for socket, _ in opened:
+                await socket.close()
+    assert codes == [SERVICE_RESTART] * SOCKETS
+    assert stopped_in < 10, stopped_in
+    with serve_grove(**env) as port:
+        socket = await websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/tasks/", additional_headers={"X-API-Key": KEY}
+        )
+        try:
+            token = opened[0][1]["resume_token"]
+            await socket.send(json.dumps({"type": "resume", "resume_token": token}))
+            resumed = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            again = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        finally:
+            await socket.close()
+    assert resumed["type"] == "resumed" and resumed["task_ids"] == [pushed["task"]["id"]]
+    assert again["type"] == "task_assigned" and again["resumed"] is True
