@@ -11,7 +11,8 @@ phase and a push phase (their order alternating between repetitions, as the tree
   answers it, back to back, on its own kept-alive connection (3 calls per cycle);
 * push: each volunteer is one SDK ``PushLoop`` (its own socket, opened with a ticket) ready
   for random tasks; a pushed task is acked by the loop and answered by ``--simulate``'s
-  ``Answerer`` (2 calls per cycle: the next task comes without a request).
+  ``Answerer``, both as frames on the socket (no REST call per cycle; ``--rest-answers``:
+  ack and answer over REST, 2 calls per cycle); the next task comes without a request.
 
 A cycle counts when its answer was stored; the warm-up is left out. Prints cycles/s per phase,
 errors, and the CPU used by the driver and by each server, so a saturated machine shows.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
+import functools
 import json
 import os
 import platform
@@ -53,7 +55,14 @@ PLENTY = {
 }
 
 
-def push_loop(url: str, names: list[str], duration: float, warmup: float, seed: int) -> dict:
+def push_loop(
+    url: str,
+    names: list[str],
+    duration: float,
+    warmup: float,
+    seed: int,
+    socket_answers: bool = True,
+) -> dict:
     """Every volunteer answers what is pushed to it until the time is up."""
     texts = realistic_texts()
     start = time.monotonic()
@@ -66,7 +75,7 @@ def push_loop(url: str, names: list[str], duration: float, warmup: float, seed: 
     def run(i: int, name: str) -> None:
         client = GroveClient(url, KEY)
         answerer = Answerer(texts, random.Random(seed * 1000 + i))
-        loop = PushLoop(client, [User(name, name)])
+        loop = PushLoop(client, [User(name, name)], socket_answers=socket_answers)
         loops.append(loop)
         try:
             for pushed in loop:
@@ -116,7 +125,10 @@ def rest_loop(url: str, names: list[str], duration: float, warmup: float, seed: 
 
 def phase(mode: str, servers: GroveServers, count: int, rep: int, args) -> dict:
     names = [f"{mode}-{count}-{rep}-v{i}" for i in range(count)]
-    run = push_loop if mode == "push" else rest_loop
+    if mode == "push":
+        run = functools.partial(push_loop, socket_answers=not args.rest_answers)
+    else:
+        run = rest_loop
     available = GroveClient(servers.url, KEY).task_availability(User(names[0], names[0]))
     cpu_before, wall_started = servers.cpu_seconds(), time.monotonic()
     driver_before = time.process_time()
@@ -176,6 +188,11 @@ def main() -> int:
         "growth of the trees",
     )
     parser.add_argument("--modes", default="rest,push", help="which phases, in this order")
+    parser.add_argument(
+        "--rest-answers",
+        action="store_true",
+        help="push volunteers ack and answer over REST instead of on their socket",
+    )
     parser.add_argument("--log-level", default="WARNING", help="the servers' GROVE_LOG_LEVEL")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
