@@ -109,6 +109,10 @@ class Message(models.Model):
     # of its replies; null while nothing beyond the policy's minimum was asked.
     reviews_asked = models.PositiveSmallIntegerField(null=True, blank=True)
     rankings_asked = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What that decision read (active selection weights the next review or ranking by it):
+    # P(acceptable) of an undecided review, Kendall's W of the rankings of its replies.
+    review_posterior = models.FloatField(null=True, blank=True)
+    ranking_agreement = models.FloatField(null=True, blank=True)
     deleted = models.BooleanField(default=False)
     synthetic = models.BooleanField(default=False)
     edited = models.BooleanField(default=False)
@@ -269,6 +273,9 @@ class ReadyWork(models.Model):
     author_id = models.UUIDField(null=True, blank=True)
     child_count = models.PositiveIntegerField(default=0)
     child_ids = models.JSONField(default=list, blank=True)
+    # The expected information of the node's next review or ranking (core.shape.WorkItem's
+    # weight), written with the row; the active selection policy draws by it.
+    weight = models.FloatField(default=1.0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -486,6 +486,19 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         GROVE_ONLY,
         "higher asks more rankings for a surer order.",
     ),
+    "selection_policy": ParameterHelp(
+        SELECTION,
+        "Which message to review or parent to rank next, within the task kind drawn with "
+        "OA's weights. fixed: uniformly (OA). active: in proportion to the expected "
+        "information of the next answer: a message whose acceptance is most in doubt (the "
+        "posterior its last review decision left), a parent whose rankers disagree most "
+        "(1 - Kendall's W), ahead of those nearly settled. The weight is written with the "
+        "ready work when a decision runs; a switch applies to the next task request.",
+        "fixed or active",
+        GROVE_ONLY,
+        "active spends the next answers where they tell most; measured in bench/README.md "
+        "(label efficiency: active selection).",
+    ),
 }
 
 
