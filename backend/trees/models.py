@@ -441,5 +441,15 @@ class ReviewerReliability(models.Model):
     author_prior = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    # What each estimate writes (the job's upsert) and the admin lists beside the user.
+    ESTIMATED_FIELDS = (
+        "sensitivity",
+        "specificity",
+        "reviews",
+        "authored",
+        "author_prior",
+        "updated_at",
+    )
+
     def __str__(self) -> str:
         return f"{self.user_id}: {self.sensitivity:.2f}/{self.specificity:.2f} ({self.reviews})"

@@ -88,14 +88,7 @@ def estimate_reviewer_reliability(
         ],
         update_conflicts=True,
         unique_fields=["user"],
-        update_fields=[
-            "sensitivity",
-            "specificity",
-            "reviews",
-            "authored",
-            "author_prior",
-            "updated_at",
-        ],
+        update_fields=list(ReviewerReliability.ESTIMATED_FIELDS),
     )
     report = ReliabilityReport(
         reviewers=len(estimate.skills),
