@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from backend.trees.core.candidates import (
     Availability,
@@ -269,7 +269,15 @@ def choose_review_target(
     return _draw(candidates, rng, config)
 
 
-def _draw(items: Sequence[Any], rng: random.Random, config: TreeManagerConfig | None) -> Any:
+class _Weighted(Protocol):
+    @property
+    def weight(self) -> float: ...
+
+
+_W = TypeVar("_W", bound=_Weighted)
+
+
+def _draw(items: Sequence[_W], rng: random.Random, config: TreeManagerConfig | None) -> _W:
     """OA's uniform draw, or the active policy's draw weighted by each item's ``weight``."""
     if config is None or config.selection_policy != SelectionPolicy.ACTIVE:
         return rng.choice(items)
