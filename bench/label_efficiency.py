@@ -214,8 +214,9 @@ def pool_reports(paths: list[Path]) -> dict:
     for path in paths:
         body = json.loads(path.read_text())
         for label, report in body["runs"].items():
-            config = json.dumps(report.get("config", {}), sort_keys=True)
-            changed = {k: v for k, v in json.loads(config).items() if k not in _PRESET_KEYS}
+            preset = POLICIES.get(label.split("/")[-1], {})
+            config = report.get("config", {})
+            changed = {k: v for k, v in sorted(config.items()) if preset.get(k) != v}
             key = label + (f" {json.dumps(changed)}" if changed else "")
             groups.setdefault(key, []).append((body["settings"], report))
     pooled = {}
@@ -273,10 +274,6 @@ def pool_reports(paths: list[Path]) -> dict:
             "wall_seconds": sum(r.get("wall_seconds", 0) for r in reports),
         }
     return pooled
-
-
-# The keys every named policy sets: a pooled run's label names only what differs from them.
-_PRESET_KEYS = {key for preset in POLICIES.values() for key in preset}
 
 
 def _weighted(reports: list[dict], *path: str) -> float | None:
