@@ -109,6 +109,10 @@ class Message(models.Model):
     # of its replies; null while nothing beyond the policy's minimum was asked.
     reviews_asked = models.PositiveSmallIntegerField(null=True, blank=True)
     rankings_asked = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What that decision read (active selection weights the next review or ranking by it):
+    # P(acceptable) of an undecided review, Kendall's W of the rankings of its replies.
+    review_posterior = models.FloatField(null=True, blank=True)
+    ranking_agreement = models.FloatField(null=True, blank=True)
     deleted = models.BooleanField(default=False)
     synthetic = models.BooleanField(default=False)
     edited = models.BooleanField(default=False)
@@ -273,6 +277,9 @@ class ReadyWork(models.Model):
     author_id = models.UUIDField(null=True, blank=True)
     child_count = models.PositiveIntegerField(default=0)
     child_ids = models.JSONField(default=list, blank=True)
+    # The expected information of the node's next review or ranking (core.shape.WorkItem's
+    # weight), written with the row; the active selection policy draws by it.
+    weight = models.FloatField(default=1.0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -437,6 +444,16 @@ class ReviewerReliability(models.Model):
     authored = models.PositiveIntegerField(default=0)
     author_prior = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    # What each estimate writes (the job's upsert) and the admin lists beside the user.
+    ESTIMATED_FIELDS = (
+        "sensitivity",
+        "specificity",
+        "reviews",
+        "authored",
+        "author_prior",
+        "updated_at",
+    )
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.sensitivity:.2f}/{self.specificity:.2f} ({self.reviews})"

@@ -94,6 +94,8 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
         deleted,
         reviews_asked,
         rankings_asked,
+        review_posterior,
+        ranking_agreement,
     ) in rows:
         nodes[tid].append(
             shape.Node(
@@ -108,6 +110,8 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
                 mean_quality=quality.get(mid),
                 reviews_asked=reviews_asked,
                 rankings_asked=rankings_asked,
+                review_posterior=review_posterior,
+                ranking_agreement=ranking_agreement,
             )
         )
     return {
@@ -144,6 +148,8 @@ def _messages(**match):
         "deleted",
         "reviews_asked",
         "rankings_asked",
+        "review_posterior",
+        "ranking_agreement",
     )
 
 
@@ -216,8 +222,9 @@ def refresh_trees(
                 author_id=item.author_id,
                 child_count=item.child_count,
                 child_ids=[str(i) for i in item.child_ids],
+                weight=item.weight,
             )
-    fields = ("slots", "tree_room", "author_id", "child_count", "child_ids")
+    fields = ("slots", "tree_room", "author_id", "child_count", "child_ids", "weight")
     stale, changed = [], []
     existing = (
         _ONE_TREES_WORK.fetch({"tree_id": ids[0]})

@@ -153,6 +153,7 @@ class WorkRow:
     author_id: uuid.UUID | None
     child_count: int
     child_ids: list[str]
+    weight: float = 1.0  # the active selection policy's (``core.shape.WorkItem.weight``)
     pending: int | None = None
     config_pk: int | None = None  # the active configuration version's pk
     leased: int | None = None  # live leases on the row's node for its kind
@@ -338,6 +339,7 @@ def as_candidates(rows: Iterable[WorkRow]) -> TaskCandidates:
                 role=Role.ASSISTANT if kind is TaskKind.LABEL_ASSISTANT_REPLY else Role.PROMPTER,
                 depth=0 if is_prompt else 1,
                 author_id=row.author_id,
+                weight=row.weight,
             )
             (prompts if is_prompt else replies).append(candidate)
         elif kind in REPLY_KINDS:
@@ -359,6 +361,7 @@ def as_candidates(rows: Iterable[WorkRow]) -> TaskCandidates:
                     if kind is TaskKind.RANK_ASSISTANT_REPLIES
                     else Role.PROMPTER,
                     child_ids=tuple(uuid.UUID(i) for i in row.child_ids),
+                    weight=row.weight,
                 )
             )
     return TaskCandidates(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import pytest
+from django.db import transaction
 
-from backend.trees.core.policy import TaskKind
-from backend.trees.growth_config import update_config
+from backend.trees.core import shape
+from backend.trees.core.policy import Role, TaskKind
+from backend.trees.growth_config import active_config, update_config
 from backend.trees.models import (
     JournalEntry,
     Message,
@@ -187,3 +190,77 @@ def test_disagreeing_rankers_get_one_more_ranking(people, ranked):
     advance_tree(tree_id=ranked.message_tree_id)
     assert MessageTree.objects.get(id=ranked.message_tree_id).state == "ready_for_export"
     assert Message.objects.filter(parent_id=ranked.id, rank=0).get().user_id == people[1].id
+
+
+# --- active selection -------------------------------------------------------------------------
+
+
+def test_an_undecided_review_stores_its_posterior_and_weights_the_next_slot(people, reply):
+    update_config(changes=SEQUENTIAL, author="test")
+    review(reply, [people[2]], GOOD)
+    review(reply, [people[3]], SPAM)
+    fresh = add_reply(Message.objects.get(id=reply.parent_id), author=people[6])
+    advance_tree(tree_id=reply.message_tree_id)
+
+    message = Message.objects.get(id=reply.id)
+    extended = JournalEntry.objects.get(message_id=reply.id, event_type="review_extended")
+    assert message.review_posterior == pytest.approx(
+        extended.payload["posterior_acceptable"], abs=1e-4
+    )
+    config = active_config()
+    disputed = ReadyWork.objects.get(node_id=reply.id)
+    waiting = ReadyWork.objects.get(node_id=fresh.id)
+    assert disputed.weight == shape.review_weight(
+        shape.Node(reply.id, None, 1, Role.ASSISTANT, review_posterior=message.review_posterior),
+        config,
+    )
+    # Never decided on: the prior's (P = 0.9, less in doubt than the disputed one).
+    assert waiting.weight == shape.review_weight(
+        shape.Node(fresh.id, None, 1, Role.ASSISTANT), config
+    )
+    assert disputed.weight > waiting.weight
+
+
+def test_disagreeing_rankers_store_their_agreement_as_the_parents_weight(people, ranked):
+    a, b, c = people[1:4]
+    rank(ranked, people[4], [a, b, c])
+    rank(ranked, people[5], [b, c, a])  # Kendall's W 0.25: one more ranking is asked
+    advance_tree(tree_id=ranked.message_tree_id)
+
+    parent = Message.objects.get(id=ranked.id)
+    assert parent.rankings_asked == 3
+    assert parent.ranking_agreement == pytest.approx(0.25)
+    assert ReadyWork.objects.get(node_id=ranked.id).weight == pytest.approx(0.75)
+
+
+def test_a_selection_policy_switch_applies_to_the_next_request(people, reply):
+    """Two messages wait for review; one weighs next to nothing. OA's draw hands out both;
+    once the active policy is saved, the very next requests hand out only the heavy one."""
+    light = add_reply(Message.objects.get(id=reply.parent_id), author=people[6])
+
+    def settle_light() -> None:
+        # Stands for a message nearly decided (a config change rebuilt the index).
+        ReadyWork.objects.filter(node_id=light.id).update(weight=1e-9)
+
+    def drawn() -> set[str]:
+        found = set()
+        for seed in range(12):
+            with transaction.atomic():
+                task = request_task(
+                    user=people[5],
+                    kind=TaskKind.LABEL_ASSISTANT_REPLY,
+                    lang="en",
+                    rng=random.Random(seed),
+                )
+                found.add(task.payload["message_id"])
+                transaction.set_rollback(True)
+        return found
+
+    settle_light()
+    assert drawn() == {str(reply.id), str(light.id)}
+    update_config(changes={"selection_policy": "active"}, author="test")
+    settle_light()
+    assert drawn() == {str(reply.id)}
+    update_config(changes={"selection_policy": "fixed"}, author="test")
+    settle_light()
+    assert drawn() == {str(reply.id), str(light.id)}

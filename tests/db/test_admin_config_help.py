@@ -56,8 +56,10 @@ def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
         "min_rankings",
         "max_rankings",
         "ranking_agreement",
+        "selection_policy",
     }
     assert defaults.review_policy == "fixed" and defaults.ranking_policy == "fixed"
+    assert defaults.selection_policy == "fixed"
     for name in set(PARAMETER_HELP) - grove_only:
         assert PARAMETER_HELP[name].oa_default == getattr(defaults, name), name
 

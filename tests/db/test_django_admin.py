@@ -252,3 +252,36 @@ def test_message_page_renders_read_only(admin_client):
     response = admin_client.get(url)
     assert response.status_code == 200
     assert 'name="_save"' not in response.content.decode()
+
+
+# -- reviewer reliability ---------------------------------------------------------------------
+
+
+def test_reliability_list_shows_what_each_estimate_writes(admin_client):
+    """The admin's columns and the job's upsert are one list: a re-estimate refreshes every
+    column shown, and the page shows each of them."""
+    from datetime import UTC, datetime
+
+    from backend.trees.models import ReviewerReliability
+    from backend.trees.services.reliability import estimate_reviewer_reliability
+    from tests.builders import GOOD_REVIEW, make_client, review
+
+    client = make_client()
+    people = [make_user(client, username=f"rater-{i}") for i in range(4)]
+    prompt = make_tree(author=people[0])
+    reply = add_reply(prompt, author=people[1])
+    review(reply, people[2:4], GOOD_REVIEW)
+    estimate_reviewer_reliability(now=datetime(2026, 1, 1, tzinfo=UTC))
+    ReviewerReliability.objects.update(sensitivity=0.0, specificity=0.0, reviews=0, authored=0)
+    later = datetime(2026, 1, 2, tzinfo=UTC)
+    estimate_reviewer_reliability(now=later)
+
+    row = ReviewerReliability.objects.get(user=people[2])
+    assert row.sensitivity > 0 and row.specificity > 0 and row.reviews == 1
+    assert row.updated_at == later
+    assert ReviewerReliability.objects.get(user=people[1]).authored == 1
+    page = admin_client.get(reverse("admin:trees_reviewerreliability_changelist"))
+    assert page.status_code == 200
+    headers = page.content.decode()
+    for name in ReviewerReliability.ESTIMATED_FIELDS:
+        assert f"column-{name}" in headers, name

@@ -58,8 +58,10 @@ def test_a_run_exports_trees_and_scores_them_against_the_truth():
     assert set(report["by_volunteer_type"]) <= {"reliable", "noisy", "lazy"}
 
 
-def test_adaptive_policies_never_decide_below_their_minimums():
-    update_config(changes={**SMALL, **ADAPTIVE}, author="test")
+@pytest.mark.parametrize("selection", ["fixed", "active"])
+def test_adaptive_policies_never_decide_below_their_minimums(selection):
+    """Whatever draws the next message or parent (OA's uniform draw or active selection)."""
+    update_config(changes={**SMALL, **ADAPTIVE, "selection_policy": selection}, author="test")
     run("spam10", seed=11, trees=3, steps=700)
 
     decided = Message.objects.filter(review_result__isnull=False).annotate(

@@ -375,3 +375,63 @@ def test_lottery_favours_authors_with_top_ranked_replies():
     rng = random.Random(2)
     wins = Counter(choose_lottery_winner(candidates, rng).tree_id for _ in range(5000))
     assert wins["t-top"] / 5000 == pytest.approx(10 / 11, abs=0.02)
+
+
+# --- active selection -----------------------------------------------------------------------
+
+
+def test_active_selection_draws_in_proportion_to_the_weights():
+    import dataclasses
+
+    heavy = dataclasses.replace(review("heavy"), weight=0.4)
+    light = dataclasses.replace(review("light"), weight=0.1)
+    eligible = TaskCandidates(replies_need_review=(heavy, light))
+    active = DEFAULT_CONFIG.replace(selection_policy="active")
+    rng = random.Random(7)
+    drawn = Counter(
+        choose_task(K.LABEL_ASSISTANT_REPLY, eligible, user(), active, rng).target.message_id
+        for _ in range(4000)
+    )
+    assert drawn["heavy"] / 4000 == pytest.approx(0.8, abs=0.03)
+    rng = random.Random(7)
+    drawn = Counter(
+        choose_task(
+            K.LABEL_ASSISTANT_REPLY, eligible, user(), DEFAULT_CONFIG, rng
+        ).target.message_id
+        for _ in range(4000)
+    )
+    assert drawn["heavy"] / 4000 == pytest.approx(0.5, abs=0.03)  # OA: uniform
+
+
+def test_active_selection_weights_rankings_too():
+    import dataclasses
+
+    settled = dataclasses.replace(ranking("settled"), weight=0.01)
+    disputed = dataclasses.replace(ranking("disputed"), weight=0.99)
+    eligible = TaskCandidates(incomplete_rankings=(settled, disputed))
+    active = DEFAULT_CONFIG.replace(selection_policy="active")
+    rng = random.Random(3)
+    drawn = Counter(
+        choose_task(K.RANK_ASSISTANT_REPLIES, eligible, user(), active, rng).target.parent_id
+        for _ in range(1000)
+    )
+    assert drawn["disputed"] > 970
+
+
+def test_the_fixed_policy_draws_exactly_as_before_whatever_the_weights():
+    """OA's draw ignores the weights and consumes the rng as before (seeded runs repeat)."""
+    import dataclasses
+
+    plain = tuple(review(f"m{i}") for i in range(5))
+    weighted = tuple(dataclasses.replace(c, weight=0.01 + i) for i, c in enumerate(plain))
+    picks = []
+    for candidates in (plain, weighted):
+        rng = random.Random(11)
+        eligible = TaskCandidates(replies_need_review=candidates)
+        picks.append(
+            [
+                choose_task(K.RANDOM, eligible, user(), DEFAULT_CONFIG, rng).target.message_id
+                for _ in range(50)
+            ]
+        )
+    assert picks[0] == picks[1]

@@ -14,11 +14,14 @@ from backend.trees.core.consensus import ReviewOutcome, message_ranks, ranked_pa
 from backend.trees.core.lifecycle import TreeState
 from backend.trees.core.reliability import ReviewerSkill
 from backend.trees.core.sequential import (
+    MIN_SELECTION_WEIGHT,
     WeightedVote,
     kendalls_w,
     ranking_decision,
+    ranking_information,
     rankings_needed,
     review_decision,
+    review_information,
     reviews_needed,
 )
 from backend.trees.core.task_kinds import Role
@@ -238,3 +241,88 @@ def test_an_authors_low_prior_asks_a_second_review_where_the_base_prior_accepts(
     assert suspicious.outcome is None
     assert suspicious.reviews_required == 2
     assert suspicious.explain()["prior_acceptable"] == 0.4
+
+
+# --- active selection -----------------------------------------------------------------------
+
+
+def test_review_information_is_largest_for_a_disputed_message():
+    disputed, likely, nearly_sure = (review_information(p, UNKNOWN) for p in (0.5, 0.9, 0.99))
+    assert disputed > likely > nearly_sure >= MIN_SELECTION_WEIGHT
+    # A known value: p = 0.5, sensitivity 0.9, specificity 0.8. P(says ok) = 0.55, after
+    # "ok" p = 0.45 / 0.55, after "bad" p = 0.05 / 0.45; 1 - E[H] = 0.3973 bits.
+    assert review_information(0.5, UNKNOWN) == pytest.approx(0.3973, abs=1e-4)
+
+
+def test_review_information_is_the_mutual_information_of_verdict_and_truth():
+    """Against a direct computation from the joint distribution of (truth, verdict)."""
+    import math
+
+    for p in (0.05, 0.3, 0.5, 0.7, 0.96):
+        s, t = RELIABLE.sensitivity, RELIABLE.specificity
+        joint = {
+            (True, True): p * s,
+            (True, False): p * (1 - s),
+            (False, True): (1 - p) * (1 - t),
+            (False, False): (1 - p) * t,
+        }
+        truth = {True: p, False: 1 - p}
+        said = {v: joint[(True, v)] + joint[(False, v)] for v in (True, False)}
+        mutual = sum(
+            q * math.log2(q / (truth[a] * said[v])) for (a, v), q in joint.items() if q > 0
+        )
+        assert review_information(p, RELIABLE) == pytest.approx(max(mutual, 0.01), abs=1e-9)
+
+
+def test_an_uninformative_reviewer_brings_no_information():
+    coin = ReviewerSkill(0.5, 0.5)
+    assert review_information(0.5, coin) == MIN_SELECTION_WEIGHT
+
+
+def test_ranking_information_follows_disagreement():
+    assert ranking_information(None) == 1.0  # nothing known yet
+    assert ranking_information(0.2) == pytest.approx(0.8)
+    assert ranking_information(0.9) == pytest.approx(0.1)
+    assert ranking_information(1.0) == MIN_SELECTION_WEIGHT
+
+
+def test_ready_work_carries_the_weights_of_the_stored_evidence():
+    from backend.trees.core.task_kinds import TaskKind
+
+    config = SEQUENTIAL.replace(min_reviews=1)
+    prompt = shape.Node("p", None, 0, Role.PROMPTER, review_result=True)
+    fresh = shape.Node("a", "p", 1, Role.ASSISTANT, review_result=None)
+    disputed = shape.Node(
+        "b",
+        "p",
+        1,
+        Role.ASSISTANT,
+        review_result=None,
+        reviews_asked=2,
+        review_count=1,
+        review_posterior=0.5,
+    )
+    tree = shape.TreeShape(
+        "t", TreeState.GROWING, goal_tree_size=3, nodes=(prompt, fresh, disputed)
+    )
+    weights = {
+        item.node_id: item.weight
+        for item in shape.ready_work(tree, config)
+        if item.kind is TaskKind.LABEL_ASSISTANT_REPLY
+    }
+    assert weights["b"] == pytest.approx(review_information(0.5, UNKNOWN), abs=1e-4)
+    assert weights["a"] == pytest.approx(review_information(0.9, UNKNOWN), abs=1e-4)
+    assert weights["b"] > weights["a"]
+
+
+@given(
+    configs,
+    st.sampled_from(["fixed", "active"]),
+    st.lists(st.tuples(st.booleans(), skills), max_size=8),
+)
+def test_the_selection_policy_never_changes_a_review_decision(config, selection, raw):
+    cast = [WeightedVote(f"r{i}", v, s) for i, (v, s) in enumerate(raw)]
+    decision = review_decision(cast, config.replace(selection_policy=selection))
+    assert decision == review_decision(cast, config)
+    if len(cast) < config.min_reviews:
+        assert decision.outcome is None

@@ -22,6 +22,7 @@ from backend.trees.core.shape import (
     ready_work,
     reply_room,
     review_room,
+    review_weight,
     summarize,
     tree_room,
 )
@@ -314,7 +315,13 @@ def test_parent_with_its_required_rankings_has_no_ranking_room():
 def test_prompt_in_review_offers_only_its_label_item():
     shape = tree(msg("p", result=None, reviews=1), state=TreeState.INITIAL_PROMPT_REVIEW)
     assert ready_work(shape, CONFIG) == [
-        WorkItem(TaskKind.LABEL_INITIAL_PROMPT, "p", slots=2, author_id="author-of-p")
+        WorkItem(
+            TaskKind.LABEL_INITIAL_PROMPT,
+            "p",
+            slots=2,
+            author_id="author-of-p",
+            weight=review_weight(shape.prompt, CONFIG),
+        )
     ]
 
 

@@ -35,15 +35,7 @@ class ReviewerReliabilityAdmin(ReadOnlyAdmin):
     no weight. author_prior: how likely their next message is acceptable before review, from
     their authored messages (low marks a spam writer; author_reliability)."""
 
-    list_display = [
-        "user",
-        "sensitivity",
-        "specificity",
-        "reviews",
-        "authored",
-        "author_prior",
-        "updated_at",
-    ]
+    list_display = ["user", *ReviewerReliability.ESTIMATED_FIELDS]
     ordering = ["specificity"]
     raw_id_fields = ["user"]
     list_select_related = ["user"]

@@ -78,6 +78,7 @@ class ReviewCandidate:
     created_at: datetime | float | None = None
     review_count: int = 0
     free_slots: int = 1
+    weight: float = 1.0  # expected information of its next review (``shape.review_weight``)
 
     @property
     def is_prompt(self) -> bool:
@@ -120,6 +121,7 @@ class RankingCandidate:
     child_ids: tuple[Hashable, ...]
     child_author_ids: frozenset[Hashable] = frozenset()
     free_slots: int = 1
+    weight: float = 1.0  # expected information of its next ranking (``shape.ranking_weight``)
 
 
 @dataclass(frozen=True)

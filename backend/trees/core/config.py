@@ -160,6 +160,10 @@ class TreeManagerConfig:
     """Adaptive rankings: enough at this many, agreed or not."""
     ranking_agreement: float = 0.75
     """Adaptive rankings: enough once Kendall's W of the rankings reaches this."""
+    selection_policy: str = "fixed"
+    """``fixed`` (OA: a message to review, a parent to rank, drawn uniformly within its task
+    category) or ``active`` (drawn in proportion to the expected information of its next
+    review or ranking: ``core.sequential.review_information`` / ``ranking_information``)."""
 
     def __post_init__(self) -> None:
         for name in _LABEL_FIELDS:
@@ -270,11 +274,13 @@ _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "min_rankings": ("int", 1, None),
     "max_rankings": ("int", 1, None),
     "ranking_agreement": ("float", 0.0, 1.0),
+    "selection_policy": ("choice", None, None),
 }
 # "choice" fields and the values they take.
 _CHOICES: dict[str, tuple[str, ...]] = {
     "review_policy": ("fixed", "sequential"),
     "ranking_policy": ("fixed", "adaptive"),
+    "selection_policy": ("fixed", "active"),
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from backend.trees.core.candidates import (
     Availability,
@@ -27,6 +27,7 @@ from backend.trees.core.candidates import (
     UserActivity,
 )
 from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.sequential import SelectionPolicy
 from backend.trees.core.task_kinds import (
     _CATEGORY_ORDER,
     CATEGORY_OF,
@@ -256,12 +257,31 @@ def _draw_category(counts: Mapping[TaskCategory, int], rng: random.Random) -> Ta
 
 
 def choose_review_target(
-    candidates: Sequence[ReviewCandidate], rng: random.Random
+    candidates: Sequence[ReviewCandidate],
+    rng: random.Random,
+    config: TreeManagerConfig | None = None,
 ) -> ReviewCandidate:
-    """A uniformly random message needing review (OA ``random.choice``)."""
+    """A uniformly random message needing review (OA ``random.choice``); with
+    ``selection_policy=active``, drawn in proportion to its ``weight`` (the expected
+    information of its next review)."""
     if not candidates:
         raise NoTaskAvailable(K.RANDOM, "no message needs review")
-    return rng.choice(candidates)
+    return _draw(candidates, rng, config)
+
+
+class _Weighted(Protocol):
+    @property
+    def weight(self) -> float: ...
+
+
+_W = TypeVar("_W", bound=_Weighted)
+
+
+def _draw(items: Sequence[_W], rng: random.Random, config: TreeManagerConfig | None) -> _W:
+    """OA's uniform draw, or the active policy's draw weighted by each item's ``weight``."""
+    if config is None or config.selection_policy != SelectionPolicy.ACTIVE:
+        return rng.choice(items)
+    return rng.choices(items, weights=[item.weight for item in items])[0]
 
 
 def choose_reply_parent(
@@ -285,12 +305,16 @@ def choose_reply_parent(
 
 
 def choose_ranking_target(
-    candidates: Sequence[RankingCandidate], rng: random.Random
+    candidates: Sequence[RankingCandidate],
+    rng: random.Random,
+    config: TreeManagerConfig | None = None,
 ) -> RankingCandidate:
-    """A uniformly random parent with incomplete rankings (OA ``random.choice``)."""
+    """A uniformly random parent with incomplete rankings (OA ``random.choice``); with
+    ``selection_policy=active``, drawn in proportion to its ``weight`` (the expected
+    information of its next ranking)."""
     if not candidates:
         raise NoTaskAvailable(K.RANDOM, "no incomplete ranking")
-    return rng.choice(candidates)
+    return _draw(candidates, rng, config)
 
 
 def choose_task(
@@ -354,13 +378,13 @@ def _choose_in(
                     raise NoTaskAvailable(kind)
                 return ChosenTask(K.INITIAL_PROMPT)
             case TaskCategory.LABEL_PROMPT:
-                target = choose_review_target(matching(eligible.prompts_need_review), rng)
+                target = choose_review_target(matching(eligible.prompts_need_review), rng, config)
             case TaskCategory.LABEL_REPLY:
-                target = choose_review_target(matching(eligible.replies_need_review), rng)
+                target = choose_review_target(matching(eligible.replies_need_review), rng, config)
             case TaskCategory.REPLY:
                 target = choose_reply_parent(matching(eligible.extendible_parents), config, rng)
             case TaskCategory.RANKING:
-                target = choose_ranking_target(matching(eligible.incomplete_rankings), rng)
+                target = choose_ranking_target(matching(eligible.incomplete_rankings), rng, config)
     except NoTaskAvailable:
         raise NoTaskAvailable(kind) from None
     return ChosenTask(kind_of(target), target)

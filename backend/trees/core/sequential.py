@@ -18,6 +18,7 @@ Every decision returns what it read (votes, weights, posterior, W) for the journ
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,16 @@ class ReviewPolicy(enum.StrEnum):
 class RankingPolicy(enum.StrEnum):
     FIXED = "fixed"  # OA: num_required_rankings per parent
     ADAPTIVE = "adaptive"
+
+
+class SelectionPolicy(enum.StrEnum):
+    FIXED = "fixed"  # OA: uniform within a task category
+    ACTIVE = "active"  # in proportion to the expected information of the next answer
+
+
+# No piece of work is ever weighted below this (bits): an active draw never starves a message
+# or parent, it only makes it less likely.
+MIN_SELECTION_WEIGHT = 0.01
 
 
 @dataclass(frozen=True)
@@ -204,3 +215,42 @@ def skill_of(
     if not config.reviewer_reliability:
         return prior
     return skills.get(reviewer, prior)
+
+
+# --- active selection ----------------------------------------------------------------------
+
+
+def _entropy(p: float) -> float:
+    """Binary entropy in bits."""
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return -(p * math.log2(p) + (1.0 - p) * math.log2(1.0 - p))
+
+
+def review_information(posterior: float, skill: ReviewerSkill) -> float:
+    """The expected information (bits) one more verdict by a reviewer of ``skill`` brings
+    about a message now believed acceptable with probability ``posterior``: the mutual
+    information of the verdict and the message's truth, H(p) - E[H(p | verdict)]. Largest
+    for a disputed message (p near 0.5), small for one nearly decided; at least
+    ``MIN_SELECTION_WEIGHT``. The active selection policy draws messages in proportion to it
+    (with the config's prior reviewer skill: who will answer is not known when the ready
+    work is written)."""
+    p = min(1.0, max(0.0, posterior))
+    s, t = skill.sensitivity, skill.specificity
+    says_ok = p * s + (1.0 - p) * (1.0 - t)
+    after_ok = p * s / says_ok if says_ok > 0 else p
+    says_bad = 1.0 - says_ok
+    after_bad = p * (1.0 - s) / says_bad if says_bad > 0 else p
+    expected = says_ok * _entropy(after_ok) + says_bad * _entropy(after_bad)
+    return max(MIN_SELECTION_WEIGHT, _entropy(p) - expected)
+
+
+def ranking_information(agreement: float | None) -> float:
+    """How much one more ranking of a parent's replies is expected to tell, from the
+    agreement of the rankings it holds (Kendall's W of the informative ones, stored when a
+    decision asked for more): 1 - W, so a parent whose rankers disagree most (the smallest
+    margin between its orders) comes first; 1 for a parent with no decision yet (nothing
+    known). At least ``MIN_SELECTION_WEIGHT``."""
+    if agreement is None:
+        return 1.0
+    return max(MIN_SELECTION_WEIGHT, 1.0 - min(1.0, max(0.0, agreement)))

@@ -16,7 +16,13 @@ from functools import cached_property
 
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.lifecycle import TreeState, TreeSummary, is_below
-from backend.trees.core.sequential import rankings_needed, reviews_needed
+from backend.trees.core.reliability import ReviewerSkill
+from backend.trees.core.sequential import (
+    ranking_information,
+    rankings_needed,
+    review_information,
+    reviews_needed,
+)
 from backend.trees.core.task_kinds import Role, TaskKind
 
 # A tree's quality score (``min_tree_quality``) is read only once this many accepted
@@ -41,6 +47,10 @@ class Node:
     # rankings of its replies. None: nothing asked beyond the policy's minimum.
     reviews_asked: int | None = None
     rankings_asked: int | None = None
+    # What the last undecided review decision read (P(acceptable)), and the agreement of
+    # this parent's rankings when the adaptive policy asked for more: active selection.
+    review_posterior: float | None = None
+    ranking_agreement: float | None = None
 
     @property
     def is_live(self) -> bool:
@@ -237,7 +247,8 @@ class WorkItem:
     ``tree_room`` bounds the replies claimable across the whole tree (the goal size).
     ``author_id`` is the node's author (never reviews or answers themselves);
     ``child_ids`` are the replies a ranking orders; ``child_count`` its live children (the
-    lonely-child preference).
+    lonely-child preference). ``weight``: the expected information of the next review or
+    ranking (``selection_weight``; 1 for replies), read by the active selection policy.
     """
 
     kind: TaskKind
@@ -247,6 +258,7 @@ class WorkItem:
     tree_room: int | None = None
     child_count: int = 0
     child_ids: tuple[Hashable, ...] = ()
+    weight: float = 1.0
 
 
 def ready_work(tree: TreeShape, config: TreeManagerConfig) -> list[WorkItem]:
@@ -284,6 +296,7 @@ def ready_work(tree: TreeShape, config: TreeManagerConfig) -> list[WorkItem]:
                         slots=slots,
                         child_count=len(kids),
                         child_ids=tuple(kid.id for kid in kids),
+                        weight=ranking_weight(tree.node(parent_id)),
                     )
                 )
     return items
@@ -295,7 +308,25 @@ def _review_item(node: Node, config: TreeManagerConfig) -> WorkItem:
         node_id=node.id,
         slots=review_room(node, config),
         author_id=node.author_id,
+        weight=review_weight(node, config),
     )
+
+
+def review_weight(node: Node, config: TreeManagerConfig) -> float:
+    """The expected information of ``node``'s next review (``sequential.review_information``)
+    at its last undecided posterior, or the config's prior for a message not yet read by a
+    decision, with the prior reviewer skill; rounded (a stored weight that did not move
+    writes nothing)."""
+    p = node.review_posterior
+    skill = ReviewerSkill(config.reviewer_prior_sensitivity, config.reviewer_prior_specificity)
+    found = review_information(config.review_prior_acceptable if p is None else p, skill)
+    return round(found, 4)
+
+
+def ranking_weight(parent: Node | None) -> float:
+    """The expected information of the next ranking of ``parent``'s replies
+    (``sequential.ranking_information``), rounded."""
+    return round(ranking_information(parent.ranking_agreement if parent else None), 4)
 
 
 def summarize(tree: TreeShape, config: TreeManagerConfig) -> TreeSummary:

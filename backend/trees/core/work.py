@@ -11,6 +11,7 @@ histories, that both offer every user the same work. The simulator runs on this 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
@@ -157,7 +158,7 @@ def task_candidates(
             node = nodes[item.node_id]
             authors = frozenset(kid.author_id for kid in tree.live_children(node.id))
             if item.kind in LABEL_KINDS:
-                review = _review(node, tree, free)
+                review = dataclasses.replace(_review(node, tree, free), weight=item.weight)
                 (prompts if node.depth == 0 else replies).append(review)
             elif item.kind in REPLY_KINDS:
                 parents.append(_parent(node, tree, item, authors, free))
@@ -213,4 +214,5 @@ def _ranking(
         child_ids=item.child_ids,
         child_author_ids=authors,
         free_slots=free,
+        weight=item.weight,
     )

@@ -1,6 +1,7 @@
 """Estimating every reviewer's skill from all task reviews (a worker job, never a request).
 
-``estimate_reviewer_reliability`` runs ``core.reliability.dawid_skene`` over the most recent
+``estimate_reviewer_reliability`` runs the Dawid-Skene EM (``core.reliability.dawid_skene``,
+vectorised in ``reliability_fit``) over the most recent
 task reviews and stores each reviewer's sensitivity and specificity (``ReviewerReliability``,
 read-only in the admin); the sequential review policy weights verdicts by them
 (``reviewer_skills``). From the same estimate it stores each author's record
@@ -25,11 +26,11 @@ from backend.trees.core.reliability import (
     ReviewerSkill,
     Verdict,
     author_prior,
-    dawid_skene,
     is_acceptable_vote,
 )
 from backend.trees.growth_config import active_config
 from backend.trees.models import Message, ReviewerReliability, TextLabels
+from backend.trees.reliability_fit import dawid_skene
 
 # The estimate reads at most this many of the newest task reviews (a reviewer's skill is
 # what they do now; the EM is linear in reviews).
@@ -88,14 +89,7 @@ def estimate_reviewer_reliability(
         ],
         update_conflicts=True,
         unique_fields=["user"],
-        update_fields=[
-            "sensitivity",
-            "specificity",
-            "reviews",
-            "authored",
-            "author_prior",
-            "updated_at",
-        ],
+        update_fields=list(ReviewerReliability.ESTIMATED_FIELDS),
     )
     report = ReliabilityReport(
         reviewers=len(estimate.skills),

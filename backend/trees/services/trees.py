@@ -230,7 +230,9 @@ def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
             )
             explanation |= decision.explain()
             if decision.outcome is None:
-                _ask_more_reviews(tree, message, decision.reviews_required, explanation)
+                _ask_more_reviews(
+                    tree, message, decision.reviews_required, decision.posterior, explanation
+                )
                 continue
             outcome = decision.outcome
         else:
@@ -263,10 +265,15 @@ def _decide_review(
     events.publish_to_author("message_accepted" if accepted else "message_rejected", message)
 
 
-def _ask_more_reviews(tree: MessageTree, message: Message, count: int, explanation: dict) -> None:
+def _ask_more_reviews(
+    tree: MessageTree, message: Message, count: int, posterior: float, explanation: dict
+) -> None:
     """The sequential policy is not sure yet: the message needs ``count`` reviews in all
-    (the ready work offers the new slot when the advance refreshes it)."""
-    Message.objects.filter(id=message.id).update(reviews_asked=count)
+    (the ready work offers the new slot when the advance refreshes it, weighted by what
+    ``posterior`` leaves to learn: ``shape.review_weight``)."""
+    Message.objects.filter(id=message.id).update(
+        reviews_asked=count, review_posterior=round(posterior, 4)
+    )
     journal.record(
         "review_extended", payload=explanation, message_tree_id=tree.id, message_id=message.id
     )
@@ -291,7 +298,10 @@ def _settle_rankings(tree: MessageTree, config: TreeManagerConfig) -> None:
         decision = sequential.ranking_decision(rankings, config, weights)
         if decision.done:
             continue
-        Message.objects.filter(id=parent_id).update(rankings_asked=decision.rankings_required)
+        Message.objects.filter(id=parent_id).update(
+            rankings_asked=decision.rankings_required,
+            ranking_agreement=round(decision.agreement, 4),
+        )
         journal.record(
             "ranking_extended",
             payload={**decision.explain(), "rankings": len(rankings), "weights": weights},
