@@ -23,7 +23,7 @@ def remove_parameters(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trees", "0009_task_statistics_kept_fresh"),
+        ("trees", "0010_task_skipped_by_user"),
     ]
 
     operations = [
