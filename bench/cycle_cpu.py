@@ -233,8 +233,9 @@ def main(argv=None) -> int:
     timed.report(args.cycles)
     for name, sqls in (statements or {}).items():
         print(f"\n{name}: {len(sqls)} statements (jobs run in the call included)")
+        width = int(os.environ.get("GROVE_BENCH_SQL_WIDTH", "160"))
         for sql in sqls:
-            print("  " + " ".join(sql.split())[: int(os.environ.get("GROVE_BENCH_SQL_WIDTH", "160"))])
+            print("  " + " ".join(sql.split())[:width])
     return 0
 
 
