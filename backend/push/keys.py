@@ -152,6 +152,21 @@ if tonumber(redis.call('DECR', skey)) <= 0 then redis.call('DEL', skey) end
 return 1
 """
 
+# A session ended for good (its process died or its resume window passed): the places its
+# entries still hold are places reserved by claims that never finished (a kill -9 between
+# RESERVE and RECORD/UNRESERVE), since RELEASE gave back every recorded task's. Without this
+# they stayed held, and the client's count with them, so its cap filled up for good.
+# KEYS: held. ARGV: entry id, client id ('' when unknown). Returns the places given back.
+CLEAR_HELD = """
+local n = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+redis.call('HDEL', KEYS[1], ARGV[1])
+if n > 0 and ARGV[2] ~= '' then
+  local ckey = 'grove:push:client:' .. ARGV[2] .. ':held'
+  if tonumber(redis.call('DECRBY', ckey, n)) <= 0 then redis.call('DEL', ckey) end
+end
+return n
+"""
+
 # A task was claimed for a reserved place: remember it for its session, start its ack clock,
 # and send the entry to the end of the line (or out of it when it is now full). 0, recording
 # nothing, when the entry stopped waiting (unready, its socket closed) while the task was

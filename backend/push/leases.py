@@ -63,8 +63,14 @@ def end_session(client: redis.Redis, session: str, report: SweepReport) -> None:
     for raw in client.smembers(keys.session(session, "entries")):
         entry_id = raw.decode()
         client.eval(keys.DROP_ENTRY, 1, keys.entry(entry_id), entry_id)
+    owner = client.hget(keys.session(session), "client")
+    for field, _count in client.hscan_iter(keys.HELD, match=keys.entry_id(session, "*")):
+        client.eval(keys.CLEAR_HELD, 1, keys.HELD, field, owner or "")
     client.delete(
-        keys.session(session), keys.session(session, "tasks"), keys.session(session, "entries")
+        keys.session(session),
+        keys.session(session, "tasks"),
+        keys.session(session, "entries"),
+        keys.session(session, "held"),
     )
     report.sessions_ended += 1
 

@@ -155,3 +155,33 @@ async def test_the_beat_job_returns_the_tasks_when_no_web_process_sweeps(sockets
     assert "ended 1 session(s), returning 1 task(s)" in output.getvalue()
     returned = await sync_to_async(task_row)(push["task"]["id"])
     assert returned.skipped and returned.skip_reason == "returned"
+
+
+def test_an_ended_session_gives_back_the_places_its_unfinished_claims_reserved():
+    """A web process killed between a claim's RESERVE and its RECORD/UNRESERVE left the place
+    held, for the user's entry, the socket and the whole API client (whose cap then filled
+    up for good); the kill -9 test saw the entry's count left behind in 2 runs of 4."""
+    from backend.push import keys, leases
+    from backend.push.signals import redis_client
+
+    r = redis_client()
+    session, client_id = "ended-session-0001", "client-with-a-leak"
+    entry = keys.entry_id(session, "user-1")
+    r.hset(keys.session(session), mapping={"client": client_id, "channel": "gone", "pid": 1})
+    r.hset(
+        keys.entry(entry),
+        mapping={"session": session, "client": client_id, "capacity": 1, "langs": "en"},
+    )
+    r.sadd(keys.session(session, "entries"), entry)
+    r.set(keys.session(session, "alive"), "gone")
+    assert r.eval(keys.RESERVE, 3, keys.entry(entry), keys.HELD, keys.ready("en"), entry, 5, 5)
+    assert int(r.get(keys.client(client_id, "held"))) == 1
+    r.delete(keys.session(session, "alive"))  # the process died mid-claim
+    r.zadd(keys.SESSION_DUE, {session: 0})
+
+    report = leases.sweep()
+
+    assert report.sessions_ended == 1
+    assert r.hget(keys.HELD, entry) is None
+    assert not r.exists(keys.client(client_id, "held"))
+    assert not r.exists(keys.session(session, "held"))
