@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable
@@ -37,7 +36,7 @@ from grove_sdk.errors import (
     TaskNotFound,
     error_from,
 )
-from grove_sdk.push import SETUP_SECONDS, Backoff, fatal_close
+from grove_sdk.push import SETUP_SECONDS, Backoff, fatal_close, set_loop_options
 from grove_sdk.types import Task, TaskType, User, answer_kind
 
 logger = logging.getLogger("grove_sdk.aio")
@@ -204,25 +203,22 @@ class AsyncPushLoop:
         max_reconnects: int | None = None,
         socket_answers: bool = True,
     ):
-        self.client = client
-        self.users = [User.of(user) for user in users]
-        self.langs = list(langs)
-        self.task_kind = str(task_kind)
-        self.max_tasks = max_tasks
-        self.idle_seconds = idle_seconds
-        self.ticket = ticket
-        self.backoff = backoff or Backoff()
-        self.max_reconnects = max_reconnects
-        self.socket_answers = socket_answers
-        self.answers_on_socket = False
-        self.resume_token: str | None = None
-        self.reconnects = 0
+        set_loop_options(
+            self,
+            client,
+            users,
+            langs=langs,
+            task_kind=task_kind,
+            max_tasks=max_tasks,
+            idle_seconds=idle_seconds,
+            ticket=ticket,
+            backoff=backoff,
+            max_reconnects=max_reconnects,
+            socket_answers=socket_answers,
+        )
         self.socket: ClientConnection | None = None
         self._pushes: asyncio.Queue[dict | _Closed] = asyncio.Queue()
         self._waiting: dict[str, tuple[str, asyncio.Future]] = {}
-        self._request_ids = itertools.count(1)
-        self._acked: set[str] = set()
-        self._closing = False
 
     def __aiter__(self) -> AsyncIterator[AsyncPushedTask]:
         return self.tasks()

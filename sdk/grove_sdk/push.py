@@ -154,6 +154,40 @@ class Backoff:
         return self.rng.uniform(whole / 2, whole)
 
 
+def set_loop_options(
+    loop,
+    client,
+    users: Iterable[User | dict],
+    *,
+    langs: Iterable[str],
+    task_kind: str,
+    max_tasks: int,
+    idle_seconds: float | None,
+    ticket: bool,
+    backoff: Backoff | None,
+    max_reconnects: int | None,
+    socket_answers: bool,
+) -> None:
+    """The state ``PushLoop`` and ``grove_sdk.aio.AsyncPushLoop`` share: their options, and
+    what a loop keeps across reconnects."""
+    loop.client = client
+    loop.users = [User.of(user) for user in users]
+    loop.langs = list(langs)
+    loop.task_kind = str(task_kind)
+    loop.max_tasks = max_tasks
+    loop.idle_seconds = idle_seconds
+    loop.ticket = ticket
+    loop.backoff = backoff or Backoff()
+    loop.max_reconnects = max_reconnects
+    loop.socket_answers = socket_answers
+    loop.answers_on_socket = False  # Grove's ready_ok said it takes them (and we want it)
+    loop.resume_token = None
+    loop.reconnects = 0
+    loop._request_ids = itertools.count(1)
+    loop._acked = set()
+    loop._closing = False
+
+
 class PushLoop:
     """Tasks pushed to ``users`` (OA user objects or ``User``), one ``PushedTask`` at a time.
 
@@ -177,24 +211,21 @@ class PushLoop:
         max_reconnects: int | None = None,
         socket_answers: bool = True,
     ):
-        self.client = client
-        self.users = [User.of(user) for user in users]
-        self.langs = list(langs)
-        self.task_kind = str(task_kind)
-        self.max_tasks = max_tasks
-        self.idle_seconds = idle_seconds
-        self.ticket = ticket
-        self.backoff = backoff or Backoff()
-        self.max_reconnects = max_reconnects
-        self.resume_token: str | None = None
-        self.reconnects = 0
+        set_loop_options(
+            self,
+            client,
+            users,
+            langs=langs,
+            task_kind=task_kind,
+            max_tasks=max_tasks,
+            idle_seconds=idle_seconds,
+            ticket=ticket,
+            backoff=backoff,
+            max_reconnects=max_reconnects,
+            socket_answers=socket_answers,
+        )
         self.socket: ClientConnection | None = None
         self._pending: collections.deque[dict] = collections.deque()
-        self._acked: set[str] = set()
-        self._closing = False
-        self.socket_answers = socket_answers
-        self.answers_on_socket = False  # Grove's ready_ok said it takes them (and we want it)
-        self._request_ids = itertools.count(1)
 
     def __iter__(self) -> Iterator[PushedTask]:
         return self.tasks()
