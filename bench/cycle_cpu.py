@@ -226,10 +226,15 @@ def main(argv=None) -> int:
     kinds: dict[str, int] = {}
     # As under the server (``backend/http_bridge.py``): requests run in a worker thread of an
     # event loop, so a channel-layer push goes to that loop, not to a new loop per push.
+    backends = BackendCpu(args.database_url)
     asyncio.run(
-        sync_to_async(measure, thread_sensitive=False)(args, people, profiler, calls, kinds, timed)
+        sync_to_async(measure, thread_sensitive=False)(
+            args, people, profiler, calls, kinds, timed, backends
+        )
     )
+    pg_seconds = backends.seconds()
     report(args, calls, kinds)
+    print(f"  PostgreSQL backends' CPU per cycle: {pg_seconds * 1000 / args.cycles:.2f} ms")
     timed.report(args.cycles)
     for name, sqls in (statements or {}).items():
         print(f"\n{name}: {len(sqls)} statements (jobs run in the call included)")
@@ -239,11 +244,46 @@ def main(argv=None) -> int:
     return 0
 
 
-def measure(args, people, profiler, calls, kinds, timed) -> None:
+class BackendCpu:
+    """CPU seconds of the PostgreSQL backends serving the scratch database (``/proc``), read
+    through a connection of its own that is left out: the server's share of a cycle."""
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.name = url.rsplit("/", 1)[1]
+        self.connection = psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
+        self.started: dict[int, float] = {}
+
+    def _now(self) -> dict[int, float]:
+        rows = self.connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (self.name,),
+        ).fetchall()
+        ticks = os.sysconf("SC_CLK_TCK")
+        seconds = {}
+        for (pid,) in rows:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # not on this machine, or gone
+                continue
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+        return seconds
+
+    def start(self) -> None:
+        self.started = self._now()
+
+    def seconds(self) -> float:
+        """Since ``start``; a backend opened since then counts from its start."""
+        return sum(cpu - self.started.get(pid, 0.0) for pid, cpu in self._now().items())
+
+
+def measure(args, people, profiler, calls, kinds, timed, backends) -> None:
     for n in range(args.warmup + args.cycles):
         measured = n >= args.warmup
         if n == args.warmup:
             timed.reset()
+            backends.start()
         if measured and profiler and n == args.warmup:
             profiler.enable()
         cycle = people[n % len(people)].volunteer.cycle(0.0)
