@@ -94,12 +94,13 @@ MIDDLEWARE = [
     "backend.observability.http.RequestObservationMiddleware",
     "backend.listeners.RequestScope",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's and WhiteNoise's own, passed by for /api/ requests (backend/browser_middleware.py).
+    "backend.browser_middleware.WhiteNoiseMiddleware",
+    "backend.browser_middleware.SessionMiddleware",
     "backend.slash_redirect.SlashRedirectMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "backend.browser_middleware.CsrfViewMiddleware",
+    "backend.browser_middleware.AuthenticationMiddleware",
+    "backend.browser_middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 # Benchmarks only: SQL statements per request in a response header (backend/query_count.py).

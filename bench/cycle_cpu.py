@@ -128,6 +128,11 @@ class Timed:
             )
 
 
+def jobs_cpu_marker(job_cpu: list[float], before: float) -> bool:
+    """Whether the call ran a job (``--statements`` keeps the last such call of each kind)."""
+    return sum(job_cpu) > before
+
+
 class InProcessVolunteer:
     """``cycle_client.Volunteer``'s cycle over Django's test client; each call's CPU kept."""
 
@@ -155,7 +160,8 @@ class InProcessVolunteer:
         cpu_ms = (time.process_time() - started) * 1000
         if self.statements is not None:
             capture.__exit__(None, None, None)
-            self.statements[name] = [query["sql"] for query in capture.captured_queries]
+            if name not in self.statements or jobs_cpu_marker(self.job_cpu, jobs_before):
+                self.statements[name] = [query["sql"] for query in capture.captured_queries]
         jobs_ms = (sum(self.job_cpu) - jobs_before) * 1000
         data = response.json() if response.content else {}
         code = data.get("error_code") if response.status_code >= 400 else None
