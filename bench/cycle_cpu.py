@@ -160,7 +160,11 @@ class InProcessVolunteer:
         cpu_ms = (time.process_time() - started) * 1000
         if self.statements is not None:
             capture.__exit__(None, None, None)
-            if name not in self.statements or jobs_cpu_marker(self.job_cpu, jobs_before):
+            wanted = os.environ.get("GROVE_BENCH_SQL_OF")  # keep the last call at least this long
+            if wanted:
+                if len(capture.captured_queries) >= int(wanted):
+                    self.statements[name] = [q["sql"] for q in capture.captured_queries]
+            elif name not in self.statements or jobs_cpu_marker(self.job_cpu, jobs_before):
                 self.statements[name] = [query["sql"] for query in capture.captured_queries]
         jobs_ms = (sum(self.job_cpu) - jobs_before) * 1000
         data = response.json() if response.content else {}
@@ -233,14 +237,22 @@ def main(argv=None) -> int:
     # As under the server (``backend/http_bridge.py``): requests run in a worker thread of an
     # event loop, so a channel-layer push goes to that loop, not to a new loop per push.
     backends = BackendCpu(args.database_url)
+    by_kind: dict[str, list] = {}  # task type -> its interactions
     asyncio.run(
         sync_to_async(measure, thread_sensitive=False)(
-            args, people, profiler, calls, kinds, timed, backends
+            args, people, profiler, calls, kinds, timed, backends, by_kind
         )
     )
     pg_seconds = backends.seconds()
     report(args, calls, kinds)
     print(f"  PostgreSQL backends' CPU per cycle: {pg_seconds * 1000 / args.cycles:.2f} ms")
+    print("  interaction by task type: n, web CPU ms mean, jobs ms mean, SQL p50 (jobs included)")
+    for kind, answers in sorted(by_kind.items()):
+        print(
+            f"    {kind:24} {len(answers):4}  {statistics.fmean(c.ms for c in answers):5.2f}  "
+            f"{statistics.fmean(c.jobs_ms for c in answers):5.2f}  "
+            f"{statistics.median(c.queries for c in answers):4.1f}"
+        )
     timed.report(args.cycles)
     for name, sqls in (statements or {}).items():
         print(f"\n{name}: {len(sqls)} statements (jobs run in the call included)")
@@ -284,7 +296,7 @@ class BackendCpu:
         return sum(cpu - self.started.get(pid, 0.0) for pid, cpu in self._now().items())
 
 
-def measure(args, people, profiler, calls, kinds, timed, backends) -> None:
+def measure(args, people, profiler, calls, kinds, timed, backends, by_kind) -> None:
     for n in range(args.warmup + args.cycles):
         measured = n >= args.warmup
         if n == args.warmup:
@@ -297,6 +309,9 @@ def measure(args, people, profiler, calls, kinds, timed, backends) -> None:
             continue
         if cycle.task_type:
             kinds[cycle.task_type] = kinds.get(cycle.task_type, 0) + 1
+            answer = [c for c in cycle.calls if c.name == "interaction"]
+            if answer:
+                by_kind.setdefault(cycle.task_type, []).append(answer[0])
         for call in cycle.calls:
             calls[call.name].append(call)
     if profiler:
