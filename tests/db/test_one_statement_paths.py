@@ -8,9 +8,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backend.accounts.models import User
 from backend.trees.core.policy import TaskKind
-from backend.trees.models import JournalEntry, Task, TextLabels
-from backend.trees.services.interactions import submit_labels
+from backend.trees.models import JournalEntry, Message, Task, TextLabels
+from backend.trees.services.interactions import submit_labels, submit_text_reply
 from backend.trees.services.task_lifecycle import _ack_checked, ack_task
 from backend.trees.services.tasks import request_task
 from tests.builders import GOOD_REVIEW, make_client, make_tree, make_user
@@ -102,3 +103,33 @@ def test_a_claim_in_the_database_is_one_statement(settings):
         task.parent_message_id,
     )
     assert stored.created_at == task.created_at and stored.lease_until == task.lease_until
+
+
+@postgres_only
+def test_a_reply_sends_its_writes_before_the_index_as_one_statement():
+    """The activity stamp, the message, the parent's count and the task's close: one
+    statement after the checks, before the ready-work index reads the tree."""
+    client = make_client()
+    prompt = make_tree(author=make_user(client))
+    writer = make_user(client)
+    task = request_task(user=writer, kind=TaskKind.ASSISTANT_REPLY, lang="en")
+    ack_task(task_id=task.id, user=writer, frontend_message_id="fm-reply-task")
+    with CaptureQueriesContext(connection) as sent:
+        reply = submit_text_reply(
+            task_id=task.id, user=writer, text="Start with two balls.", frontend_message_id="fm-r"
+        )
+    sqls = [q["sql"] for q in sent.captured_queries]
+    batched = [sql for sql in sqls if sql.startswith("WITH grove_w0")]
+    assert len(batched) == 1, sqls
+    for table in ("accounts_user", "trees_message", "trees_task"):
+        assert f'"{table}"' in batched[0]
+    assert not any(sql.startswith('INSERT INTO "trees_message"') for sql in sqls)
+    # Written before the index was refreshed: the index read after it sees the new reply.
+    first_index_read = next(i for i, sql in enumerate(sqls) if "trees_readywork" in sql)
+    assert sqls.index(batched[0]) < first_index_read
+    stored = Message.objects.get(id=reply.id)
+    assert (stored.parent_id, stored.task_id, stored.user_id) == (prompt.id, task.id, writer.id)
+    prompt.refresh_from_db()
+    task.refresh_from_db()
+    assert prompt.children_count == 1 and task.done
+    assert User.objects.get(id=writer.id).last_activity_date is not None

@@ -23,7 +23,7 @@ from django.utils import timezone
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
 from backend.compiled_query import db_value
-from backend.fast_writes import Batch, increment, update
+from backend.fast_writes import Batch, update
 from backend.observability.metrics import TASKS_ANSWERED, count_task
 from backend.push import signals as push_signals
 from backend.trees import journal, ready_work
@@ -117,7 +117,10 @@ def submit_text_reply(
             f"frontend message id {frontend_message_id!r} is already used by another message"
         )
     now = now or timezone.now()
-    task, kind = _start(task_id, user, now, TEXT_KINDS, "a text reply")
+    # The activity stamp, the message, the parent's count and the task's close go to
+    # PostgreSQL as one statement, after the checks and before the index reads the tree.
+    writes = Batch()
+    task, kind = _start(task_id, user, now, TEXT_KINDS, "a text reply", writes)
     cleaned = clean_message_text(text)
     refuse_recent_duplicate(user=user, text=cleaned, now=now)
     config = active_config()
@@ -144,7 +147,7 @@ def submit_text_reply(
         message_lang = parent.lang
         depth = parent.depth + 1
         role = "assistant" if kind is TaskKind.ASSISTANT_REPLY else "prompter"
-    message = Message.objects.create(
+    message = Message(
         id=tree.id if parent is None else uuid.uuid4(),
         message_tree=tree,
         parent=parent,
@@ -158,9 +161,11 @@ def submit_text_reply(
         frontend_message_id=frontend_message_id,
         created_at=now,
     )
+    writes.insert(message)
     if parent is not None:
-        increment(Message, parent.id, "children_count")
-    _close(task)
+        writes.increment(Message, parent.id, "children_count")
+    _close(task, writes)
+    writes.send()
     ready_work.refresh_trees([tree.id], config)
     if parent is None:
         ready_work.refresh_lang(tree.lang, config)
