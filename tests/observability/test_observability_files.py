@@ -90,6 +90,20 @@ def test_prometheus_sends_its_alerts_to_the_profiles_alertmanager():
     assert routes["route"]["receiver"] in receivers
 
 
+def test_prometheus_scrapes_every_replica_of_web_and_worker():
+    # A static "worker:9808" target reaches one replica per scrape (Docker's DNS answers
+    # each in turn): with `--scale worker=3` the counters would jump between processes.
+    # DNS discovery makes each replica a target of its own.
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    prometheus = yaml.safe_load((FILES / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    for job, service, port in (("grove-web", "web", 8080), ("grove-worker", "worker", 9808)):
+        assert "static_configs" not in jobs[job], job
+        assert jobs[job]["dns_sd_configs"] == [{"names": [service], "type": "A", "port": port}]
+        assert service in compose["services"]
+    assert compose["services"]["worker"]["environment"]["GROVE_WORKER_METRICS_PORT"] == "9808"
+
+
 @pytest.mark.skipif(
     amtool is None, reason="amtool is not installed (apt-get install prometheus-alertmanager)"
 )
