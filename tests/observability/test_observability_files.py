@@ -70,6 +70,28 @@ def test_the_compose_and_provisioning_files_parse():
     assert json.loads(DASHBOARD.read_text())["uid"] == "grove-overview"
 
 
+def test_every_panel_reads_the_provisioned_prometheus():
+    # A uid Grafana was not provisioned with shows "data source not found" on the panel.
+    provisioned = yaml.safe_load(
+        (FILES / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )["datasources"]
+    uids = {source["uid"] for source in provisioned if source["type"] == "prometheus"}
+    used = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("datasource"), dict):
+                used.add((node["datasource"]["type"], node["datasource"]["uid"]))
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(json.loads(DASHBOARD.read_text()))
+    assert used and used <= {("prometheus", uid) for uid in uids}
+
+
 def test_prometheus_sends_its_alerts_to_the_profiles_alertmanager():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     prometheus = yaml.safe_load((FILES / "prometheus" / "prometheus.yml").read_text())
