@@ -38,6 +38,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# A uvicorn process's start is CPU-bound (importing Django, DRF, Channels): ~3 s alone, ~10 s
+# for four processes at once at load 8 on two cores, past 30 s for four at load 15-20.
+START_SECONDS_PER_PROCESS = 15.0
+MIN_START_SECONDS = 30.0
+MAX_START_SECONDS = 300.0
+
+
+def start_deadline_seconds(workers: int, load_per_cpu: float | None = None) -> float:
+    """How long a server of ``workers`` processes may take to answer ``/health``: longer for
+    more processes and on a busier machine (1-minute load per CPU above 1). Only a server that
+    hangs waits it out: one that exits is reported at once."""
+    if load_per_cpu is None:
+        load_per_cpu = os.getloadavg()[0] / (os.cpu_count() or 1)
+    seconds = max(MIN_START_SECONDS, START_SECONDS_PER_PROCESS * workers)
+    return min(MAX_START_SECONDS, seconds * max(1.0, load_per_cpu))
+
+
 @contextlib.contextmanager
 def serve_grove(*, workers: int = 1, **env_overrides: str) -> Iterator[int]:
     """uvicorn serving Grove on a free port against this test run's database; the port.
@@ -88,14 +105,22 @@ def grove_server(
         stderr=output,
     )
     try:
-        deadline = time.monotonic() + 30
+        started = time.monotonic()
+        allowed = start_deadline_seconds(workers)
         while True:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
                 break
             except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the web server did not start") from None
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"the web server exited with {process.returncode} before answering"
+                    ) from None
+                if time.monotonic() - started > allowed:
+                    raise RuntimeError(
+                        f"the web server ({workers} process(es)) did not answer /health within "
+                        f"{allowed:.0f} s (load {os.getloadavg()[0]:.1f})"
+                    ) from None
                 time.sleep(0.2)
         yield LiveServer(port, process)
     finally:

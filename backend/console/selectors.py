@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from backend.console.models import ConsoleSnapshot
 from backend.trees.core.lifecycle import TreeState
+from backend.trees.core.task_kinds import CATEGORY_OF
 from backend.trees.models import JournalEntry, MessageTree, ReadyWork, TreeGrowthConfig
 
 logger = logging.getLogger("grove.console")
@@ -66,6 +67,21 @@ def ready_work_slots() -> dict[str, int]:
     return {lang: slots or 0 for lang, slots in rows}
 
 
+def ready_work_by_category() -> dict[str, dict[str, int]]:
+    """Open task slots per language and OA task category (``TaskCategory``: prompt, reply,
+    label_prompt, label_reply, ranking), from one grouped read of the ready-work index: where
+    work piles up and what a language lacks."""
+    by_lang: dict[str, dict[str, int]] = {}
+    rows = ReadyWork.objects.values_list("lang", "kind").annotate(n=Sum("slots")).order_by()
+    for lang, kind, slots in rows:
+        if not slots:
+            continue
+        category = str(CATEGORY_OF.get(kind, kind))  # an unknown kind stands for itself
+        work = by_lang.setdefault(lang, {})
+        work[category] = work.get(category, 0) + slots
+    return by_lang
+
+
 def volunteers_ready() -> dict[str, int] | None:
     """Users waiting in push dispatch's line, per language: ``{}`` without a push Redis (the
     embedded profile has no line), None when Redis does not answer."""
@@ -87,10 +103,14 @@ def volunteers_ready() -> dict[str, int] | None:
 
 
 def work_and_volunteers(
-    slots: dict[str, int], ready: dict[str, int] | None, langs: set[str]
+    slots: dict[str, int],
+    ready: dict[str, int] | None,
+    langs: set[str],
+    by_category: dict[str, dict[str, int]] | None = None,
 ) -> list[dict]:
-    """One row per language: open slots, volunteers waiting, and ``starving`` when people
-    wait and no slot is open (the language an admin must look at first); starving first."""
+    """One row per language: open slots (and ``work``, the slots by task category), volunteers
+    waiting, and ``starving`` when people wait and no slot is open (the language an admin must
+    look at first); starving first."""
     rows = []
     for lang in sorted(langs | set(slots) | set(ready or {})):
         waiting = None if ready is None else ready.get(lang, 0)
@@ -99,6 +119,7 @@ def work_and_volunteers(
             {
                 "lang": lang,
                 "slots": open_slots,
+                "work": (by_category or {}).get(lang, {}),
                 "volunteers_ready": waiting,
                 "starving": bool(waiting) and open_slots == 0,
             }
@@ -117,7 +138,7 @@ def with_rest_figures(
     by_lang = {row["lang"]: dict(row) for row in rows}
     for lang in {*unserved, *(rest_active or {})}:
         by_lang.setdefault(
-            lang, {"lang": lang, "slots": 0, "volunteers_ready": 0, "starving": False}
+            lang, {"lang": lang, "slots": 0, "work": {}, "volunteers_ready": 0, "starving": False}
         )
     for lang, row in by_lang.items():
         row["unserved"] = unserved.get(lang, 0)
@@ -215,12 +236,18 @@ def overview(now: datetime | None = None) -> dict:
     """Everything the console's live panels show, except this process's latency."""
     now = now or timezone.now()
     funnel = tree_funnel()
+    by_category = ready_work_by_category()
     active = TreeGrowthConfig.objects.filter(is_active=True).values_list("version", flat=True)
     return {
         "at": now.isoformat(),
         "states": [state.value for state in FUNNEL_STATES],
         "funnel": funnel,
-        "work": work_and_volunteers(ready_work_slots(), volunteers_ready(), set(funnel)),
+        "work": work_and_volunteers(
+            {lang: sum(work.values()) for lang, work in by_category.items()},
+            volunteers_ready(),
+            set(funnel),
+            by_category,
+        ),
         "tasks_per_minute": tasks_created_by_kind(
             now - timedelta(seconds=TASK_RATE_WINDOW_SECONDS)
         ),

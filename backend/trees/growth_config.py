@@ -30,6 +30,10 @@ class UnknownConfigVersion(LookupError):
     pass
 
 
+class StaleConfigVersion(Exception):
+    """Another version became active since the caller looked (its ``base_version``)."""
+
+
 # Read on every request and job, so compiled once (``backend.compiled_query``); the values
 # are read only when the active version is one this process has not parsed yet.
 _ACTIVE_IDENTITY = CompiledQuery(
@@ -84,6 +88,16 @@ def config_history() -> list[TreeGrowthConfig]:
     return list(TreeGrowthConfig.objects.order_by("-version"))
 
 
+def config_version(version: int) -> TreeGrowthConfig | None:
+    return TreeGrowthConfig.objects.filter(version=version).first()
+
+
+def with_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored version's values with the defaults of parameters it does not store (a later
+    release added them): what activating it again would put in force."""
+    return {**TreeManagerConfig().to_dict(), **values}
+
+
 @transaction.atomic
 def update_config(
     *, changes: Mapping[str, Any], author: str, comment: str = "", replace: bool = False
@@ -102,9 +116,16 @@ def update_config(
 
 
 @transaction.atomic
-def rollback_config(*, version: int, author: str, comment: str = "") -> TreeGrowthConfig:
-    """Make the values of an earlier ``version`` active again, as a new version."""
+def rollback_config(
+    *, version: int, author: str, comment: str = "", base_version: int | None = None
+) -> TreeGrowthConfig:
+    """Make the values of an earlier ``version`` active again, as a new version. With
+    ``base_version`` (the version active when the caller showed what would change; 0 for the
+    defaults), raise ``StaleConfigVersion`` if another one is active now."""
     current = _lock_active()
+    active_number = current.version if current is not None else 0
+    if base_version is not None and base_version != active_number:
+        raise StaleConfigVersion(f"version {active_number} became active since")
     old = TreeGrowthConfig.objects.filter(version=version).first()
     if old is None:
         raise UnknownConfigVersion(f"no configuration version {version}")

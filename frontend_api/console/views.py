@@ -145,26 +145,72 @@ class ConfigView(View):
         groups = [
             (group, [form[name] for name in names]) for group, names in grouped(PARAMETER_NAMES)
         ]
+        active = growth_config.active_version()
         context = {
             "form": form,
             "groups": groups,
-            "active": growth_config.active_version(),
-            "history": growth_config.config_history()[:50],
+            "active": active,
+            "history": rollback_diffs(active, growth_config.config_history()[:50]),
             "can_change": request.user.has_perm(CONFIG_PERMISSION),
             **extra,
         }
         return render(request, self.template, context, status=status)
 
 
+def rollback_diffs(active, versions: list) -> list[tuple]:
+    """``(version, diff)`` per version: what rolling back to it would change against the
+    active version (None for the active one itself)."""
+    current = growth_config.with_defaults(active.values if active is not None else {})
+    return [
+        (
+            version,
+            None
+            if version.is_active
+            else config_diff(current, growth_config.with_defaults(version.values), PARAMETER_NAMES),
+        )
+        for version in versions
+    ]
+
+
 @method_decorator(staff_member_required, name="dispatch")
 class RollbackView(View):
+    """Make an earlier version's values active again (the history table's buttons, each
+    shown with its difference against the active version): refused when another version
+    became active since the page showed it (``base_version``), or when nothing would change."""
+
     def post(self, request: HttpRequest) -> HttpResponse:
         require(request, CONFIG_PERMISSION)
         try:
             version = int(request.POST.get("version", ""))
-            created = growth_config.rollback_config(version=version, author=actor_of(request))
+            base = int(request.POST.get("base_version", ""))
         except ValueError:
-            messages.error(request, "Rollback refused: name a version number.")
+            messages.error(
+                request, "Rollback refused: name the version and the active version it replaces."
+            )
+            return redirect("console-config")
+        active = growth_config.active_version()
+        target = growth_config.config_version(version)
+        if target is None:
+            messages.error(request, f"Rollback refused: no configuration version {version}")
+            return redirect("console-config")
+        unchanged = active is not None and not config_diff(
+            growth_config.with_defaults(active.values), growth_config.with_defaults(target.values)
+        )
+        if unchanged and active.version == base:
+            messages.error(
+                request, f"Rollback refused: version {version} has the active version's values"
+            )
+            return redirect("console-config")
+        try:
+            created = growth_config.rollback_config(
+                version=version, author=actor_of(request), base_version=base
+            )
+        except growth_config.StaleConfigVersion as exc:
+            messages.error(
+                request,
+                f"Rollback refused: {exc} the page showed the difference: check it and roll "
+                "back again.",
+            )
         except (growth_config.UnknownConfigVersion, ConfigError) as exc:
             messages.error(request, f"Rollback refused: {exc}")
         else:

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -37,10 +38,26 @@ from grove_sdk.errors import (
     error_from,
 )
 from grove_sdk.push import SETUP_SECONDS, Backoff, fatal_close, set_loop_options
-from grove_sdk.types import Task, TaskType, User, answer_kind
+from grove_sdk.types import Task, User, answer_kind
 
 logger = logging.getLogger("grove_sdk.aio")
 ANSWER_SECONDS = 30.0
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _awaited(
+    call: Callable[Concatenate[GroveClient, P], R],
+) -> Callable[Concatenate[AsyncGroveClient, P], Coroutine[Any, Any, R]]:
+    """``GroveClient``'s ``call`` as a coroutine method of ``AsyncGroveClient``: run in a thread
+    on one of its pooled clients (``_call``), with the same signature and docstring."""
+
+    async def awaited(self: AsyncGroveClient, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._call(call.__name__, *args, **kwargs)
+
+    return functools.wraps(call)(awaited)
 
 
 class AsyncGroveClient:
@@ -73,39 +90,16 @@ class AsyncGroveClient:
             self._idle.append(client)
             return result
 
-    async def fetch_task(
-        self,
-        user: User | dict,
-        task_type: TaskType | str = TaskType.RANDOM,
-        *,
-        lang: str | None = None,
-        collective: bool = False,
-    ) -> Task:
-        return await self._call("fetch_task", user, task_type, lang=lang, collective=collective)
-
-    async def ack_task(self, task_id: str, message_id: str, *, user=None) -> None:
-        await self._call("ack_task", task_id, message_id, user=user)
-
-    async def nack_task(self, task_id: str, reason: str | None = None, *, user=None) -> None:
-        await self._call("nack_task", task_id, reason, user=user)
-
-    async def post_interaction(self, interaction: dict[str, Any]) -> dict:
-        return await self._call("post_interaction", interaction)
-
-    async def reply(self, user: User | dict, **kwargs: Any) -> dict:
-        return await self.post_interaction(frames.text_reply(user, **kwargs))
-
-    async def rank(self, user: User | dict, **kwargs: Any) -> dict:
-        return await self.post_interaction(frames.ranking(user, **kwargs))
-
-    async def label(self, user: User | dict, **kwargs: Any) -> dict:
-        return await self.post_interaction(frames.labels(user, **kwargs))
-
-    async def task_availability(self, user: User | dict, *, lang: str | None = None) -> dict:
-        return await self._call("task_availability", user, lang=lang)
-
-    async def ws_ticket(self) -> str:
-        return await self._call("ws_ticket")
+    # OA's task calls: each is ``GroveClient``'s, with its signature and docstring, awaited.
+    fetch_task = _awaited(GroveClient.fetch_task)
+    ack_task = _awaited(GroveClient.ack_task)
+    nack_task = _awaited(GroveClient.nack_task)
+    post_interaction = _awaited(GroveClient.post_interaction)
+    reply = _awaited(GroveClient.reply)
+    rank = _awaited(GroveClient.rank)
+    label = _awaited(GroveClient.label)
+    task_availability = _awaited(GroveClient.task_availability)
+    ws_ticket = _awaited(GroveClient.ws_ticket)
 
     async def close(self) -> None:
         for client in self._idle:

@@ -3,7 +3,8 @@
 
 An admin logs in, opens the console, sees the funnel change after a prompt is written through
 the API (no reload: the websocket brings it), changes a parameter, sees the difference, saves
-it, rolls it back, and finds both versions marked on the charts.
+it, rolls it back (the version's row showing what that changes), finds both versions marked
+on the charts, and halts and resumes the new tree from its tree view.
 
 The browser is found on the PATH (or GROVE_TEST_CHROMIUM / GROVE_TEST_CHROMEDRIVER);
 ``scripts/test`` installs it when missing. Without it this test fails, saying so, unless
@@ -194,9 +195,14 @@ def test_console_in_a_browser_follows_the_api_and_tunes_and_rolls_back(browser, 
     wait_for(browser, lambda d: f"Version {saved} is active" in text_of(d, ".messages"), "saved")
     assert active_config().goal_tree_size == goal + 3
 
-    # Roll back to the version before, from the same page.
-    rollback = f'#history tr[data-version="{base.version}"] button.rollback'
-    browser.find_element(By.CSS_SELECTOR, rollback).click()
+    # Roll back to the version before, from the same page: its row says what that changes.
+    row = f'#history tr[data-version="{base.version}"]'
+    browser.find_element(By.CSS_SELECTOR, f"{row} .rollback-diff summary").click()
+    change = f'{row} .rollback-diff [data-name="goal_tree_size"]'
+    assert text_of(browser, f"{change} .before") == str(goal + 3)
+    assert text_of(browser, f"{change} .after") == str(goal)
+    screenshot(browser, "config-rollback")
+    browser.find_element(By.CSS_SELECTOR, f"{row} button.rollback").click()
     restored = saved + 1
     wait_for(
         browser,
@@ -223,3 +229,10 @@ def test_console_in_a_browser_follows_the_api_and_tunes_and_rolls_back(browser, 
     wait_for(browser, lambda d: d.find_elements(By.ID, "tree"), "the tree view")
     assert browser.find_elements(By.CSS_SELECTOR, '#tree .node[data-review="pending"]')
     screenshot(browser, "tree")
+
+    # Halt and resume in place: the same page comes back with the tree's new state.
+    browser.find_element(By.ID, "halt").click()
+    wait_for(browser, lambda d: text_of(d, "#tree-state") == "halted_by_moderator", "halted")
+    assert text_of(browser, '#journal tr[data-event="tree_state_changed"]')
+    browser.find_element(By.ID, "resume").click()
+    wait_for(browser, lambda d: text_of(d, "#tree-state") == "initial_prompt_review", "resumed")

@@ -156,11 +156,35 @@ def test_invalid_value_is_shown_on_its_field_and_nothing_is_written(admin_client
     assert TreeGrowthConfig.objects.count() == before
 
 
+def rollback_data(version: int) -> dict[str, Any]:
+    """The rollback button's form: the version, and the active one its difference was shown
+    against."""
+    return {"version": version, "base_version": active_version().version}
+
+
+def test_each_earlier_version_shows_what_rolling_back_to_it_would_change(admin_client):
+    original = active_version()
+    goal = original.values["goal_tree_size"]
+    update_config(changes={"goal_tree_size": goal + 7}, author="someone")
+
+    response = admin_client.get(reverse("console-config"))
+
+    page = response.content.decode()
+    rollbacks = {version.version: diff for version, diff in response.context["history"]}
+    assert rollbacks[original.version] == [
+        {"name": "goal_tree_size", "before": goal + 7, "after": goal}
+    ]
+    assert rollbacks[original.version + 1] is None  # the active one: nothing to roll back to
+    row = page.split(f'<tr data-version="{original.version}"')[1].split("<tr data-version=")[0]
+    assert 'class="rollback-diff"' in row and "goal_tree_size" in row
+    assert f'name="base_version" value="{original.version + 1}"' in row
+
+
 def test_rollback_restores_an_earlier_version_as_a_new_one(admin_client):
     original = active_version()
     update_config(changes={"goal_tree_size": 31}, author="someone")
 
-    response = admin_client.post(reverse("console-rollback"), {"version": original.version})
+    response = admin_client.post(reverse("console-rollback"), rollback_data(original.version))
 
     assert response.status_code == 302
     assert active_config().goal_tree_size == original.values["goal_tree_size"]
@@ -171,9 +195,41 @@ def test_rollback_restores_an_earlier_version_as_a_new_one(admin_client):
 def test_rollback_to_an_unknown_version_is_refused(admin_client):
     before = TreeGrowthConfig.objects.count()
 
-    response = admin_client.post(reverse("console-rollback"), {"version": 999})
+    response = admin_client.post(reverse("console-rollback"), rollback_data(999))
 
     assert flash(response) == ["Rollback refused: no configuration version 999"]
+    assert TreeGrowthConfig.objects.count() == before
+
+
+def test_rollback_is_refused_when_another_version_became_active_since_the_page_showed_it(
+    admin_client,
+):
+    original = active_version()
+    update_config(changes={"goal_tree_size": 31}, author="someone")
+    shown = rollback_data(original.version)  # the page showed the difference against this one
+    update_config(changes={"goal_tree_size": 32}, author="someone-else")
+    before = TreeGrowthConfig.objects.count()
+
+    response = admin_client.post(reverse("console-rollback"), shown)
+
+    assert response.status_code == 302
+    assert flash(response)[0].startswith(
+        f"Rollback refused: version {original.version + 2} became active"
+    )
+    assert TreeGrowthConfig.objects.count() == before
+    assert active_config().goal_tree_size == 32
+
+
+def test_rollback_to_the_active_values_is_refused_as_no_change(admin_client):
+    original = active_version()
+    update_config(changes={}, author="same values")  # a new version, the same values
+    before = TreeGrowthConfig.objects.count()
+
+    response = admin_client.post(reverse("console-rollback"), rollback_data(original.version))
+
+    assert flash(response) == [
+        f"Rollback refused: version {original.version} has the active version's values"
+    ]
     assert TreeGrowthConfig.objects.count() == before
 
 

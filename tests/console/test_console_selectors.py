@@ -41,7 +41,13 @@ def test_funnel_columns_are_every_tree_state_once():
 def test_a_language_with_volunteers_waiting_and_no_work_is_starving():
     rows = selectors.work_and_volunteers({"en": 4, "de": 0}, {"de": 3, "en": 2}, {"fr"})
 
-    assert rows[0] == {"lang": "de", "slots": 0, "volunteers_ready": 3, "starving": True}
+    assert rows[0] == {
+        "lang": "de",
+        "slots": 0,
+        "work": {},
+        "volunteers_ready": 3,
+        "starving": True,
+    }
     assert {row["lang"]: row["starving"] for row in rows} == {"de": True, "en": False, "fr": False}
 
 
@@ -60,6 +66,19 @@ def test_ready_work_counts_open_slots_per_language():
     make_tree(author=make_user(), state="growing", lang="en")
 
     assert selectors.ready_work_slots()["en"] > 0
+
+
+def test_each_language_shows_its_open_work_by_category():
+    author = make_user()
+    make_tree(author=author, state="growing", lang="en")  # its prompt takes replies
+    make_tree(author=author, state="initial_prompt_review", lang="en", review_result=None)
+
+    rows = {row["lang"]: row for row in selectors.overview()["work"]}
+
+    work = rows["en"]["work"]
+    assert work["reply"] > 0 and work["label_prompt"] > 0
+    assert set(work) <= {"ranking", "label_reply", "reply", "label_prompt", "prompt"}
+    assert sum(work.values()) == rows["en"]["slots"] == selectors.ready_work_slots()["en"]
 
 
 def test_tasks_per_kind_come_from_the_journal_window():

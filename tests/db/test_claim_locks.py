@@ -70,6 +70,7 @@ def test_a_refused_claim_in_a_transaction_releases_its_row(settings, in_database
     claim = tasks._ClaimFor(
         user=late,
         api_client=late.api_client,
+        api_client_id=late.api_client_id,
         lang="en",
         config=config,
         rng=random.Random(1),

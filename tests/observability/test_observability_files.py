@@ -70,6 +70,28 @@ def test_the_compose_and_provisioning_files_parse():
     assert json.loads(DASHBOARD.read_text())["uid"] == "grove-overview"
 
 
+def test_every_panel_reads_the_provisioned_prometheus():
+    # A uid Grafana was not provisioned with shows "data source not found" on the panel.
+    provisioned = yaml.safe_load(
+        (FILES / "grafana" / "provisioning" / "datasources" / "prometheus.yml").read_text()
+    )["datasources"]
+    uids = {source["uid"] for source in provisioned if source["type"] == "prometheus"}
+    used = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("datasource"), dict):
+                used.add((node["datasource"]["type"], node["datasource"]["uid"]))
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(json.loads(DASHBOARD.read_text()))
+    assert used and used <= {("prometheus", uid) for uid in uids}
+
+
 def test_prometheus_sends_its_alerts_to_the_profiles_alertmanager():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     prometheus = yaml.safe_load((FILES / "prometheus" / "prometheus.yml").read_text())
@@ -88,6 +110,20 @@ def test_prometheus_sends_its_alerts_to_the_profiles_alertmanager():
     routes = yaml.safe_load(ALERTMANAGER.read_text())
     receivers = {receiver["name"] for receiver in routes["receivers"]}
     assert routes["route"]["receiver"] in receivers
+
+
+def test_prometheus_scrapes_every_replica_of_web_and_worker():
+    # A static "worker:9808" target reaches one replica per scrape (Docker's DNS answers
+    # each in turn): with `--scale worker=3` the counters would jump between processes.
+    # DNS discovery makes each replica a target of its own.
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    prometheus = yaml.safe_load((FILES / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    for job, service, port in (("grove-web", "web", 8080), ("grove-worker", "worker", 9808)):
+        assert "static_configs" not in jobs[job], job
+        assert jobs[job]["dns_sd_configs"] == [{"names": [service], "type": "A", "port": port}]
+        assert service in compose["services"]
+    assert compose["services"]["worker"]["environment"]["GROVE_WORKER_METRICS_PORT"] == "9808"
 
 
 @pytest.mark.skipif(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -109,7 +110,8 @@ def _choose_and_claim(
     candidates = work_queries.as_candidates(rows)
     claim = _ClaimFor(
         user=user,
-        api_client=api_client or user.api_client,
+        api_client=api_client if api_client is not None else _loaded_client(user),
+        api_client_id=api_client.id if api_client is not None else user.api_client_id,
         lang=lang,
         config=config,
         rng=rng,
@@ -125,6 +127,12 @@ def _choose_and_claim(
         metrics.TASK_CLAIM_CONFLICTS.labels(chosen.kind.value, metrics.lang_label(lang)).inc()
         candidates = _without(candidates, chosen.target)
     raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests")
+
+
+def _loaded_client(user: User) -> ApiClient | None:
+    """The user's API client if it is loaded already (the HTTP path attaches it); a caller
+    without it (simulators, benchmarks) needs only its id, which the user row holds."""
+    return user.api_client if User.api_client.is_cached(user) else None
 
 
 def _node_of(chosen: ChosenTask):
@@ -193,7 +201,8 @@ class _ClaimFor:
     """Who claims, where and under which configuration (the same for every attempt)."""
 
     user: User
-    api_client: ApiClient
+    api_client: ApiClient | None  # cached on the task when the caller has it loaded
+    api_client_id: uuid.UUID
     lang: str
     config: TreeManagerConfig
     rng: random.Random
@@ -218,7 +227,7 @@ def _new_task(
         payload_type=chosen.kind.value,
         payload=payload,
         user=claim.user,
-        api_client=claim.api_client,
+        api_client_id=claim.api_client_id,
         message_tree_id=node.tree_id if node else None,
         parent_message_id=node.node_id if node else None,
         created_at=claim.now,
@@ -232,8 +241,10 @@ def _new_task(
         message_tree_id=task.message_tree_id,
         message_id=task.parent_message_id,
         user_id=claim.user.id,
-        api_client_id=claim.api_client.id,
+        api_client_id=claim.api_client_id,
     )
+    if claim.api_client is not None:
+        task.api_client = claim.api_client
     return task, entry
 
 

@@ -44,11 +44,22 @@
     if (!langs.length) fill(table.tBodies[0], [el("tr").appendChild(el("td", "no trees yet")).parentNode]);
   }
 
+  // OA's task categories (TaskCategory), in the order a tree needs them.
+  var CATEGORIES = [["prompt", "prompts"], ["label_prompt", "prompt reviews"], ["reply", "replies"],
+    ["label_reply", "reply reviews"], ["ranking", "rankings"]];
+  function workText(work) {
+    var parts = CATEGORIES.filter(function (c) { return work && work[c[0]]; }).map(function (c) {
+      return c[1] + " " + work[c[0]];
+    });
+    return parts.length ? parts.join(" · ") : "none";
+  }
+
   function renderWork(data) {
     fill(document.querySelector("#work tbody"), data.work.map(function (row) {
       var tr = el("tr", null, { "data-lang": row.lang, "class": row.starving ? "starving" : "" });
       tr.appendChild(el("th", row.lang));
       tr.appendChild(el("td", row.slots, { "data-field": "slots" }));
+      tr.appendChild(el("td", workText(row.work), { "data-field": "work", "class": "work" }));
       tr.appendChild(el("td", row.volunteers_ready === null ? "unknown" : row.volunteers_ready,
         { "data-field": "volunteers_ready" }));
       tr.appendChild(el("td", row.rest_active === undefined ? "-" : row.rest_active === null ? "unknown" : row.rest_active,
