@@ -128,11 +128,19 @@ def write_a_prompt(base: str, key: str) -> None:
 
 
 def wait_for(driver, condition, what: str):
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # A click that posts a form replaces the page: an element found just before the new page
+    # arrived is stale when read, and the next poll reads the new page.
+    wait = WebDriverWait(
+        driver,
+        WAIT_SECONDS,
+        poll_frequency=0.2,
+        ignored_exceptions=(StaleElementReferenceException,),
+    )
     try:
-        return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.2).until(condition)
+        return wait.until(condition)
     except TimeoutException:
         raise AssertionError(f"the console never showed {what}") from None
 
