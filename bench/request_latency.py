@@ -14,11 +14,17 @@ statements each request sent (min/median/max: the count must not depend on the f
 task mix handed out; with ``--pgss`` (the database has the pg_stat_statements extension) the
 statements' mean execution time and buffers, read from this database's counters only.
 ``--json`` writes every figure.
+
+``--http`` sends each request as ``POST /api/v1/tasks/`` through Django's whole stack in the
+process (test client, no server), so the statements counted are the protocol call's (the
+user, the read, the claim, the task's conversation). It gives the seeded API client a known
+key first: use it on scratch databases only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -41,6 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lang", default="en")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pgss", action="store_true", help="report pg_stat_statements")
+    parser.add_argument("--http", action="store_true", help="POST /api/v1/tasks/ in process")
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -57,6 +64,13 @@ def percentile(values: list[float], share: float) -> float:
 def child(args: argparse.Namespace) -> dict:
     """One run on DATABASE_URL: the figures as a dict."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+    if args.http:
+        os.environ.update(
+            GROVE_LOG_LEVEL="WARNING",
+            GROVE_THROTTLE_USER="1000000/minute",
+            GROVE_THROTTLE_CLIENT="100000000/minute",
+            GROVE_ALLOWED_HOSTS="testserver",
+        )
     import random
 
     import django
@@ -66,8 +80,12 @@ def child(args: argparse.Namespace) -> dict:
 
     from backend.accounts.models import User
     from backend.trees.core.policy import NoTaskAvailable, TaskKind
-    from backend.trees.models import MessageTree, ReadyWork
+    from backend.trees.models import MessageTree, ReadyWork, Task
     from backend.trees.services.tasks import request_task
+
+    ask = request_task
+    if args.http:
+        ask = http_request(args.lang)
 
     rng = random.Random(args.seed)
     ids = list(User.objects.filter(api_client__isnull=False).values_list("id", flat=True))
@@ -100,13 +118,13 @@ def child(args: argparse.Namespace) -> dict:
         task = None
         with connection.execute_wrapper(count):
             started = time.perf_counter()
-            try:
-                task = request_task(
+            with contextlib.suppress(NoTaskAvailable):
+                task = ask(
                     user=user, kind=TaskKind.RANDOM, lang=args.lang, api_client=user.api_client
                 )
-            except NoTaskAvailable:
-                pass
             elapsed = (time.perf_counter() - started) * 1000
+        if isinstance(task, str):
+            task = Task.objects.get(id=task)
         if task is not None:
             forget(task)
         if i < args.warmup:
@@ -136,6 +154,36 @@ def child(args: argparse.Namespace) -> dict:
             )
             figures["pgss"] = cursor.fetchall()
     return figures
+
+
+HTTP_KEY = "bench-request-latency-key-0123456789"
+
+
+def http_request(lang: str):
+    """``request_task``'s stand-in that asks over the protocol: returns the task's id."""
+    from django.test import Client
+
+    from backend.accounts.models import ApiClient
+    from backend.accounts.services import digest_api_key
+    from backend.trees.core.policy import NoTaskAvailable
+
+    ApiClient.objects.update(api_key_digest=digest_api_key(HTTP_KEY))  # scratch databases only
+    client = Client()
+
+    def ask(*, user, kind, lang, api_client):
+        who = {"id": user.username, "display_name": user.display_name, "auth_method": "local"}
+        who["auth_method"] = user.auth_method
+        response = client.post(
+            "/api/v1/tasks/",
+            {"type": kind.value, "user": who, "lang": lang},
+            content_type="application/json",
+            HTTP_X_API_KEY=HTTP_KEY,
+        )
+        if response.status_code != 200:
+            raise NoTaskAvailable(kind, response.content.decode()[:200])
+        return response.json()["id"]
+
+    return ask
 
 
 def report(run: dict, round_no: int) -> None:
