@@ -16,7 +16,7 @@ import random
 import re
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import (
@@ -32,6 +32,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan
 
 from backend.accounts.models import User
 from backend.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery, db_value
@@ -57,6 +58,7 @@ from backend.trees.models import Message, MessageReaction, ReactionType, ReadyWo
 from backend.trees.ready_work import refresh_lang
 
 _REPLY = [k.value for k in REPLY_KINDS]
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 _LABEL = [k.value for k in LABEL_KINDS]
 _RANK = [k.value for k in RANK_KINDS]
 
@@ -257,9 +259,16 @@ def _may_do(*, now: datetime, since: datetime, user_id: uuid.UUID | None) -> Q:
 
 
 def _pending_count(now: datetime, since: datetime, user_id: uuid.UUID):
-    """The user's pending tasks, counted (no row when there are none)."""
+    """The user's pending tasks, counted (no row when there are none), through
+    task_user_open: the expiry is compared through COALESCE, which proves nothing about
+    task_open_expiring's "expiry_date IS NOT NULL". Compared directly, the generic plan
+    counted through task_open_expiring, every open task's entry, dead ones included, per
+    request (EXPLAIN at ~1,000 trees after a bench run: 2,900 buffers for the read)."""
+    open_now = Q(user_id=user_id, created_at__gte=since, done=False, skipped=False) & Q(
+        GreaterThan(Coalesce(F("expiry_date"), Value(_LONG_AGO)), now)
+    )
     return (
-        Task.objects.filter(_pending(now, since, user_id))
+        Task.objects.filter(open_now)
         .order_by()
         .values("user_id")
         .annotate(n=Count("id"))
