@@ -247,14 +247,6 @@ class Task(models.Model):
                 condition=Q(done=False, skipped=False),
                 name="task_lease_by_tree",
             ),
-            # A user's open tasks (the pending count of every task request). Without it, with
-            # statistics taken when almost no task was open, PostgreSQL counted them through
-            # task_open_expiring: every open task of every user, per request.
-            models.Index(
-                fields=["user", "created_at"],
-                condition=Q(done=False, skipped=False),
-                name="task_user_open",
-            ),
             # Per-user exclusions: what this user was handed on a node (skips, recent tasks).
             models.Index(fields=["user", "parent_message", "payload_type"], name="task_user_node"),
         ]

@@ -1,12 +1,11 @@
 """The ready-work index in random order: a task request reads a bounded slice of it.
 
 ``draw`` places each row at random within its language and category (``category``, the
-task category of ``kind`` as a number, computed by PostgreSQL); the partial indexes let the
-sampled read scan from a random point (not partial indexes: the read's generic plan
-sees "slots > $1", which proves no partial condition) and stop once it has enough eligible rows, whatever
-the forest's size. ``grove_claim`` moves the claimed row to a new random place, so no row
-keeps a place that makes it more (or less) likely to be read first. ``task_user_open`` is
-the user's open tasks, for the pending count.
+task category of ``kind`` as a number, computed by PostgreSQL); the indexes let the sampled
+read scan from a random point and stop once it has enough eligible rows, whatever the
+forest's size (not partial: the read's generic plan sees "slots > $1", which proves no
+partial condition). ``grove_claim`` moves the claimed row to a new random place, so no row
+keeps a place that makes it more (or less) likely to be read first.
 """
 
 import importlib
@@ -27,7 +26,6 @@ CREATE = _CLAIM.CREATE.replace(_INSERTED, _INSERTED + _REDRAW)
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0002_keyed_api_key_digest"),
         ("trees", "0011_active_selection_weights"),
     ]
 
@@ -77,14 +75,6 @@ class Migration(migrations.Migration):
             index=models.Index(
                 fields=["lang", "kind", "draw"],
                 name="ready_work_kind_draw",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="task",
-            index=models.Index(
-                condition=models.Q(("done", False), ("skipped", False)),
-                fields=["user", "created_at"],
-                name="task_user_open",
             ),
         ),
         migrations.RunPython(_CLAIM._on_postgresql(CREATE), _CLAIM._on_postgresql(_CLAIM.CREATE)),
