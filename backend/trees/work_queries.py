@@ -1,7 +1,9 @@
 """The task request's queries on the ready-work index: read what a user may do, claim a slot.
 
 ``eligible`` reads the language's rows with a free slot, the per-user exclusions as
-anti-joins, in one statement compiled once per process; ``as_candidates`` hands them to the
+anti-joins, in one statement compiled once per process (a task request reads, per task
+category, the first few rows the user may do from a random point of the category's index
+order: its cost does not grow with the forest); ``as_candidates`` hands them to the
 policy. The claim (``services.tasks._claim``) locks the chosen row with ``lock_work`` and
 counts live leases (open tasks within their ``lease_until``) with ``live_counts`` on a fresh
 snapshot. No lock is held while Python chooses.
