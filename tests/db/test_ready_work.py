@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.trees import ready_work, work_queries
@@ -151,9 +153,6 @@ def test_an_advance_that_changes_nothing_reads_the_tree_once_for_its_decision_an
 ):
     """The shape read for the lifecycle decision also refreshes the ready work: one read of
     the tree's messages for it, beside the review settlement's and auto-moderation's."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from backend.trees.services.trees import advance_tree
 
     client = make_client()
@@ -173,9 +172,6 @@ def test_an_advance_that_changes_nothing_reads_the_tree_once_for_its_decision_an
 def test_a_state_change_with_the_deciders_shape_reads_no_message_and_indexes_as_a_refresh():
     """``set_state`` given the shape its caller read recomputes the ready work from it (a
     state change changes no message): no read of the tree, the same rows as a fresh refresh."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from backend.trees.core.lifecycle import TreeState
     from backend.trees.models import MessageTree
     from backend.trees.services.trees import set_state
@@ -230,9 +226,6 @@ def test_an_advance_writes_the_index_once_after_its_state_changes():
     """The ready-work rows are locked until commit and task requests claim from them: an
     advance that moves a prompt to the lottery and then draws it writes the index at its end,
     the language's initial-prompt row (a hot row) once."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     from backend.trees.models import MessageTree
     from backend.trees.services.trees import advance_tree
     from tests.db.test_advance_serialisation import prompt_with_task_reviews
@@ -255,3 +248,105 @@ def test_an_advance_writes_the_index_once_after_its_state_changes():
     assert len(tree_updates) == 2
     assert index_writes and min(index_writes) > tree_updates[-1]
     assert len(lang_rows) == 1
+
+
+def in_circular_order(rows, draws, start):
+    """Rows in ``draw`` order from ``start``, going round past the end."""
+    return sorted(rows, key=lambda row: (draws[row.id] < start, draws[row.id]))
+
+
+@pytest.mark.parametrize("start", [0.0, 0.3, 0.7, 0.999])
+def test_a_sampled_read_is_each_categorys_first_eligible_rows_in_draw_order_from_its_start(start):
+    """The sampled read against the full read: per category, the first SAMPLE_PER_CATEGORY
+    rows the user may do, in ``draw`` order from ``start`` and round past the end; the
+    rows the user may not do are skipped, never counted."""
+    client = make_client()
+    replies = many_replies_in_review(work_queries.SAMPLE_PER_CATEGORY * 3, client)
+    user = make_user(client)
+    now = timezone.now()
+    handled(user, replies[::3], now)  # a third of them are not for this user
+    for _ in range(5):
+        make_tree(author=make_user(client), state="initial_prompt_review", review_result=None)
+    config = active_config()
+    draws = dict(ReadyWork.objects.values_list("id", "draw"))
+
+    sampled = work_queries.eligible(
+        lang="en", now=now, config=config, user_id=user.id, sample=True, start=start
+    )
+    everything = work_queries.eligible(lang="en", now=now, config=config, user_id=user.id)
+
+    assert [row.node_id for row in sampled if row.node_id is None] == [None]
+    for kinds in ({"label_assistant_reply"}, {"label_initial_prompt"}, {"assistant_reply"}):
+        expected = in_circular_order(
+            [row for row in everything if row.kind in kinds], draws, start
+        )[: work_queries.SAMPLE_PER_CATEGORY]
+        assert [row.id for row in sampled if row.kind in kinds] == [row.id for row in expected]
+    assert len([row for row in sampled if row.kind == "label_assistant_reply"]) == (
+        work_queries.SAMPLE_PER_CATEGORY
+    )
+    reviewed = {reply.id for reply in replies[::3]}
+    assert not reviewed & {row.node_id for row in sampled}
+    assert {row.pending for row in sampled} == {0}
+    assert len([row for row in sampled if row.kind == "label_initial_prompt"]) == 5
+    assert {row.config_pk for row in sampled} == {config_version_pk()}
+
+
+def handled(user, replies, now):
+    """The user was handed these replies' review tasks just now: not theirs to do again."""
+    Task.objects.bulk_create(
+        Task(
+            payload_type="label_assistant_reply",
+            payload={},
+            user=user,
+            api_client=user.api_client,
+            message_tree_id=reply.message_tree_id,
+            parent_message_id=reply.id,
+            created_at=now,
+            expiry_date=now + timedelta(hours=1),
+            done=True,
+        )
+        for reply in replies
+    )
+
+
+def config_version_pk():
+    from backend.trees.models import TreeGrowthConfig
+
+    return TreeGrowthConfig.objects.get(is_active=True).pk
+
+
+@pytest.mark.parametrize("in_database", [True, False])
+def test_a_claim_moves_its_row_to_a_new_random_place(settings, in_database):
+    """A row keeps its place in the random order until a claim moves it, so no row stays
+    more (or less) likely to be read first: claimed rows get a new ``draw``."""
+    settings.GROVE_CLAIM_IN_DATABASE = in_database
+    client = make_client()
+    prompt = make_tree(author=make_user(client), state="initial_prompt_review", review_result=None)
+    row = ReadyWork.objects.get(node_id=prompt.id, kind="label_initial_prompt")
+    places = [row.draw]
+
+    for _ in range(2):  # the prompt waits for three reviews
+        task = request_task(user=make_user(client), kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en")
+        assert task.parent_message_id == prompt.id
+        row.refresh_from_db()
+        places.append(row.draw)
+
+    assert len(set(places)) == 3
+    assert all(0 <= place < 1 for place in places)
+
+
+def test_a_task_request_sends_two_statements_however_many_rows_the_user_may_not_do():
+    """The read and the claim, also when nearly every row of a category is excluded for
+    the user (the read used to repeat itself in full when its sample was all excluded)."""
+    client = make_client()
+    replies = many_replies_in_review(40, client)  # more than any sample, old (32) or new
+    user = make_user(client)
+    handled(user, replies[1:], timezone.now())
+    request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # warm: config
+
+    for _ in range(5):
+        with CaptureQueriesContext(connection) as sent:
+            task = request_task(user=user, kind=TaskKind.LABEL_ASSISTANT_REPLY, lang="en")
+        assert task.parent_message_id == replies[0].id
+        assert len(sent.captured_queries) == 2, [q["sql"][:60] for q in sent.captured_queries]
+        Task.objects.filter(id=task.id).delete()

@@ -65,6 +65,11 @@ KINDS_OF_CATEGORY: Mapping[TaskCategory, tuple[TaskKind, ...]] = {
     for category in TaskCategory
 }
 
+# Each category as a number, in ``TaskCategory``'s order (the ready-work index stores it).
+CATEGORY_NUMBER: Mapping[TaskCategory, int] = {
+    category: number for number, category in enumerate(TaskCategory)
+}
+
 # Every kind as the v1 protocol spells it (OpenAPI names this enum TaskRequestType, as OA).
 TASK_REQUEST_TYPES = tuple(kind.value for kind in TaskKind)
 

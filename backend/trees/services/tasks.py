@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.functions import Random
 from django.utils import timezone
 
 from backend import events
@@ -319,6 +320,8 @@ def _claim_step_by_step(
     writes.insert(task)
     writes.insert(entry)
     writes.send()
+    if locked is not None:  # to a new random place in the sampled read's order (as grove_claim)
+        ReadyWork.objects.filter(id=locked.id).update(draw=Random())
     journal.logged("task_created", task.message_tree_id, task.parent_message_id, claim.user.id)
     return task
 
