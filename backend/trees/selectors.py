@@ -32,44 +32,50 @@ def conversation_path(message_id: uuid.UUID) -> list[Message]:
 
 
 def conversation_with_emojis(
-    message_id: uuid.UUID, *, viewer_id: uuid.UUID | None
-) -> tuple[list[Message], dict[uuid.UUID, list[str]]]:
+    message_id: uuid.UUID, *, viewer_id: uuid.UUID | None, also: Iterable[uuid.UUID] = ()
+) -> tuple[list[Message], dict[uuid.UUID, list[str]], dict[uuid.UUID, Message]]:
     """The path from the prompt down to ``message_id`` and the emojis ``viewer_id`` set on
     its messages, in one statement: a recursive walk up the parents (only the path's rows,
-    not the whole tree), each message joined with the viewer's emojis."""
+    not the whole tree), each message joined with the viewer's emojis. The messages ``also``
+    names (a ranking task's replies) come in the same statement, by id."""
     viewer = None if viewer_id is None else db_value(viewer_id)
+    extra = [db_value(i) for i in also]
+    sql = _PATH_SQL
+    if extra:
+        marks = ", ".join(["%s"] * len(extra))
+        sql += f" UNION ALL SELECT m.*, NULL, -1 FROM {{message}} m WHERE m.id IN ({marks})"
+    sql += " ORDER BY grove_up DESC"
     rows = Message.objects.raw(
-        _PATH_SQL.format(message=Message._meta.db_table, emoji=MessageEmoji._meta.db_table),
-        [db_value(message_id), viewer],
+        sql.format(message=Message._meta.db_table, emoji=MessageEmoji._meta.db_table),
+        [db_value(message_id), viewer, *extra],
     )
     path: list[Message] = []
     emojis: dict[uuid.UUID, list[str]] = defaultdict(list)
+    others: dict[uuid.UUID, Message] = {}
     for row in rows:
+        if row.grove_up < 0:
+            others[row.id] = row
+            continue
         if not path or path[-1].id != row.id:
             path.append(row)
         if row.viewer_emoji is not None:
             emojis[row.id].append(row.viewer_emoji)
-    return path, emojis
+    return path, emojis, others
 
 
-# Portable SQL (PostgreSQL and SQLite). ``up`` counts the steps from the message, so the
-# prompt comes first; the emoji join repeats a message once per emoji of the viewer.
+# Portable SQL (PostgreSQL and SQLite). ``grove_up`` counts the steps from the message, so
+# the prompt comes first; the emoji join repeats a message once per emoji of the viewer.
 _PATH_SQL = """
 WITH RECURSIVE path(id, parent_id, up) AS (
     SELECT id, parent_id, 0 FROM {message} WHERE id = %s
     UNION ALL
     SELECT m.id, m.parent_id, path.up + 1 FROM {message} m JOIN path ON m.id = path.parent_id
 )
-SELECT m.*, e.emoji AS viewer_emoji
+SELECT m.*, e.emoji AS viewer_emoji, path.up AS grove_up
 FROM path
 JOIN {message} m ON m.id = path.id
 LEFT JOIN {emoji} e ON e.message_id = m.id AND e.user_id = %s
-ORDER BY path.up DESC
 """
-
-
-def messages_by_id(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Message]:
-    return {m.id: m for m in Message.objects.filter(id__in=list(ids))}
 
 
 def user_emojis(user_id: uuid.UUID, message_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:

@@ -78,12 +78,15 @@ def conversation(path: list[Message], *, viewer: User | None, emojis: dict | Non
     return {"messages": [conversation_message(m, viewer=viewer, user_emojis=emojis) for m in path]}
 
 
-def _task_conversation(message_id: str, viewer: User | None) -> tuple[list[Message], dict]:
-    """The path to a task's message and its wire conversation (one query)."""
-    path, emojis = selectors.conversation_with_emojis(
-        uuid.UUID(message_id), viewer_id=viewer.id if viewer else None
+def _task_conversation(
+    message_id: str, viewer: User | None, also: list[uuid.UUID] | None = None
+) -> tuple[list[Message], dict, dict[uuid.UUID, Message]]:
+    """The path to a task's message, its wire conversation and the ``also`` messages by id
+    (one query)."""
+    path, emojis, others = selectors.conversation_with_emojis(
+        uuid.UUID(message_id), viewer_id=viewer.id if viewer else None, also=also or ()
     )
-    return path, conversation(path, viewer=viewer, emojis=emojis)
+    return path, conversation(path, viewer=viewer, emojis=emojis), others
 
 
 def render_task(task: Task, *, viewer: User | None) -> dict:
@@ -94,13 +97,13 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
     if kind is TaskKind.INITIAL_PROMPT:
         return {**base, "hint": None}
     if kind in (TaskKind.ASSISTANT_REPLY, TaskKind.PROMPTER_REPLY):
-        _path, wire = _task_conversation(payload["parent_id"], viewer)
+        _path, wire, _ = _task_conversation(payload["parent_id"], viewer)
         body = {**base, "conversation": wire}
         if kind is TaskKind.PROMPTER_REPLY:
             body["hint"] = None
         return body
     if kind.value.startswith("label_"):
-        path, wire = _task_conversation(payload["message_id"], viewer)
+        path, wire, _ = _task_conversation(payload["message_id"], viewer)
         body = {
             **base,
             "message_id": payload["message_id"],
@@ -119,9 +122,9 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
         return body
     # rank_assistant_replies / rank_prompter_replies
     parent_id = uuid.UUID(payload["parent_id"])
-    _path, wire = _task_conversation(payload["parent_id"], viewer)
-    replies = selectors.messages_by_id(uuid.UUID(i) for i in payload["reply_ids"])
-    ordered = [replies[uuid.UUID(i)] for i in payload["reply_ids"] if uuid.UUID(i) in replies]
+    reply_ids = [uuid.UUID(i) for i in payload["reply_ids"]]
+    _path, wire, replies = _task_conversation(payload["parent_id"], viewer, also=reply_ids)
+    ordered = [replies[i] for i in reply_ids if i in replies]
     reply_messages = [conversation_message(m, viewer=viewer) for m in ordered]
     # OA next_task: which replies are synthetic is shown only when all of them are; with a
     # human reply among them, every reply's ``synthetic`` is withheld (null).

@@ -16,7 +16,7 @@ def test_the_path_runs_from_the_prompt_to_the_message_with_only_the_viewers_emoj
     viewer, other = make_user(client), make_user(client)
     prompt = make_tree(author=make_user(client))
     answer = add_reply(prompt, author=make_user(client))
-    add_reply(prompt, author=make_user(client))  # a sibling: not on the path
+    sibling = add_reply(prompt, author=make_user(client))  # not on the path
     follow_up = add_reply(answer, author=make_user(client))
     below = add_reply(follow_up, author=make_user(client))  # below the message: not on it
     for message, user, emoji in [
@@ -28,9 +28,16 @@ def test_the_path_runs_from_the_prompt_to_the_message_with_only_the_viewers_emoj
     ]:
         MessageEmoji.objects.create(message=message, user=user, emoji=emoji)
 
-    path, emojis = selectors.conversation_with_emojis(follow_up.id, viewer_id=viewer.id)
+    path, emojis, others = selectors.conversation_with_emojis(
+        follow_up.id, viewer_id=viewer.id, also=[sibling.id, below.id]
+    )
 
     assert [m.id for m in path] == [prompt.id, answer.id, follow_up.id]
+    # The messages asked for besides the path (a ranking task's replies), in the same read.
+    assert {i: m.text for i, m in others.items()} == {
+        sibling.id: sibling.text,
+        below.id: below.text,
+    }
     assert {k: sorted(v) for k, v in emojis.items()} == {answer.id: ["+1", "red_flag"]}
     assert path[1].text == answer.text and path[1].parent_id == prompt.id
     assert [m.id for m in selectors.conversation_path(prompt.id)] == [prompt.id]
