@@ -5,11 +5,12 @@
 Starts Grove's production profile (``grove_processes.GroveServers``: a scratch database,
 uvicorn with ``--web-workers`` processes, one Celery worker on Redis), seeds ``--prompts``
 prompts through the protocol, then runs, for each volunteer count and each repetition, a REST
-phase and a push phase (their order alternating between repetitions, as the trees grow):
+phase and a push phase (their order rotating between repetitions, as the trees grow):
 
 * REST: ``bench/cycles.py``'s closed loop: each volunteer requests a random task, acks it,
   answers it, back to back, on its own kept-alive connection (3 calls per cycle);
-* push: each volunteer is one SDK ``PushLoop`` (its own socket, opened with a ticket) ready
+* push (``push-rest``: the same, acked and answered over REST in the same run): each
+  volunteer is one SDK ``PushLoop`` (its own socket, opened with a ticket) ready
   for random tasks; a pushed task is acked by the loop and answered by ``--simulate``'s
   ``Answerer``, both as frames on the socket (no REST call per cycle; ``--rest-answers``:
   ack and answer over REST, 2 calls per cycle); the next task comes without a request.
@@ -127,6 +128,8 @@ def phase(mode: str, servers: GroveServers, count: int, rep: int, args) -> dict:
     names = [f"{mode}-{count}-{rep}-v{i}" for i in range(count)]
     if mode == "push":
         run = functools.partial(push_loop, socket_answers=not args.rest_answers)
+    elif mode == "push-rest":
+        run = functools.partial(push_loop, socket_answers=False)
     else:
         run = rest_loop
     available = GroveClient(servers.url, KEY).task_availability(User(names[0], names[0]))
@@ -147,7 +150,7 @@ def phase(mode: str, servers: GroveServers, count: int, rep: int, args) -> dict:
         "cpu_percent_of_one_core": cpu,
     }
     print(
-        f"{mode:>4} {count:>3} volunteers, rep {rep}: {report['cycles_per_s']} cycles/s "
+        f"{mode:>9} {count:>3} volunteers, rep {rep}: {report['cycles_per_s']} cycles/s "
         f"(no task {result.get('no_task', '-')}) errors {result['errors'] or 'none'} "
         f"CPU {cpu} available before {available.get('random')}",
         flush=True,
@@ -187,7 +190,12 @@ def main() -> int:
         "initial prompts always available, so the dispatch is measured rather than the "
         "growth of the trees",
     )
-    parser.add_argument("--modes", default="rest,push", help="which phases, in this order")
+    parser.add_argument(
+        "--modes",
+        default="rest,push",
+        help="which phases, in this order (rotated each repetition): rest (REST polling), "
+        "push (answers on the socket), push-rest (pushed, acked and answered over REST)",
+    )
     parser.add_argument(
         "--rest-answers",
         action="store_true",
@@ -219,7 +227,9 @@ def main() -> int:
         for rep in range(args.repetitions):
             for count in counts:
                 modes = args.modes.split(",")
-                order = modes if rep % 2 == 0 else modes[::-1]
+                # Each mode takes each place in turn (the trees grow between phases).
+                turn = rep % len(modes)
+                order = modes[turn:] + modes[:turn]
                 reports += [phase(mode, servers, count, rep, args) for mode in order]
     print("\nsummary (cycles/s: median [min-max] over repetitions)")
     for count in counts:
@@ -228,7 +238,7 @@ def main() -> int:
                 r["cycles_per_s"] for r in reports if (r["mode"], r["volunteers"]) == (mode, count)
             ]
             print(
-                f"  {mode:>4} {count:>3} volunteers: {statistics.median(rates):.1f} "
+                f"  {mode:>9} {count:>3} volunteers: {statistics.median(rates):.1f} "
                 f"[{min(rates):.1f}-{max(rates):.1f}]"
             )
     if args.json:
