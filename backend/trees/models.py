@@ -443,6 +443,10 @@ class ReviewerReliability(models.Model):
     # (core.reliability.author_prior; None with no reviewed message).
     authored = models.PositiveIntegerField(default=0)
     author_prior = models.FloatField(null=True, blank=True)
+    # Expected unacceptable messages among those reviewed, and of those called unacceptable
+    # (core.reliability.shown_specificity reads them).
+    unacceptable_judged = models.FloatField(default=0.0)
+    unacceptable_rejected = models.FloatField(default=0.0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     # What each estimate writes (the job's upsert) and the admin lists beside the user.
@@ -452,6 +456,8 @@ class ReviewerReliability(models.Model):
         "reviews",
         "authored",
         "author_prior",
+        "unacceptable_judged",
+        "unacceptable_rejected",
         "updated_at",
     )
 

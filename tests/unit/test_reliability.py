@@ -14,6 +14,7 @@ from backend.trees.core.reliability import (
     dawid_skene,
     is_acceptable_vote,
     posterior_acceptable,
+    shown_specificity,
 )
 
 PRIOR = ReviewerSkill(0.9, 0.8)
@@ -170,3 +171,48 @@ def test_dawid_skene_posteriors_tell_a_spam_writer_from_an_honest_author():
     honest_prior = author_prior([estimate.posteriors[i] for i in honest], base=0.9, ceiling=0.96)
     assert spam_prior < 0.5
     assert honest_prior > 0.9
+
+
+# --- the specificity a reviewer has shown ---------------------------------------------------
+
+
+def test_shown_specificity_is_laplaces_rule_over_the_unacceptable_messages_judged():
+    assert shown_specificity(rejected=0.0, judged=0.0) == pytest.approx(0.5)
+    assert shown_specificity(rejected=8.0, judged=8.0) == pytest.approx(0.9)
+    assert shown_specificity(rejected=0.0, judged=3.0) == pytest.approx(0.2)
+
+
+def test_an_ok_weighs_by_the_shown_specificity_and_a_rejection_by_the_estimate():
+    skill = ReviewerSkill(0.9, 0.8, shown_specificity=0.5)
+    assert skill.vote_weight(True) == pytest.approx(math.log(0.9 / 0.5))
+    assert skill.vote_weight(False) == pytest.approx(math.log(0.1 / 0.8))
+    assert ReviewerSkill(0.9, 0.8).vote_weight(True) == pytest.approx(math.log(0.9 / 0.2))
+
+
+def test_an_always_ok_reviewer_is_never_credited_with_rejections_they_did_not_make():
+    """The lazy reviewer's trap: their "ok" accepted the spam they saw, so the EM judged
+    little of it unacceptable and their estimated specificity stays near the prior. With the
+    shown specificity their "ok" can never make a clean author's message accepted alone."""
+    _truth, verdicts = synthetic_verdicts()
+    lazy_alone = [Verdict(f"solo{i}", "lazy2", True) for i in range(8)]
+    estimate = dawid_skene(verdicts + lazy_alone, prior=PRIOR)
+    believed = ReviewerSkill(1.0, estimate.skills["lazy2"].specificity)
+    assert posterior_acceptable([(True, believed)], 0.96) >= 0.98  # the prior still holds it
+    shown = shown_specificity(
+        rejected=estimate.unacceptable_rejected["lazy2"],
+        judged=estimate.unacceptable_judged["lazy2"],
+    )
+    assert shown <= 0.5
+    lazy = ReviewerSkill(1.0, estimate.skills["lazy2"].specificity, shown_specificity=shown)
+    assert posterior_acceptable([(True, lazy)], 0.96) < 0.98
+
+
+def test_the_em_counts_each_reviewers_unacceptable_messages_judged_and_rejected():
+    truth, verdicts = synthetic_verdicts()
+    estimate = dawid_skene(verdicts, prior=PRIOR)
+    for reviewer in ("good0", "lazy"):
+        mine = [v for v in verdicts if v.reviewer == reviewer]
+        bad = [v for v in mine if not truth[v.item]]
+        assert estimate.unacceptable_judged[reviewer] == pytest.approx(len(bad), rel=0.15)
+        caught = sum(not v.acceptable for v in bad)
+        assert estimate.unacceptable_rejected[reviewer] == pytest.approx(caught, abs=2.0)

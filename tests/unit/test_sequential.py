@@ -23,6 +23,7 @@ from backend.trees.core.sequential import (
     review_decision,
     review_information,
     reviews_needed,
+    skill_of,
 )
 from backend.trees.core.task_kinds import Role
 
@@ -95,7 +96,12 @@ def test_the_explanation_lists_votes_weights_and_posterior():
     assert explained["votes"][0]["weight"] > 0 > explained["votes"][1]["weight"]
 
 
-skills = st.builds(ReviewerSkill, st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+skills = st.builds(
+    ReviewerSkill,
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+    st.one_of(st.none(), st.floats(0.0, 1.0)),  # the shown specificity (specificity_evidence)
+)
 configs = st.builds(
     lambda lo, extra, confidence, prior: SEQUENTIAL.replace(
         min_reviews=lo,
@@ -231,6 +237,28 @@ def test_ranking_room_follows_what_the_adaptive_policy_asked():
     assert shape.summarize(tree, SEQUENTIAL).rankings_missing == (1,)
     done = dataclasses.replace(tree, rankings_done={"p": 3})
     assert shape.summarize(done, SEQUENTIAL).rankings_missing == (0,)
+
+
+def test_a_newcomer_has_shown_no_specificity_unless_the_evidence_rule_is_off():
+    newcomer = skill_of("new", {}, SEQUENTIAL)
+    assert newcomer.shown_specificity == pytest.approx(0.5)
+    assert newcomer.vote_weight(True) < UNKNOWN.vote_weight(True)
+    assert newcomer.vote_weight(False) == UNKNOWN.vote_weight(False)
+    off = SEQUENTIAL.replace(specificity_evidence=False)
+    shown = {"known": ReviewerSkill(0.97, 0.95, shown_specificity=0.6)}
+    assert skill_of("new", {}, off).shown_specificity is None
+    assert skill_of("known", shown, off) == ReviewerSkill(0.97, 0.95)
+    assert skill_of("known", shown, SEQUENTIAL) == shown["known"]
+
+
+def test_one_ok_from_a_reviewer_who_met_no_spam_never_decides_on_a_clean_record():
+    """The ceiling of an author's record (0.96) with an approval of shown specificity 0.5
+    (at most log 2 of evidence) stays below the grove preset's 0.98."""
+    config = SEQUENTIAL.replace(min_reviews=1, review_confidence=0.98)
+    for sensitivity in (0.5, 0.9, 1.0):
+        unseen = ReviewerSkill(sensitivity, 0.99, shown_specificity=0.5)
+        decision = review_decision([WeightedVote("r", True, unseen)], config, prior=0.96)
+        assert decision.outcome is None
 
 
 def test_an_authors_low_prior_asks_a_second_review_where_the_base_prior_accepts():

@@ -458,6 +458,17 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         "higher accepts trusted authors' messages on weaker approvals (one careless "
         "reviewer's); lower asks them for more reviews.",
     ),
+    "specificity_evidence": ParameterHelp(
+        REVIEW,
+        "Sequential review: an approval counts only as far as its reviewer has been seen to "
+        "reject bad messages (their rejections of the messages the estimate judged "
+        "unacceptable, under a uniform prior), not as far as reviewer_prior_specificity "
+        "assumes. A reviewer who approves everything then cannot accept a message alone.",
+        "on/off",
+        GROVE_ONLY,
+        "on catches the spam that one careless approval let through, at the cost of a second "
+        "review where the first reviewer has judged little spam yet (bench/README.md).",
+    ),
     "ranking_policy": ParameterHelp(
         RANKING,
         "fixed: every parent gets num_required_rankings rankings (OA). adaptive: stop once "

@@ -33,7 +33,9 @@ class ReviewerReliabilityAdmin(ReadOnlyAdmin):
     sensitivity near 1 - specificity marks a reviewer whose verdicts carry no information
     (a spammer, or one who always answers the same); review_policy=sequential gives them
     no weight. author_prior: how likely their next message is acceptable before review, from
-    their authored messages (low marks a spam writer; author_reliability)."""
+    their authored messages (low marks a spam writer; author_reliability).
+    unacceptable_judged / _rejected: the bad messages they reviewed and of those the ones they
+    called bad (expected counts); an approval weighs by that record (specificity_evidence)."""
 
     list_display = ["user", *ReviewerReliability.ESTIMATED_FIELDS]
     ordering = ["specificity"]

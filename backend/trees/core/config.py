@@ -152,6 +152,10 @@ class TreeManagerConfig:
     """Sequential reviews: a message's prior is its author's record (``author_prior``)."""
     max_author_prior: float = 0.96
     """Sequential reviews: an author's record never makes the prior higher than this."""
+    specificity_evidence: bool = True
+    """Sequential reviews: an "acceptable" verdict weighs by the specificity its reviewer has
+    shown (``reliability.shown_specificity``: rejections of the bad messages they judged,
+    under a uniform prior), so an always-"ok" reviewer cannot accept a message alone."""
     ranking_policy: str = "fixed"
     """``fixed`` (OA: num_required_rankings) or ``adaptive`` (stop once rankers agree)."""
     min_rankings: int = 2
@@ -270,6 +274,7 @@ _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "reviewer_prior_specificity": ("float", 0.5, 0.999),
     "author_reliability": ("bool", None, None),
     "max_author_prior": ("float", 0.5, 0.999),
+    "specificity_evidence": ("bool", None, None),
     "ranking_policy": ("choice", None, None),
     "min_rankings": ("int", 1, None),
     "max_rankings": ("int", 1, None),

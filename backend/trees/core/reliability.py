@@ -12,6 +12,12 @@ reads them (``core.sequential``).
 Two coins rather than one: a "lazy" reviewer who always answers "acceptable" agrees with
 most consensus decisions (most messages are fine) and a one-coin model would trust them, but
 their verdict carries no information: sensitivity 1, specificity 0, weight 0.
+
+The estimate alone cannot see that when the lazy reviewer decides alone: the spam they
+approved is judged acceptable, so they seem never to have met spam and their specificity
+stays at the prior. An "acceptable" verdict therefore weighs by the specificity the reviewer
+has *shown* (``shown_specificity``: Laplace's rule over the unacceptable messages the estimate
+says they judged), never by rejections the prior credits them with.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backend.trees.core.consensus import Review, acceptance_score
 
@@ -31,6 +37,9 @@ MAX_VOTE_WEIGHT = math.log(999.0)
 # An author's record moves their messages' prior only after a few messages: this many
 # pseudo-messages at the base prior hold it (4 spam messages of 6 give 0.56 from 0.9).
 AUTHOR_PRIOR_STRENGTH = 4.0
+# The uninformative Beta(1, 1) prior of ``shown_specificity``: with no unacceptable message
+# judged, an "acceptable" verdict is as likely from a bad message as a "not acceptable" one.
+SHOWN_SPECIFICITY_PRIOR = (1.0, 1.0)
 
 
 def is_acceptable_vote(review: Review) -> bool:
@@ -39,10 +48,14 @@ def is_acceptable_vote(review: Review) -> bool:
 
 @dataclass(frozen=True)
 class ReviewerSkill:
-    """P(says acceptable | acceptable) and P(says unacceptable | unacceptable)."""
+    """P(says acceptable | acceptable) and P(says unacceptable | unacceptable).
+
+    ``shown_specificity``: the specificity the reviewer has shown (``shown_specificity``), which
+    an "acceptable" verdict weighs by when set (the config's ``specificity_evidence``)."""
 
     sensitivity: float
     specificity: float
+    shown_specificity: float | None = None
 
     @property
     def informativeness(self) -> float:
@@ -56,9 +69,12 @@ class ReviewerSkill:
 
         Clamped to the verdict's own direction: a reviewer who does worse than chance (an
         adversary) gets weight 0, never a flipped vote, so no one can steer a decision by
-        being consistently wrong."""
+        being consistently wrong. An "acceptable" verdict uses ``shown_specificity`` when set:
+        it is evidence only as far as the reviewer has been seen to reject bad messages."""
         s, t = _clip(self.sensitivity), _clip(self.specificity)
         if acceptable:
+            if self.shown_specificity is not None:
+                t = _clip(self.shown_specificity)
             return min(MAX_VOTE_WEIGHT, max(0.0, math.log(s / (1.0 - t))))
         return max(-MAX_VOTE_WEIGHT, min(0.0, math.log((1.0 - s) / t)))
 
@@ -79,6 +95,10 @@ class Estimate:
     prevalence: float  # share of acceptable items
     iterations: int
     reviews: Mapping[Hashable, int]  # verdicts per reviewer
+    # Per reviewer, the expected number of unacceptable items among those they judged, and
+    # of those they called unacceptable (the counts behind their specificity, without prior).
+    unacceptable_judged: Mapping[Hashable, float] = field(default_factory=dict)
+    unacceptable_rejected: Mapping[Hashable, float] = field(default_factory=dict)
 
 
 def dawid_skene(
@@ -130,7 +150,25 @@ def dawid_skene(
         prevalence=prevalence,
         iterations=iterations,
         reviews={reviewer: len(votes) for reviewer, votes in by_reviewer.items()},
+        unacceptable_judged={
+            reviewer: sum(1.0 - posteriors[v.item] for v in votes)
+            for reviewer, votes in by_reviewer.items()
+        },
+        unacceptable_rejected={
+            reviewer: sum(1.0 - posteriors[v.item] for v in votes if not v.acceptable)
+            for reviewer, votes in by_reviewer.items()
+        },
     )
+
+
+def shown_specificity(*, rejected: float, judged: float) -> float:
+    """The specificity a reviewer has shown: of the ``judged`` unacceptable messages they
+    reviewed (expected counts from the estimate), the share they called unacceptable, under
+    the uninformative ``SHOWN_SPECIFICITY_PRIOR`` (Laplace's rule of succession). 0.5 for a
+    reviewer who has met no bad message: their "acceptable" then carries little evidence, as
+    it should, since nothing says they would have said otherwise."""
+    a, b = SHOWN_SPECIFICITY_PRIOR
+    return (rejected + a) / (judged + a + b)
 
 
 def author_prior(posteriors: Sequence[float], *, base: float, ceiling: float) -> float:

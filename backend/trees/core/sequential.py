@@ -20,12 +20,16 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.consensus import ReviewOutcome
-from backend.trees.core.reliability import ReviewerSkill, posterior_acceptable
+from backend.trees.core.reliability import (
+    ReviewerSkill,
+    posterior_acceptable,
+    shown_specificity,
+)
 
 # A ranking whose ranker is less informative than this (Youden's J of their reviews) does not
 # count towards an adaptive parent's minimum or agreement (it still costs its slot).
@@ -88,6 +92,11 @@ class ReviewDecision:
                     "weight": round(v.weight, 3),
                     "sensitivity": round(v.skill.sensitivity, 3),
                     "specificity": round(v.skill.specificity, 3),
+                    "shown_specificity": (
+                        None
+                        if v.skill.shown_specificity is None
+                        else round(v.skill.shown_specificity, 3)
+                    ),
                 }
                 for v in self.votes
             ],
@@ -210,11 +219,19 @@ def skill_of(
     reviewer: Hashable, skills: Mapping[Hashable, ReviewerSkill], config: TreeManagerConfig
 ) -> ReviewerSkill:
     """A reviewer's estimated skill, or the config's prior for one the estimate has not seen
-    (or when ``reviewer_reliability`` is off: everyone counts as the prior)."""
+    (or when ``reviewer_reliability`` is off: everyone counts as the prior).
+
+    With ``specificity_evidence`` an estimated reviewer keeps the specificity they have
+    shown, and one never estimated has shown none (``shown_specificity`` of no judgement:
+    0.5); without it, or without reliability, no shown specificity is used."""
     prior = ReviewerSkill(config.reviewer_prior_sensitivity, config.reviewer_prior_specificity)
     if not config.reviewer_reliability:
         return prior
-    return skills.get(reviewer, prior)
+    if not config.specificity_evidence:
+        found = skills.get(reviewer, prior)
+        return ReviewerSkill(found.sensitivity, found.specificity)
+    unseen = replace(prior, shown_specificity=shown_specificity(rejected=0.0, judged=0.0))
+    return skills.get(reviewer, unseen)
 
 
 # --- active selection ----------------------------------------------------------------------

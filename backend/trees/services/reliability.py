@@ -27,6 +27,7 @@ from backend.trees.core.reliability import (
     Verdict,
     author_prior,
     is_acceptable_vote,
+    shown_specificity,
 )
 from backend.trees.growth_config import active_config
 from backend.trees.models import Message, ReviewerReliability, TextLabels
@@ -73,6 +74,8 @@ def estimate_reviewer_reliability(
                 sensitivity=estimate.skills.get(user_id, prior).sensitivity,
                 specificity=estimate.skills.get(user_id, prior).specificity,
                 reviews=estimate.reviews.get(user_id, 0),
+                unacceptable_judged=estimate.unacceptable_judged.get(user_id, 0.0),
+                unacceptable_rejected=estimate.unacceptable_rejected.get(user_id, 0.0),
                 authored=len(authored.get(user_id, ())),
                 author_prior=(
                     author_prior(
@@ -103,12 +106,21 @@ def estimate_reviewer_reliability(
 
 
 def reviewer_skills(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ReviewerSkill]:
-    """The stored skills of these reviewers (those never estimated are absent)."""
+    """The stored skills of these reviewers, with the specificity each has shown (those never
+    estimated are absent)."""
     return {
-        user_id: ReviewerSkill(sensitivity, specificity)
-        for user_id, sensitivity, specificity in ReviewerReliability.objects.filter(
-            user_id__in=list(user_ids), reviews__gt=0
-        ).values_list("user_id", "sensitivity", "specificity")
+        user_id: ReviewerSkill(
+            sensitivity, specificity, shown_specificity(rejected=rejected, judged=judged)
+        )
+        for user_id, sensitivity, specificity, judged, rejected in (
+            ReviewerReliability.objects.filter(user_id__in=list(user_ids), reviews__gt=0)
+        ).values_list(
+            "user_id",
+            "sensitivity",
+            "specificity",
+            "unacceptable_judged",
+            "unacceptable_rejected",
+        )
     }
 
 
