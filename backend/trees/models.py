@@ -443,10 +443,8 @@ class ReviewerReliability(models.Model):
     # (core.reliability.author_prior; None with no reviewed message).
     authored = models.PositiveIntegerField(default=0)
     author_prior = models.FloatField(null=True, blank=True)
-    # Expected unacceptable messages among those reviewed, and of those called unacceptable
-    # (core.reliability.shown_specificity reads them).
-    unacceptable_judged = models.FloatField(default=0.0)
-    unacceptable_rejected = models.FloatField(default=0.0)
+    # Reviews that said "not acceptable" (core.reliability.always_approver_probability).
+    disapprovals = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     # What each estimate writes (the job's upsert) and the admin lists beside the user.
@@ -456,8 +454,7 @@ class ReviewerReliability(models.Model):
         "reviews",
         "authored",
         "author_prior",
-        "unacceptable_judged",
-        "unacceptable_rejected",
+        "disapprovals",
         "updated_at",
     )
 

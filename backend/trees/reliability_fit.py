@@ -68,9 +68,7 @@ def dawid_skene(
         prevalence = float((posteriors.sum() + k * prior_prevalence) / (n_items + k))
         if moved < tolerance:
             break
-    bad_share = 1 - posteriors[item]
-    judged = np.bincount(reviewer, weights=bad_share, minlength=n_reviewers)
-    rejected = np.bincount(reviewer, weights=bad_share * ~ok, minlength=n_reviewers)
+    disapprovals = np.bincount(reviewer, weights=~ok, minlength=n_reviewers).round()
     return Estimate(
         skills={
             name: ReviewerSkill(float(sensitivity[j]), float(specificity[j]))
@@ -80,6 +78,5 @@ def dawid_skene(
         prevalence=prevalence,
         iterations=iterations,
         reviews={name: int(reviews[j]) for name, j in reviewers.items()},
-        unacceptable_judged={name: float(judged[j]) for name, j in reviewers.items()},
-        unacceptable_rejected={name: float(rejected[j]) for name, j in reviewers.items()},
+        disapprovals={name: int(disapprovals[j]) for name, j in reviewers.items()},
     )

@@ -52,7 +52,7 @@ def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
         "reviewer_prior_specificity",
         "author_reliability",
         "max_author_prior",
-        "specificity_evidence",
+        "always_approver_prior",
         "ranking_policy",
         "min_rankings",
         "max_rankings",

@@ -10,11 +10,11 @@ import pytest
 from backend.trees.core.reliability import (
     ReviewerSkill,
     Verdict,
+    always_approver_probability,
     author_prior,
     dawid_skene,
     is_acceptable_vote,
     posterior_acceptable,
-    shown_specificity,
 )
 
 PRIOR = ReviewerSkill(0.9, 0.8)
@@ -173,46 +173,70 @@ def test_dawid_skene_posteriors_tell_a_spam_writer_from_an_honest_author():
     assert honest_prior > 0.9
 
 
-# --- the specificity a reviewer has shown ---------------------------------------------------
+# --- reviewers who approve everything ---------------------------------------------------------
 
 
-def test_shown_specificity_is_laplaces_rule_over_the_unacceptable_messages_judged():
-    assert shown_specificity(rejected=0.0, judged=0.0) == pytest.approx(0.5)
-    assert shown_specificity(rejected=8.0, judged=8.0) == pytest.approx(0.9)
-    assert shown_specificity(rejected=0.0, judged=3.0) == pytest.approx(0.2)
-
-
-def test_an_ok_weighs_by_the_shown_specificity_and_a_rejection_by_the_estimate():
-    skill = ReviewerSkill(0.9, 0.8, shown_specificity=0.5)
-    assert skill.vote_weight(True) == pytest.approx(math.log(0.9 / 0.5))
-    assert skill.vote_weight(False) == pytest.approx(math.log(0.1 / 0.8))
-    assert ReviewerSkill(0.9, 0.8).vote_weight(True) == pytest.approx(math.log(0.9 / 0.2))
-
-
-def test_an_always_ok_reviewer_is_never_credited_with_rejections_they_did_not_make():
-    """The lazy reviewer's trap: their "ok" accepted the spam they saw, so the EM judged
-    little of it unacceptable and their estimated specificity stays near the prior. With the
-    shown specificity their "ok" can never make a clean author's message accepted alone."""
-    _truth, verdicts = synthetic_verdicts()
-    lazy_alone = [Verdict(f"solo{i}", "lazy2", True) for i in range(8)]
-    estimate = dawid_skene(verdicts + lazy_alone, prior=PRIOR)
-    believed = ReviewerSkill(1.0, estimate.skills["lazy2"].specificity)
-    assert posterior_acceptable([(True, believed)], 0.96) >= 0.98  # the prior still holds it
-    shown = shown_specificity(
-        rejected=estimate.unacceptable_rejected["lazy2"],
-        judged=estimate.unacceptable_judged["lazy2"],
+def test_a_newcomer_is_an_always_approver_with_the_prior_share():
+    skill = ReviewerSkill(0.9, 0.8)
+    found = always_approver_probability(
+        reviews=0, disapprovals=0, skill=skill, prevalence=0.9, share=0.05
     )
-    assert shown <= 0.5
-    lazy = ReviewerSkill(1.0, estimate.skills["lazy2"].specificity, shown_specificity=shown)
-    assert posterior_acceptable([(True, lazy)], 0.96) < 0.98
+    assert found == pytest.approx(0.05)
 
 
-def test_the_em_counts_each_reviewers_unacceptable_messages_judged_and_rejected():
-    truth, verdicts = synthetic_verdicts()
+def test_one_disapproval_rules_out_the_always_approver():
+    skill = ReviewerSkill(0.99, 0.8)
+    found = always_approver_probability(
+        reviews=500, disapprovals=1, skill=skill, prevalence=0.9, share=0.05
+    )
+    assert found == 0.0
+
+
+def test_a_run_of_approvals_makes_the_always_approver_likely():
+    skill = ReviewerSkill(0.9, 0.8)  # an engaged reviewer disapproves 0.1*0.8 + 0.9*0.1 = 17 %
+    engaged = 0.95 * 0.83**20
+    found = always_approver_probability(
+        reviews=20, disapprovals=0, skill=skill, prevalence=0.9, share=0.05
+    )
+    assert found == pytest.approx(0.05 / (0.05 + engaged))
+    assert found > 0.5
+
+
+def test_an_approval_weighs_by_the_mixture_and_a_disapproval_by_the_engaged_reviewer():
+    skill = ReviewerSkill(0.9, 0.8, always_approves=0.25)
+    ratio = (0.25 + 0.75 * 0.9) / (0.25 + 0.75 * 0.2)
+    assert skill.vote_weight(True) == pytest.approx(math.log(ratio))
+    assert skill.vote_weight(False) == pytest.approx(math.log(0.1 / 0.8))
+    assert ReviewerSkill(0.9, 0.8, always_approves=1.0).vote_weight(True) == pytest.approx(0.0)
+    assert skill.informativeness == pytest.approx(0.75 * 0.7)
+
+
+def test_an_always_ok_reviewers_approval_does_not_accept_alone_after_a_long_run():
+    """The lazy reviewer's trap: their "ok" accepted the spam they saw, so the EM judged
+    little of it unacceptable and their estimated specificity stays near the prior: one of
+    their approvals accepts a message from an author with a clean record (prior 0.97). After
+    40 approvals without one disapproval the mixture gives the "approves everything" kind
+    about 0.29, and it no longer does."""
+    _truth, verdicts = synthetic_verdicts()
+    lazy_alone = [Verdict(f"solo{i}", "lazy2", True) for i in range(40)]
+    estimate = dawid_skene(verdicts + lazy_alone, prior=PRIOR)
+    believed = estimate.skills["lazy2"]
+    assert posterior_acceptable([(True, believed)], 0.97) >= 0.98
+    always = always_approver_probability(
+        reviews=estimate.reviews["lazy2"],
+        disapprovals=estimate.disapprovals["lazy2"],
+        skill=believed,
+        prevalence=0.9,
+        share=0.05,
+    )
+    lazy = ReviewerSkill(believed.sensitivity, believed.specificity, always)
+    assert posterior_acceptable([(True, lazy)], 0.97) < 0.98
+
+
+def test_the_em_counts_each_reviewers_disapprovals():
+    _truth, verdicts = synthetic_verdicts()
     estimate = dawid_skene(verdicts, prior=PRIOR)
-    for reviewer in ("good0", "lazy"):
-        mine = [v for v in verdicts if v.reviewer == reviewer]
-        bad = [v for v in mine if not truth[v.item]]
-        assert estimate.unacceptable_judged[reviewer] == pytest.approx(len(bad), rel=0.15)
-        caught = sum(not v.acceptable for v in bad)
-        assert estimate.unacceptable_rejected[reviewer] == pytest.approx(caught, abs=2.0)
+    for reviewer in estimate.reviews:
+        said_no = sum(not v.acceptable for v in verdicts if v.reviewer == reviewer)
+        assert estimate.disapprovals[reviewer] == said_no
+    assert estimate.disapprovals["lazy"] == 0

@@ -100,7 +100,7 @@ skills = st.builds(
     ReviewerSkill,
     st.floats(0.0, 1.0),
     st.floats(0.0, 1.0),
-    st.one_of(st.none(), st.floats(0.0, 1.0)),  # the shown specificity (specificity_evidence)
+    st.floats(0.0, 1.0),  # always_approves
 )
 configs = st.builds(
     lambda lo, extra, confidence, prior: SEQUENTIAL.replace(
@@ -239,25 +239,23 @@ def test_ranking_room_follows_what_the_adaptive_policy_asked():
     assert shape.summarize(done, SEQUENTIAL).rankings_missing == (0,)
 
 
-def test_a_newcomer_has_shown_no_specificity_unless_the_evidence_rule_is_off():
+def test_a_newcomer_may_approve_everything_with_the_prior_share():
     newcomer = skill_of("new", {}, SEQUENTIAL)
-    assert newcomer.shown_specificity == pytest.approx(0.5)
+    assert newcomer.always_approves == SEQUENTIAL.always_approver_prior == 0.05
     assert newcomer.vote_weight(True) < UNKNOWN.vote_weight(True)
     assert newcomer.vote_weight(False) == UNKNOWN.vote_weight(False)
-    off = SEQUENTIAL.replace(specificity_evidence=False)
-    shown = {"known": ReviewerSkill(0.97, 0.95, shown_specificity=0.6)}
-    assert skill_of("new", {}, off).shown_specificity is None
-    assert skill_of("known", shown, off) == ReviewerSkill(0.97, 0.95)
-    assert skill_of("known", shown, SEQUENTIAL) == shown["known"]
+    off = SEQUENTIAL.replace(always_approver_prior=0.0)
+    assert skill_of("new", {}, off) == UNKNOWN
+    assert skill_of("new", {}, SEQUENTIAL.replace(reviewer_reliability=False)) == UNKNOWN
 
 
-def test_one_ok_from_a_reviewer_who_met_no_spam_never_decides_on_a_clean_record():
-    """The ceiling of an author's record (0.96) with an approval of shown specificity 0.5
-    (at most log 2 of evidence) stays below the grove preset's 0.98."""
+def test_a_likely_always_approver_never_accepts_alone_on_a_clean_record():
+    """At the ceiling of an author's record (0.96), an approval from a reviewer who is more
+    likely than not to approve everything stays below the grove preset's 0.98."""
     config = SEQUENTIAL.replace(min_reviews=1, review_confidence=0.98)
-    for sensitivity in (0.5, 0.9, 1.0):
-        unseen = ReviewerSkill(sensitivity, 0.99, shown_specificity=0.5)
-        decision = review_decision([WeightedVote("r", True, unseen)], config, prior=0.96)
+    for sensitivity, specificity in ((0.9, 0.8), (0.99, 0.9), (1.0, 0.99)):
+        lazy = ReviewerSkill(sensitivity, specificity, always_approves=0.5)
+        decision = review_decision([WeightedVote("r", True, lazy)], config, prior=0.96)
         assert decision.outcome is None
 
 

@@ -458,16 +458,17 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         "higher accepts trusted authors' messages on weaker approvals (one careless "
         "reviewer's); lower asks them for more reviews.",
     ),
-    "specificity_evidence": ParameterHelp(
+    "always_approver_prior": ParameterHelp(
         REVIEW,
-        "Sequential review: an approval counts only as far as its reviewer has been seen to "
-        "reject bad messages (their rejections of the messages the estimate judged "
-        "unacceptable, under a uniform prior), not as far as reviewer_prior_specificity "
-        "assumes. A reviewer who approves everything then cannot accept a message alone.",
-        "on/off",
+        "Sequential review: the share of reviewers assumed to approve everything. A reviewer "
+        "who has approved a long run of messages without one disapproval is then likely such "
+        "a reviewer, and their approvals weigh little (Reviewer reliabilities: disapprovals). "
+        "0 leaves them out of the model.",
+        "share of reviewers",
         GROVE_ONLY,
-        "on catches the spam that one careless approval let through, at the cost of a second "
-        "review where the first reviewer has judged little spam yet (bench/README.md).",
+        "higher catches careless approvers sooner, and asks a second review of engaged "
+        "reviewers who have not disapproved anything yet; 0 lets a careless approver accept "
+        "messages alone (bench/README.md).",
     ),
     "ranking_policy": ParameterHelp(
         RANKING,

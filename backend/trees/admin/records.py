@@ -34,8 +34,8 @@ class ReviewerReliabilityAdmin(ReadOnlyAdmin):
     (a spammer, or one who always answers the same); review_policy=sequential gives them
     no weight. author_prior: how likely their next message is acceptable before review, from
     their authored messages (low marks a spam writer; author_reliability).
-    unacceptable_judged / _rejected: the bad messages they reviewed and of those the ones they
-    called bad (expected counts); an approval weighs by that record (specificity_evidence)."""
+    disapprovals: their "not acceptable" verdicts; a long run of reviews with none marks a
+    reviewer who may approve everything (always_approver_prior)."""
 
     list_display = ["user", *ReviewerReliability.ESTIMATED_FIELDS]
     ordering = ["specificity"]

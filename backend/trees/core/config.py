@@ -152,10 +152,10 @@ class TreeManagerConfig:
     """Sequential reviews: a message's prior is its author's record (``author_prior``)."""
     max_author_prior: float = 0.96
     """Sequential reviews: an author's record never makes the prior higher than this."""
-    specificity_evidence: bool = True
-    """Sequential reviews: an "acceptable" verdict weighs by the specificity its reviewer has
-    shown (``reliability.shown_specificity``: rejections of the bad messages they judged,
-    under a uniform prior), so an always-"ok" reviewer cannot accept a message alone."""
+    always_approver_prior: float = 0.05
+    """Sequential reviews: the prior share of reviewers who approve everything; a reviewer's
+    long run of approvals without one disapproval makes them likely that kind and their
+    approvals weigh little (``reliability.always_approver_probability``). 0: not modelled."""
     ranking_policy: str = "fixed"
     """``fixed`` (OA: num_required_rankings) or ``adaptive`` (stop once rankers agree)."""
     min_rankings: int = 2
@@ -274,7 +274,7 @@ _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "reviewer_prior_specificity": ("float", 0.5, 0.999),
     "author_reliability": ("bool", None, None),
     "max_author_prior": ("float", 0.5, 0.999),
-    "specificity_evidence": ("bool", None, None),
+    "always_approver_prior": ("float", 0.0, 0.5),
     "ranking_policy": ("choice", None, None),
     "min_rankings": ("int", 1, None),
     "max_rankings": ("int", 1, None),

@@ -15,9 +15,10 @@ their verdict carries no information: sensitivity 1, specificity 0, weight 0.
 
 The estimate alone cannot see that when the lazy reviewer decides alone: the spam they
 approved is judged acceptable, so they seem never to have met spam and their specificity
-stays at the prior. An "acceptable" verdict therefore weighs by the specificity the reviewer
-has *shown* (``shown_specificity``: Laplace's rule over the unacceptable messages the estimate
-says they judged), never by rejections the prior credits them with.
+stays at the prior. So the model has a second kind of reviewer, one who approves everything
+(``always_approver_probability``: how likely a reviewer is that kind, from a prior share and
+the run of approvals without a single disapproval); an approval weighs by the mixture of both
+kinds (``ReviewerSkill.vote_weight``). One disapproval rules the kind out.
 """
 
 from __future__ import annotations
@@ -37,9 +38,6 @@ MAX_VOTE_WEIGHT = math.log(999.0)
 # An author's record moves their messages' prior only after a few messages: this many
 # pseudo-messages at the base prior hold it (4 spam messages of 6 give 0.56 from 0.9).
 AUTHOR_PRIOR_STRENGTH = 4.0
-# The uninformative Beta(1, 1) prior of ``shown_specificity``: with no unacceptable message
-# judged, an "acceptable" verdict is as likely from a bad message as a "not acceptable" one.
-SHOWN_SPECIFICITY_PRIOR = (1.0, 1.0)
 
 
 def is_acceptable_vote(review: Review) -> bool:
@@ -48,34 +46,37 @@ def is_acceptable_vote(review: Review) -> bool:
 
 @dataclass(frozen=True)
 class ReviewerSkill:
-    """P(says acceptable | acceptable) and P(says unacceptable | unacceptable).
-
-    ``shown_specificity``: the specificity the reviewer has shown (``shown_specificity``), which
-    an "acceptable" verdict weighs by when set (the config's ``specificity_evidence``)."""
+    """P(says acceptable | acceptable) and P(says unacceptable | unacceptable) of an engaged
+    reviewer, and ``always_approves``: the probability that this reviewer is instead one who
+    approves everything (``always_approver_probability``; 0: not considered)."""
 
     sensitivity: float
     specificity: float
-    shown_specificity: float | None = None
+    always_approves: float = 0.0
 
     @property
     def informativeness(self) -> float:
         """Youden's J, sensitivity + specificity - 1, floored at 0: how much better than
         chance this person tells good from bad (0 for random, always-the-same or adversarial
-        answers). The adaptive ranking policy weights a ranker's ranking by it."""
-        return max(0.0, self.sensitivity + self.specificity - 1.0)
+        answers), times the chance the reviewer is engaged (1 - ``always_approves``). The
+        adaptive ranking policy weights a ranker's ranking by it."""
+        return (1.0 - self.always_approves) * max(0.0, self.sensitivity + self.specificity - 1.0)
 
     def vote_weight(self, acceptable: bool) -> float:
         """The log-likelihood ratio this reviewer's verdict adds to "acceptable".
 
         Clamped to the verdict's own direction: a reviewer who does worse than chance (an
         adversary) gets weight 0, never a flipped vote, so no one can steer a decision by
-        being consistently wrong. An "acceptable" verdict uses ``shown_specificity`` when set:
-        it is evidence only as far as the reviewer has been seen to reject bad messages."""
+        being consistently wrong. An approval is weighed under the mixture of an engaged
+        reviewer and one who approves everything (who approves a bad message as surely as a
+        good one): P(ok | acceptable) / P(ok | unacceptable) =
+        (q + (1 - q) s) / (q + (1 - q) (1 - t)) with q = ``always_approves``. A disapproval
+        comes from an engaged reviewer only, so it keeps its two-coin weight."""
         s, t = _clip(self.sensitivity), _clip(self.specificity)
         if acceptable:
-            if self.shown_specificity is not None:
-                t = _clip(self.shown_specificity)
-            return min(MAX_VOTE_WEIGHT, max(0.0, math.log(s / (1.0 - t))))
+            q = min(1.0, max(0.0, self.always_approves))
+            ratio = (q + (1.0 - q) * s) / (q + (1.0 - q) * (1.0 - t))
+            return min(MAX_VOTE_WEIGHT, max(0.0, math.log(ratio)))
         return max(-MAX_VOTE_WEIGHT, min(0.0, math.log((1.0 - s) / t)))
 
 
@@ -95,10 +96,8 @@ class Estimate:
     prevalence: float  # share of acceptable items
     iterations: int
     reviews: Mapping[Hashable, int]  # verdicts per reviewer
-    # Per reviewer, the expected number of unacceptable items among those they judged, and
-    # of those they called unacceptable (the counts behind their specificity, without prior).
-    unacceptable_judged: Mapping[Hashable, float] = field(default_factory=dict)
-    unacceptable_rejected: Mapping[Hashable, float] = field(default_factory=dict)
+    # "not acceptable" verdicts per reviewer (always_approver_probability reads them)
+    disapprovals: Mapping[Hashable, int] = field(default_factory=dict)
 
 
 def dawid_skene(
@@ -150,25 +149,31 @@ def dawid_skene(
         prevalence=prevalence,
         iterations=iterations,
         reviews={reviewer: len(votes) for reviewer, votes in by_reviewer.items()},
-        unacceptable_judged={
-            reviewer: sum(1.0 - posteriors[v.item] for v in votes)
-            for reviewer, votes in by_reviewer.items()
-        },
-        unacceptable_rejected={
-            reviewer: sum(1.0 - posteriors[v.item] for v in votes if not v.acceptable)
+        disapprovals={
+            reviewer: sum(not v.acceptable for v in votes)
             for reviewer, votes in by_reviewer.items()
         },
     )
 
 
-def shown_specificity(*, rejected: float, judged: float) -> float:
-    """The specificity a reviewer has shown: of the ``judged`` unacceptable messages they
-    reviewed (expected counts from the estimate), the share they called unacceptable, under
-    the uninformative ``SHOWN_SPECIFICITY_PRIOR`` (Laplace's rule of succession). 0.5 for a
-    reviewer who has met no bad message: their "acceptable" then carries little evidence, as
-    it should, since nothing says they would have said otherwise."""
-    a, b = SHOWN_SPECIFICITY_PRIOR
-    return (rejected + a) / (judged + a + b)
+def always_approver_probability(
+    *, reviews: int, disapprovals: int, skill: ReviewerSkill, prevalence: float, share: float
+) -> float:
+    """How likely a reviewer approves everything, given ``reviews`` verdicts of which
+    ``disapprovals`` said "not acceptable": 0 after any disapproval; otherwise Bayes' rule
+    between the prior ``share`` of such reviewers and an engaged reviewer of ``skill``, who
+    disapproves a message with probability r = (1 - prevalence) t + prevalence (1 - s), so
+    goes ``reviews`` verdicts without one with probability (1 - r) ** reviews.
+
+    A newcomer is at ``share``; an engaged reviewer soon disapproves something (a reliable one
+    about one message in ten at a spam share of 5-10 %), and a long run of approvals makes the
+    "approves everything" kind likely: its approvals then weigh next to nothing."""
+    if disapprovals > 0 or share <= 0.0:
+        return 0.0
+    s, t = _clip(skill.sensitivity), _clip(skill.specificity)
+    disapproving = (1.0 - prevalence) * t + prevalence * (1.0 - s)
+    engaged = (1.0 - share) * (1.0 - disapproving) ** reviews
+    return share / (share + engaged)
 
 
 def author_prior(posteriors: Sequence[float], *, base: float, ceiling: float) -> float:

@@ -25,11 +25,7 @@ from typing import Any
 
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.consensus import ReviewOutcome
-from backend.trees.core.reliability import (
-    ReviewerSkill,
-    posterior_acceptable,
-    shown_specificity,
-)
+from backend.trees.core.reliability import ReviewerSkill, posterior_acceptable
 
 # A ranking whose ranker is less informative than this (Youden's J of their reviews) does not
 # count towards an adaptive parent's minimum or agreement (it still costs its slot).
@@ -92,11 +88,7 @@ class ReviewDecision:
                     "weight": round(v.weight, 3),
                     "sensitivity": round(v.skill.sensitivity, 3),
                     "specificity": round(v.skill.specificity, 3),
-                    "shown_specificity": (
-                        None
-                        if v.skill.shown_specificity is None
-                        else round(v.skill.shown_specificity, 3)
-                    ),
+                    "always_approves": round(v.skill.always_approves, 3),
                 }
                 for v in self.votes
             ],
@@ -221,17 +213,14 @@ def skill_of(
     """A reviewer's estimated skill, or the config's prior for one the estimate has not seen
     (or when ``reviewer_reliability`` is off: everyone counts as the prior).
 
-    With ``specificity_evidence`` an estimated reviewer keeps the specificity they have
-    shown, and one never estimated has shown none (``shown_specificity`` of no judgement:
-    0.5); without it, or without reliability, no shown specificity is used."""
+    A reviewer never estimated may approve everything with the prior share
+    ``always_approver_prior`` (``ReviewerSkill.always_approves``); an estimated one carries
+    what their record says (``services.reliability.reviewer_skills``)."""
     prior = ReviewerSkill(config.reviewer_prior_sensitivity, config.reviewer_prior_specificity)
     if not config.reviewer_reliability:
         return prior
-    if not config.specificity_evidence:
-        found = skills.get(reviewer, prior)
-        return ReviewerSkill(found.sensitivity, found.specificity)
-    unseen = replace(prior, shown_specificity=shown_specificity(rejected=0.0, judged=0.0))
-    return skills.get(reviewer, unseen)
+    newcomer = replace(prior, always_approves=config.always_approver_prior)
+    return skills.get(reviewer, newcomer)
 
 
 # --- active selection ----------------------------------------------------------------------

@@ -22,12 +22,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.trees import journal
+from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.reliability import (
     ReviewerSkill,
     Verdict,
+    always_approver_probability,
     author_prior,
     is_acceptable_vote,
-    shown_specificity,
 )
 from backend.trees.growth_config import active_config
 from backend.trees.models import Message, ReviewerReliability, TextLabels
@@ -74,8 +75,7 @@ def estimate_reviewer_reliability(
                 sensitivity=estimate.skills.get(user_id, prior).sensitivity,
                 specificity=estimate.skills.get(user_id, prior).specificity,
                 reviews=estimate.reviews.get(user_id, 0),
-                unacceptable_judged=estimate.unacceptable_judged.get(user_id, 0.0),
-                unacceptable_rejected=estimate.unacceptable_rejected.get(user_id, 0.0),
+                disapprovals=estimate.disapprovals.get(user_id, 0),
                 authored=len(authored.get(user_id, ())),
                 author_prior=(
                     author_prior(
@@ -105,23 +105,26 @@ def estimate_reviewer_reliability(
     return report
 
 
-def reviewer_skills(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ReviewerSkill]:
-    """The stored skills of these reviewers, with the specificity each has shown (those never
-    estimated are absent)."""
-    return {
-        user_id: ReviewerSkill(
-            sensitivity, specificity, shown_specificity(rejected=rejected, judged=judged)
+def reviewer_skills(
+    user_ids: Iterable[uuid.UUID], config: TreeManagerConfig
+) -> dict[uuid.UUID, ReviewerSkill]:
+    """The stored skills of these reviewers, each with the probability that they approve
+    everything (``always_approver_probability`` under ``config``'s prior share and base
+    prevalence), those never estimated absent."""
+    skills = {}
+    for user_id, sensitivity, specificity, reviews, disapprovals in (
+        ReviewerReliability.objects.filter(user_id__in=list(user_ids), reviews__gt=0)
+    ).values_list("user_id", "sensitivity", "specificity", "reviews", "disapprovals"):
+        skill = ReviewerSkill(sensitivity, specificity)
+        always = always_approver_probability(
+            reviews=reviews,
+            disapprovals=disapprovals,
+            skill=skill,
+            prevalence=config.review_prior_acceptable,
+            share=config.always_approver_prior,
         )
-        for user_id, sensitivity, specificity, judged, rejected in (
-            ReviewerReliability.objects.filter(user_id__in=list(user_ids), reviews__gt=0)
-        ).values_list(
-            "user_id",
-            "sensitivity",
-            "specificity",
-            "unacceptable_judged",
-            "unacceptable_rejected",
-        )
-    }
+        skills[user_id] = ReviewerSkill(sensitivity, specificity, always)
+    return skills
 
 
 def author_priors(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, float]:

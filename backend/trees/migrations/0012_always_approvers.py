@@ -1,9 +1,9 @@
 from django.db import migrations, models
 
-# The specificity a reviewer has shown (core.reliability.shown_specificity): the estimate
-# stores the counts behind it, and every stored config version gets specificity_evidence at
-# its default (it only matters under review_policy=sequential).
-NEW_PARAMETERS = {"specificity_evidence": True}
+# Reviewers who approve everything (core.reliability.always_approver_probability): the
+# estimate stores each reviewer's disapprovals, and every stored config version gets
+# always_approver_prior at its default (it only matters under review_policy=sequential).
+NEW_PARAMETERS = {"always_approver_prior": 0.05}
 
 
 def add_parameters(apps, schema_editor):
@@ -28,13 +28,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name="reviewerreliability",
-            name="unacceptable_judged",
-            field=models.FloatField(default=0.0),
-        ),
-        migrations.AddField(
-            model_name="reviewerreliability",
-            name="unacceptable_rejected",
-            field=models.FloatField(default=0.0),
+            name="disapprovals",
+            field=models.PositiveIntegerField(default=0),
         ),
         migrations.RunPython(add_parameters, remove_parameters),
     ]
