@@ -53,6 +53,7 @@ def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
         "author_reliability",
         "max_author_prior",
         "always_approver_prior",
+        "capped_specificity_prior",
         "ranking_policy",
         "min_rankings",
         "max_rankings",

@@ -240,3 +240,22 @@ def test_the_em_counts_each_reviewers_disapprovals():
         said_no = sum(not v.acceptable for v in verdicts if v.reviewer == reviewer)
         assert estimate.disapprovals[reviewer] == said_no
     assert estimate.disapprovals["lazy"] == 0
+
+
+def test_a_careless_reviewers_specificity_is_held_at_their_sensitivity():
+    """Noisy (0.7/0.7) and random reviewers show a sensitivity below the prior specificity
+    0.8: capped, their specificity is held at that sensitivity on the few bad items they saw,
+    so their approvals weigh less. Reliable reviewers (sensitivity above 0.8) keep theirs."""
+    _truth, verdicts = synthetic_verdicts()
+    plain = dawid_skene(verdicts, prior=PRIOR)
+    capped = dawid_skene(verdicts, prior=PRIOR, capped_specificity_prior=True)
+    for careless in ("noisy0", "noisy1", "random"):
+        was, now = plain.skills[careless], capped.skills[careless]
+        assert now.sensitivity < 0.8
+        assert now.specificity < was.specificity
+        assert now.vote_weight(True) < was.vote_weight(True)
+    for i in range(6):
+        good = f"good{i}"
+        assert capped.skills[good].specificity == pytest.approx(
+            plain.skills[good].specificity, abs=0.01
+        )

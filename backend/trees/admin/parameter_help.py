@@ -458,6 +458,16 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         "higher accepts trusted authors' messages on weaker approvals (one careless "
         "reviewer's); lower asks them for more reviews.",
     ),
+    "capped_specificity_prior": ParameterHelp(
+        REVIEW,
+        "Reviewer reliability: hold a reviewer's estimated chance of calling a bad message bad "
+        "at no more than their chance of calling a good message good, instead of at "
+        "reviewer_prior_specificity, until they have judged bad messages themselves.",
+        "on/off",
+        GROVE_ONLY,
+        "on gives careless reviewers' approvals their due (small) weight sooner; off trusts "
+        "every reviewer's approvals as the prior does until spam proves otherwise.",
+    ),
     "always_approver_prior": ParameterHelp(
         REVIEW,
         "Sequential review: the share of reviewers assumed to approve everything. A reviewer "

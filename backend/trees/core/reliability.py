@@ -108,13 +108,20 @@ def dawid_skene(
     prior_prevalence: float = 0.9,
     max_iterations: int = 100,
     tolerance: float = 1e-6,
+    capped_specificity_prior: bool = False,
 ) -> Estimate:
     """Two-coin Dawid-Skene by EM, MAP with Beta priors.
 
     Each reviewer's skills start at ``prior`` and move with evidence: ``prior_strength``
     pseudo-verdicts hold them there (a reviewer with 2 reviews barely moves, with 50 the data
     decide). Items start from the prior-weighted vote. Stops when no posterior moves by more
-    than ``tolerance``."""
+    than ``tolerance``.
+
+    ``capped_specificity_prior``: a reviewer's specificity is held at no more than the
+    sensitivity they show (their own M-step estimate), not at ``prior.specificity``. Most
+    messages are acceptable, so sensitivity is measured on many messages and specificity on
+    few; a reviewer who errs on 30 % of good messages is not presumed to catch 80 % of bad
+    ones until they have shown it."""
     by_item: dict[Hashable, list[Verdict]] = defaultdict(list)
     by_reviewer: dict[Hashable, list[Verdict]] = defaultdict(list)
     for verdict in verdicts:
@@ -134,7 +141,7 @@ def dawid_skene(
         moved = max((abs(new[i] - posteriors.get(i, 2.0)) for i in new), default=0.0)
         posteriors = new
         skills = {
-            reviewer: _m_step(votes, posteriors, prior, prior_strength)
+            reviewer: _m_step(votes, posteriors, prior, prior_strength, capped_specificity_prior)
             for reviewer, votes in by_reviewer.items()
         }
         pseudo = prior_strength
@@ -213,15 +220,18 @@ def _m_step(
     posteriors: Mapping[Hashable, float],
     prior: ReviewerSkill,
     strength: float,
+    capped: bool,
 ) -> ReviewerSkill:
     # Expected counts of (truth, verdict) for this reviewer, plus the prior's pseudo-counts.
     good = sum(posteriors[v.item] for v in votes)
     good_said_good = sum(posteriors[v.item] for v in votes if v.acceptable)
     bad = len(votes) - good
     bad_said_bad = sum(1.0 - posteriors[v.item] for v in votes if not v.acceptable)
+    sensitivity = (good_said_good + strength * prior.sensitivity) / (good + strength)
+    held_at = min(prior.specificity, sensitivity) if capped else prior.specificity
     return ReviewerSkill(
-        sensitivity=(good_said_good + strength * prior.sensitivity) / (good + strength),
-        specificity=(bad_said_bad + strength * prior.specificity) / (bad + strength),
+        sensitivity=sensitivity,
+        specificity=(bad_said_bad + strength * held_at) / (bad + strength),
     )
 
 

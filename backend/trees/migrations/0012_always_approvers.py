@@ -2,8 +2,10 @@ from django.db import migrations, models
 
 # Reviewers who approve everything (core.reliability.always_approver_probability): the
 # estimate stores each reviewer's disapprovals, and every stored config version gets
-# always_approver_prior at its default (it only matters under review_policy=sequential).
-NEW_PARAMETERS = {"always_approver_prior": 0.05}
+# always_approver_prior at its default, and capped_specificity_prior (the estimate holds a
+# reviewer's specificity at no more than their sensitivity); both only matter under
+# review_policy=sequential.
+NEW_PARAMETERS = {"always_approver_prior": 0.05, "capped_specificity_prior": True}
 
 
 def add_parameters(apps, schema_editor):

@@ -61,7 +61,12 @@ def estimate_reviewer_reliability(
     )
     verdicts = [Verdict(m, u, is_acceptable_vote(labels)) for m, u, labels in rows]
     prior = ReviewerSkill(config.reviewer_prior_sensitivity, config.reviewer_prior_specificity)
-    estimate = dawid_skene(verdicts, prior=prior, prior_prevalence=config.review_prior_acceptable)
+    estimate = dawid_skene(
+        verdicts,
+        prior=prior,
+        prior_prevalence=config.review_prior_acceptable,
+        capped_specificity_prior=config.capped_specificity_prior,
+    )
     authored: dict[uuid.UUID, list[float]] = defaultdict(list)
     for message_id, author_id in Message.objects.filter(
         id__in=list(estimate.posteriors)
