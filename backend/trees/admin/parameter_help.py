@@ -405,8 +405,9 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         _PROB,
         GROVE_ONLY,
         "higher: fewer wrong decisions, more reviews per message. Measured with 30 % noisy "
-        "volunteers (bench/README.md): 0.98 with min_reviews 1 needs 33 % fewer answers than "
-        "OA but rejects 85 % of spam against OA's 95 %; 0.995 rejects 98 % at 12 % fewer.",
+        "volunteers (bench/README.md): 0.98 with min_reviews 1 needs 29 % fewer answers than "
+        "OA and rejects 92 % of spam against OA's 95 % (with always_approver_prior and "
+        "capped_specificity_prior; 85 % without); 0.995 rejects 98 % at 12 % fewer.",
     ),
     "review_prior_acceptable": ParameterHelp(
         REVIEW,
