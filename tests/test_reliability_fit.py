@@ -31,11 +31,11 @@ def synthetic(seed: int, messages: int = 400) -> tuple[list[Verdict], dict]:
     return verdicts, truth
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_vectorised_em_gives_the_references_estimate(seed):
+@pytest.mark.parametrize("seed,capped", [(1, False), (2, False), (3, False), (4, True)])
+def test_the_vectorised_em_gives_the_references_estimate(seed, capped):
     verdicts, _truth = synthetic(seed)
-    slow = reliability.dawid_skene(verdicts, prior=PRIOR)
-    fast = reliability_fit.dawid_skene(verdicts, prior=PRIOR)
+    slow = reliability.dawid_skene(verdicts, prior=PRIOR, capped_specificity_prior=capped)
+    fast = reliability_fit.dawid_skene(verdicts, prior=PRIOR, capped_specificity_prior=capped)
     assert fast.iterations == slow.iterations
     assert fast.reviews == slow.reviews
     assert fast.prevalence == pytest.approx(slow.prevalence, abs=1e-9)
@@ -45,6 +45,7 @@ def test_the_vectorised_em_gives_the_references_estimate(seed):
     for name, skill in slow.skills.items():
         assert fast.skills[name].sensitivity == pytest.approx(skill.sensitivity, abs=1e-9)
         assert fast.skills[name].specificity == pytest.approx(skill.specificity, abs=1e-9)
+    assert fast.disapprovals == slow.disapprovals
 
 
 def test_the_vectorised_em_recovers_the_hidden_truth():

@@ -473,6 +473,8 @@ class ReviewerReliability(models.Model):
     # (core.reliability.author_prior; None with no reviewed message).
     authored = models.PositiveIntegerField(default=0)
     author_prior = models.FloatField(null=True, blank=True)
+    # Reviews that said "not acceptable" (core.reliability.always_approver_probability).
+    disapprovals = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     # What each estimate writes (the job's upsert) and the admin lists beside the user.
@@ -482,6 +484,7 @@ class ReviewerReliability(models.Model):
         "reviews",
         "authored",
         "author_prior",
+        "disapprovals",
         "updated_at",
     )
 

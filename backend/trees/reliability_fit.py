@@ -30,6 +30,7 @@ def dawid_skene(
     prior_prevalence: float = 0.9,
     max_iterations: int = 100,
     tolerance: float = 1e-6,
+    capped_specificity_prior: bool = False,
 ) -> Estimate:
     """``core.reliability.dawid_skene`` on arrays; the same arguments and result."""
     items: dict[Hashable, int] = {}
@@ -64,10 +65,16 @@ def dawid_skene(
         good_said_good = np.bincount(reviewer, weights=good_share * ok, minlength=n_reviewers)
         bad_said_bad = np.bincount(reviewer, weights=(1 - good_share) * ~ok, minlength=n_reviewers)
         sensitivity = (good_said_good + k * prior.sensitivity) / (good + k)
-        specificity = (bad_said_bad + k * prior.specificity) / (reviews - good + k)
+        held_at = (
+            np.minimum(prior.specificity, sensitivity)
+            if capped_specificity_prior
+            else prior.specificity
+        )
+        specificity = (bad_said_bad + k * held_at) / (reviews - good + k)
         prevalence = float((posteriors.sum() + k * prior_prevalence) / (n_items + k))
         if moved < tolerance:
             break
+    disapprovals = np.bincount(reviewer, weights=~ok, minlength=n_reviewers).round()
     return Estimate(
         skills={
             name: ReviewerSkill(float(sensitivity[j]), float(specificity[j]))
@@ -77,4 +84,5 @@ def dawid_skene(
         prevalence=prevalence,
         iterations=iterations,
         reviews={name: int(reviews[j]) for name, j in reviewers.items()},
+        disapprovals={name: int(disapprovals[j]) for name, j in reviewers.items()},
     )

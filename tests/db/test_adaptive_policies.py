@@ -264,3 +264,43 @@ def test_a_selection_policy_switch_applies_to_the_next_request(people, reply):
     update_config(changes={"selection_policy": "fixed"}, author="test")
     settle_light()
     assert drawn() == {str(reply.id), str(light.id)}
+
+
+def test_an_always_ok_reviewers_single_ok_does_not_accept(people):
+    """A lazy reviewer who approved 60 messages alone, never disapproving one: the estimate
+    keeps their specificity near the prior (their approvals decided those messages), but the
+    run of approvals makes them likely to approve everything, so one more review is asked
+    where the two-coin weight alone (always_approver_prior 0) accepted."""
+    update_config(
+        changes={
+            "num_reviews_reply": 1,
+            "author_reliability": False,
+            "review_prior_acceptable": 0.95,
+        },
+        author="test",
+    )
+    prompt = make_tree(author=people[0], goal_tree_size=70, max_children_count=70)
+    lazy = people[2]
+    for i in range(60):
+        review(add_reply(prompt, author=people[1], text=f"reply {i}"), [lazy], GOOD)
+    estimate_reviewer_reliability()
+    stored = ReviewerReliability.objects.get(user=lazy)
+    assert (stored.reviews, stored.disapprovals) == (60, 0)
+
+    grove = {"review_policy": "sequential", "min_reviews": 1, "review_confidence": 0.98}
+    update_config(changes={**grove, "always_approver_prior": 0.0}, author="test")
+    before = add_reply(prompt, author=people[1], text="before")
+    review(before, [lazy], GOOD)
+    advance_tree(tree_id=prompt.message_tree_id)
+    assert Message.objects.get(id=before.id).review_result is True  # two-coin weight alone
+
+    update_config(changes={"always_approver_prior": 0.05}, author="test")
+    message = add_reply(prompt, author=people[1], text="one more")
+    review(message, [lazy], GOOD)
+    advance_tree(tree_id=prompt.message_tree_id)
+
+    assert Message.objects.get(id=message.id).review_result is None
+    extended = JournalEntry.objects.get(message_id=message.id, event_type="review_extended")
+    (vote,) = extended.payload["votes"]
+    assert vote["always_approves"] > 0.3
+    assert extended.payload["posterior_acceptable"] < 0.98

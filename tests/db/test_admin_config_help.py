@@ -52,6 +52,8 @@ def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
         "reviewer_prior_specificity",
         "author_reliability",
         "max_author_prior",
+        "always_approver_prior",
+        "capped_specificity_prior",
         "ranking_policy",
         "min_rankings",
         "max_rankings",

@@ -10,6 +10,7 @@ import pytest
 from backend.trees.core.reliability import (
     ReviewerSkill,
     Verdict,
+    always_approver_probability,
     author_prior,
     dawid_skene,
     is_acceptable_vote,
@@ -170,3 +171,91 @@ def test_dawid_skene_posteriors_tell_a_spam_writer_from_an_honest_author():
     honest_prior = author_prior([estimate.posteriors[i] for i in honest], base=0.9, ceiling=0.96)
     assert spam_prior < 0.5
     assert honest_prior > 0.9
+
+
+# --- reviewers who approve everything ---------------------------------------------------------
+
+
+def test_a_newcomer_is_an_always_approver_with_the_prior_share():
+    skill = ReviewerSkill(0.9, 0.8)
+    found = always_approver_probability(
+        reviews=0, disapprovals=0, skill=skill, prevalence=0.9, share=0.05
+    )
+    assert found == pytest.approx(0.05)
+
+
+def test_one_disapproval_rules_out_the_always_approver():
+    skill = ReviewerSkill(0.99, 0.8)
+    found = always_approver_probability(
+        reviews=500, disapprovals=1, skill=skill, prevalence=0.9, share=0.05
+    )
+    assert found == 0.0
+
+
+def test_a_run_of_approvals_makes_the_always_approver_likely():
+    skill = ReviewerSkill(0.9, 0.8)  # an engaged reviewer disapproves 0.1*0.8 + 0.9*0.1 = 17 %
+    engaged = 0.95 * 0.83**20
+    found = always_approver_probability(
+        reviews=20, disapprovals=0, skill=skill, prevalence=0.9, share=0.05
+    )
+    assert found == pytest.approx(0.05 / (0.05 + engaged))
+    assert found > 0.5
+
+
+def test_an_approval_weighs_by_the_mixture_and_a_disapproval_by_the_engaged_reviewer():
+    skill = ReviewerSkill(0.9, 0.8, always_approves=0.25)
+    ratio = (0.25 + 0.75 * 0.9) / (0.25 + 0.75 * 0.2)
+    assert skill.vote_weight(True) == pytest.approx(math.log(ratio))
+    assert skill.vote_weight(False) == pytest.approx(math.log(0.1 / 0.8))
+    assert ReviewerSkill(0.9, 0.8, always_approves=1.0).vote_weight(True) == pytest.approx(0.0)
+    assert skill.informativeness == pytest.approx(0.75 * 0.7)
+
+
+def test_an_always_ok_reviewers_approval_does_not_accept_alone_after_a_long_run():
+    """The lazy reviewer's trap: their "ok" accepted the spam they saw, so the EM judged
+    little of it unacceptable and their estimated specificity stays near the prior: one of
+    their approvals accepts a message from an author with a clean record (prior 0.97). After
+    40 approvals without one disapproval the mixture gives the "approves everything" kind
+    about 0.29, and it no longer does."""
+    _truth, verdicts = synthetic_verdicts()
+    lazy_alone = [Verdict(f"solo{i}", "lazy2", True) for i in range(40)]
+    estimate = dawid_skene(verdicts + lazy_alone, prior=PRIOR)
+    believed = estimate.skills["lazy2"]
+    assert posterior_acceptable([(True, believed)], 0.97) >= 0.98
+    always = always_approver_probability(
+        reviews=estimate.reviews["lazy2"],
+        disapprovals=estimate.disapprovals["lazy2"],
+        skill=believed,
+        prevalence=0.9,
+        share=0.05,
+    )
+    lazy = ReviewerSkill(believed.sensitivity, believed.specificity, always)
+    assert posterior_acceptable([(True, lazy)], 0.97) < 0.98
+
+
+def test_the_em_counts_each_reviewers_disapprovals():
+    _truth, verdicts = synthetic_verdicts()
+    estimate = dawid_skene(verdicts, prior=PRIOR)
+    for reviewer in estimate.reviews:
+        said_no = sum(not v.acceptable for v in verdicts if v.reviewer == reviewer)
+        assert estimate.disapprovals[reviewer] == said_no
+    assert estimate.disapprovals["lazy"] == 0
+
+
+def test_a_careless_reviewers_specificity_is_held_at_their_sensitivity():
+    """Noisy (0.7/0.7) and random reviewers show a sensitivity below the prior specificity
+    0.8: capped, their specificity is held at that sensitivity on the few bad items they saw,
+    so their approvals weigh less. Reliable reviewers (sensitivity above 0.8) keep theirs."""
+    _truth, verdicts = synthetic_verdicts()
+    plain = dawid_skene(verdicts, prior=PRIOR)
+    capped = dawid_skene(verdicts, prior=PRIOR, capped_specificity_prior=True)
+    for careless in ("noisy0", "noisy1", "random"):
+        was, now = plain.skills[careless], capped.skills[careless]
+        assert now.sensitivity < 0.8
+        assert now.specificity < was.specificity
+        assert now.vote_weight(True) < was.vote_weight(True)
+    for i in range(6):
+        good = f"good{i}"
+        assert capped.skills[good].specificity == pytest.approx(
+            plain.skills[good].specificity, abs=0.01
+        )

@@ -23,6 +23,7 @@ from backend.trees.core.sequential import (
     review_decision,
     review_information,
     reviews_needed,
+    skill_of,
 )
 from backend.trees.core.task_kinds import Role
 
@@ -95,7 +96,12 @@ def test_the_explanation_lists_votes_weights_and_posterior():
     assert explained["votes"][0]["weight"] > 0 > explained["votes"][1]["weight"]
 
 
-skills = st.builds(ReviewerSkill, st.floats(0.0, 1.0), st.floats(0.0, 1.0))
+skills = st.builds(
+    ReviewerSkill,
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),
+    st.floats(0.0, 1.0),  # always_approves
+)
 configs = st.builds(
     lambda lo, extra, confidence, prior: SEQUENTIAL.replace(
         min_reviews=lo,
@@ -231,6 +237,26 @@ def test_ranking_room_follows_what_the_adaptive_policy_asked():
     assert shape.summarize(tree, SEQUENTIAL).rankings_missing == (1,)
     done = dataclasses.replace(tree, rankings_done={"p": 3})
     assert shape.summarize(done, SEQUENTIAL).rankings_missing == (0,)
+
+
+def test_a_newcomer_may_approve_everything_with_the_prior_share():
+    newcomer = skill_of("new", {}, SEQUENTIAL)
+    assert newcomer.always_approves == SEQUENTIAL.always_approver_prior == 0.05
+    assert newcomer.vote_weight(True) < UNKNOWN.vote_weight(True)
+    assert newcomer.vote_weight(False) == UNKNOWN.vote_weight(False)
+    off = SEQUENTIAL.replace(always_approver_prior=0.0)
+    assert skill_of("new", {}, off) == UNKNOWN
+    assert skill_of("new", {}, SEQUENTIAL.replace(reviewer_reliability=False)) == UNKNOWN
+
+
+def test_a_likely_always_approver_never_accepts_alone_on_a_clean_record():
+    """At the ceiling of an author's record (0.96), an approval from a reviewer who is more
+    likely than not to approve everything stays below the grove preset's 0.98."""
+    config = SEQUENTIAL.replace(min_reviews=1, review_confidence=0.98)
+    for sensitivity, specificity in ((0.9, 0.8), (0.99, 0.9), (1.0, 0.99)):
+        lazy = ReviewerSkill(sensitivity, specificity, always_approves=0.5)
+        decision = review_decision([WeightedVote("r", True, lazy)], config, prior=0.96)
+        assert decision.outcome is None
 
 
 def test_an_authors_low_prior_asks_a_second_review_where_the_base_prior_accepts():

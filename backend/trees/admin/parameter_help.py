@@ -405,8 +405,9 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         _PROB,
         GROVE_ONLY,
         "higher: fewer wrong decisions, more reviews per message. Measured with 30 % noisy "
-        "volunteers (bench/README.md): 0.98 with min_reviews 1 needs 33 % fewer answers than "
-        "OA but rejects 85 % of spam against OA's 95 %; 0.995 rejects 98 % at 12 % fewer.",
+        "volunteers (bench/README.md): 0.98 with min_reviews 1 needs 29 % fewer answers than "
+        "OA and rejects 92 % of spam against OA's 95 % (with always_approver_prior and "
+        "capped_specificity_prior; 85 % without); 0.995 rejects 98 % at 12 % fewer.",
     ),
     "review_prior_acceptable": ParameterHelp(
         REVIEW,
@@ -457,6 +458,28 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         GROVE_ONLY,
         "higher accepts trusted authors' messages on weaker approvals (one careless "
         "reviewer's); lower asks them for more reviews.",
+    ),
+    "capped_specificity_prior": ParameterHelp(
+        REVIEW,
+        "Reviewer reliability: hold a reviewer's estimated chance of calling a bad message bad "
+        "at no more than their chance of calling a good message good, instead of at "
+        "reviewer_prior_specificity, until they have judged bad messages themselves.",
+        "on/off",
+        GROVE_ONLY,
+        "on gives careless reviewers' approvals their due (small) weight sooner; off trusts "
+        "every reviewer's approvals as the prior does until spam proves otherwise.",
+    ),
+    "always_approver_prior": ParameterHelp(
+        REVIEW,
+        "Sequential review: the share of reviewers assumed to approve everything. A reviewer "
+        "who has approved a long run of messages without one disapproval is then likely such "
+        "a reviewer, and their approvals weigh little (Reviewer reliabilities: disapprovals). "
+        "0 leaves them out of the model.",
+        "share of reviewers",
+        GROVE_ONLY,
+        "higher catches careless approvers sooner, and asks a second review of engaged "
+        "reviewers who have not disapproved anything yet; 0 lets a careless approver accept "
+        "messages alone (bench/README.md).",
     ),
     "ranking_policy": ParameterHelp(
         RANKING,

@@ -33,7 +33,9 @@ class ReviewerReliabilityAdmin(ReadOnlyAdmin):
     sensitivity near 1 - specificity marks a reviewer whose verdicts carry no information
     (a spammer, or one who always answers the same); review_policy=sequential gives them
     no weight. author_prior: how likely their next message is acceptable before review, from
-    their authored messages (low marks a spam writer; author_reliability)."""
+    their authored messages (low marks a spam writer; author_reliability).
+    disapprovals: their "not acceptable" verdicts; a long run of reviews with none marks a
+    reviewer who may approve everything (always_approver_prior)."""
 
     list_display = ["user", *ReviewerReliability.ESTIMATED_FIELDS]
     ordering = ["specificity"]

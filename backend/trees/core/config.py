@@ -152,6 +152,13 @@ class TreeManagerConfig:
     """Sequential reviews: a message's prior is its author's record (``author_prior``)."""
     max_author_prior: float = 0.96
     """Sequential reviews: an author's record never makes the prior higher than this."""
+    capped_specificity_prior: bool = True
+    """Reviewer reliability: a reviewer's specificity is held at no more than the sensitivity
+    they show, not at ``reviewer_prior_specificity`` (``reliability.dawid_skene``)."""
+    always_approver_prior: float = 0.05
+    """Sequential reviews: the prior share of reviewers who approve everything; a reviewer's
+    long run of approvals without one disapproval makes them likely that kind and their
+    approvals weigh little (``reliability.always_approver_probability``). 0: not modelled."""
     ranking_policy: str = "fixed"
     """``fixed`` (OA: num_required_rankings) or ``adaptive`` (stop once rankers agree)."""
     min_rankings: int = 2
@@ -270,6 +277,8 @@ _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "reviewer_prior_specificity": ("float", 0.5, 0.999),
     "author_reliability": ("bool", None, None),
     "max_author_prior": ("float", 0.5, 0.999),
+    "always_approver_prior": ("float", 0.0, 0.5),
+    "capped_specificity_prior": ("bool", None, None),
     "ranking_policy": ("choice", None, None),
     "min_rankings": ("int", 1, None),
     "max_rankings": ("int", 1, None),

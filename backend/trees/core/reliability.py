@@ -12,6 +12,13 @@ reads them (``core.sequential``).
 Two coins rather than one: a "lazy" reviewer who always answers "acceptable" agrees with
 most consensus decisions (most messages are fine) and a one-coin model would trust them, but
 their verdict carries no information: sensitivity 1, specificity 0, weight 0.
+
+The estimate alone cannot see that when the lazy reviewer decides alone: the spam they
+approved is judged acceptable, so they seem never to have met spam and their specificity
+stays at the prior. So the model has a second kind of reviewer, one who approves everything
+(``always_approver_probability``: how likely a reviewer is that kind, from a prior share and
+the run of approvals without a single disapproval); an approval weighs by the mixture of both
+kinds (``ReviewerSkill.vote_weight``). One disapproval rules the kind out.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backend.trees.core.consensus import Review, acceptance_score
 
@@ -39,27 +46,37 @@ def is_acceptable_vote(review: Review) -> bool:
 
 @dataclass(frozen=True)
 class ReviewerSkill:
-    """P(says acceptable | acceptable) and P(says unacceptable | unacceptable)."""
+    """P(says acceptable | acceptable) and P(says unacceptable | unacceptable) of an engaged
+    reviewer, and ``always_approves``: the probability that this reviewer is instead one who
+    approves everything (``always_approver_probability``; 0: not considered)."""
 
     sensitivity: float
     specificity: float
+    always_approves: float = 0.0
 
     @property
     def informativeness(self) -> float:
         """Youden's J, sensitivity + specificity - 1, floored at 0: how much better than
         chance this person tells good from bad (0 for random, always-the-same or adversarial
-        answers). The adaptive ranking policy weights a ranker's ranking by it."""
-        return max(0.0, self.sensitivity + self.specificity - 1.0)
+        answers), times the chance the reviewer is engaged (1 - ``always_approves``). The
+        adaptive ranking policy weights a ranker's ranking by it."""
+        return (1.0 - self.always_approves) * max(0.0, self.sensitivity + self.specificity - 1.0)
 
     def vote_weight(self, acceptable: bool) -> float:
         """The log-likelihood ratio this reviewer's verdict adds to "acceptable".
 
         Clamped to the verdict's own direction: a reviewer who does worse than chance (an
         adversary) gets weight 0, never a flipped vote, so no one can steer a decision by
-        being consistently wrong."""
+        being consistently wrong. An approval is weighed under the mixture of an engaged
+        reviewer and one who approves everything (who approves a bad message as surely as a
+        good one): P(ok | acceptable) / P(ok | unacceptable) =
+        (q + (1 - q) s) / (q + (1 - q) (1 - t)) with q = ``always_approves``. A disapproval
+        comes from an engaged reviewer only, so it keeps its two-coin weight."""
         s, t = _clip(self.sensitivity), _clip(self.specificity)
         if acceptable:
-            return min(MAX_VOTE_WEIGHT, max(0.0, math.log(s / (1.0 - t))))
+            q = min(1.0, max(0.0, self.always_approves))
+            ratio = (q + (1.0 - q) * s) / (q + (1.0 - q) * (1.0 - t))
+            return min(MAX_VOTE_WEIGHT, max(0.0, math.log(ratio)))
         return max(-MAX_VOTE_WEIGHT, min(0.0, math.log((1.0 - s) / t)))
 
 
@@ -79,6 +96,8 @@ class Estimate:
     prevalence: float  # share of acceptable items
     iterations: int
     reviews: Mapping[Hashable, int]  # verdicts per reviewer
+    # "not acceptable" verdicts per reviewer (always_approver_probability reads them)
+    disapprovals: Mapping[Hashable, int] = field(default_factory=dict)
 
 
 def dawid_skene(
@@ -89,13 +108,20 @@ def dawid_skene(
     prior_prevalence: float = 0.9,
     max_iterations: int = 100,
     tolerance: float = 1e-6,
+    capped_specificity_prior: bool = False,
 ) -> Estimate:
     """Two-coin Dawid-Skene by EM, MAP with Beta priors.
 
     Each reviewer's skills start at ``prior`` and move with evidence: ``prior_strength``
     pseudo-verdicts hold them there (a reviewer with 2 reviews barely moves, with 50 the data
     decide). Items start from the prior-weighted vote. Stops when no posterior moves by more
-    than ``tolerance``."""
+    than ``tolerance``.
+
+    ``capped_specificity_prior``: a reviewer's specificity is held at no more than the
+    sensitivity they show (their own M-step estimate), not at ``prior.specificity``. Most
+    messages are acceptable, so sensitivity is measured on many messages and specificity on
+    few; a reviewer who errs on 30 % of good messages is not presumed to catch 80 % of bad
+    ones until they have shown it."""
     by_item: dict[Hashable, list[Verdict]] = defaultdict(list)
     by_reviewer: dict[Hashable, list[Verdict]] = defaultdict(list)
     for verdict in verdicts:
@@ -115,7 +141,7 @@ def dawid_skene(
         moved = max((abs(new[i] - posteriors.get(i, 2.0)) for i in new), default=0.0)
         posteriors = new
         skills = {
-            reviewer: _m_step(votes, posteriors, prior, prior_strength)
+            reviewer: _m_step(votes, posteriors, prior, prior_strength, capped_specificity_prior)
             for reviewer, votes in by_reviewer.items()
         }
         pseudo = prior_strength
@@ -130,7 +156,31 @@ def dawid_skene(
         prevalence=prevalence,
         iterations=iterations,
         reviews={reviewer: len(votes) for reviewer, votes in by_reviewer.items()},
+        disapprovals={
+            reviewer: sum(not v.acceptable for v in votes)
+            for reviewer, votes in by_reviewer.items()
+        },
     )
+
+
+def always_approver_probability(
+    *, reviews: int, disapprovals: int, skill: ReviewerSkill, prevalence: float, share: float
+) -> float:
+    """How likely a reviewer approves everything, given ``reviews`` verdicts of which
+    ``disapprovals`` said "not acceptable": 0 after any disapproval; otherwise Bayes' rule
+    between the prior ``share`` of such reviewers and an engaged reviewer of ``skill``, who
+    disapproves a message with probability r = (1 - prevalence) t + prevalence (1 - s), so
+    goes ``reviews`` verdicts without one with probability (1 - r) ** reviews.
+
+    A newcomer is at ``share``; an engaged reviewer soon disapproves something (a reliable one
+    about one message in ten at a spam share of 5-10 %), and a long run of approvals makes the
+    "approves everything" kind likely: its approvals then weigh next to nothing."""
+    if disapprovals > 0 or share <= 0.0:
+        return 0.0
+    s, t = _clip(skill.sensitivity), _clip(skill.specificity)
+    disapproving = (1.0 - prevalence) * t + prevalence * (1.0 - s)
+    engaged = (1.0 - share) * (1.0 - disapproving) ** reviews
+    return share / (share + engaged)
 
 
 def author_prior(posteriors: Sequence[float], *, base: float, ceiling: float) -> float:
@@ -170,15 +220,18 @@ def _m_step(
     posteriors: Mapping[Hashable, float],
     prior: ReviewerSkill,
     strength: float,
+    capped: bool,
 ) -> ReviewerSkill:
     # Expected counts of (truth, verdict) for this reviewer, plus the prior's pseudo-counts.
     good = sum(posteriors[v.item] for v in votes)
     good_said_good = sum(posteriors[v.item] for v in votes if v.acceptable)
     bad = len(votes) - good
     bad_said_bad = sum(1.0 - posteriors[v.item] for v in votes if not v.acceptable)
+    sensitivity = (good_said_good + strength * prior.sensitivity) / (good + strength)
+    held_at = min(prior.specificity, sensitivity) if capped else prior.specificity
     return ReviewerSkill(
-        sensitivity=(good_said_good + strength * prior.sensitivity) / (good + strength),
-        specificity=(bad_said_bad + strength * prior.specificity) / (bad + strength),
+        sensitivity=sensitivity,
+        specificity=(bad_said_bad + strength * held_at) / (bad + strength),
     )
 
 

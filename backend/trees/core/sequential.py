@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backend.trees.core.config import TreeManagerConfig
@@ -88,6 +88,7 @@ class ReviewDecision:
                     "weight": round(v.weight, 3),
                     "sensitivity": round(v.skill.sensitivity, 3),
                     "specificity": round(v.skill.specificity, 3),
+                    "always_approves": round(v.skill.always_approves, 3),
                 }
                 for v in self.votes
             ],
@@ -210,11 +211,16 @@ def skill_of(
     reviewer: Hashable, skills: Mapping[Hashable, ReviewerSkill], config: TreeManagerConfig
 ) -> ReviewerSkill:
     """A reviewer's estimated skill, or the config's prior for one the estimate has not seen
-    (or when ``reviewer_reliability`` is off: everyone counts as the prior)."""
+    (or when ``reviewer_reliability`` is off: everyone counts as the prior).
+
+    A reviewer never estimated may approve everything with the prior share
+    ``always_approver_prior`` (``ReviewerSkill.always_approves``); an estimated one carries
+    what their record says (``services.reliability.reviewer_skills``)."""
     prior = ReviewerSkill(config.reviewer_prior_sensitivity, config.reviewer_prior_specificity)
     if not config.reviewer_reliability:
         return prior
-    return skills.get(reviewer, prior)
+    newcomer = replace(prior, always_approves=config.always_approver_prior)
+    return skills.get(reviewer, newcomer)
 
 
 # --- active selection ----------------------------------------------------------------------

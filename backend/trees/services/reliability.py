@@ -22,9 +22,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.trees import journal
+from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.reliability import (
     ReviewerSkill,
     Verdict,
+    always_approver_probability,
     author_prior,
     is_acceptable_vote,
 )
@@ -59,7 +61,12 @@ def estimate_reviewer_reliability(
     )
     verdicts = [Verdict(m, u, is_acceptable_vote(labels)) for m, u, labels in rows]
     prior = ReviewerSkill(config.reviewer_prior_sensitivity, config.reviewer_prior_specificity)
-    estimate = dawid_skene(verdicts, prior=prior, prior_prevalence=config.review_prior_acceptable)
+    estimate = dawid_skene(
+        verdicts,
+        prior=prior,
+        prior_prevalence=config.review_prior_acceptable,
+        capped_specificity_prior=config.capped_specificity_prior,
+    )
     authored: dict[uuid.UUID, list[float]] = defaultdict(list)
     for message_id, author_id in Message.objects.filter(
         id__in=list(estimate.posteriors)
@@ -73,6 +80,7 @@ def estimate_reviewer_reliability(
                 sensitivity=estimate.skills.get(user_id, prior).sensitivity,
                 specificity=estimate.skills.get(user_id, prior).specificity,
                 reviews=estimate.reviews.get(user_id, 0),
+                disapprovals=estimate.disapprovals.get(user_id, 0),
                 authored=len(authored.get(user_id, ())),
                 author_prior=(
                     author_prior(
@@ -102,14 +110,26 @@ def estimate_reviewer_reliability(
     return report
 
 
-def reviewer_skills(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, ReviewerSkill]:
-    """The stored skills of these reviewers (those never estimated are absent)."""
-    return {
-        user_id: ReviewerSkill(sensitivity, specificity)
-        for user_id, sensitivity, specificity in ReviewerReliability.objects.filter(
-            user_id__in=list(user_ids), reviews__gt=0
-        ).values_list("user_id", "sensitivity", "specificity")
-    }
+def reviewer_skills(
+    user_ids: Iterable[uuid.UUID], config: TreeManagerConfig
+) -> dict[uuid.UUID, ReviewerSkill]:
+    """The stored skills of these reviewers, each with the probability that they approve
+    everything (``always_approver_probability`` under ``config``'s prior share and base
+    prevalence), those never estimated absent."""
+    skills = {}
+    for user_id, sensitivity, specificity, reviews, disapprovals in (
+        ReviewerReliability.objects.filter(user_id__in=list(user_ids), reviews__gt=0)
+    ).values_list("user_id", "sensitivity", "specificity", "reviews", "disapprovals"):
+        skill = ReviewerSkill(sensitivity, specificity)
+        always = always_approver_probability(
+            reviews=reviews,
+            disapprovals=disapprovals,
+            skill=skill,
+            prevalence=config.review_prior_acceptable,
+            share=config.always_approver_prior,
+        )
+        skills[user_id] = ReviewerSkill(sensitivity, specificity, always)
+    return skills
 
 
 def author_priors(user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, float]:

@@ -205,7 +205,7 @@ def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
     is_sequential = config.review_policy == sequential.ReviewPolicy.SEQUENTIAL
     skills = {}
     if is_sequential and config.reviewer_reliability:
-        skills = reviewer_skills({user for found in reviews.values() for user, _ in found})
+        skills = reviewer_skills({user for found in reviews.values() for user, _ in found}, config)
     priors = {}
     if is_sequential and config.author_reliability:
         priors = author_priors({m.user_id for m in due})
@@ -330,7 +330,7 @@ def _ranker_weights(users: list[uuid.UUID], config: TreeManagerConfig) -> list[f
     adaptive = config.ranking_policy == sequential.RankingPolicy.ADAPTIVE
     if not adaptive or not config.reviewer_reliability:
         return None
-    skills = reviewer_skills(set(users))
+    skills = reviewer_skills(set(users), config)
     return [round(sequential.skill_of(u, skills, config).informativeness, 4) for u in users]
 
 
