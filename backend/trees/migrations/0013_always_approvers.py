@@ -24,7 +24,7 @@ def remove_parameters(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trees", "0011_active_selection_weights"),
+        ("trees", "0012_ready_work_draw"),
     ]
 
     operations = [
