@@ -9,12 +9,14 @@ import secrets
 from tests.ops.embedded import embedded_environment, run_manage
 
 # Embedded defaults: no HSTS (W004), no HTTPS redirect (W008), the public development key
-# (W009), session and CSRF cookies not HTTPS-only (W012, W016).
+# (W009), session and CSRF cookies not HTTPS-only (W010, W016). The session cookie's warning
+# is W010, not W012: Django looks for its SessionMiddleware by path, and Grove's passes API
+# requests by (backend/browser_middleware.py); the advice, SESSION_COOKIE_SECURE, is the same.
 EMBEDDED_WARNINGS = {
     "security.W004",
     "security.W008",
     "security.W009",
-    "security.W012",
+    "security.W010",
     "security.W016",
 }
 PRODUCTION_PROFILE = {
