@@ -4,6 +4,8 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
+from backend.trees.config_migrations import add_config_parameters
+
 # The adaptive policies' parameters at their defaults (OA's fixed policy), written into every
 # stored version: each version had exactly these values, as the parameters did not exist.
 NEW_PARAMETERS = {
@@ -20,20 +22,6 @@ NEW_PARAMETERS = {
     "max_rankings": 5,
     "ranking_agreement": 0.75,
 }
-
-
-def add_parameters(apps, schema_editor):
-    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
-    for version in TreeGrowthConfig.objects.all():
-        version.values = {**NEW_PARAMETERS, **version.values}
-        version.save(update_fields=["values"])
-
-
-def remove_parameters(apps, schema_editor):
-    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
-    for version in TreeGrowthConfig.objects.all():
-        version.values = {k: v for k, v in version.values.items() if k not in NEW_PARAMETERS}
-        version.save(update_fields=["values"])
 
 
 class Migration(migrations.Migration):
@@ -64,5 +52,5 @@ class Migration(migrations.Migration):
             name='reviews_asked',
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
-        migrations.RunPython(add_parameters, remove_parameters),
+        add_config_parameters(NEW_PARAMETERS),
     ]

@@ -1,23 +1,11 @@
 from django.db import migrations, models
 
+from backend.trees.config_migrations import add_config_parameters
+
 # The author's record as a review prior (core.reliability.author_prior; it only matters under
 # review_policy=sequential) and the tree quality gate (min_tree_quality, off). Every stored
 # config version gets both parameters at their defaults.
 NEW_PARAMETERS = {"author_reliability": True, "max_author_prior": 0.96, "min_tree_quality": None}
-
-
-def add_parameters(apps, schema_editor):
-    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
-    for version in TreeGrowthConfig.objects.all():
-        version.values = {**NEW_PARAMETERS, **version.values}
-        version.save(update_fields=["values"])
-
-
-def remove_parameters(apps, schema_editor):
-    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
-    for version in TreeGrowthConfig.objects.all():
-        version.values = {k: v for k, v in version.values.items() if k not in NEW_PARAMETERS}
-        version.save(update_fields=["values"])
 
 
 class Migration(migrations.Migration):
@@ -36,5 +24,5 @@ class Migration(migrations.Migration):
             name="author_prior",
             field=models.FloatField(blank=True, null=True),
         ),
-        migrations.RunPython(add_parameters, remove_parameters),
+        add_config_parameters(NEW_PARAMETERS),
     ]

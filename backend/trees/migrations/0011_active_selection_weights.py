@@ -1,24 +1,12 @@
 from django.db import migrations, models
 
+from backend.trees.config_migrations import add_config_parameters
+
 # Active selection (selection_policy, off: OA's uniform draw): the weight of each piece of
 # ready work, and on each message what the last undecided decision read (the review posterior,
 # the agreement of its replies' rankings). Every stored config version gets the parameter at
 # its default. The columns are nullable or have a constant default: no table rewrite.
 NEW_PARAMETERS = {"selection_policy": "fixed"}
-
-
-def add_parameters(apps, schema_editor):
-    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
-    for version in TreeGrowthConfig.objects.all():
-        version.values = {**NEW_PARAMETERS, **version.values}
-        version.save(update_fields=["values"])
-
-
-def remove_parameters(apps, schema_editor):
-    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
-    for version in TreeGrowthConfig.objects.all():
-        version.values = {k: v for k, v in version.values.items() if k not in NEW_PARAMETERS}
-        version.save(update_fields=["values"])
 
 
 class Migration(migrations.Migration):
@@ -42,5 +30,5 @@ class Migration(migrations.Migration):
             name="weight",
             field=models.FloatField(default=1.0),
         ),
-        migrations.RunPython(add_parameters, remove_parameters),
+        add_config_parameters(NEW_PARAMETERS),
     ]

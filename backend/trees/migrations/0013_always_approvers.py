@@ -1,25 +1,13 @@
 from django.db import migrations, models
 
+from backend.trees.config_migrations import add_config_parameters
+
 # Reviewers who approve everything (core.reliability.always_approver_probability): the
 # estimate stores each reviewer's disapprovals, and every stored config version gets
 # always_approver_prior at its default, and capped_specificity_prior (the estimate holds a
 # reviewer's specificity at no more than their sensitivity); both only matter under
 # review_policy=sequential.
 NEW_PARAMETERS = {"always_approver_prior": 0.05, "capped_specificity_prior": True}
-
-
-def add_parameters(apps, schema_editor):
-    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
-    for version in TreeGrowthConfig.objects.all():
-        version.values = {**NEW_PARAMETERS, **version.values}
-        version.save(update_fields=["values"])
-
-
-def remove_parameters(apps, schema_editor):
-    TreeGrowthConfig = apps.get_model("trees", "TreeGrowthConfig")
-    for version in TreeGrowthConfig.objects.all():
-        version.values = {k: v for k, v in version.values.items() if k not in NEW_PARAMETERS}
-        version.save(update_fields=["values"])
 
 
 class Migration(migrations.Migration):
@@ -33,5 +21,5 @@ class Migration(migrations.Migration):
             name="disapprovals",
             field=models.PositiveIntegerField(default=0),
         ),
-        migrations.RunPython(add_parameters, remove_parameters),
+        add_config_parameters(NEW_PARAMETERS),
     ]
