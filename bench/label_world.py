@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.apps import apps
+from django.db import connection
 
 from backend.accounts.models import User
 from backend.trees.core.policy import NoTaskAvailable, TaskKind
@@ -374,10 +375,19 @@ def make_world(
 def seeded_ids(seed: int) -> Iterator[None]:
     """Every UUID the models and services draw comes from ``seed`` while inside (row ids order
     the candidates and ranked siblings, so a reproducible run needs reproducible ids), and no
-    job is sent: ``LabelWorld.settle`` plays the worker."""
+    job is sent: ``LabelWorld.settle`` plays the worker.
+
+    So do the ready-work index's random places (``ReadyWork.draw``, PostgreSQL's ``random()``
+    on insert and on each claim: seeded with ``setseed`` on this connection) and the point a
+    task request starts its read from (the ``random`` module's, reseeded and restored)."""
     import workers.sending
 
     ids = random.Random(f"ids-{seed}")
+    module_state = random.getstate()
+    random.seed(f"module-{seed}")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setseed(%s)", [random.Random(f"pg-{seed}").uniform(-1, 1)])
 
     def seeded() -> uuid.UUID:
         return uuid.UUID(int=ids.getrandbits(128), version=4)
@@ -396,6 +406,7 @@ def seeded_ids(seed: int) -> Iterator[None]:
     try:
         yield
     finally:
+        random.setstate(module_state)
         uuid.uuid4 = original  # type: ignore[assignment]
         workers.sending.send_job = send_job
         for f in patched:
