@@ -44,6 +44,26 @@ class Sockets:
             await socket.disconnect(timeout=TIMEOUT)
 
 
+def _forget_push_state() -> None:
+    """Push dispatch's keys in this Redis database start empty: a server an earlier test
+    killed with -9 may have left a language's round lock (held ``ROUND_LOCK_MS``, 15 s), and a
+    test that waits 10 s for its first push then waited on that lock instead."""
+    import redis
+    from django.conf import settings
+
+    from backend.push.keys import PREFIX
+
+    if not settings.GROVE_PUSH_REDIS_URL:  # the in-memory layer: nothing kept in Redis
+        return
+    client = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+    try:
+        stale = list(client.scan_iter(match=f"{PREFIX}*", count=1000))
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
+
+
 def _fresh_channel_layer() -> None:
     """Forget the process's channel layer: the next use builds a new one. channels_redis keeps
     its receive state (a lock bound to the event loop that made it, a count of receivers) on
@@ -57,6 +77,7 @@ def _fresh_channel_layer() -> None:
 async def sockets():
     _fresh_channel_layer()
     await get_channel_layer().flush()
+    await sync_to_async(_forget_push_state)()
     opened = Sockets()
     yield opened
     await opened.close_all()
