@@ -35,14 +35,6 @@ def _browser_only(base: type) -> type:
         return base.__call__(self, request)
 
     attributes = {"__call__": __call__, "__module__": __name__, "__doc__": base.__doc__}
-    if hasattr(base, "process_view"):  # Django calls it apart from __call__ (CSRF's check)
-
-        def process_view(self, request, callback, callback_args, callback_kwargs):
-            if is_api_request(request):
-                return None
-            return base.process_view(self, request, callback, callback_args, callback_kwargs)
-
-        attributes["process_view"] = process_view
     return type(base.__name__, (base,), attributes)
 
 
