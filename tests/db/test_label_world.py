@@ -7,9 +7,12 @@ import pytest
 from django.db import transaction
 from django.db.models import Count, Q
 
+from backend.trees import growth_config
+from backend.trees.core.config import TreeManagerConfig
 from backend.trees.growth_config import update_config
 from backend.trees.models import Message, MessageReaction
 from bench.label_world import make_world, seeded_ids
+from grove_sdk.answers import OWN_TEXTS
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +35,8 @@ ADAPTIVE = {
 def run(population: str, *, seed: int, trees: int = 2, steps: int = 500) -> dict:
     with seeded_ids(seed):
         world = make_world(population, volunteers=16, seed=seed)
+        # The same few texts with or without ../shared/data beside the checkout (CI has none).
+        world._texts = OWN_TEXTS
         world.reliability_every = 50
         world.run(trees=trees, max_steps=steps)
     return world.report()
@@ -41,6 +46,21 @@ def test_the_same_seed_gives_the_same_run():
     update_config(changes=SMALL, author="test")
     reports = []
     for _ in range(2):
+        with transaction.atomic():
+            reports.append(run("spam10", seed=3, trees=1, steps=200))
+            transaction.set_rollback(True)
+    assert reports[0]["actions"] == reports[1]["actions"]
+    assert reports[0]["review"] == reports[1]["review"]
+
+
+def test_a_stale_configuration_cache_does_not_change_the_run(monkeypatch):
+    """A process that last saw an older configuration version (an earlier test's, or before an
+    admin's change) reads the work again with the new one: from the same random point, so
+    the run is the one a process with no cached version gets."""
+    update_config(changes=SMALL, author="test")
+    reports = []
+    for stale in (None, (-1, TreeManagerConfig())):
+        monkeypatch.setattr(growth_config, "_last_seen", stale)
         with transaction.atomic():
             reports.append(run("spam10", seed=3, trees=1, steps=200))
             transaction.set_rollback(True)

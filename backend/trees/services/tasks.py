@@ -91,6 +91,11 @@ def _choose_and_claim(
     seen = last_seen_config()
     config = seen[1] if seen is not None else active_config()
 
+    # Where the sampled read starts in each category's random order: drawn once, so a read
+    # again under a newer configuration starts from the same point (and a seeded run does
+    # not depend on which version the process saw last).
+    start = random.random()
+
     def read(config: TreeManagerConfig) -> list[work_queries.WorkRow]:
         return work_queries.eligible(
             lang=lang,
@@ -99,6 +104,7 @@ def _choose_and_claim(
             user_id=user.id,
             kind=None if kind is TaskKind.RANDOM else kind,
             sample=True,
+            start=start,
         )
 
     rows = read(config)
