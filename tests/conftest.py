@@ -48,6 +48,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
     if not django_settings.REDIS_URL:
         pytest.exit("Grove's tests need Redis: set REDIS_URL (./scripts/test does).", returncode=2)
+    # This process's console flusher (started with the first request through the middleware)
+    # would add, every few seconds, the volunteers of every task request made in-process to
+    # the suite's Redis: a live server's console (the browser test) then counted earlier
+    # tests' users. Paused; a test of the flush calls ``Flusher().flush`` itself.
+    django_settings.GROVE_CONSOLE_FLUSH_SECONDS = 0
     refusals = redis_refusals(django_settings, allow_db0=os.environ.get(ALLOW_DB0_VARIABLE) == "1")
     if refusals:
         pytest.exit("Grove's tests refuse this Redis: " + "; ".join(refusals), returncode=2)
