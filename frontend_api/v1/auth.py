@@ -18,6 +18,7 @@ from backend.accounts.models import ApiClient, AuthMethod, User
 from backend.accounts.selectors import api_client_for_key, find_client_user
 from backend.accounts.services import UserDisabled, user_for_request
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+from frontend_api.v1.input_serializer import InputSerializer
 from frontend_api.v1.strict_fields import StrictCharField
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
@@ -76,7 +77,7 @@ class IsTrustedClient(permissions.BasePermission):
         return True
 
 
-class ProtocolUserSerializer(serializers.Serializer):
+class ProtocolUserSerializer(InputSerializer):
     """OA ``User``: the frontend's id for the user, a display name and the auth method."""
 
     id = StrictCharField(max_length=USERNAME_MAX_LENGTH)

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from backend.trees.services import interactions
 from backend.trees.services.moderation import report_message
 from frontend_api.v1.auth import ProtocolUserSerializer
+from frontend_api.v1.input_serializer import InputSerializer
 from frontend_api.v1.strict_fields import (
     StrictBooleanField,
     StrictCharField,
@@ -50,7 +51,7 @@ class LabelsField(serializers.Field):
 
     def to_internal_value(self, data) -> dict[str, float]:
         if isinstance(data, dict):
-            return serializers.DictField(child=_label_value()).run_validation(data)
+            return _LABEL_MAP.run_validation(data)
         if not isinstance(data, list):
             self.fail("form")
         labels: dict[str, float] = {}
@@ -61,7 +62,7 @@ class LabelsField(serializers.Field):
                 self.fail("item", index=index)
             if item["name"] in labels:
                 self.fail("twice", name=item["name"])
-            labels[item["name"]] = _label_value().run_validation(item["value"])
+            labels[item["name"]] = _LABEL_VALUE.run_validation(item["value"])
         return labels
 
     def to_representation(self, value):
@@ -72,7 +73,13 @@ def _label_value() -> StrictFloatField:
     return StrictFloatField()
 
 
-class TextLabelsInput(serializers.Serializer):
+# Built once (a field's construction cost as much as the rest of a review body's validation):
+# validating reads them only.
+_LABEL_VALUE = _label_value()
+_LABEL_MAP = serializers.DictField(child=_label_value())
+
+
+class TextLabelsInput(InputSerializer):
     """OA ``TextLabels``: with ``task_id`` the review that task asked for, without it a
     report (free labels)."""
 

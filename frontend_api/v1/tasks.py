@@ -25,6 +25,7 @@ from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
 from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
+from frontend_api.v1.input_serializer import InputSerializer
 from frontend_api.v1.label_input import TextLabelsInput, store_labels
 from frontend_api.v1.protocol import render_task, task_done
 from frontend_api.v1.schema import OptionalBodyAutoSchema
@@ -49,7 +50,7 @@ class TaskTypeField(serializers.CharField):
     """A task type; unknown values get OA's TASK_INVALID_REQUEST_TYPE (1000), not a 422."""
 
 
-class TaskRequestInput(serializers.Serializer):
+class TaskRequestInput(InputSerializer):
     type = TaskTypeField(default=TaskKind.RANDOM.value)
     # Required (OA's TaskRequest says Optional, but answers a missing one 400/4000, as the view
     # does before this serializer runs).
@@ -115,7 +116,7 @@ def _availability(lang: str, *, user) -> dict:
     )
 
 
-class TaskAckInput(serializers.Serializer):
+class TaskAckInput(InputSerializer):
     message_id = StrictCharField(max_length=200)
 
 
@@ -140,7 +141,7 @@ def ack(client: ApiClient, task_id: uuid.UUID, body, user: User | None) -> None:
     )
 
 
-class TaskNackInput(serializers.Serializer):
+class TaskNackInput(InputSerializer):
     reason = StrictCharField(required=False, allow_null=True, allow_blank=True)
 
 
@@ -163,7 +164,7 @@ def nack(client: ApiClient, task_id: uuid.UUID, body, user: User | None) -> None
     )
 
 
-class TaskCloseInput(serializers.Serializer):
+class TaskCloseInput(InputSerializer):
     message_id = StrictCharField(max_length=200)
 
 
@@ -187,7 +188,7 @@ class TaskCloseView(APIView):
 ACKED_ID = "The frontend's id the task was acknowledged with (POST /tasks/{task_id}/ack)."
 
 
-class TextReplySerializer(serializers.Serializer):
+class TextReplySerializer(InputSerializer):
     """The answer to an initial_prompt, assistant_reply or prompter_reply task."""
 
     message_id = StrictCharField(max_length=200, help_text=ACKED_ID)
@@ -199,7 +200,7 @@ class TextReplySerializer(serializers.Serializer):
     lang = StrictCharField(max_length=32, required=False, allow_null=True)
 
 
-class RankingSerializer(serializers.Serializer):
+class RankingSerializer(InputSerializer):
     """The answer to a rank_*_replies task."""
 
     message_id = StrictCharField(max_length=200, help_text=ACKED_ID)
@@ -221,7 +222,7 @@ INTERACTIONS = {
 ANY_INTERACTION = any_interaction(INTERACTIONS)
 
 
-class TaskInteractionInput(serializers.Serializer):
+class TaskInteractionInput(InputSerializer):
     type = StrictCharField()
     user = ProtocolUserSerializer()
 
