@@ -74,6 +74,27 @@ def test_out_of_range_value_is_a_form_error_on_its_field_and_writes_nothing(admi
     assert TreeGrowthConfig.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("review_policy", ["fixed", "sequential"]),
+        ("ranking_policy", ["fixed", "adaptive"]),
+        ("selection_policy", ["fixed", "active"]),
+    ],
+)
+def test_a_policy_is_chosen_from_its_values_not_typed(admin_client, name, values):
+    form = admin_client.get(reverse(CONFIG_ADD)).context["adminform"].form
+    assert [value for value, _ in form.fields[name].choices] == values
+    assert f'<select name="{name}"' in str(form[name])
+    response = admin_client.post(reverse(CONFIG_ADD), config_form_data(**{name: "sequentail"}))
+    assert response.status_code == 200
+    assert "sequentail" in response.context["adminform"].form.errors[name][0]
+    assert TreeGrowthConfig.objects.count() == 1
+    response = admin_client.post(reverse(CONFIG_ADD), config_form_data(**{name: values[1]}))
+    assert response.status_code == 302
+    assert getattr(active_config(), name) == values[1]
+
+
 def test_cross_field_rule_is_a_form_error_and_writes_nothing(admin_client):
     data = config_form_data(goal_tree_size=4, min_goal_tree_size=5)
     response = admin_client.post(reverse(CONFIG_ADD), data)

@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 
 from backend.trees.admin.parameter_help import help_text as parameter_help
-from backend.trees.core.config import LABEL_WIDGETS, ConfigError, TreeManagerConfig
+from backend.trees.core.config import LABEL_WIDGETS, ConfigError, TreeManagerConfig, choices_of
 from backend.trees.growth_config import active_config
 from backend.trees.models import TreeGrowthConfig
 
@@ -34,6 +34,9 @@ def _form_field(parameter: dataclasses.Field) -> forms.Field:
     default = _default_of(parameter)
     kind = str(parameter.type).replace(" ", "")
     help_text = parameter_help(parameter.name, default)
+    choices = choices_of(parameter.name)
+    if choices is not None:
+        return forms.ChoiceField(choices=[(c, c) for c in choices], help_text=help_text)
     if kind == "bool":
         return forms.BooleanField(required=False, help_text=help_text)
     if kind == "int":

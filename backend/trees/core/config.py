@@ -293,6 +293,11 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+def choices_of(name: str) -> tuple[str, ...] | None:
+    """The values a "choice" parameter takes (None for any other parameter)."""
+    return _CHOICES.get(name)
+
+
 def settings_schema() -> dict[str, Any]:
     """What a (partial) set of settings may hold, per field, as an OpenAPI 3.0 schema object
     (the API documents a config change with it), read from ``_FIELD_TYPES``. The cross-field
