@@ -24,7 +24,7 @@ from django.db import transaction
 from backend.accounts.services import create_api_client
 from backend.push import keys, leases
 from backend.trees.models import Task
-from frontend_api.ws.dispatch import session_of_token
+from frontend_api.ws.dispatch import ROUND_LOCK_MS, session_of_token
 from grove_sdk import GroveClient
 from tests.builders import make_tree, make_user
 from tests.live import serve_grove
@@ -195,3 +195,24 @@ async def test_after_a_kill_9_every_leased_task_is_answered_or_returned(sockets)
         assert states[task_id] == (False, True, "returned"), states
     assert not push_redis().keys(keys.task("*"))
     assert not push_redis().hgetall(keys.HELD)
+
+
+async def test_a_round_lock_left_by_a_dead_holder_stalls_the_line_for_a_few_seconds_at_most(sockets):
+    """Issue 11: a process killed with -9 in the middle of a round leaves the language's round
+    lock behind (the holder is simulated: its lock, taken as a server takes it, with a token no
+    live process has). The other processes serve the line again once it runs out, without
+    waiting for the holder to read their request for another round (it never will)."""
+    await sync_to_async(create_api_client)(name="after-the-holder", api_key=KEY)
+    with serve_grove(workers=2) as port:
+        socket, _ = await open_ready(port, volunteer(1), task_kind="assistant_reply")
+        try:
+            await asyncio.sleep(0.5)  # its own round (no work yet) is over
+            push_redis().set(keys.PREFIX + "lock:en", "dead-holder", px=ROUND_LOCK_MS)
+            started = time.monotonic()
+            await sync_to_async(reply_slots)(1)
+            push = await first_push(socket, 15)
+            waited = time.monotonic() - started
+        finally:
+            await socket.close()
+    assert push["task"]["type"] == "assistant_reply"
+    assert waited < 5, f"the line waited {waited:.1f} s for a dead holder's lock"
