@@ -197,7 +197,7 @@ async def test_after_a_kill_9_every_leased_task_is_answered_or_returned(sockets)
     assert not push_redis().hgetall(keys.HELD)
 
 
-async def test_a_round_lock_left_by_a_dead_holder_stalls_the_line_for_a_few_seconds_at_most(sockets):
+async def test_a_dead_holders_round_lock_stalls_the_line_a_few_seconds_at_most(sockets):
     """Issue 11: a process killed with -9 in the middle of a round leaves the language's round
     lock behind (the holder is simulated: its lock, taken as a server takes it, with a token no
     live process has). The other processes serve the line again once it runs out, without
@@ -207,7 +207,7 @@ async def test_a_round_lock_left_by_a_dead_holder_stalls_the_line_for_a_few_seco
         socket, _ = await open_ready(port, volunteer(1), task_kind="assistant_reply")
         try:
             await asyncio.sleep(0.5)  # its own round (no work yet) is over
-            push_redis().set(keys.PREFIX + "lock:en", "dead-holder", px=ROUND_LOCK_MS)
+            push_redis().set(keys.round_lock("en"), "dead-holder", px=ROUND_LOCK_MS)
             started = time.monotonic()
             await sync_to_async(reply_slots)(1)
             push = await first_push(socket, 15)
