@@ -545,6 +545,7 @@ class Dispatcher:
 
     async def _renew_round(self, round_: _Round) -> None:
         lock, rerun = keys.round_lock(round_.lang), keys.rerun(round_.lang)
+        renewed = time.monotonic()  # the lock was taken just before
         while True:
             await asyncio.sleep(ROUND_RENEW_SECONDS)
             try:
@@ -557,9 +558,14 @@ class Dispatcher:
             if not held:
                 # It ran out (this loop stalled past ROUND_LOCK_MS): another process may be
                 # walking the line already.
-                logger.warning("event=push_round_lock_lost lang=%s", round_.lang)
+                logger.warning(
+                    "event=push_round_lock_lost lang=%s since_renewal_ms=%.0f",
+                    round_.lang,
+                    (time.monotonic() - renewed) * 1000,
+                )
                 round_.stopping = True
                 return
+            renewed = time.monotonic()
 
     @staticmethod
     def _nothing_for(asked: set[str], budget: dict[str, int], exhausted: set[str]) -> bool:
