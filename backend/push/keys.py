@@ -18,8 +18,8 @@
     grove:push:client:<client>:ready  set of the client's waiting entries
     grove:push:client:<client>:held   tasks pushed to the client's sockets and not closed
     grove:push:session:<id>:held      the same for one socket's session (with places reserved)
-    grove:push:lock:<lang>          the token of the process running the language's round (a
-                                    short TTL its holder renews while the round runs)
+    grove:push:lock:<lang>          ``<pid>:<random>`` of the dispatcher running the language's
+                                    round (a short TTL its holder renews while the round runs)
     grove:push:rerun:<lang>         set while a round runs: another was asked for meanwhile
 
 An entry id is ``<session>.<user id>``: one user waiting on one socket session.

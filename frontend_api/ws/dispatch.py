@@ -323,7 +323,9 @@ class Dispatcher:
             settings.GROVE_PUSH_REDIS_URL, socket_connect_timeout=2, socket_timeout=10
         )
         self.layer = get_channel_layer()
-        self.token = uuid.uuid4().hex
+        # This dispatcher's round lock value: its process (who holds a language's round) and
+        # a random part (a restarted process's pid may be reused).
+        self.token = f"{os.getpid()}:{uuid.uuid4().hex}"
         self.sessions: dict[str, str] = {}  # session id -> channel name, sockets of this loop
         self.running: set[str] = set()
         self.again: set[str] = set()
