@@ -9,8 +9,9 @@ Redis (``backend.push.keys``), so it is one line across every process:
   selection, exclusions and no-over-assignment — and sends the task, rendered as REST renders
   it, to the entry's socket through the channel layer. A served entry goes to the end of the
   line (or out of it while it holds ``max_tasks``). One round per language at a time across
-  processes (a Redis lock); a round asked for while one runs is run again after it. A round
-  stops when nothing is left to hand out in the language.
+  processes (a Redis lock of ``ROUND_LOCK_MS`` its holder renews while the round runs); a
+  round asked for while one runs is run again after it, by the process that asked if the
+  holder died. A round stops when nothing is left to hand out in the language.
 - **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
   the ready-work index grew, a task closed or was returned); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
