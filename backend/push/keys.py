@@ -18,6 +18,9 @@
     grove:push:client:<client>:ready  set of the client's waiting entries
     grove:push:client:<client>:held   tasks pushed to the client's sockets and not closed
     grove:push:session:<id>:held      the same for one socket's session (with places reserved)
+    grove:push:lock:<lang>          ``<pid>:<random>`` of the dispatcher running the language's
+                                    round (a short TTL its holder renews while the round runs)
+    grove:push:rerun:<lang>         set while a round runs: another was asked for meanwhile
 
 An entry id is ``<session>.<user id>``: one user waiting on one socket session.
 """
@@ -70,6 +73,14 @@ def task(task_id: str) -> str:
 
 def client(client_id: str, part: str) -> str:
     return f"{PREFIX}client:{client_id}:{part}"
+
+
+def round_lock(lang: str) -> str:
+    return f"{PREFIX}lock:{lang}"
+
+
+def rerun(lang: str) -> str:
+    return f"{PREFIX}rerun:{lang}"
 
 
 def entry_id(session_id: str, user_id: str) -> str:
@@ -230,4 +241,25 @@ if redis.call('ZCARD', KEYS[1]) > 0 then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
 return 1
+"""
+
+
+# The round's holder is alive: extend its lock, and the request for another round made
+# meanwhile (its holder reads it when the round ends), only while the lock is still its own.
+# KEYS: round lock, rerun. ARGV: the holder's token, lock ms, rerun ms. Returns 0 when the
+# lock was lost.
+RENEW_ROUND = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+return 1
+"""
+
+
+# The round ended: give the lock back, only if it is still the holder's (a lock that ran out
+# and was taken by another process is that process's).
+# KEYS: round lock. ARGV: the holder's token. Returns 1 when it was released.
+END_ROUND = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
 """

@@ -9,8 +9,9 @@ Redis (``backend.push.keys``), so it is one line across every process:
   selection, exclusions and no-over-assignment — and sends the task, rendered as REST renders
   it, to the entry's socket through the channel layer. A served entry goes to the end of the
   line (or out of it while it holds ``max_tasks``). One round per language at a time across
-  processes (a Redis lock); a round asked for while one runs is run again after it. A round
-  stops when nothing is left to hand out in the language.
+  processes (a Redis lock of ``ROUND_LOCK_MS`` its holder renews while the round runs); a
+  round asked for while one runs is run again after it, by the process that asked if the
+  holder died. A round stops when nothing is left to hand out in the language.
 - **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
   the ready-work index grew, a task closed or was returned); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
@@ -63,7 +64,12 @@ from frontend_api.v1.protocol import render_task
 logger = logging.getLogger("grove.push")
 
 PUSH_MESSAGE_TYPE = "push.task"  # handled by TaskEventsConsumer.push_task
-ROUND_LOCK_MS = 15_000
+# A round's lock runs out this long after its holder's last renewal (a holder killed with -9
+# stalls its language's line that long); renewed every ROUND_RENEW_SECONDS while it runs.
+ROUND_LOCK_MS = 2_000
+ROUND_RENEW_SECONDS = 0.5
+# A request for another round outlives the lock it waits for (``_holder_went_away``).
+RERUN_MS = 2 * ROUND_LOCK_MS
 MAX_ENTRIES_PER_ROUND = 5000
 # Claims that found nothing for their user before a round gives up (each costs a query).
 MAX_MISSES_PER_ROUND = 64
@@ -186,7 +192,7 @@ class _Round:
         self.d, self.lang = dispatcher, lang
         self.exhausted: set[str] = set()
         self.considered: set[str] = set()
-        self.rerun = keys.PREFIX + f"rerun:{lang}"
+        self.rerun = keys.rerun(lang)
         # Claims under way: task -> (entry id, kind, whether it is a retry, its start number).
         self.flying: dict[asyncio.Task, tuple[str, str, bool, int]] = {}
         self.started = 0
@@ -318,13 +324,17 @@ class Dispatcher:
             settings.GROVE_PUSH_REDIS_URL, socket_connect_timeout=2, socket_timeout=10
         )
         self.layer = get_channel_layer()
-        self.token = uuid.uuid4().hex
+        # This dispatcher's round lock value: its process (who holds a language's round) and
+        # a random part (a restarted process's pid may be reused).
+        self.token = f"{os.getpid()}:{uuid.uuid4().hex}"
         self.sessions: dict[str, str] = {}  # session id -> channel name, sockets of this loop
         self.running: set[str] = set()
         self.again: set[str] = set()
         self.background: list[asyncio.Task] = []
         self.rounds: set[asyncio.Task] = set()
         self.release = self.redis.register_script(keys.RELEASE)
+        self.renew_round = self.redis.register_script(keys.RENEW_ROUND)
+        self.end_round = self.redis.register_script(keys.END_ROUND)
         self.reserve = self.redis.register_script(keys.RESERVE)
         self.unreserve = self.redis.register_script(keys.UNRESERVE)
         self.record = self.redis.register_script(keys.RECORD)
@@ -481,21 +491,16 @@ class Dispatcher:
         task.add_done_callback(self.rounds.discard)
 
     async def _rounds(self, lang: str) -> None:
+        lock, rerun = keys.round_lock(lang), keys.rerun(lang)
         try:
             while True:
                 self.again.discard(lang)
-                lock, rerun = keys.PREFIX + f"lock:{lang}", keys.PREFIX + f"rerun:{lang}"
                 if await self.redis.set(lock, self.token, nx=True, px=ROUND_LOCK_MS):
-                    try:
-                        await self.serve(lang)
-                    finally:
-                        if await self.redis.get(lock) == self.token.encode():
-                            await self.redis.delete(lock)
+                    await self.serve(lang)
                     if await self.redis.getdel(rerun):
                         self.again.add(lang)
-                else:
-                    # Another process is serving the line: it serves it once more after.
-                    await self.redis.set(rerun, 1, px=ROUND_LOCK_MS)
+                elif await self._holder_went_away(lang, lock, rerun):
+                    self.again.add(lang)
                 if lang not in self.again:
                     return
         except Exception:
@@ -505,8 +510,23 @@ class Dispatcher:
         finally:
             self.running.discard(lang)
 
+    async def _holder_went_away(self, lang: str, lock: str, rerun: str) -> bool:
+        """Another process runs the round: ask it for one more (it reads ``rerun`` when its
+        round ends), then look again once its lock could have run out (or at once when this
+        process is asked for a round meanwhile). True when the request is still unread then:
+        the holder died (killed with -9) and this process serves the line itself,
+        ``ROUND_LOCK_MS`` after the holder's last renewal at most."""
+        await self.redis.set(rerun, 1, px=RERUN_MS)
+        left_ms = await self.redis.pttl(lock)  # negative: gone already
+        deadline = time.monotonic() + max(left_ms, 0) / 1000 + 0.05
+        while lang not in self.again and (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.1))
+        return bool(await self.redis.exists(rerun))
+
     async def serve(self, lang: str) -> None:
-        """Walk the line once, from its head, a window of entries at a time.
+        """Walk the line once, from its head, a window of entries at a time, holding the
+        language's round lock (taken by the caller): renewed while the round runs, given
+        back when it ends; a round that finds its lock lost starts no more claims.
 
         Claims run up to ``PARALLEL_CLAIMS`` at once (each waits mostly on PostgreSQL), a
         sliding window: the next user in line is claimed for as soon as any claim ends (a
@@ -518,7 +538,37 @@ class Dispatcher:
         is not tried again for the users behind (no query, no Redis call each); the round
         ends when nothing the line asks for is left."""
         round_ = _Round(self, lang)
-        await round_.run()
+        renewing = self._spawn(self._renew_round(round_))
+        try:
+            await round_.run()
+        finally:
+            # Not awaited: a renewal that reaches Redis after the release finds the lock gone.
+            renewing.cancel()
+            await self.end_round(keys=[keys.round_lock(lang)], args=[self.token])
+
+    async def _renew_round(self, round_: _Round) -> None:
+        lock, rerun = keys.round_lock(round_.lang), keys.rerun(round_.lang)
+        renewed = time.monotonic()  # the lock was taken just before
+        while True:
+            await asyncio.sleep(ROUND_RENEW_SECONDS)
+            try:
+                held = await self.renew_round(
+                    keys=[lock, rerun], args=[self.token, ROUND_LOCK_MS, RERUN_MS]
+                )
+            except Exception:
+                logger.exception("event=push_round_renew_failed lang=%s", round_.lang)
+                continue
+            if not held:
+                # It ran out (this loop stalled past ROUND_LOCK_MS): another process may be
+                # walking the line already.
+                logger.warning(
+                    "event=push_round_lock_lost lang=%s since_renewal_ms=%.0f",
+                    round_.lang,
+                    (time.monotonic() - renewed) * 1000,
+                )
+                round_.stopping = True
+                return
+            renewed = time.monotonic()
 
     @staticmethod
     def _nothing_for(asked: set[str], budget: dict[str, int], exhausted: set[str]) -> bool:

@@ -14,6 +14,7 @@ import signal
 import time
 from collections import Counter
 
+import psycopg
 import pytest
 import redis
 import websockets
@@ -27,7 +28,7 @@ from backend.trees.models import Task
 from frontend_api.ws.dispatch import session_of_token
 from grove_sdk import GroveClient
 from tests.builders import make_tree, make_user
-from tests.live import serve_grove
+from tests.live import serve_grove, test_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -195,3 +196,62 @@ async def test_after_a_kill_9_every_leased_task_is_answered_or_returned(sockets)
         assert states[task_id] == (False, True, "returned"), states
     assert not push_redis().keys(keys.task("*"))
     assert not push_redis().hgetall(keys.HELD)
+
+
+def hold_users(usernames: list[str]):
+    """Another connection's transaction holding these users' rows: claims for them wait."""
+    holder = psycopg.connect(test_database_url())
+    holder.execute("SELECT 1 FROM accounts_user WHERE username = ANY(%s) FOR UPDATE", [usernames])
+    return holder
+
+
+async def round_holder_pid(lang: str, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while (token := push_redis().get(keys.round_lock(lang))) is None:
+        assert time.monotonic() < deadline, "no round started"
+        await asyncio.sleep(0.05)
+    return int(token.split(b":")[0])
+
+
+async def test_a_kill_9_of_the_round_holder_mid_round_stalls_the_line_a_few_seconds_at_most(
+    sockets,
+):
+    """Issue 11: the process running a language's round is killed with -9 while its claims
+    are under way (held up by a lock on the users' rows); a volunteer waiting on the other
+    process gets its task a few seconds after the kill, not when a 15 s lock runs out."""
+    await sync_to_async(create_api_client)(name="holder-killed", api_key=KEY)
+    with serve_grove(workers=2) as port:
+        waiting: dict[int, tuple] = {}  # pid -> (socket, user): one on each process
+        holder = None
+        try:
+            for i in range(20):
+                user = volunteer(40 + i)
+                socket, answer = await open_ready(port, user, task_kind="assistant_reply")
+                session = keys.session(session_of_token(answer["resume_token"]))
+                pid = int(push_redis().hget(session, "pid"))
+                if pid in waiting:
+                    await socket.close()
+                    continue
+                waiting[pid] = (socket, user)
+                if len(waiting) == 2:
+                    break
+            assert len(waiting) == 2, waiting
+            await asyncio.sleep(0.5)  # every ready's own round is over: the line is settled
+            usernames = [user["id"] for _, user in waiting.values()]
+            holder = await sync_to_async(hold_users)(usernames)
+            await sync_to_async(reply_slots)(2)  # a round starts; its claims wait
+            killed_pid = await round_holder_pid("en", 10)
+            os.kill(killed_pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+            await sync_to_async(holder.close)()
+            holder = None
+            (survivor,) = [socket for pid, (socket, _) in waiting.items() if pid != killed_pid]
+            push = await first_push(survivor, 15)
+            waited = time.monotonic() - killed_at
+        finally:
+            if holder is not None:
+                await sync_to_async(holder.close)()
+            for socket, _ in waiting.values():
+                await socket.close()
+    assert push["task"]["type"] == "assistant_reply"
+    assert waited < 5, f"the line waited {waited:.1f} s after its round's holder was killed"

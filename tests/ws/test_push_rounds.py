@@ -1,0 +1,76 @@
+"""Push rounds and their lock: one round per language across processes, a lock its holder
+renews while the round runs (``Dispatcher.serve``), so that the lock itself can be short."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import redis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from backend.accounts.models import User
+from backend.push import keys
+from frontend_api.ws import dispatch
+from frontend_api.ws.dispatch import ROUND_LOCK_MS
+from tests.api.conftest import protocol_user
+from tests.builders import make_tree, make_user
+from tests.live import test_database_url
+from tests.ws.conftest import QUIET, new_frontend, receive_event, send, ws_db
+
+pytestmark = ws_db
+
+ALICE = protocol_user("alice")
+
+
+def hold_user_row(username: str) -> psycopg.Connection:
+    """Another connection's transaction holding the user's row: a claim for them waits."""
+    holder = psycopg.connect(test_database_url())
+    user_id = User.objects.get(username=username).id
+    holder.execute("SELECT 1 FROM accounts_user WHERE id = %s FOR UPDATE", [user_id])
+    return holder
+
+
+def grow_tree(frontend) -> None:
+    make_tree(author=make_user(frontend.client_row, username="author"))
+
+
+async def test_a_round_that_outlasts_its_lock_time_keeps_its_lock_until_it_ends(sockets):
+    frontend = await new_frontend()
+    socket = await sockets.connect("/ws/tasks/", key=frontend.key)
+    ready = {"type": "ready", "user": ALICE, "task_kind": "assistant_reply"}
+    assert (await send(socket, ready))["type"] == "ready_ok"
+    assert await socket.receive_nothing(timeout=QUIET)  # no work yet
+    holder = await sync_to_async(hold_user_row)("alice")
+    try:
+        await sync_to_async(grow_tree)(frontend)  # a round starts; its claim for alice waits
+        await asyncio.sleep(3 * ROUND_LOCK_MS / 1000)
+        during = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL).get(keys.round_lock("en"))
+    finally:
+        await sync_to_async(holder.close)()  # the claim goes on
+    push = await receive_event(socket, "task_assigned")
+    assert during == dispatch.dispatcher().token.encode()
+    assert push["task"]["type"] == "assistant_reply"
+
+
+async def test_a_round_whose_lock_was_taken_over_leaves_the_new_holders_lock(sockets):
+    """The lock ran out under a stalled round and another process took it: the stalled round's
+    end must not release the new holder's round."""
+    frontend = await new_frontend()
+    socket = await sockets.connect("/ws/tasks/", key=frontend.key)
+    ready = {"type": "ready", "user": ALICE, "task_kind": "assistant_reply"}
+    assert (await send(socket, ready))["type"] == "ready_ok"
+    assert await socket.receive_nothing(timeout=QUIET)  # no work yet
+    push_redis = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+    holder = await sync_to_async(hold_user_row)("alice")
+    try:
+        await sync_to_async(grow_tree)(frontend)  # a round starts; its claim for alice waits
+        await asyncio.sleep(ROUND_LOCK_MS / 1000 / 2)
+        assert push_redis.get(keys.round_lock("en")) == dispatch.dispatcher().token.encode()
+        push_redis.set(keys.round_lock("en"), "another-process", px=60_000)
+    finally:
+        await sync_to_async(holder.close)()  # the claim goes on
+    await receive_event(socket, "task_assigned")  # the round's claim under way ends
+    await asyncio.sleep(ROUND_LOCK_MS / 1000)
+    assert push_redis.get(keys.round_lock("en")) == b"another-process"
