@@ -49,7 +49,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from backend.accounts.models import ApiClient, User
+from backend.accounts.models import User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.push import keys, leases
 from backend.push import signals as push_signals
@@ -111,14 +111,11 @@ def _alive_ms() -> int:
 # --- the database side (run in a thread) ---------------------------------------------------
 
 
-# The claim's user and API client: compiled once (building and compiling a
-# ``select_related(...).get()`` was as much of a claim's CPU as the claim's own queries).
+# The claim's user: compiled once (building and compiling a ``select_related(...).get()``
+# was as much of a claim's CPU as the claim's own queries). Its API client's row is not
+# read: the claim needs only its id, which the user row holds.
 _USER = CompiledQuery(
     lambda user_id: User.objects.filter(id=user_id), sentinels={"user_id": SENTINEL_IDS[0]}
-)
-_API_CLIENT = CompiledQuery(
-    lambda client_id: ApiClient.objects.filter(id=client_id),
-    sentinels={"client_id": SENTINEL_IDS[0]},
 )
 
 
@@ -128,8 +125,7 @@ def claim_for_push(*, user_id: str, kind: str, lang: str) -> tuple[str, dict]:
     if not found:
         raise User.DoesNotExist(user_id)
     user = found[0]
-    (user.api_client,) = _API_CLIENT.fetch({"client_id": user.api_client_id})
-    task = tasks.request_task(user=user, kind=TaskKind(kind), lang=lang, api_client=user.api_client)
+    task = tasks.request_task(user=user, kind=TaskKind(kind), lang=lang)
     return str(task.id), render_task(task, viewer=user)
 
 

@@ -133,3 +133,23 @@ def test_a_reply_sends_its_writes_before_the_index_as_one_statement():
     task.refresh_from_db()
     assert prompt.children_count == 1 and task.done
     assert User.objects.get(id=writer.id).last_activity_date is not None
+
+
+@postgres_only
+def test_a_push_claim_reads_the_user_then_claims_as_a_task_request_does(settings):
+    """``claim_for_push``: the user's row, the eligible work, the claim; the API client's
+    row is not read (nothing on the claim's path uses more than its id, which the user row
+    holds)."""
+    from frontend_api.ws.dispatch import claim_for_push
+
+    settings.GROVE_CLAIM_IN_DATABASE = True
+    client = make_client()
+    _grow_forest(3, client)
+    user = make_user(client)
+    request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # reads the config
+    with CaptureQueriesContext(connection) as ctx:
+        task_id, wire = claim_for_push(user_id=str(user.id), kind="random", lang="en")
+    statements = [q["sql"] for q in ctx.captured_queries]
+    assert not any("accounts_apiclient" in sql for sql in statements), statements
+    task = Task.objects.get(id=task_id)
+    assert (task.user_id, task.api_client_id, wire["id"]) == (user.id, client.id, task_id)
