@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import choix
 import numpy as np
 import pytest
@@ -10,7 +12,11 @@ from backend.trees.ranking_fit import fit_plackett_luce
 
 
 def drawn_rankings(count: int, seed: int, worths=(1.5, 0.5, 0.0, -1.0)) -> list[list[str]]:
-    """``count`` rankings (best first) of items a, b, c, d drawn from Plackett-Luce."""
+    """``count`` rankings (best first) of items a, b, c, d drawn from Plackett-Luce.
+
+    choix draws the items of each ranking with the ``random`` module and their order with
+    numpy's: both seeded, or the draw depended on which tests ran before in the process."""
+    random.seed(seed)
     np.random.seed(seed)
     names = "abcd"[: len(worths)]
     drawn = choix.generate_rankings(np.array(worths), count, len(worths))
