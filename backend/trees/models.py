@@ -288,6 +288,8 @@ class ReadyWork(models.Model):
     # The expected information of the node's next review or ranking (core.shape.WorkItem's
     # weight), written with the row; the active selection policy draws by it.
     weight = models.FloatField(default=1.0)
+    # Review rows: the message's reviews so far (first-review routing, core.policy).
+    reviews = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
     # The row's place in a random order of its language and category: a task request reads
     # the first eligible rows from a random point of it (an index scan that stops when it

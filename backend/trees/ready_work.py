@@ -223,8 +223,9 @@ def refresh_trees(
                 child_count=item.child_count,
                 child_ids=[str(i) for i in item.child_ids],
                 weight=item.weight,
+                reviews=item.reviews,
             )
-    fields = ("slots", "tree_room", "author_id", "child_count", "child_ids", "weight")
+    fields = ("slots", "tree_room", "author_id", "child_count", "child_ids", "weight", "reviews")
     stale, changed = [], []
     existing = (
         _ONE_TREES_WORK.fetch({"tree_id": ids[0]})

@@ -164,6 +164,7 @@ class WorkRow:
     child_count: int
     child_ids: list[str]
     weight: float = 1.0  # the active selection policy's (``core.shape.WorkItem.weight``)
+    reviews: int = 0  # a review row's reviews so far (``core.shape.WorkItem.reviews``)
     pending: int | None = None
     config_pk: int | None = None  # the active configuration version's pk
     leased: int | None = None  # live leases on the row's node for its kind
@@ -337,6 +338,7 @@ _SAMPLED_COLUMNS = (
     "child_count",
     "child_ids",
     "weight",
+    "reviews",
     "leased",
 )
 _COLUMN_LIST = ", ".join(f'half."{name}"' for name in _SAMPLED_COLUMNS)
@@ -514,6 +516,7 @@ def as_candidates(rows: Iterable[WorkRow]) -> TaskCandidates:
                 role=Role.ASSISTANT if kind is TaskKind.LABEL_ASSISTANT_REPLY else Role.PROMPTER,
                 depth=0 if is_prompt else 1,
                 author_id=row.author_id,
+                review_count=row.reviews,
                 weight=row.weight,
             )
             (prompts if is_prompt else replies).append(candidate)

@@ -304,3 +304,40 @@ def test_an_always_ok_reviewers_single_ok_does_not_accept(people):
     (vote,) = extended.payload["votes"]
     assert vote["always_approves"] > 0.3
     assert extended.payload["posterior_acceptable"] < 0.98
+
+
+def test_a_low_skill_reviewer_is_routed_to_a_message_already_reviewed(people, reply):
+    """Two replies wait for review, one with a review already. Once
+    first_review_min_informativeness is on, a reviewer whose estimate is poor is handed only
+    the reviewed one; a skilled reviewer still draws both."""
+    update_config(changes={**SEQUENTIAL, "min_reviews": 2}, author="test")
+    review(reply, [people[2]], GOOD)
+    fresh = add_reply(Message.objects.get(id=reply.parent_id), author=people[6])
+    advance_tree(tree_id=reply.message_tree_id)
+    assert ReadyWork.objects.get(node_id=reply.id).reviews == 1
+    assert ReadyWork.objects.get(node_id=fresh.id).reviews == 0
+    careless, skilled = people[4], people[5]
+    for user, sensitivity, specificity in ((careless, 0.65, 0.6), (skilled, 0.97, 0.9)):
+        ReviewerReliability.objects.create(
+            user=user, sensitivity=sensitivity, specificity=specificity, reviews=40, disapprovals=12
+        )
+
+    def drawn(user) -> set[str]:
+        found = set()
+        for seed in range(12):
+            with transaction.atomic():
+                task = request_task(
+                    user=user,
+                    kind=TaskKind.LABEL_ASSISTANT_REPLY,
+                    lang="en",
+                    rng=random.Random(seed),
+                )
+                found.add(task.payload["message_id"])
+                transaction.set_rollback(True)
+        return found
+
+    both = {str(reply.id), str(fresh.id)}
+    assert drawn(careless) == both
+    update_config(changes={"first_review_min_informativeness": 0.5}, author="test")
+    assert drawn(careless) == {str(reply.id)}
+    assert drawn(skilled) == both

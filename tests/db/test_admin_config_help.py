@@ -54,6 +54,7 @@ def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
         "max_author_prior",
         "always_approver_prior",
         "capped_specificity_prior",
+        "first_review_min_informativeness",
         "ranking_policy",
         "min_rankings",
         "max_rankings",

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.trees.core.policy import TaskKind
+from backend.trees.growth_config import update_config
 from backend.trees.models import JournalEntry, Message, Task, TextLabels
 from backend.trees.services.interactions import submit_labels, submit_text_reply
 from backend.trees.services.task_lifecycle import _ack_checked, ack_task
@@ -81,6 +82,21 @@ def test_a_review_sends_its_writes_as_one_statement():
     assert task.done and prompt.review_count == 1
     users[0].refresh_from_db()
     assert users[0].last_activity_date is not None
+
+
+@postgres_only
+def test_first_review_routing_reads_the_reviewers_estimate_in_one_more_statement(settings):
+    settings.GROVE_CLAIM_IN_DATABASE = True
+    update_config(changes={"first_review_min_informativeness": 0.5}, author="test")
+    client = make_client()
+    _grow_forest(3, client)
+    user = make_user(client)
+    request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # reads the config
+    with CaptureQueriesContext(connection) as ctx:
+        request_task(user=user, kind=TaskKind.RANDOM, lang="en")
+    statements = [q["sql"] for q in ctx.captured_queries]
+    assert len(statements) == 3, [sql[:80] for sql in statements]
+    assert sum("trees_reviewerreliability" in sql for sql in statements) == 1
 
 
 @postgres_only

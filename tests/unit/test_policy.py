@@ -19,6 +19,7 @@ from backend.trees.core.policy import (
     TooManyPendingTasks,
     UserActivity,
     backlog_trees_to_activate,
+    choose_eligible_task,
     choose_lottery_winner,
     choose_reply_parent,
     choose_task,
@@ -435,3 +436,61 @@ def test_the_fixed_policy_draws_exactly_as_before_whatever_the_weights():
             ]
         )
     assert picks[0] == picks[1]
+
+
+# --- first-review routing -------------------------------------------------------------------
+
+ROUTED = DEFAULT_CONFIG.replace(first_review_min_informativeness=0.5)
+FRESH_AND_REVIEWED = TaskCandidates(
+    replies_need_review=(
+        ReviewCandidate("fresh", "t1", Role.ASSISTANT, 1, "someone", review_count=0),
+        ReviewCandidate("reviewed", "t1", Role.ASSISTANT, 1, "someone", review_count=1),
+    )
+)
+
+
+def _reviewed_targets(config, informativeness, candidates=FRESH_AND_REVIEWED):
+    return {
+        choose_eligible_task(
+            K.LABEL_ASSISTANT_REPLY, candidates, config, random.Random(seed), informativeness
+        ).target.message_id
+        for seed in range(40)
+    }
+
+
+def test_low_skill_reviewer_is_handed_a_message_already_reviewed():
+    assert _reviewed_targets(ROUTED, 0.3) == {"reviewed"}
+
+
+def test_low_skill_reviewer_gets_a_first_review_when_nothing_else_is_eligible():
+    only_fresh = TaskCandidates(replies_need_review=FRESH_AND_REVIEWED.replies_need_review[:1])
+    assert _reviewed_targets(ROUTED, 0.3, only_fresh) == {"fresh"}
+
+
+def test_skilled_reviewer_draws_among_all_messages_under_routing():
+    assert _reviewed_targets(ROUTED, 0.8) == {"fresh", "reviewed"}
+
+
+def test_routing_off_by_default_ignores_the_reviewers_skill():
+    assert DEFAULT_CONFIG.first_review_min_informativeness == 0
+    assert _reviewed_targets(DEFAULT_CONFIG, 0.0) == {"fresh", "reviewed"}
+
+
+def test_routing_changes_the_message_not_the_task_category_drawn():
+    candidates = TaskCandidates(
+        replies_need_review=FRESH_AND_REVIEWED.replies_need_review,
+        extendible_parents=(parent("p1"),),
+    )
+    draws = {
+        config: [
+            choose_eligible_task(K.RANDOM, candidates, config, random.Random(seed), 0.1)
+            for seed in range(60)
+        ]
+        for config in (DEFAULT_CONFIG, ROUTED)
+    }
+    assert [c.kind for c in draws[DEFAULT_CONFIG]] == [c.kind for c in draws[ROUTED]]
+    reviewed = {
+        config: {c.target.message_id for c in chosen if c.kind is K.LABEL_ASSISTANT_REPLY}
+        for config, chosen in draws.items()
+    }
+    assert reviewed == {DEFAULT_CONFIG: {"fresh", "reviewed"}, ROUTED: {"reviewed"}}

@@ -321,6 +321,7 @@ def test_prompt_in_review_offers_only_its_label_item():
             slots=2,
             author_id="author-of-p",
             weight=review_weight(shape.prompt, CONFIG),
+            reviews=1,
         )
     ]
 

@@ -481,6 +481,18 @@ PARAMETER_HELP: dict[str, ParameterHelp] = {
         "reviewers who have not disapproved anything yet; 0 lets a careless approver accept "
         "messages alone (bench/README.md).",
     ),
+    "first_review_min_informativeness": ParameterHelp(
+        REVIEW,
+        "Review routing: a reviewer whose estimated skill at telling good from bad (sensitivity "
+        "+ specificity - 1, discounted by the chance they approve everything) is below this is "
+        "handed a message someone has reviewed already whenever one is open to them, and a "
+        "message's first review only when nothing else is. Meant for sequential review, where "
+        "a first review alone can decide. 0 turns it off.",
+        "skill, 0 to 1",
+        GROVE_ONLY,
+        "higher leaves more first reviews, the ones that most often decide alone, to skilled "
+        "reviewers (bench/README.md); the category of task drawn is unchanged.",
+    ),
     "ranking_policy": ParameterHelp(
         RANKING,
         "fixed: every parent gets num_required_rankings rankings (OA). adaptive: stop once "

@@ -159,6 +159,10 @@ class TreeManagerConfig:
     """Sequential reviews: the prior share of reviewers who approve everything; a reviewer's
     long run of approvals without one disapproval makes them likely that kind and their
     approvals weigh little (``reliability.always_approver_probability``). 0: not modelled."""
+    first_review_min_informativeness: float = 0.0
+    """Review routing: a reviewer whose estimated informativeness (``ReviewerSkill``, Youden's
+    J) is below this is handed a message that already has a review when one is eligible, a
+    first review only when none is (``policy.routed_reviews``). 0: off (OA)."""
     ranking_policy: str = "fixed"
     """``fixed`` (OA: num_required_rankings) or ``adaptive`` (stop once rankers agree)."""
     min_rankings: int = 2
@@ -279,6 +283,7 @@ _FIELD_TYPES: dict[str, tuple[str, float | None, float | None]] = {
     "max_author_prior": ("float", 0.5, 0.999),
     "always_approver_prior": ("float", 0.0, 0.5),
     "capped_specificity_prior": ("bool", None, None),
+    "first_review_min_informativeness": ("float", 0.0, 1.0),
     "ranking_policy": ("choice", None, None),
     "min_rankings": ("int", 1, None),
     "max_rankings": ("int", 1, None),

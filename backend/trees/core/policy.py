@@ -342,19 +342,48 @@ def choose_eligible_task(
     eligible: TaskCandidates,
     config: TreeManagerConfig,
     rng: random.Random,
+    reviewer_informativeness: float | None = None,
 ) -> ChosenTask:
     """``choose_task`` over candidates already filtered for the user (the ready-work index
-    applies the exclusion rules as anti-joins and hands in only what the user may do)."""
+    applies the exclusion rules as anti-joins and hands in only what the user may do).
+
+    ``reviewer_informativeness``: the user's estimated skill as a reviewer
+    (``ReviewerSkill.informativeness``), read by first-review routing (``routed_reviews``);
+    None: not routed."""
     if requested is K.RANDOM:
         availability = determine_task_availability(eligible)
         category = _draw_category(
             {c: sum(availability.count(k) for k in KINDS_OF_CATEGORY[c]) for c in _CATEGORY_ORDER},
             rng,
         )
-        return _choose_in(category, eligible, config, rng, role=None)
+        return _choose_in(category, eligible, config, rng, None, reviewer_informativeness)
     if requested is K.RANK_INITIAL_PROMPTS:  # OA never generates these
         raise NoTaskAvailable(requested)
-    return _choose_in(CATEGORY_OF[requested], eligible, config, rng, role=requested)
+    return _choose_in(
+        CATEGORY_OF[requested], eligible, config, rng, requested, reviewer_informativeness
+    )
+
+
+def routed_reviews(
+    candidates: Sequence[ReviewCandidate],
+    config: TreeManagerConfig,
+    reviewer_informativeness: float | None,
+) -> Sequence[ReviewCandidate]:
+    """The messages a reviewer may be handed under first-review routing.
+
+    Under sequential review a message's first review often decides it alone (its author's
+    record can carry the prior up to ``max_author_prior``), so a careless first "ok" is where
+    spam slips through. A reviewer whose informativeness is below
+    ``first_review_min_informativeness`` gets the messages that already have a review, when
+    any is eligible; otherwise every candidate, so nobody is left without work and the task
+    category drawn (OA's weights) does not change."""
+    threshold = config.first_review_min_informativeness
+    if threshold <= 0 or reviewer_informativeness is None:
+        return candidates
+    if reviewer_informativeness >= threshold:
+        return candidates
+    reviewed = [c for c in candidates if c.review_count > 0]
+    return reviewed or candidates
 
 
 def _choose_in(
@@ -363,12 +392,16 @@ def _choose_in(
     config: TreeManagerConfig,
     rng: random.Random,
     role: TaskKind | None,
+    reviewer_informativeness: float | None = None,
 ) -> ChosenTask:
     """Draw a target of ``category``; ``role`` (a concrete kind) narrows the candidates."""
     kind = role or K.RANDOM
 
     def matching(items: Sequence[Any]) -> list[Any]:
         return [item for item in items if role is None or kind_of(item) is role]
+
+    def reviews(items: Sequence[ReviewCandidate]) -> Sequence[ReviewCandidate]:
+        return routed_reviews(matching(items), config, reviewer_informativeness)
 
     target: ReviewCandidate | ExtendibleParent | RankingCandidate
     try:
@@ -378,9 +411,9 @@ def _choose_in(
                     raise NoTaskAvailable(kind)
                 return ChosenTask(K.INITIAL_PROMPT)
             case TaskCategory.LABEL_PROMPT:
-                target = choose_review_target(matching(eligible.prompts_need_review), rng, config)
+                target = choose_review_target(reviews(eligible.prompts_need_review), rng, config)
             case TaskCategory.LABEL_REPLY:
-                target = choose_review_target(matching(eligible.replies_need_review), rng, config)
+                target = choose_review_target(reviews(eligible.replies_need_review), rng, config)
             case TaskCategory.REPLY:
                 target = choose_reply_parent(matching(eligible.extendible_parents), config, rng)
             case TaskCategory.RANKING:

@@ -249,6 +249,8 @@ class WorkItem:
     ``child_ids`` are the replies a ranking orders; ``child_count`` its live children (the
     lonely-child preference). ``weight``: the expected information of the next review or
     ranking (``selection_weight``; 1 for replies), read by the active selection policy.
+    ``reviews``: a message's reviews so far (first-review routing,
+    ``policy.routed_reviews``; 0 for other kinds).
     """
 
     kind: TaskKind
@@ -259,6 +261,7 @@ class WorkItem:
     child_count: int = 0
     child_ids: tuple[Hashable, ...] = ()
     weight: float = 1.0
+    reviews: int = 0
 
 
 def ready_work(tree: TreeShape, config: TreeManagerConfig) -> list[WorkItem]:
@@ -309,6 +312,7 @@ def _review_item(node: Node, config: TreeManagerConfig) -> WorkItem:
         slots=review_room(node, config),
         author_id=node.author_id,
         weight=review_weight(node, config),
+        reviews=node.review_count,
     )
 
 

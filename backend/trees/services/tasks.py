@@ -40,9 +40,11 @@ from backend.trees.core.policy import (
     ReviewCandidate,
     TaskKind,
 )
+from backend.trees.core.sequential import skill_of
 from backend.trees.core.task_kinds import RANK_KINDS, REPLY_KINDS
 from backend.trees.growth_config import active_config, last_seen_config
 from backend.trees.models import JournalEntry, ReadyWork, Task
+from backend.trees.services.reliability import reviewer_skills
 
 RESERVATION_ATTEMPTS = 5
 
@@ -125,8 +127,9 @@ def _choose_and_claim(
         now=now,
         explicit=kind is not TaskKind.RANDOM,
     )
+    informativeness = _reviewer_informativeness(user, config)
     for _attempt in range(RESERVATION_ATTEMPTS):
-        chosen = policy.choose_eligible_task(kind, candidates, config, rng)
+        chosen = policy.choose_eligible_task(kind, candidates, config, rng, informativeness)
         row = by_node[(_node_of(chosen), chosen.kind.value)]
         task = _claim(chosen, row, claim)
         if task is not None:
@@ -134,6 +137,15 @@ def _choose_and_claim(
         metrics.TASK_CLAIM_CONFLICTS.labels(chosen.kind.value, metrics.lang_label(lang)).inc()
         candidates = _without(candidates, chosen.target)
     raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests")
+
+
+def _reviewer_informativeness(user: User, config: TreeManagerConfig) -> float | None:
+    """The user's estimated skill as a reviewer, for first-review routing
+    (``policy.routed_reviews``); None, and no query, while routing is off."""
+    if config.first_review_min_informativeness <= 0:
+        return None
+    skills = reviewer_skills([user.id], config)
+    return skill_of(user.id, skills, config).informativeness
 
 
 def _loaded_client(user: User) -> ApiClient | None:
