@@ -11,7 +11,7 @@ NEW_PARAMETERS = {"first_review_min_informativeness": 0.0}
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trees", "0013_always_approvers"),
+        ("trees", "0014_claim_counts_by_index"),
     ]
 
     operations = [
