@@ -50,6 +50,20 @@ def reply(people):
     return add_reply(prompt, author=people[1])
 
 
+def _reviews_drawn(user, seeds: int = 12) -> set[str]:
+    """The messages ``user``'s assistant-reply review requests get over ``seeds`` seeded
+    draws, each request rolled back (so every draw sees the same work)."""
+    found = set()
+    for seed in range(seeds):
+        with transaction.atomic():
+            task = request_task(
+                user=user, kind=TaskKind.LABEL_ASSISTANT_REPLY, lang="en", rng=random.Random(seed)
+            )
+            found.add(task.payload["message_id"])
+            transaction.set_rollback(True)
+    return found
+
+
 def decision_of(message) -> JournalEntry:
     return JournalEntry.objects.filter(
         message_id=message.id, event_type__in=["message_accepted", "message_rejected"]
@@ -242,28 +256,14 @@ def test_a_selection_policy_switch_applies_to_the_next_request(people, reply):
         # Stands for a message nearly decided (a config change rebuilt the index).
         ReadyWork.objects.filter(node_id=light.id).update(weight=1e-9)
 
-    def drawn() -> set[str]:
-        found = set()
-        for seed in range(12):
-            with transaction.atomic():
-                task = request_task(
-                    user=people[5],
-                    kind=TaskKind.LABEL_ASSISTANT_REPLY,
-                    lang="en",
-                    rng=random.Random(seed),
-                )
-                found.add(task.payload["message_id"])
-                transaction.set_rollback(True)
-        return found
-
     settle_light()
-    assert drawn() == {str(reply.id), str(light.id)}
+    assert _reviews_drawn(people[5]) == {str(reply.id), str(light.id)}
     update_config(changes={"selection_policy": "active"}, author="test")
     settle_light()
-    assert drawn() == {str(reply.id)}
+    assert _reviews_drawn(people[5]) == {str(reply.id)}
     update_config(changes={"selection_policy": "fixed"}, author="test")
     settle_light()
-    assert drawn() == {str(reply.id), str(light.id)}
+    assert _reviews_drawn(people[5]) == {str(reply.id), str(light.id)}
 
 
 def test_an_always_ok_reviewers_single_ok_does_not_accept(people):
@@ -322,22 +322,8 @@ def test_a_low_skill_reviewer_is_routed_to_a_message_already_reviewed(people, re
             user=user, sensitivity=sensitivity, specificity=specificity, reviews=40, disapprovals=12
         )
 
-    def drawn(user) -> set[str]:
-        found = set()
-        for seed in range(12):
-            with transaction.atomic():
-                task = request_task(
-                    user=user,
-                    kind=TaskKind.LABEL_ASSISTANT_REPLY,
-                    lang="en",
-                    rng=random.Random(seed),
-                )
-                found.add(task.payload["message_id"])
-                transaction.set_rollback(True)
-        return found
-
     both = {str(reply.id), str(fresh.id)}
-    assert drawn(careless) == both
+    assert _reviews_drawn(careless) == both
     update_config(changes={"first_review_min_informativeness": 0.5}, author="test")
-    assert drawn(careless) == {str(reply.id)}
-    assert drawn(skilled) == both
+    assert _reviews_drawn(careless) == {str(reply.id)}
+    assert _reviews_drawn(skilled) == both

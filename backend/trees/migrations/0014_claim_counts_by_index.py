@@ -25,72 +25,30 @@ from django.db import migrations
 _CLAIM = importlib.import_module("backend.trees.migrations.0005_claim_function")
 _PREVIOUS = importlib.import_module("backend.trees.migrations.0012_ready_work_draw")
 
-_REPLY = "('assistant_reply', 'prompter_reply')"
 _OPEN = "NOT done AND NOT skipped AND expiry_date > p_now"
-_LEASING = "NOT done AND NOT skipped AND lease_until > p_now"
-
-CREATE = f"""
-CREATE OR REPLACE FUNCTION grove_claim(
-    p_user uuid, p_row bigint, p_tree uuid, p_reply boolean, p_now timestamptz,
-    p_since timestamptz, p_max_pending integer, p_child_ids jsonb, p_task jsonb,
-    p_journal jsonb
-) RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    w trees_readywork%ROWTYPE;
-    n_pending integer;
-    n_on_node integer := 0;
-    n_in_tree integer := 0;
-    n_mine_on_node integer := 0;
-BEGIN
-    PERFORM 1 FROM accounts_user WHERE id = p_user FOR NO KEY UPDATE;
-    IF p_row IS NOT NULL THEN
-        PERFORM 1 FROM trees_readywork
-        WHERE id = p_row OR (p_reply AND tree_id = p_tree AND kind IN {_REPLY})
-        ORDER BY id FOR UPDATE;
-        SELECT * INTO w FROM trees_readywork WHERE id = p_row;
-        IF NOT FOUND OR (p_child_ids IS NOT NULL AND w.child_ids IS DISTINCT FROM p_child_ids)
-        THEN
-            RETURN 1;
-        END IF;
-        SELECT count(*) FILTER (WHERE {_OPEN}),
+_COUNTS = f"""        SELECT count(*) FILTER (WHERE {_OPEN}),
                count(*) FILTER (
                    WHERE {_OPEN} AND parent_message_id = w.node_id AND payload_type = w.kind)
         INTO n_pending, n_mine_on_node
         FROM trees_task WHERE user_id = p_user AND created_at >= p_since;
         SELECT count(*) INTO n_on_node FROM trees_task
         WHERE message_tree_id = w.tree_id AND parent_message_id = w.node_id
-            AND payload_type = w.kind AND {_LEASING};
+            AND payload_type = w.kind AND {_CLAIM._LEASING};
         IF p_reply THEN
             SELECT count(*) INTO n_in_tree FROM trees_task
-            WHERE message_tree_id = w.tree_id AND payload_type IN {_REPLY} AND {_LEASING};
+            WHERE message_tree_id = w.tree_id AND payload_type IN {_CLAIM._REPLY}
+                AND {_CLAIM._LEASING};
         END IF;
     ELSE
         SELECT count(*) FILTER (WHERE {_OPEN}) INTO n_pending
         FROM trees_task WHERE user_id = p_user AND created_at >= p_since;
-    END IF;
-    IF n_pending >= p_max_pending THEN
-        RETURN 2;
-    END IF;
-    IF p_row IS NOT NULL AND (
-        n_mine_on_node > 0 OR n_on_node >= w.slots
-        OR (p_reply AND n_in_tree >= coalesce(w.tree_room, 0))
-    ) THEN
-        RETURN 1;
-    END IF;
-    INSERT INTO trees_task SELECT * FROM jsonb_populate_record(NULL::trees_task, p_task);
-    INSERT INTO trees_journalentry
-        (event_type, payload, message_tree_id, message_id, user_id, api_client_id, actor,
-         created_at)
-    SELECT event_type, payload, message_tree_id, message_id, user_id, api_client_id, actor,
-        created_at
-    FROM jsonb_populate_record(NULL::trees_journalentry, p_journal);
-    IF p_row IS NOT NULL THEN
-        UPDATE trees_readywork SET draw = random() WHERE id = p_row;
-    END IF;
-    RETURN 0;
-END
-$$;
 """
+# 0012's function with its counts (from the first count to the ELSE branch's end) replaced.
+_FIRST_COUNT = "        SELECT count(*) FILTER (WHERE "
+_AFTER_COUNTS = "    END IF;\n    IF n_pending >= p_max_pending THEN"
+_BEGIN = _PREVIOUS.CREATE.index(_FIRST_COUNT)
+_END = _PREVIOUS.CREATE.index(_AFTER_COUNTS)
+CREATE = _PREVIOUS.CREATE[:_BEGIN] + _COUNTS + _PREVIOUS.CREATE[_END:]
 
 
 class Migration(migrations.Migration):
