@@ -84,28 +84,35 @@ def test_a_review_sends_its_writes_as_one_statement():
     assert users[0].last_activity_date is not None
 
 
-@postgres_only
-def test_first_review_routing_reads_the_reviewers_estimate_in_one_more_statement(settings):
+def _forest_claimed_in_database(settings) -> User:
+    """Claims through ``grove_claim``, a small growing forest, and a user of its client; a
+    first request has read the configuration, so the next one's statements are its own."""
     settings.GROVE_CLAIM_IN_DATABASE = True
-    update_config(changes={"first_review_min_informativeness": 0.5}, author="test")
     client = make_client()
     _grow_forest(3, client)
     user = make_user(client)
     request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # reads the config
+    return user
+
+
+@postgres_only
+def test_first_review_routing_reads_the_reviewers_estimate_in_one_more_statement(settings):
+    update_config(changes={"first_review_min_informativeness": 0.5}, author="test")
+    user = _forest_claimed_in_database(settings)
     with CaptureQueriesContext(connection) as ctx:
         request_task(user=user, kind=TaskKind.RANDOM, lang="en")
     statements = [q["sql"] for q in ctx.captured_queries]
     assert len(statements) == 3, [sql[:80] for sql in statements]
     assert sum("trees_reviewerreliability" in sql for sql in statements) == 1
+    # A request for a kind that is not a review never needs the estimate.
+    with CaptureQueriesContext(connection) as ctx:
+        request_task(user=make_user(user.api_client), kind=TaskKind.ASSISTANT_REPLY, lang="en")
+    assert not any("trees_reviewerreliability" in q["sql"] for q in ctx.captured_queries)
 
 
 @postgres_only
 def test_a_claim_in_the_database_is_one_statement(settings):
-    settings.GROVE_CLAIM_IN_DATABASE = True
-    client = make_client()
-    _grow_forest(3, client)
-    user = make_user(client)
-    request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # reads the config
+    user = _forest_claimed_in_database(settings)
     with CaptureQueriesContext(connection) as ctx:
         task = request_task(user=user, kind=TaskKind.RANDOM, lang="en")
     claims = [q["sql"] for q in ctx.captured_queries if "grove_claim" in q["sql"]]
@@ -158,14 +165,10 @@ def test_a_push_claim_reads_the_user_then_claims_as_a_task_request_does(settings
     holds)."""
     from frontend_api.ws.dispatch import claim_for_push
 
-    settings.GROVE_CLAIM_IN_DATABASE = True
-    client = make_client()
-    _grow_forest(3, client)
-    user = make_user(client)
-    request_task(user=make_user(client), kind=TaskKind.RANDOM, lang="en")  # reads the config
+    user = _forest_claimed_in_database(settings)
     with CaptureQueriesContext(connection) as ctx:
         task_id, wire = claim_for_push(user_id=str(user.id), kind="random", lang="en")
     statements = [q["sql"] for q in ctx.captured_queries]
     assert not any("accounts_apiclient" in sql for sql in statements), statements
     task = Task.objects.get(id=task_id)
-    assert (task.user_id, task.api_client_id, wire["id"]) == (user.id, client.id, task_id)
+    assert (task.user_id, task.api_client_id, wire["id"]) == (user.id, user.api_client_id, task_id)

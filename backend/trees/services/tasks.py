@@ -41,7 +41,7 @@ from backend.trees.core.policy import (
     TaskKind,
 )
 from backend.trees.core.sequential import skill_of
-from backend.trees.core.task_kinds import RANK_KINDS, REPLY_KINDS
+from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, REPLY_KINDS
 from backend.trees.growth_config import active_config, last_seen_config
 from backend.trees.models import JournalEntry, ReadyWork, Task
 from backend.trees.services.reliability import reviewer_skills
@@ -127,7 +127,7 @@ def _choose_and_claim(
         now=now,
         explicit=kind is not TaskKind.RANDOM,
     )
-    informativeness = _reviewer_informativeness(user, config)
+    informativeness = _reviewer_informativeness(user, kind, config)
     for _attempt in range(RESERVATION_ATTEMPTS):
         chosen = policy.choose_eligible_task(kind, candidates, config, rng, informativeness)
         row = by_node[(_node_of(chosen), chosen.kind.value)]
@@ -139,10 +139,15 @@ def _choose_and_claim(
     raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests")
 
 
-def _reviewer_informativeness(user: User, config: TreeManagerConfig) -> float | None:
+def _reviewer_informativeness(
+    user: User, kind: TaskKind, config: TreeManagerConfig
+) -> float | None:
     """The user's estimated skill as a reviewer, for first-review routing
-    (``policy.routed_reviews``); None, and no query, while routing is off."""
+    (``policy.routed_reviews``); None, and no query, while routing is off or when the
+    request cannot end in a review."""
     if config.first_review_min_informativeness <= 0:
+        return None
+    if kind is not TaskKind.RANDOM and kind not in LABEL_KINDS:
         return None
     skills = reviewer_skills([user.id], config)
     return skill_of(user.id, skills, config).informativeness
