@@ -39,6 +39,8 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from backend import async_redis
+
 logger = logging.getLogger("grove.listeners")
 
 KEY = "grove:ws:listening"
@@ -168,9 +170,7 @@ def _client() -> redis.asyncio.Redis:
     if found is not None and found[0] is loop:
         return found[1]
     timeout = settings.GROVE_CACHE_SOCKET_TIMEOUT_SECONDS
-    client = redis.asyncio.Redis.from_url(
-        settings.CACHE_URL, socket_timeout=timeout, socket_connect_timeout=timeout
-    )
+    client = async_redis.client(settings.CACHE_URL, socket_timeout=timeout, connect_timeout=timeout)
     _clients[id(loop)] = (loop, client)
     return client
 

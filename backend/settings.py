@@ -317,6 +317,10 @@ GROVE_WS_TICKET_SECONDS = env_int("GROVE_WS_TICKET_SECONDS", 60)
 GROVE_PUSH_REDIS_URL = env_str("GROVE_PUSH_REDIS_URL", CHANNEL_LAYER_URL)
 # A pushed task not acknowledged (POST /tasks/{id}/ack) within this goes back to the pool.
 GROVE_PUSH_ACK_SECONDS = env_int("GROVE_PUSH_ACK_SECONDS", 30)
+# Redis connections one event loop (a web process's websockets) opens at most, per Redis URL;
+# a command past them waits for a free one up to the second setting (backend/async_redis.py).
+GROVE_ASYNC_REDIS_MAX_CONNECTIONS = env_int("GROVE_ASYNC_REDIS_MAX_CONNECTIONS", 50)
+GROVE_ASYNC_REDIS_WAIT_SECONDS = env_float("GROVE_ASYNC_REDIS_WAIT_SECONDS", 10.0)
 # After a socket closes (or its web process dies), its pushed tasks wait this long for a
 # "resume" with the session's token, then go back to the pool (acknowledged or not).
 GROVE_PUSH_RESUME_SECONDS = env_int("GROVE_PUSH_RESUME_SECONDS", 30)

@@ -42,13 +42,13 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from datetime import UTC, datetime
 
-import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from backend import async_redis
 from backend.accounts.models import User
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.push import keys, leases
@@ -316,8 +316,8 @@ async def stop_dispatchers() -> None:
 
 class Dispatcher:
     def __init__(self) -> None:
-        self.redis = aioredis.Redis.from_url(
-            settings.GROVE_PUSH_REDIS_URL, socket_connect_timeout=2, socket_timeout=10
+        self.redis = async_redis.client(
+            settings.GROVE_PUSH_REDIS_URL, connect_timeout=2, socket_timeout=10
         )
         self.layer = get_channel_layer()
         # This dispatcher's round lock value: its process (who holds a language's round) and
