@@ -54,7 +54,10 @@ def label_description(name: str) -> dict:
 
 
 def conversation_message(
-    message: Message, *, viewer: User | None, user_emojis: dict | None = None
+    message: Message | selectors.PathMessage,
+    *,
+    viewer: User | None,
+    user_emojis: dict | None = None,
 ) -> dict:
     """OA ``ConversationMessage``."""
     return {
@@ -71,7 +74,12 @@ def conversation_message(
     }
 
 
-def conversation(path: list[Message], *, viewer: User | None, emojis: dict | None = None) -> dict:
+def conversation(
+    path: list[Message] | list[selectors.PathMessage],
+    *,
+    viewer: User | None,
+    emojis: dict | None = None,
+) -> dict:
     """OA ``Conversation``; ``emojis`` (the viewer's, by message) is read when not given."""
     if emojis is None:
         emojis = selectors.user_emojis(viewer.id, [m.id for m in path]) if viewer else {}
@@ -80,7 +88,7 @@ def conversation(path: list[Message], *, viewer: User | None, emojis: dict | Non
 
 def _task_conversation(
     message_id: str, viewer: User | None, also: list[uuid.UUID] | None = None
-) -> tuple[list[Message], dict, dict[uuid.UUID, Message]]:
+) -> tuple[list[selectors.PathMessage], dict, dict[uuid.UUID, selectors.PathMessage]]:
     """The path to a task's message, its wire conversation and the ``also`` messages by id
     (one query)."""
     path, emojis, others = selectors.conversation_with_emojis(

@@ -40,5 +40,10 @@ def test_the_path_runs_from_the_prompt_to_the_message_with_only_the_viewers_emoj
     }
     assert {k: sorted(v) for k, v in emojis.items()} == {answer.id: ["+1", "red_flag"]}
     assert path[1].text == answer.text and path[1].parent_id == prompt.id
+    # Each column as the wire JSON needs it (the read is a plain cursor, not model rows).
+    first = path[0]
+    assert (first.user_id, first.role, first.lang) == (prompt.user_id, prompt.role, prompt.lang)
+    assert first.emojis == prompt.emojis and isinstance(first.emojis, dict)
+    assert first.synthetic is False and first.frontend_message_id == prompt.frontend_message_id
     assert [m.id for m in selectors.conversation_path(prompt.id)] == [prompt.id]
     assert selectors.conversation_with_emojis(follow_up.id, viewer_id=None)[1] == {}
