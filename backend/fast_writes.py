@@ -22,7 +22,8 @@ from datetime import datetime
 from functools import cache
 
 from django.db import connection
-from django.db.models import AutoField, BigAutoField, Model, SmallAutoField
+from django.db.models import NOT_PROVIDED, AutoField, BigAutoField, Model, SmallAutoField
+from django.db.models.expressions import DatabaseDefault
 
 _AUTO = (AutoField, BigAutoField, SmallAutoField)
 
@@ -31,7 +32,7 @@ def insert(instance: Model) -> Model:
     """INSERT ``instance`` (every concrete field; a database-generated id is read back)."""
     model = type(instance)
     sql, fields, auto = _insert_statement(model, connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    params = _insert_params(instance, fields)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if auto is not None:
@@ -76,8 +77,7 @@ class Batch:
     def insert(self, instance: Model) -> Model:
         model = type(instance)
         sql, fields, _auto = _insert_statement(model, connection.vendor)
-        params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-        self._parts.append((sql, params))
+        self._parts.append((sql, _insert_params(instance, fields)))
         instance._state.adding = False
         instance._state.db = connection.alias
         return instance
@@ -91,6 +91,16 @@ class Batch:
     def increment(self, model: type[Model], pk, field: str, by: int = 1) -> None:
         sql = _increment_statement(model, field, connection.vendor)
         self._parts.append((sql, [by, model._meta.pk.get_db_prep_value(pk, connection)]))
+
+    def delete(self, model: type[Model], pks: list) -> None:
+        """DELETE the rows ``pks`` of ``model`` (no cascade in Python: the database's foreign
+        keys decide, as for ``QuerySet._raw_delete``)."""
+        if not pks:
+            return
+        opts = model._meta
+        marks = ", ".join(["%s"] * len(pks))
+        sql = f"DELETE FROM {_quote(opts.db_table)} WHERE {_quote(opts.pk.column)} IN ({marks})"
+        self._parts.append((sql, [opts.pk.get_db_prep_value(pk, connection) for pk in pks]))
 
     def send(self, last: str | None = None, params: list | tuple = ()) -> tuple | None:
         """Run the collected writes, then ``last`` (a statement without ``WITH`` of its
@@ -137,11 +147,32 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+def _insert_params(instance: Model, fields) -> list:
+    for f in _database_filled(type(instance)):
+        if not isinstance(getattr(instance, f.attname), DatabaseDefault):
+            raise ValueError(f"{f.name} is filled by the database here; it cannot be given")
+    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+
+
+@cache
+def _database_filled(model: type[Model]) -> tuple:
+    """Columns an insert leaves to the database: generated ones, and those whose only default
+    is the database's (``db_default`` without ``default``, such as ``ReadyWork.draw``)."""
+    return tuple(
+        f
+        for f in model._meta.concrete_fields
+        if not f.generated and f.db_default is not NOT_PROVIDED and not f.has_default()
+    )
+
+
 @cache
 def _insert_statement(model: type[Model], vendor: str):
     opts = model._meta
     auto = opts.pk if isinstance(opts.pk, _AUTO) else None
-    fields = [f for f in opts.concrete_fields if f is not auto]
+    filled = _database_filled(model)
+    fields = [
+        f for f in opts.concrete_fields if f is not auto and not f.generated and f not in filled
+    ]
     columns = ", ".join(_quote(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {_quote(opts.db_table)} ({columns}) VALUES ({marks})"

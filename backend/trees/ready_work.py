@@ -240,12 +240,16 @@ def refresh_trees(
             for f in fields:
                 setattr(row, f, getattr(new, f))
             changed.append(row)
-    if stale:
-        ReadyWork.objects.filter(id__in=stale).delete()
-    if changed:
-        ReadyWork.objects.bulk_update(changed, fields)
-    if wanted:
-        ReadyWork.objects.bulk_create(wanted.values())
+    # One statement on PostgreSQL (``Batch``): Django's bulk_update built a CASE per field
+    # and row, about 3 ms of Python per call (``cycle_cpu.py --time``), the delete ran its
+    # collector, and each was a round trip of its own. The three touch different rows.
+    writes = Batch()
+    writes.delete(ReadyWork, stale)
+    for row in changed:
+        writes.update(ReadyWork, row.id, {f: getattr(row, f) for f in fields})
+    for item in wanted.values():
+        writes.insert(item)
+    writes.send()
     if wanted or changed:
         push_signals.work_changed(tree.lang for tree in shapes.values())
 

@@ -8,7 +8,8 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
 from backend.fast_writes import Batch, increment, insert, update
-from backend.trees.models import JournalEntry, Message, Task
+from backend.trees.core.task_kinds import CATEGORY_NUMBER, CATEGORY_OF, TaskKind
+from backend.trees.models import JournalEntry, Message, ReadyWork, Task
 from tests.builders import make_tree, make_user
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +100,43 @@ def test_a_batch_that_fails_in_one_part_writes_nothing():
     with pytest.raises(IntegrityError), transaction.atomic():
         writes.send()
     assert not JournalEntry.objects.filter(event_type="probe-failed").exists()
+
+
+def test_a_batch_deletes_updates_and_inserts_index_rows_leaving_database_columns_to_it():
+    """``ReadyWork`` has a generated column (``category``) and one filled only by the
+    database (``draw``): an insert leaves both to it; a delete removes exactly its rows."""
+    prompt = make_tree(author=make_user())
+    ReadyWork.objects.filter(node=prompt).delete()  # the rows its indexing made
+    keep = ReadyWork.objects.create(
+        lang="en", kind="label_initial_prompt", node=prompt, tree_id=prompt.message_tree_id, slots=3
+    )
+    gone = ReadyWork.objects.create(
+        lang="en",
+        kind="rank_assistant_replies",
+        node=prompt,
+        tree_id=prompt.message_tree_id,
+        slots=1,
+    )
+    writes = Batch()
+    writes.delete(ReadyWork, [gone.id])
+    writes.update(ReadyWork, keep.id, {"slots": 2, "child_ids": ["a"], "reviews": 1})
+    writes.insert(
+        ReadyWork(
+            lang="en", kind="assistant_reply", node=prompt, tree_id=prompt.message_tree_id, slots=1
+        )
+    )
+    writes.delete(ReadyWork, [])  # nothing to delete: no part
+    with CaptureQueriesContext(connection) as sent:
+        writes.send()
+    assert len(sent.captured_queries) == (1 if connection.vendor == "postgresql" else 3)
+    rows = {row.kind: row for row in ReadyWork.objects.filter(node=prompt)}
+    assert set(rows) == {"label_initial_prompt", "assistant_reply"}
+    assert (rows["label_initial_prompt"].slots, rows["label_initial_prompt"].child_ids) == (
+        2,
+        ["a"],
+    )
+    added = rows["assistant_reply"]
+    assert 0 <= added.draw < 1
+    assert added.category == CATEGORY_NUMBER[CATEGORY_OF[TaskKind.ASSISTANT_REPLY]]
+    with pytest.raises(ValueError, match="draw"):
+        Batch().insert(ReadyWork(lang="en", kind="assistant_reply", node=prompt, slots=1, draw=0.5))
