@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
-from backend.compiled_query import db_value
+from backend.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery, db_value
 from backend.fast_writes import Batch, update
 from backend.observability.metrics import TASKS_ANSWERED, count_task
 from backend.push import signals as push_signals
@@ -45,7 +45,7 @@ from backend.trees.errors import (
 from backend.trees.growth_config import active_config
 from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
 from backend.trees.services.task_lifecycle import open_task_for_update
-from backend.trees.services.trees import enqueue_advance
+from backend.trees.services.trees import LOCKED_TREE, enqueue_advance
 
 TEXT_KINDS = REPLY_KINDS | {TaskKind.INITIAL_PROMPT}
 
@@ -86,13 +86,30 @@ def refuse_recent_duplicate(*, user: User, text: str, now: datetime) -> None:
     """OA's duplicate filter: the same text by the same user within
     GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES is refused (0 turns it off)."""
     minutes = settings.GROVE_DUPLICATE_MESSAGE_WINDOW_MINUTES
-    if (
-        minutes > 0
-        and Message.objects.filter(
-            user=user, created_at__gt=now - timedelta(minutes=minutes), text=text
-        ).exists()
+    if minutes > 0 and _RECENT_SAME_TEXT.rows(
+        {"user_id": user.id, "since": now - timedelta(minutes=minutes), "text": text}
     ):
         raise DuplicateText(f"you sent this same text within the last {minutes} minutes")
+
+
+# The reply path's reads, compiled once (``backend.compiled_query``): building and compiling
+# each ``filter(...).first()`` cost more Python than PostgreSQL spent answering it.
+_BY_FRONTEND_ID = CompiledQuery(
+    lambda api_client_id, frontend_message_id: Message.objects.filter(
+        api_client_id=api_client_id, frontend_message_id=frontend_message_id
+    )[:1],
+    sentinels={"api_client_id": SENTINEL_IDS[0], "frontend_message_id": "grove-frontend-id"},
+)
+_MESSAGE = CompiledQuery(
+    lambda message_id: Message.objects.filter(id=message_id)[:1],
+    sentinels={"message_id": SENTINEL_IDS[0]},
+)
+_RECENT_SAME_TEXT = CompiledQuery(
+    lambda user_id, since, text: Message.objects.filter(
+        user_id=user_id, created_at__gt=since, text=text
+    ).values_list("id")[:1],
+    sentinels={"user_id": SENTINEL_IDS[0], "since": SENTINEL_TIMES[0], "text": "grove-text"},
+)
 
 
 @transaction.atomic
@@ -107,9 +124,10 @@ def submit_text_reply(
     rng: random.Random | None = None,
 ) -> Message:
     """Create the prompt or reply a text task asked for; idempotent per frontend message id."""
-    existing = Message.objects.filter(
-        api_client_id=user.api_client_id, frontend_message_id=frontend_message_id
-    ).first()
+    found = _BY_FRONTEND_ID.fetch(
+        {"api_client_id": user.api_client_id, "frontend_message_id": frontend_message_id}
+    )
+    existing = found[0] if found else None
     if existing is not None:
         if existing.user_id == user.id and existing.task_id == task_id:
             return existing  # the same interaction sent again
@@ -137,8 +155,12 @@ def submit_text_reply(
         )
         parent, depth, role = None, 0, "prompter"
     else:
-        tree = MessageTree.objects.select_for_update(no_key=True).get(id=task.message_tree_id)
-        parent = Message.objects.filter(id=task.parent_message_id).first()
+        locked = LOCKED_TREE.fetch({"tree_id": task.message_tree_id})
+        if not locked:
+            raise MessageTree.DoesNotExist(task.message_tree_id)
+        tree = locked[0]
+        found = _MESSAGE.fetch({"message_id": task.parent_message_id})
+        parent = found[0] if found else None
         # A reply written on a task that is still valid is stored even if the tree moved on
         # meanwhile (OA does too): a volunteer's text is never lost. Only a parent removed by
         # moderation refuses it.

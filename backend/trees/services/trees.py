@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from backend import events
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.stats.models import TimeFrame, UserStats
 from backend.trees import journal, ranking_fit, ready_work
 from backend.trees.core import consensus, lifecycle, policy, sequential, shape
@@ -95,6 +96,14 @@ def set_state(
     )
 
 
+# A tree row locked against other writers of it (FOR NO KEY UPDATE: reviews' share locks and
+# new messages' foreign keys still pass), compiled once.
+LOCKED_TREE = CompiledQuery(
+    lambda tree_id: MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id)[:1],
+    sentinels={"tree_id": SENTINEL_IDS[0]},
+)
+
+
 @transaction.atomic
 def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> list[str]:
     """Apply every decision that is due on one tree; returns the states it entered."""
@@ -103,7 +112,8 @@ def advance_tree(*, tree_id: uuid.UUID, rng: random.Random | None = None) -> lis
 
 
 def _advance(tree_id: uuid.UUID, rng: random.Random | None) -> list[str]:
-    tree = MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id).first()
+    found = LOCKED_TREE.fetch({"tree_id": tree_id})
+    tree = found[0] if found else None
     if tree is None:
         raise TreeNotFound(f"tree {tree_id} not found")
     # Settles every debt committed before this point: under the tree's lock, each later read
@@ -183,13 +193,28 @@ def top_up_rankings(*, lang: str) -> int:
     return _wake_backlog(lang, missing, config, reason="backlog_top_up")
 
 
+# The advance job's reads of a tree's messages, compiled once (``backend.compiled_query``).
+_UNDECIDED = CompiledQuery(
+    lambda tree_id: Message.objects.filter(
+        message_tree_id=tree_id, review_result__isnull=True, deleted=False
+    ),
+    sentinels={"tree_id": SENTINEL_IDS[0]},
+)
+_FLAGGED = CompiledQuery(
+    lambda tree_id: (
+        Message.objects.filter(message_tree_id=tree_id, deleted=False)
+        .exclude(emojis={})
+        .values_list("id", "depth", "emojis")
+    ),
+    sentinels={"tree_id": SENTINEL_IDS[0]},
+)
+
+
 def _settle_reviews(tree: MessageTree, config: TreeManagerConfig) -> None:
     """Decide every message of the tree that holds the reviews its policy needs: OA's fixed
     count and acceptance score, or the sequential posterior (which may ask one more review
     instead). Each decision journals what it read."""
-    pending = list(
-        Message.objects.filter(message_tree=tree, review_result__isnull=True, deleted=False)
-    )
+    pending = _UNDECIDED.fetch({"tree_id": tree.id})
     due = [
         m
         for m in pending
@@ -341,16 +366,15 @@ def _auto_moderate(tree: MessageTree, config: TreeManagerConfig) -> list[str]:
     entered: list[str] = []
     if not config.auto_mod_enabled or lifecycle.is_finished(TreeState(tree.state)):
         return entered
-    flagged = Message.objects.filter(message_tree=tree, deleted=False).exclude(emojis={})
-    for message in flagged.only("id", "depth", "emojis", "parent_id"):
+    for message_id, depth, emojis in _FLAGGED.rows({"tree_id": tree.id}):
         actions = consensus.moderation_actions(
-            is_prompt=message.depth == 0, emoji_counts=message.emojis, config=config
+            is_prompt=depth == 0, emoji_counts=emojis, config=config
         )
         for action in actions:
             if lifecycle.is_finished(TreeState(tree.state)):
                 return entered
             if action is ModerationAction.DELETE:
-                delete_subtree(message.id, reason="auto_mod_red_flags")
+                delete_subtree(message_id, reason="auto_mod_red_flags")
                 continue
             if action is ModerationAction.ABORT_TREE:
                 new, reason = TreeState.ABORTED_LOW_GRADE, "auto_mod_red_flags"
@@ -522,7 +546,8 @@ def run_prompt_lottery(
 
 @transaction.atomic
 def halt_tree(*, tree_id: uuid.UUID, actor: str, reason: str = "moderator") -> MessageTree:
-    tree = MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id).first()
+    found = LOCKED_TREE.fetch({"tree_id": tree_id})
+    tree = found[0] if found else None
     if tree is None:
         raise TreeNotFound(f"tree {tree_id} not found")
     set_state(tree, TreeState.HALTED_BY_MODERATOR, reason=reason, actor=actor)
@@ -531,7 +556,8 @@ def halt_tree(*, tree_id: uuid.UUID, actor: str, reason: str = "moderator") -> M
 
 @transaction.atomic
 def resume_tree(*, tree_id: uuid.UUID, actor: str) -> MessageTree:
-    tree = MessageTree.objects.select_for_update(no_key=True).filter(id=tree_id).first()
+    found = LOCKED_TREE.fetch({"tree_id": tree_id})
+    tree = found[0] if found else None
     if tree is None:
         raise TreeNotFound(f"tree {tree_id} not found")
     new = lifecycle.state_after_unhalt(tree.won_prompt_lottery_date is not None)
