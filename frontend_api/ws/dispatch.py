@@ -150,19 +150,12 @@ def work_counts(lang: str) -> dict[str, int]:
     return counts
 
 
-# The dispatcher's other database work (counting the work, returning tasks, the sweep) runs
-# on a thread of its own, not on the one thread Channels keeps for database calls: every
-# consumer of the process goes through that thread before it handles any message (Channels'
-# ``aclose_old_connections`` in ``AsyncConsumer.dispatch``), so a count running there held
-# back every push to every socket of the process until it ended.
-_dispatcher_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-db")
-
-
 def _db(function):
-    return database_sync_to_async(function, thread_sensitive=False, executor=_dispatcher_thread)
+    return database_sync_to_async(function)
 
 
-# Claims run in threads of their own, so that a round's claims overlap.
+# Claims run in threads of their own, so that a round's claims overlap (``_db`` runs every
+# call on the one thread Channels keeps for database calls).
 _claim_threads = ThreadPoolExecutor(max_workers=PARALLEL_CLAIMS, thread_name_prefix="push-claim")
 
 
@@ -223,15 +216,6 @@ class _Round:
                 if not waiting:
                     break
                 if not self.counted and len(waiting) > 1:
-                    # The head of the line does not wait for the count: work appeared, so its
-                    # claim starts at once (on the uncounted budget of one) and the count runs
-                    # beside it. Its claim is held against the count's budget either way, so
-                    # nobody behind is claimed for past the work (a count taken after the
-                    # head's claim committed is one short: a later recount makes it up).
-                    head_id, head_kind = waiting[0]
-                    if not await self.start(head_id, head_kind):
-                        break
-                    waiting = waiting[1:]
                     await self.recount(None)
                 for entry_id, kind in waiting:
                     if self.stopping or not await self.start(entry_id, kind):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -129,41 +127,6 @@ async def test_a_round_claiming_in_parallel_serves_exactly_the_first_in_line(soc
     assert len({push["task"]["id"] for push in pushes}) == slots  # none twice
     for socket in waiting[slots:]:
         assert await socket.receive_nothing(timeout=QUIET)
-
-
-async def test_the_head_of_a_line_is_claimed_for_while_the_work_is_counted(sockets, monkeypatch):
-    """A line of several is counted before the users behind its head are claimed for; the
-    head's claim does not wait for that count (the latency of the first push), and the
-    count does not hold up the process's sockets meanwhile."""
-    frontend = await new_frontend()
-    first, _ = await ready_socket(sockets, frontend, ALICE, task_kind="assistant_reply")
-    second, _ = await ready_socket(sockets, frontend, BOB, task_kind="assistant_reply")
-    assert await first.receive_nothing(timeout=QUIET)  # the readies' own rounds are over
-    counting = 2.0  # seconds each count of the work takes from now on
-    real_counts = dispatch.work_counts
-
-    def slow_counts(lang):
-        time.sleep(counting)
-        return real_counts(lang)
-
-    monkeypatch.setattr(dispatch, "work_counts", slow_counts)
-
-    def one_reply_slot():
-        author = make_user(frontend.client_row, username="author")
-        make_tree(author=author, max_children_count=1, goal_tree_size=2)
-
-    await sync_to_async(one_reply_slot)()
-    made = time.monotonic()
-    push = await receive_event(first, "task_assigned")
-    assert time.monotonic() - made < counting / 2
-    assert push["user"] == ALICE
-    # While the count still runs, a socket's commands are answered (a count that ran on
-    # Channels' database thread held every consumer of the process until it ended).
-    asked = time.monotonic()
-    assert await send(second, {"type": "ping"}) == {"type": "pong"}
-    assert time.monotonic() - asked < counting / 4
-    # One slot: the count (the head's claim held against it) leaves nothing for Bob.
-    assert await second.receive_nothing(timeout=counting + QUIET)
 
 
 async def test_unready_user_gets_nothing_more(sockets):
