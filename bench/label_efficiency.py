@@ -31,15 +31,19 @@ POLICIES: dict[str, dict] = {
     "oa": {},
     "sequential": {"review_policy": "sequential", "ranking_policy": "adaptive"},
     # What bench/README.md measures as Grove's adaptive policy: one review can decide when
-    # its reviewer's estimated skill makes the posterior reach 0.98.
+    # its reviewer's estimated skill makes the posterior reach 0.98, and reviewers whose
+    # estimate is poor are handed messages with a review already before first reviews
+    # (routing, since the eighth session; runs before it: routing 0).
     "grove": {
         "review_policy": "sequential",
         "min_reviews": 1,
         "review_confidence": 0.98,
         "ranking_policy": "adaptive",
+        "first_review_min_informativeness": 0.5,
     },
-    # ``grove`` drawing the message to review and the parent to rank by the expected
-    # information of its next answer instead of uniformly (``selection_policy``).
+    # ``grove`` as the sixth session measured it (without routing), drawing the message to
+    # review and the parent to rank by the expected information of its next answer instead
+    # of uniformly (``selection_policy``).
     "grove_active": {
         "review_policy": "sequential",
         "min_reviews": 1,
