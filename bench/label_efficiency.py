@@ -31,15 +31,19 @@ POLICIES: dict[str, dict] = {
     "oa": {},
     "sequential": {"review_policy": "sequential", "ranking_policy": "adaptive"},
     # What bench/README.md measures as Grove's adaptive policy: one review can decide when
-    # its reviewer's estimated skill makes the posterior reach 0.98.
+    # its reviewer's estimated skill makes the posterior reach 0.98, and reviewers whose
+    # estimate is poor are handed messages with a review already before first reviews
+    # (routing, since the eighth session; runs before it: routing 0).
     "grove": {
         "review_policy": "sequential",
         "min_reviews": 1,
         "review_confidence": 0.98,
         "ranking_policy": "adaptive",
+        "first_review_min_informativeness": 0.5,
     },
-    # ``grove`` drawing the message to review and the parent to rank by the expected
-    # information of its next answer instead of uniformly (``selection_policy``).
+    # ``grove`` as the sixth session measured it (without routing), drawing the message to
+    # review and the parent to rank by the expected information of its next answer instead
+    # of uniformly (``selection_policy``).
     "grove_active": {
         "review_policy": "sequential",
         "min_reviews": 1,
@@ -214,9 +218,7 @@ def pool_reports(paths: list[Path]) -> dict:
     for path in paths:
         body = json.loads(path.read_text())
         for label, report in body["runs"].items():
-            preset = POLICIES.get(label.split("/")[-1], {})
-            config = report.get("config", {})
-            changed = {k: v for k, v in sorted(config.items()) if preset.get(k) != v}
+            changed = _changed_from_preset(label.split("/")[-1], report.get("config", {}))
             key = label + (f" {json.dumps(changed)}" if changed else "")
             groups.setdefault(key, []).append((body["settings"], report))
     pooled = {}
@@ -274,6 +276,18 @@ def pool_reports(paths: list[Path]) -> dict:
             "wall_seconds": sum(r.get("wall_seconds", 0) for r in reports),
         }
     return pooled
+
+
+def _changed_from_preset(policy: str, config: dict) -> dict:
+    """The settings in which a run's ``config`` (its changes over OA's defaults) differs from
+    its policy's preset today. A preset setting the run did not set ran at its default (the
+    run predates the setting in the preset), so it counts as changed, at that default."""
+    from backend.trees.core.config import TreeManagerConfig
+
+    preset = POLICIES.get(policy, {})
+    defaults = TreeManagerConfig()
+    ran = {**{k: getattr(defaults, k) for k in preset}, **config}
+    return {k: v for k, v in sorted(ran.items()) if preset.get(k) != v}
 
 
 def _weighted(reports: list[dict], *path: str) -> float | None:

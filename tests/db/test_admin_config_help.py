@@ -67,6 +67,22 @@ def test_grove_defaults_are_oa_defaults_except_for_grove_only_parameters():
         assert PARAMETER_HELP[name].oa_default == getattr(defaults, name), name
 
 
+def test_admin_help_quotes_the_adaptive_settings_bench_measures_as_grove():
+    """The admin's measured recommendation for sequential review (review_confidence's
+    trade-off) and for routing name the settings of the benchmark's ``grove`` preset, the
+    configuration bench/README.md measures against OA's policy."""
+    from bench.label_efficiency import POLICIES
+
+    grove = POLICIES["grove"]
+    routing = grove["first_review_min_informativeness"]
+    measured = PARAMETER_HELP["review_confidence"].trade_off
+    assert f"{grove['review_confidence']} with min_reviews {grove['min_reviews']}" in measured
+    assert f"first_review_min_informativeness {routing}" in measured
+    assert f"{routing} with sequential review" in (
+        PARAMETER_HELP["first_review_min_informativeness"].trade_off
+    )
+
+
 def test_help_describes_no_parameter_that_does_not_exist():
     assert set(PARAMETER_HELP) == set(PARAMETERS)
 
