@@ -119,7 +119,9 @@ return f.lang
 # Reserve one place of an entry before claiming a task for it; refuse when its socket is
 # gone (and take it out of line), or when it, its session or its client is full.
 # KEYS: entry hash, held, ready zset of the lang. ARGV: entry id, per-session cap,
-# per-client cap. Returns the entry's fields as a flat list, or false.
+# per-client cap, the reserving round's token. Returns the entry's fields as a flat list,
+# or false. The place is noted under the token (``reserving``) until the claim's RECORD or
+# UNRESERVE: a round whose process dies in between leaves it there for FORGET_RESERVATIONS.
 RESERVE = """
 local e = redis.call('HGETALL', KEYS[1])
 if #e == 0 then redis.call('ZREM', KEYS[3], ARGV[1]) return false end
@@ -147,12 +149,19 @@ end
 redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 redis.call('INCR', p .. 'session:' .. f.session .. ':held')
 redis.call('INCR', p .. 'client:' .. f.client .. ':held')
+local r = p .. 'reserving:' .. ARGV[4]
+redis.call('HINCRBY', r, ARGV[1], 1)
+redis.call('PEXPIRE', r, 3600000)
 return e
 """
 
 # A claim for a reserved place failed: give the place back.
-# KEYS: held. ARGV: entry id, client id, session id.
+# KEYS: held. ARGV: entry id, client id, session id, the reserving round's token. Nothing
+# when the place was given back already (FORGET_RESERVATIONS, after the round lost its lock).
 UNRESERVE = """
+local r = 'grove:push:reserving:' .. ARGV[4]
+if tonumber(redis.call('HGET', r, ARGV[1]) or '0') <= 0 then return 0 end
+if tonumber(redis.call('HINCRBY', r, ARGV[1], -1)) <= 0 then redis.call('HDEL', r, ARGV[1]) end
 if tonumber(redis.call('HINCRBY', KEYS[1], ARGV[1], -1)) <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
 end
@@ -178,15 +187,59 @@ end
 return n
 """
 
+# A round's holder went away (killed with -9, or stalled past its lock): the places it had
+# reserved for claims that never reached RECORD or UNRESERVE are given back, or they stayed
+# held for as long as their users' sessions lived (on another process) and those users were
+# never served again. A place whose entry is gone was given back with its session
+# (CLEAR_HELD). KEYS: held. ARGV: the token. Returns the places given back.
+FORGET_RESERVATIONS = """
+local p = 'grove:push:'
+local r = p .. 'reserving:' .. ARGV[1]
+local found = redis.call('HGETALL', r)
+local given = 0
+for i = 1, #found, 2 do
+  local entry = found[i]
+  local held = tonumber(redis.call('HGET', KEYS[1], entry) or '0')
+  local n = math.min(tonumber(found[i + 1]), held)
+  if n > 0 then
+    if held - n <= 0 then redis.call('HDEL', KEYS[1], entry)
+    else redis.call('HINCRBY', KEYS[1], entry, -n) end
+    local f = redis.call('HMGET', p .. 'entry:' .. entry, 'client', 'session')
+    if f[1] then
+      local ckey = p .. 'client:' .. f[1] .. ':held'
+      if tonumber(redis.call('DECRBY', ckey, n)) <= 0 then redis.call('DEL', ckey) end
+    end
+    if f[2] then
+      local skey = p .. 'session:' .. f[2] .. ':held'
+      if tonumber(redis.call('DECRBY', skey, n)) <= 0 then redis.call('DEL', skey) end
+    end
+    given = given + n
+  end
+end
+redis.call('DEL', r)
+return given
+"""
+
+
 # A task was claimed for a reserved place: remember it for its session, start its ack clock,
 # and send the entry to the end of the line (or out of it when it is now full). 0, recording
 # nothing, when the entry stopped waiting (unready, its socket closed) while the task was
 # being claimed: the dispatcher returns the task to the pool.
 # KEYS: task hash, held, ack_due. ARGV: task id, entry id, session, lang, client, user json,
-# ack deadline ms, now ms.
+# ack deadline ms, now ms, the reserving round's token.
 RECORD = """
 local p = 'grove:push:'
 if redis.call('EXISTS', p .. 'entry:' .. ARGV[2]) == 0 then return 0 end
+local r = p .. 'reserving:' .. ARGV[9]
+if tonumber(redis.call('HGET', r, ARGV[2]) or '0') > 0 then
+  if tonumber(redis.call('HINCRBY', r, ARGV[2], -1)) <= 0 then redis.call('HDEL', r, ARGV[2]) end
+else
+  -- The place was given back meanwhile (the round lost its lock, FORGET_RESERVATIONS): the
+  -- task recorded now holds it again.
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  redis.call('INCR', p .. 'session:' .. ARGV[3] .. ':held')
+  redis.call('INCR', p .. 'client:' .. ARGV[5] .. ':held')
+end
 redis.call('HSET', KEYS[1], 'entry', ARGV[2], 'session', ARGV[3], 'lang', ARGV[4],
   'client', ARGV[5], 'user', ARGV[6])
 redis.call('SADD', p .. 'session:' .. ARGV[3] .. ':tasks', ARGV[1])

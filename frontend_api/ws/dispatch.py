@@ -333,11 +333,15 @@ class Dispatcher:
         self.end_round = self.redis.register_script(keys.END_ROUND)
         self.reserve = self.redis.register_script(keys.RESERVE)
         self.unreserve = self.redis.register_script(keys.UNRESERVE)
+        self.forget_reservations = self.redis.register_script(keys.FORGET_RESERVATIONS)
         self.record = self.redis.register_script(keys.RECORD)
         self.drop_entry = self.redis.register_script(keys.DROP_ENTRY)
         self.beat = self.redis.register_script(keys.HEARTBEAT)
         self.line_empty = self.redis.register_script(keys.LINE_EMPTY)
         self.next_poll = 0.0
+        # Per language, the token of a round holder that went away while this process waited
+        # for its lock (``_holder_went_away``); its reservations go back on takeover.
+        self.suspects: dict[str, str | None] = {}
 
     def _spawn(self, coroutine) -> asyncio.Task:
         # A fresh context: a task must not inherit the consumer's (a socket's lifetime).
@@ -492,6 +496,7 @@ class Dispatcher:
             while True:
                 self.again.discard(lang)
                 if await self.redis.set(lock, self.token, nx=True, px=ROUND_LOCK_MS):
+                    await self._take_over(lang)
                     await self.serve(lang)
                     if await self.redis.getdel(rerun):
                         self.again.add(lang)
@@ -513,11 +518,30 @@ class Dispatcher:
         the holder died (killed with -9) and this process serves the line itself,
         ``ROUND_LOCK_MS`` after the holder's last renewal at most."""
         await self.redis.set(rerun, 1, px=RERUN_MS)
+        holder = await self.redis.get(lock)
         left_ms = await self.redis.pttl(lock)  # negative: gone already
         deadline = time.monotonic() + max(left_ms, 0) / 1000 + 0.05
         while lang not in self.again and (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(left, 0.1))
-        return bool(await self.redis.exists(rerun))
+        went_away = bool(await self.redis.exists(rerun))
+        self.suspects[lang] = holder.decode() if went_away and holder is not None else None
+        return went_away
+
+    async def _take_over(self, lang: str) -> None:
+        """This process took the lock of a holder that went away without ending its round (its
+        lock ran out, its request for another round unread): the places its claims had
+        reserved and never recorded or gave back are given back."""
+        holder = self.suspects.pop(lang, None)
+        if holder is None or holder == self.token:
+            return
+        given = await self.forget_reservations(keys=[keys.HELD], args=[holder])
+        if given:
+            logger.warning(
+                "event=push_reservations_returned lang=%s holder=%s places=%s",
+                lang,
+                holder,
+                given,
+            )
 
     async def serve(self, lang: str) -> None:
         """Walk the line once, from its head, a window of entries at a time, holding the
@@ -611,6 +635,7 @@ class Dispatcher:
                 entry_id,
                 settings.GROVE_PUSH_MAX_TASKS_PER_SOCKET,
                 settings.GROVE_PUSH_MAX_TASKS_PER_CLIENT,
+                self.token,
             ],
         )
         if not flat:
@@ -621,13 +646,13 @@ class Dispatcher:
             task_id, body = await _claim(user_id=entry["user_id"], kind=entry["kind"], lang=lang)
         except NoTaskAvailable as exc:
             await self.unreserve(
-                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"]]
+                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
             )
             logger.debug("event=push_missed entry=%s why=%s", entry_id, exc)
             return "missed"
         except Exception:
             await self.unreserve(
-                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"]]
+                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
             )
             logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
             return "missed"
@@ -644,13 +669,14 @@ class Dispatcher:
                 entry["user"],
                 ack_due,
                 now,
+                self.token,
             ],
         )
         if not recorded:
             # The user stopped waiting while the claim ran (``unready`` answered meanwhile):
             # the task goes back to the pool instead of to them.
             await self.unreserve(
-                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"]]
+                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
             )
             await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="unready")
             return "skipped"

@@ -174,7 +174,9 @@ def test_an_ended_session_gives_back_the_places_its_unfinished_claims_reserved()
     )
     r.sadd(keys.session(session, "entries"), entry)
     r.set(keys.session(session, "alive"), "gone")
-    assert r.eval(keys.RESERVE, 3, keys.entry(entry), keys.HELD, keys.ready("en"), entry, 5, 5)
+    assert r.eval(
+        keys.RESERVE, 3, keys.entry(entry), keys.HELD, keys.ready("en"), entry, 5, 5, "a-round"
+    )
     assert int(r.get(keys.client(client_id, "held"))) == 1
     r.delete(keys.session(session, "alive"))  # the process died mid-claim
     r.zadd(keys.SESSION_DUE, {session: 0})

@@ -74,3 +74,33 @@ async def test_a_round_whose_lock_was_taken_over_leaves_the_new_holders_lock(soc
     await receive_event(socket, "task_assigned")  # the round's claim under way ends
     await asyncio.sleep(ROUND_LOCK_MS / 1000)
     assert push_redis.get(keys.round_lock("en")) == b"another-process"
+
+
+async def test_a_dead_holders_reserved_places_are_given_back_when_its_round_is_taken_over(
+    sockets,
+):
+    """A round's process killed between a claim's RESERVE and its RECORD left the user's place
+    held: with ``max_tasks`` 1 the user, still waiting on a socket of another process, was
+    never served again. The process that takes the round over gives such places back."""
+    frontend = await new_frontend()
+    socket = await sockets.connect("/ws/tasks/", key=frontend.key)
+    ready = {"type": "ready", "user": ALICE, "task_kind": "assistant_reply"}
+    answer = await send(socket, ready)
+    assert answer["type"] == "ready_ok"
+    assert await socket.receive_nothing(timeout=QUIET)  # no work yet
+    push_redis = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+    session = dispatch.session_of_token(answer["resume_token"])
+    alice_id = await sync_to_async(lambda: str(User.objects.get(username="alice").id))()
+    entry = keys.entry_id(session, alice_id)
+    # What the dead process did before its kill -9: took the round, reserved Alice's place.
+    dead = "4242:dead-holder"
+    push_redis.set(keys.round_lock("en"), dead, px=ROUND_LOCK_MS)
+    reserved = push_redis.eval(
+        keys.RESERVE, 3, keys.entry(entry), keys.HELD, keys.ready("en"), entry, 2000, 20000, dead
+    )
+    assert reserved  # her place is held now, by a claim that will never finish
+    await sync_to_async(grow_tree)(frontend)  # work: this process waits for the dead lock
+    push = await receive_event(socket, "task_assigned")
+    assert push["task"]["type"] == "assistant_reply" and push["user"] == ALICE
+    assert push_redis.hget(keys.HELD, entry) == b"1"  # the pushed task's place, no more
+    assert not push_redis.exists(f"{keys.PREFIX}reserving:{dead}")
