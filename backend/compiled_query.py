@@ -129,3 +129,9 @@ def db_value(value):
     if isinstance(value, datetime):
         return _DATETIME.get_db_prep_value(value, connection)
     return value
+
+
+def uuid_from_db(value) -> uuid.UUID | None:
+    """A UUID column read with raw SQL, as a UUID: PostgreSQL's driver decodes it, SQLite
+    hands back hex text (``db_value``'s inverse)."""
+    return value if value is None or isinstance(value, uuid.UUID) else uuid.UUID(value)

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from backend.compiled_query import db_value
+from backend.compiled_query import db_value, uuid_from_db
 from backend.trees import work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
@@ -78,7 +78,7 @@ def conversation_with_emojis(
     others: dict[uuid.UUID, PathMessage] = {}
     for row in rows:
         *fields, viewer_emoji, up = row
-        message_id = _as_uuid(fields[0])
+        message_id = uuid_from_db(fields[0])
         if up < 0:
             others[message_id] = _path_message(fields)
             continue
@@ -89,19 +89,14 @@ def conversation_with_emojis(
     return path, emojis, others
 
 
-def _as_uuid(value) -> uuid.UUID | None:
-    # PostgreSQL's driver gives UUIDs; SQLite stores them as hex text.
-    return value if value is None or isinstance(value, uuid.UUID) else uuid.UUID(value)
-
-
 def _path_message(fields) -> PathMessage:
     id_, parent_id, user_id, frontend_id, text, lang, role, emojis, synthetic = fields
     if isinstance(emojis, str):  # JSON arrives as text from both databases' drivers here
         emojis = json.loads(emojis)
     return PathMessage(
-        id=_as_uuid(id_),
-        parent_id=_as_uuid(parent_id),
-        user_id=_as_uuid(user_id),
+        id=uuid_from_db(id_),
+        parent_id=uuid_from_db(parent_id),
+        user_id=uuid_from_db(user_id),
         frontend_message_id=frontend_id,
         text=text,
         lang=lang,

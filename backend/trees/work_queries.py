@@ -37,7 +37,13 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact, GreaterThan
 
 from backend.accounts.models import User
-from backend.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery, db_value
+from backend.compiled_query import (
+    SENTINEL_IDS,
+    SENTINEL_TIMES,
+    CompiledQuery,
+    db_value,
+    uuid_from_db,
+)
 from backend.trees.core.candidates import (
     ExtendibleParent,
     RankingCandidate,
@@ -185,9 +191,7 @@ def _work_rows(sql: str, params: list) -> list[WorkRow]:
         row = WorkRow(**{name: values[i] for name, i in wanted})
         # SQLite hands back UUIDs as hex text and JSON as text; PostgreSQL decoded values.
         for name in _UUID_FIELDS:
-            value = getattr(row, name)
-            if isinstance(value, str):
-                setattr(row, name, uuid.UUID(value))
+            setattr(row, name, uuid_from_db(getattr(row, name)))
         if isinstance(row.child_ids, str):
             row.child_ids = json.loads(row.child_ids)
         rows.append(row)

@@ -22,7 +22,13 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.accounts.user_services import record_user_activity
-from backend.compiled_query import SENTINEL_IDS, SENTINEL_TIMES, CompiledQuery, db_value
+from backend.compiled_query import (
+    SENTINEL_IDS,
+    SENTINEL_TIMES,
+    CompiledQuery,
+    db_value,
+    uuid_from_db,
+)
 from backend.fast_writes import Batch, update
 from backend.observability.metrics import TASKS_ANSWERED, count_task
 from backend.push import signals as push_signals
@@ -259,9 +265,7 @@ def _review_target(
     if row is None:
         return None, None, False
     state, message_tree_id, already = row
-    if isinstance(message_tree_id, str):  # SQLite hands back UUIDs as hex text
-        message_tree_id = uuid.UUID(message_tree_id)
-    return state, message_tree_id, bool(already)
+    return state, uuid_from_db(message_tree_id), bool(already)
 
 
 @transaction.atomic
