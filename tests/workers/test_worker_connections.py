@@ -6,6 +6,8 @@ each job opened a new PostgreSQL session (settings.CELERY_DB_REUSE_MAX, workers/
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import connection
 
@@ -25,6 +27,13 @@ def _worker_sessions() -> set[int]:
         return {pid for (pid,) in cursor.fetchall()}
 
 
+def wait_until_sessions(timeout: float = 10.0) -> set[int]:
+    deadline = time.monotonic() + timeout
+    while not (found := _worker_sessions()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
 def _run_one_job() -> None:
     advance_due_trees_job.delay()
     wait_for(_worker_idle, timeout=30.0, interval=0.2)
@@ -32,7 +41,9 @@ def _run_one_job() -> None:
 
 def test_a_prefork_worker_serves_its_jobs_on_the_same_database_session(worker):
     _run_one_job()
-    after_first = _worker_sessions()
+    # The prefork pool can report itself idle between taking the job off the queue and its
+    # child starting it (the child opens its session then): the session is waited for.
+    after_first = wait_until_sessions()
     assert after_first, "the worker closed its database session after the job"
     for _ in range(3):
         _run_one_job()
