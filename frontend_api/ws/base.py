@@ -149,7 +149,12 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
         interval = settings.GROVE_WS_KEEPALIVE_SECONDS
         while True:
             await asyncio.sleep(interval)
-            await self.send_json({"type": "keepalive"})
+            try:
+                await self.send_json({"type": "keepalive"})
+            except OSError:
+                # The client is gone (uvicorn's ClientDisconnected) and the consumer's
+                # disconnect is on its way: nothing more to keep alive.
+                return
             await listeners.seen(self.channel_name)
 
     async def disconnect(self, code) -> None:
