@@ -14,6 +14,7 @@ also returns the active configuration's version, and the claim).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -282,7 +283,7 @@ def _claim_in_database(
     payload = _payload(chosen, node, claim)
     task, entry = _new_task(chosen, payload, node, claim)
     ranking = chosen.kind in RANK_KINDS
-    with connection.cursor() as cursor:
+    with _transaction_of_its_own(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT grove_claim(%s::uuid, %s::bigint, %s::uuid, %s::boolean, %s::timestamptz, "
             "%s::timestamptz, %s::integer, %s::jsonb, %s::jsonb, %s::jsonb)",
@@ -311,6 +312,22 @@ def _claim_in_database(
 
 
 _CLAIMED, _TOO_MANY_PENDING = 0, 2
+
+
+def _transaction_of_its_own() -> contextlib.AbstractContextManager:
+    """The claim's statement in a transaction (BEGIN, grove_claim, COMMIT) unless one is open
+    around it already (the caller's, or a test case's). In autocommit PostgreSQL commits the
+    claim before it sends the answer: a web process killed while its claim waited for a row
+    lock (issue 11: a push round's claims waiting on a user's row) left a backend that
+    committed the task once the lock was let go, a task handed to nobody and unknown to the
+    push state, holding its slot and its user's pending count until its lease ran out. In a
+    transaction the backend commits only on the client's COMMIT, sent after the client read
+    the outcome; a client that is gone is read as end of file and the claim rolled back.
+    Per attempt, not per request: a refused attempt's locks end with its transaction, before
+    the next candidate is tried (as ``_claim_in_savepoint`` does inside a caller's)."""
+    if connection.in_atomic_block:
+        return contextlib.nullcontext()
+    return transaction.atomic()
 
 
 @transaction.atomic
