@@ -18,6 +18,7 @@ from backend.compiled_query import db_value, uuid_from_db
 from backend.trees import work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
+from backend.trees.core.task_kinds import LABEL_KINDS, RANK_KINDS, TaskKind
 from backend.trees.models import Message, MessageEmoji, Task
 
 
@@ -54,11 +55,30 @@ class PathMessage:
 
 def conversation_with_emojis(
     message_id: uuid.UUID, *, viewer_id: uuid.UUID | None, also: Iterable[uuid.UUID] = ()
-) -> tuple[list[PathMessage], dict[uuid.UUID, list[str]], dict[uuid.UUID, PathMessage]]:
+) -> Conversation:
     """The path from the prompt down to ``message_id`` and the emojis ``viewer_id`` set on
     its messages, in one statement: a recursive walk up the parents (only the path's rows,
     not the whole tree), each message joined with the viewer's emojis. The messages ``also``
     names (a ranking task's replies) come in the same statement, by id."""
+    sql, params = conversation_statement(message_id, viewer_id=viewer_id, also=also)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY grove_up DESC", params)
+        return conversation_from_rows(cursor.fetchall())
+
+
+# A conversation as read: the path (prompt first), the viewer's emojis by message, and the
+# ``also`` messages by id.
+Conversation = tuple[
+    list["PathMessage"], dict[uuid.UUID, list[str]], dict[uuid.UUID, "PathMessage"]
+]
+
+
+def conversation_statement(
+    message_id: uuid.UUID, *, viewer_id: uuid.UUID | None, also: Iterable[uuid.UUID] = ()
+) -> tuple[str, list]:
+    """``conversation_with_emojis``'s SQL and parameters, unordered (its rows carry
+    ``grove_up``), for a statement that reads the conversation beside other work (the
+    claim's: ``backend.trees.services.tasks``)."""
     viewer = None if viewer_id is None else db_value(viewer_id)
     extra = [db_value(i) for i in also]
     sql = _PATH_SQL
@@ -66,13 +86,13 @@ def conversation_with_emojis(
         marks = ", ".join(["%s"] * len(extra))
         sql += f" UNION ALL SELECT {_PATH_COLUMNS}, NULL, -1 FROM {{message}} m"
         sql += f" WHERE m.id IN ({marks})"
-    sql += " ORDER BY grove_up DESC"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.format(message=Message._meta.db_table, emoji=MessageEmoji._meta.db_table),
-            [db_value(message_id), viewer, *extra],
-        )
-        rows = cursor.fetchall()
+    sql = sql.format(message=Message._meta.db_table, emoji=MessageEmoji._meta.db_table)
+    return sql, [db_value(message_id), viewer, *extra]
+
+
+def conversation_from_rows(rows: Iterable[tuple]) -> Conversation:
+    """The statement's rows (``_PATH_COLUMNS``, the viewer's emoji, ``grove_up``) in
+    ``grove_up`` order, highest first, as a ``Conversation``."""
     path: list[PathMessage] = []
     emojis: dict[uuid.UUID, list[str]] = defaultdict(list)
     others: dict[uuid.UUID, PathMessage] = {}
@@ -87,6 +107,18 @@ def conversation_with_emojis(
         if viewer_emoji is not None:
             emojis[message_id].append(viewer_emoji)
     return path, emojis, others
+
+
+def task_conversation_target(kind: str, payload: dict) -> tuple[uuid.UUID, list[uuid.UUID]] | None:
+    """The message whose path a task of ``kind`` shows and the messages it shows besides (a
+    ranking's replies); None for a task without a conversation (an initial prompt)."""
+    if kind == TaskKind.INITIAL_PROMPT.value:
+        return None
+    if kind in LABEL_KINDS:  # TaskKind is a StrEnum: a kind's value is in the set too
+        return uuid.UUID(payload["message_id"]), []
+    if kind in RANK_KINDS:
+        return uuid.UUID(payload["parent_id"]), [uuid.UUID(i) for i in payload["reply_ids"]]
+    return uuid.UUID(payload["parent_id"]), []
 
 
 def _path_message(fields) -> PathMessage:

@@ -87,13 +87,18 @@ def conversation(
 
 
 def _task_conversation(
-    message_id: str, viewer: User | None, also: list[uuid.UUID] | None = None
+    task: Task, message_id: str, viewer: User | None, also: list[uuid.UUID] | None = None
 ) -> tuple[list[selectors.PathMessage], dict, dict[uuid.UUID, selectors.PathMessage]]:
-    """The path to a task's message, its wire conversation and the ``also`` messages by id
-    (one query)."""
-    path, emojis, others = selectors.conversation_with_emojis(
-        uuid.UUID(message_id), viewer_id=viewer.id if viewer else None, also=also or ()
-    )
+    """The path to a task's message, its wire conversation and the ``also`` messages by id:
+    as the claim read them for this viewer (``claimed_conversation``), else in one query."""
+    viewer_id = viewer.id if viewer else None
+    claimed = getattr(task, "claimed_conversation", None)
+    if claimed is not None and claimed[0] == viewer_id:
+        path, emojis, others = claimed[1]
+    else:
+        path, emojis, others = selectors.conversation_with_emojis(
+            uuid.UUID(message_id), viewer_id=viewer_id, also=also or ()
+        )
     return path, conversation(path, viewer=viewer, emojis=emojis), others
 
 
@@ -105,13 +110,13 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
     if kind is TaskKind.INITIAL_PROMPT:
         return {**base, "hint": None}
     if kind in (TaskKind.ASSISTANT_REPLY, TaskKind.PROMPTER_REPLY):
-        _path, wire, _ = _task_conversation(payload["parent_id"], viewer)
+        _path, wire, _ = _task_conversation(task, payload["parent_id"], viewer)
         body = {**base, "conversation": wire}
         if kind is TaskKind.PROMPTER_REPLY:
             body["hint"] = None
         return body
     if kind.value.startswith("label_"):
-        path, wire, _ = _task_conversation(payload["message_id"], viewer)
+        path, wire, _ = _task_conversation(task, payload["message_id"], viewer)
         body = {
             **base,
             "message_id": payload["message_id"],
@@ -131,7 +136,7 @@ def render_task(task: Task, *, viewer: User | None) -> dict:
     # rank_assistant_replies / rank_prompter_replies
     parent_id = uuid.UUID(payload["parent_id"])
     reply_ids = [uuid.UUID(i) for i in payload["reply_ids"]]
-    _path, wire, replies = _task_conversation(payload["parent_id"], viewer, also=reply_ids)
+    _path, wire, replies = _task_conversation(task, payload["parent_id"], viewer, also=reply_ids)
     ordered = [replies[i] for i in reply_ids if i in replies]
     reply_messages = [conversation_message(m, viewer=viewer) for m in ordered]
     # OA next_task: which replies are synthetic is shown only when all of them are; with a

@@ -33,9 +33,10 @@ def test_header_is_absent_unless_enabled(frontend, settings):
 @pytest.mark.parametrize(
     "kind", ["rank_assistant_replies", "label_assistant_reply", "assistant_reply"]
 )
-def test_a_task_request_of_a_known_user_takes_at_most_four_statements(frontend, kind):
-    """Issue 8: user, ready-work read, claim, conversation. A ranking task's replies come in
-    the conversation's statement (they took a fifth)."""
+def test_a_task_request_of_a_known_user_takes_three_statements(frontend, kind):
+    """Issue 8: user, ready-work read, and the claim, whose statement brings the task's
+    conversation back with it (a fourth before). A ranking task's replies come in that
+    statement too (they took a fifth)."""
     from tests.builders import add_reply, make_ranking_tree, make_tree, make_user
 
     client = frontend.client_row
@@ -54,7 +55,9 @@ def test_a_task_request_of_a_known_user_takes_at_most_four_statements(frontend, 
     assert response.status_code == 200, response.json()
     assert response.json()["type"] == kind
     statements = [q["sql"] for q in captured.captured_queries]
-    assert len(statements) <= 4, "\n".join(s[:90] for s in statements)
+    assert len(statements) == 3, "\n".join(s[:90] for s in statements)
+    assert "grove_claim" in statements[-1] and "RECURSIVE" in statements[-1]
+    assert response.json()["conversation"]["messages"]  # rendered from the claim's rows
     if kind.startswith("rank_"):
         replies = response.json()["reply_messages"]
         assert {r["text"] for r in replies} == {"a assistant reply"}

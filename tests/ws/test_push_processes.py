@@ -213,6 +213,23 @@ async def round_holder_pid(lang: str, seconds: float) -> int:
     return int(token.split(b":")[0])
 
 
+async def one_socket_on_each_process(port: int, first: int, waiting: dict[int, tuple]) -> None:
+    """Ready volunteers from ``first`` on until ``waiting`` holds one socket of each of the two
+    processes (pid -> (socket, user)); the others are closed again."""
+    for i in range(20):
+        user = volunteer(first + i)
+        socket, answer = await open_ready(port, user, task_kind="assistant_reply")
+        session = keys.session(session_of_token(answer["resume_token"]))
+        pid = int(push_redis().hget(session, "pid"))
+        if pid in waiting:
+            await socket.close()
+            continue
+        waiting[pid] = (socket, user)
+        if len(waiting) == 2:
+            return
+    raise AssertionError(f"20 sockets, all on {set(waiting)}")
+
+
 async def test_a_kill_9_of_the_round_holder_mid_round_stalls_the_line_a_few_seconds_at_most(
     sockets,
 ):
@@ -224,18 +241,7 @@ async def test_a_kill_9_of_the_round_holder_mid_round_stalls_the_line_a_few_seco
         waiting: dict[int, tuple] = {}  # pid -> (socket, user): one on each process
         holder = None
         try:
-            for i in range(20):
-                user = volunteer(40 + i)
-                socket, answer = await open_ready(port, user, task_kind="assistant_reply")
-                session = keys.session(session_of_token(answer["resume_token"]))
-                pid = int(push_redis().hget(session, "pid"))
-                if pid in waiting:
-                    await socket.close()
-                    continue
-                waiting[pid] = (socket, user)
-                if len(waiting) == 2:
-                    break
-            assert len(waiting) == 2, waiting
+            await one_socket_on_each_process(port, 40, waiting)
             await asyncio.sleep(0.5)  # every ready's own round is over: the line is settled
             usernames = [user["id"] for _, user in waiting.values()]
             holder = await sync_to_async(hold_users)(usernames)
@@ -254,4 +260,107 @@ async def test_a_kill_9_of_the_round_holder_mid_round_stalls_the_line_a_few_seco
             for socket, _ in waiting.values():
                 await socket.close()
     assert push["task"]["type"] == "assistant_reply"
+    assert waited < 5, f"the line waited {waited:.1f} s after its round's holder was killed"
+
+
+def claims_waiting_for_locks() -> set[int]:
+    """PostgreSQL backends of the test database whose ``grove_claim`` waits for a row lock."""
+    with psycopg.connect(test_database_url(), autocommit=True) as watcher:
+        rows = watcher.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND position('grove_claim' in query) > 0"
+        ).fetchall()
+    return {pid for (pid,) in rows}
+
+
+def backends_left(pids: set[int]) -> set[int]:
+    with psycopg.connect(test_database_url(), autocommit=True) as watcher:
+        rows = watcher.execute(
+            "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [list(pids)]
+        ).fetchall()
+    return {pid for (pid,) in rows}
+
+
+async def until(check, what: str, seconds: float):
+    """``check()`` (run in a thread) once it is truthy, within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not (found := await sync_to_async(check)()):
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        await asyncio.sleep(0.05)
+    return found
+
+
+async def collect_pushes(socket, found: list[tuple[float, dict]]) -> None:
+    """Every task_assigned frame of ``socket`` into ``found``, with when it came."""
+    while True:
+        frame = json.loads(await socket.recv())
+        if frame["type"] == "task_assigned":
+            found.append((time.monotonic(), frame))
+
+
+def unreturned_live_tasks(usernames: list[str], pushed: set[str]) -> dict[str, bool]:
+    """The users' live tasks (neither done nor skipped) that were not pushed to ``pushed`` and
+    that a sweep does not return; for each, whether the push state in Redis knows it."""
+    leases.sweep()
+    live = Task.objects.filter(user__username__in=usernames, done=False, skipped=False)
+    left = {str(task_id) for task_id in live.values_list("id", flat=True)} - pushed
+    return {task_id: bool(push_redis().exists(keys.task(task_id))) for task_id in left}
+
+
+async def test_a_kill_9_of_the_round_holder_while_its_claims_wait_on_locks_leaves_no_task_behind(
+    sockets,
+):
+    """Issue 11: the round holder is killed with -9 while its claims wait in PostgreSQL for the
+    users' rows. When the rows are let go, those claims' backends must not commit: nobody
+    would be pushed their tasks and nothing in Redis would know them, so they would hold
+    their slots (and their users' pending counts) until their lease ran out. Every live task
+    of the users ends up pushed to the survivor or returned by the sweep, and the survivor
+    gets its push a few seconds after the kill."""
+    await sync_to_async(create_api_client)(name="claims-killed", api_key=KEY)
+    with serve_grove(workers=2, GROVE_PUSH_RESUME_SECONDS="1") as port:
+        waiting: dict[int, tuple] = {}  # pid -> (socket, user): one on each process
+        holder = None
+        pushes: list[tuple[float, dict]] = []
+        collecting = None
+        try:
+            await one_socket_on_each_process(port, 60, waiting)
+            await asyncio.sleep(0.5)  # every ready's own round is over: the line is settled
+            usernames = [user["id"] for _, user in waiting.values()]
+            holder = await sync_to_async(hold_users)(usernames)
+            await sync_to_async(reply_slots)(2)  # a round starts; its claims wait
+            # Both users are in line and there are two slots: the round claims for both.
+            claims = await until(
+                lambda: (found := claims_waiting_for_locks()) and len(found) == 2 and found,
+                "the round's two claims waiting for the users' rows",
+                10,
+            )
+            # Read once the claims wait, while their round holds the lock (read before, it
+            # could name a poll's round that found nothing and ended).
+            killed_pid = await round_holder_pid("en", 1)
+            os.kill(killed_pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+            (survivor,) = [socket for pid, (socket, _) in waiting.items() if pid != killed_pid]
+            collecting = asyncio.ensure_future(collect_pushes(survivor, pushes))
+            await sync_to_async(holder.close)()
+            holder = None
+            await until(lambda: not backends_left(claims), "the killed claims' backends end", 10)
+            await asyncio.sleep(5)  # the survivor's push, if it comes in time
+            pushed = {frame["task"]["id"] for _, frame in pushes}
+            # A task pushed to the killed process's socket by the survivor's round (before
+            # that socket's session ran out) is returned once the session is due.
+            deadline = time.monotonic() + 15
+            while left := await sync_to_async(unreturned_live_tasks)(usernames, pushed):
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+        finally:
+            if collecting is not None:
+                collecting.cancel()
+            if holder is not None:
+                await sync_to_async(holder.close)()
+            for socket, _ in waiting.values():
+                await socket.close()
+    assert not left, f"live tasks nobody was pushed (task id: known to Redis): {left}"
+    assert pushes, "the survivor got no push"
+    waited = pushes[0][0] - killed_at
     assert waited < 5, f"the line waited {waited:.1f} s after its round's holder was killed"

@@ -14,6 +14,7 @@ also returns the active configuration's version, and the claim).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -29,7 +30,7 @@ from backend import events
 from backend.accounts.models import ApiClient, User
 from backend.fast_writes import Batch, as_json_row
 from backend.observability import metrics
-from backend.trees import journal, work_queries
+from backend.trees import journal, selectors, work_queries
 from backend.trees.core import policy
 from backend.trees.core.config import TreeManagerConfig
 from backend.trees.core.policy import (
@@ -282,35 +283,81 @@ def _claim_in_database(
     payload = _payload(chosen, node, claim)
     task, entry = _new_task(chosen, payload, node, claim)
     ranking = chosen.kind in RANK_KINDS
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT grove_claim(%s::uuid, %s::bigint, %s::uuid, %s::boolean, %s::timestamptz, "
-            "%s::timestamptz, %s::integer, %s::jsonb, %s::jsonb, %s::jsonb)",
-            [
-                claim.user.id,
-                row.id if node else None,
-                row.tree_id,
-                chosen.kind in REPLY_KINDS,
-                claim.now,
-                claim.now - timedelta(seconds=claim.config.recent_tasks_span_sec),
-                claim.config.max_pending_tasks_per_user,
-                json.dumps(row.child_ids) if ranking else None,
-                as_json_row(task),
-                as_json_row(entry),
-            ],
+    sql, params = (
+        _CLAIM_SQL,
+        [
+            claim.user.id,
+            row.id if node else None,
+            row.tree_id,
+            chosen.kind in REPLY_KINDS,
+            claim.now,
+            claim.now - timedelta(seconds=claim.config.recent_tasks_span_sec),
+            claim.config.max_pending_tasks_per_user,
+            json.dumps(row.child_ids) if ranking else None,
+            as_json_row(task),
+            as_json_row(entry),
+        ],
+    )
+    target = selectors.task_conversation_target(task.payload_type, payload)
+    if target is not None:
+        # The task's conversation comes back with the claim: one statement less per task
+        # handed out (REST and push). A refused claim reads none (the join's condition).
+        path_sql, path_params = selectors.conversation_statement(
+            target[0], viewer_id=claim.user.id, also=target[1]
         )
-        outcome = cursor.fetchone()[0]
+        sql = _CLAIM_WITH_CONVERSATION_SQL.format(claim=sql, conversation=path_sql)
+        params += path_params
+    with _transaction_of_its_own(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    outcome = rows[0][0]
     if outcome == _TOO_MANY_PENDING:
         raise policy.TooManyPendingTasks(chosen.kind, "too many pending tasks")
     if outcome != _CLAIMED:
         return None
     task._state.adding = False
     task._state.db = connection.alias
+    if target is not None:
+        # For render_task (frontend_api.v1.protocol), as read for this viewer.
+        task.claimed_conversation = (
+            claim.user.id,
+            selectors.conversation_from_rows(found[1:] for found in rows),
+        )
     journal.logged("task_created", task.message_tree_id, task.parent_message_id, claim.user.id)
     return task
 
 
 _CLAIMED, _TOO_MANY_PENDING = 0, 2
+_CLAIM_SQL = (
+    "SELECT grove_claim(%s::uuid, %s::bigint, %s::uuid, %s::boolean, %s::timestamptz, "
+    "%s::timestamptz, %s::integer, %s::jsonb, %s::jsonb, %s::jsonb)"
+)
+# The claim first (a materialized CTE runs once, before the join reads it), then the
+# conversation's rows beside its outcome, only when it claimed. The path is read under the
+# statement's snapshot, taken before any lock wait of the claim: the path's messages are
+# those the eligible read saw, and a reply written meanwhile is not on a task's path.
+_CLAIM_WITH_CONVERSATION_SQL = (
+    "WITH grove_claimed AS MATERIALIZED ({claim} AS outcome) "
+    "SELECT grove_claimed.outcome, conversation.* FROM grove_claimed "
+    "LEFT JOIN LATERAL ({conversation}) conversation ON grove_claimed.outcome = 0 "
+    "ORDER BY conversation.grove_up DESC"
+)
+
+
+def _transaction_of_its_own() -> contextlib.AbstractContextManager:
+    """The claim's statement in a transaction (BEGIN, grove_claim, COMMIT) unless one is open
+    around it already (the caller's, or a test case's). In autocommit PostgreSQL commits the
+    claim before it sends the answer: a web process killed while its claim waited for a row
+    lock (issue 11: a push round's claims waiting on a user's row) left a backend that
+    committed the task once the lock was let go, a task handed to nobody and unknown to the
+    push state, holding its slot and its user's pending count until its lease ran out. In a
+    transaction the backend commits only on the client's COMMIT, sent after the client read
+    the outcome; a client that is gone is read as end of file and the claim rolled back.
+    Per attempt, not per request: a refused attempt's locks end with its transaction, before
+    the next candidate is tried (as ``_claim_in_savepoint`` does inside a caller's)."""
+    if connection.in_atomic_block:
+        return contextlib.nullcontext()
+    return transaction.atomic()
 
 
 @transaction.atomic
