@@ -50,6 +50,7 @@ from django.utils import timezone
 
 from backend import async_redis
 from backend.accounts.models import User
+from backend.accounts.services import UserDisabled
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.push import keys, leases
 from backend.push import signals as push_signals
@@ -64,6 +65,7 @@ from frontend_api.v1.protocol import render_task
 logger = logging.getLogger("grove.push")
 
 PUSH_MESSAGE_TYPE = "push.task"  # handled by TaskEventsConsumer.push_task
+DROPPED_MESSAGE_TYPE = "push.dropped"  # handled by TaskEventsConsumer.push_dropped
 # A round's lock runs out this long after its holder's last renewal (a holder killed with -9
 # stalls its language's line that long); renewed every ROUND_RENEW_SECONDS while it runs.
 ROUND_LOCK_MS = 2_000
@@ -120,11 +122,16 @@ _USER = CompiledQuery(
 
 
 def claim_for_push(*, user_id: str, kind: str, lang: str) -> tuple[str, dict]:
-    """The next task for the user, claimed as ``POST /tasks/`` claims it; (id, wire JSON)."""
+    """The next task for the user, claimed as ``POST /tasks/`` claims it; (id, wire JSON).
+
+    Raises ``UserDisabled`` for a user disabled or deleted since they became ready (REST
+    refuses such a user's requests with 4001; a push must not serve them either)."""
     found = _USER.fetch({"user_id": uuid.UUID(user_id)})
     if not found:
         raise User.DoesNotExist(user_id)
     user = found[0]
+    if not user.enabled or user.deleted:
+        raise UserDisabled(f"user {user.auth_method}:{user.username} is disabled")
     task = tasks.request_task(user=user, kind=TaskKind(kind), lang=lang)
     return str(task.id), render_task(task, viewer=user)
 
@@ -478,6 +485,15 @@ class Dispatcher:
     async def _drop_entry(self, entry_id: str) -> None:
         await self.drop_entry(keys=[keys.entry(entry_id)], args=[entry_id])
 
+    async def _drop_disabled(self, entry_id: str, entry: dict, why: str) -> None:
+        """A user disabled or deleted while they waited leaves the line (of every language)
+        and their socket is told, with the error REST answers their requests with."""
+        await self._drop_entry(entry_id)
+        logger.warning("event=push_user_disabled entry=%s", entry_id)
+        message = {"type": DROPPED_MESSAGE_TYPE, "user": json.loads(entry["user"]), "why": why}
+        with contextlib.suppress(ChannelFull):
+            await self.layer.send(entry["channel"], message)
+
     # --- rounds ---
 
     def kick(self, lang: str) -> None:
@@ -650,6 +666,12 @@ class Dispatcher:
             )
             logger.debug("event=push_missed entry=%s why=%s", entry_id, exc)
             return "missed"
+        except UserDisabled as exc:
+            await self.unreserve(
+                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
+            )
+            await self._drop_disabled(entry_id, entry, str(exc))
+            return "skipped"
         except Exception:
             await self.unreserve(
                 keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]

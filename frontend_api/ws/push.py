@@ -13,6 +13,9 @@ Grove then pushes ``{"type": "task_assigned", "task": <AnyTask as POST /tasks/>,
 (``dispatch``). The frontend acknowledges and answers it on this socket (``answers``:
 ``task_ack``, ``task_nack``, the interaction frames) or over REST, as any task; once answered
 (or skipped), the next one follows while the user stays ready.
+A user disabled or deleted while waiting leaves the line; the socket gets
+``{"type": "not_ready", "user": ..., "reason": "user_disabled", "error_code": 4001,
+"message": ...}`` and nothing more for that user.
 
 A socket gets one push session at its first ``ready``; its ``resume_token`` lets a new socket
 take the session over within GROVE_PUSH_RESUME_SECONDS of the old one closing, with its tasks.
@@ -220,6 +223,24 @@ async def deliver(consumer, message: dict) -> None:
         "user": message["user"],
         "pushed": True,
         "ack_by": message["ack_by"],
+    }
+    await send_or_close(consumer, frame)
+
+
+async def dropped(consumer, message: dict) -> None:
+    """The dispatcher took one of this socket's users out of the line (disabled or deleted
+    while they waited): the socket hears it in a ``not_ready`` frame with the code and message
+    REST answers that user's requests with (not an ``error`` frame: a client that matches
+    answers without ``request_id`` would take it for the answer to a command in flight), and
+    the user no longer counts as ready here."""
+    protocol_user = message["user"]
+    consumer.ready_users.pop((protocol_user["auth_method"], protocol_user["id"]), None)
+    frame = {
+        "type": "not_ready",
+        "user": protocol_user,
+        "reason": "user_disabled",
+        "error_code": int(OasstErrorCode.USER_DISABLED),
+        "message": message["why"],
     }
     await send_or_close(consumer, frame)
 

@@ -67,6 +67,10 @@ class TaskEventsConsumer(ApiClientConsumer):
         """A task the dispatcher claimed for one of this socket's ready users."""
         await push.deliver(self, message)
 
+    async def push_dropped(self, message: dict) -> None:
+        """One of this socket's ready users left the line without asking (disabled)."""
+        await push.dropped(self, message)
+
     async def on_command(self, content: dict) -> None:
         command = content.get("type")
         if command in ("subscribe", "unsubscribe"):

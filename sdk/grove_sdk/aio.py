@@ -275,6 +275,10 @@ class AsyncPushLoop:
                 if frame.get("type") == "task_assigned":
                     self._pushes.put_nowait(frame)
                     continue
+                if frame.get("type") == "not_ready":
+                    logger.warning("event=push_user_not_ready frame=%s", frame)
+                    self.users = frames.still_ready(self.users, frame)
+                    continue
                 for request_id, (command, future) in self._waiting.items():
                     if not future.done() and frames.is_answer(frame, request_id, command):
                         future.set_result(frame)

@@ -99,3 +99,11 @@ def is_answer(frame: dict, request_id: str, command: str) -> bool:
     if frame.get("request_id") is not None:
         return frame["request_id"] == request_id
     return frame.get("type") in (ANSWER_OF[command], "error")
+
+
+def still_ready(users: list, frame: dict) -> list:
+    """``users`` without the one a ``not_ready`` frame names (Grove took them out of the line:
+    disabled while waiting), so that a reconnect does not say they are ready again."""
+    gone = frame.get("user") or {}
+    key = (gone.get("auth_method"), gone.get("id"))
+    return [user for user in users if (user.auth_method, user.id) != key]

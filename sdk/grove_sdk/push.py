@@ -346,6 +346,9 @@ class PushLoop:
                 pushed = self._accept(frame)
                 if pushed is not None:
                     return pushed
+            elif kind == "not_ready":
+                logger.warning("event=push_user_not_ready frame=%s", frame)
+                self.users = frames.still_ready(self.users, frame)
             elif kind == "error":
                 logger.warning("event=push_error_frame frame=%s", frame)
 

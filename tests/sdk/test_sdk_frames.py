@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from grove_sdk import frames
+from grove_sdk.types import User
 
 SDK = Path(__file__).resolve().parents[2] / "sdk"
 
@@ -33,3 +34,10 @@ def test_the_sdk_imports_no_django():
         [sys.executable, "-c", check], cwd=SDK, capture_output=True, text=True, timeout=60
     )
     assert run.returncode == 0, run.stderr
+
+
+def test_a_not_ready_frame_takes_only_its_user_out_of_the_loops_users():
+    alice, bob = User("alice", "Alice"), User("alice", "Alice", auth_method="discord")
+    frame = {"type": "not_ready", "user": {"id": "alice", "auth_method": "local"}}
+    assert frames.still_ready([alice, bob], frame) == [bob]
+    assert frames.still_ready([bob], frame) == [bob]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
+from backend.accounts.models import User
 from backend.push import keys
 from backend.trees.models import Task
 from frontend_api.v1.protocol import render_task
@@ -161,6 +163,35 @@ async def test_a_task_claimed_while_its_user_stopped_waiting_goes_back_to_the_po
     assert len(claimed) == 1
     task = await sync_to_async(Task.objects.get)(id=claimed[0])
     assert task.skipped and task.skip_reason == "returned"
+
+
+@pytest.mark.parametrize("change", [{"enabled": False}, {"deleted": True}])
+async def test_a_user_disabled_while_waiting_is_pushed_nothing_and_leaves_the_line(sockets, change):
+    frontend = await new_frontend()
+    first, _ = await ready_socket(sockets, frontend, ALICE, task_kind="assistant_reply")
+    second, _ = await ready_socket(sockets, frontend, BOB, task_kind="assistant_reply")
+    assert await first.receive_nothing(timeout=QUIET)  # no tree yet
+    await sync_to_async(lambda: User.objects.filter(username=ALICE["id"]).update(**change))()
+
+    def one_reply_slot():
+        author = make_user(frontend.client_row, username="author")
+        make_tree(author=author, max_children_count=1, goal_tree_size=2)
+
+    await sync_to_async(one_reply_slot)()
+    # Alice was first in line: the slot goes to Bob, Alice hears why she gets nothing.
+    assert (await receive_event(second, "task_assigned"))["user"] == BOB
+    dropped = await first.receive_json_from(timeout=TIMEOUT)
+    assert dropped["type"] == "not_ready" and dropped["user"] == ALICE, dropped
+    assert dropped["reason"] == "user_disabled" and dropped["error_code"] == 4001
+    assert await first.receive_nothing(timeout=QUIET)
+    assert await sync_to_async(Task.objects.filter(user__username=ALICE["id"]).count)() == 0
+    line = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL).zrange(keys.ready("en"), 0, -1)
+    assert [entry.decode() for entry in line] == []  # Alice left; Bob holds his max_tasks
+    # Alice is no longer ready on the socket: an unready for her is answered, nothing else.
+    assert await send(first, {"type": "unready", "user": ALICE}) == {
+        "type": "unready_ok",
+        "user": ALICE,
+    }
 
 
 async def test_a_ready_command_with_bad_fields_is_an_error_naming_them(sockets):
