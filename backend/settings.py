@@ -214,6 +214,21 @@ if IS_POSTGRES:
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env_int(
             "GROVE_DB_PREPARE_THRESHOLD", 2
         )
+        # A prepared statement's plan: the generic one, built once per connection. PostgreSQL's
+        # "auto" plans each of the first five runs for their values, then keeps a custom plan per
+        # call whenever it costs less than the generic one, and the task request's sampled read
+        # (work_queries._sampled_template, written for the generic plan) is dear to plan.
+        # Measured (bench/cycles.py, 16 clients, pg_stat_statements with track_planning, two
+        # pairs on a busy box): planning 6.3-6.5 ms per cycle under "auto", 2.2-2.3 ms forced
+        # generic; at OA's scale the request latency is unchanged (bench/request_latency.py).
+        # GROVE_DB_PLAN_CACHE_MODE=auto goes back to PostgreSQL's own choice.
+        _plan_cache_mode = env_str("GROVE_DB_PLAN_CACHE_MODE", "force_generic_plan")
+        if _plan_cache_mode not in {"auto", "force_generic_plan", "force_custom_plan"}:
+            raise ImproperlyConfigured(
+                "GROVE_DB_PLAN_CACHE_MODE must be auto, force_generic_plan or force_custom_plan, "
+                f"not {_plan_cache_mode!r}"
+            )
+        DATABASES["default"]["OPTIONS"]["options"] += f" -c plan_cache_mode={_plan_cache_mode}"
 # Parallel test runs on one server each need their own test database name.
 if os.environ.get("GROVE_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["GROVE_TEST_DB_NAME"]}

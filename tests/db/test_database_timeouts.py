@@ -45,3 +45,36 @@ def test_pooled_connections_give_up_five_seconds_after_the_statement_timeout(set
         pytest.skip("GROVE_DB_POOL is off")
     assert pool["connection_class"].__name__ == "BoundedConnection"
     assert settings.GROVE_DB_CLIENT_TIMEOUT_SECONDS == 35
+
+
+def test_every_connection_keeps_one_generic_plan_per_prepared_statement():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_generic_plan"
+
+
+def _options_under(mode: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GROVE_DB_PLAN_CACHE_MODE": mode}
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['OPTIONS']['options'])"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_plan_cache_mode_follows_its_setting_and_refuses_a_bad_value():
+    auto = _options_under("auto")
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.split()[-1] == "plan_cache_mode=auto"
+
+    bad = _options_under("generic")
+    assert bad.returncode != 0
+    assert "GROVE_DB_PLAN_CACHE_MODE must be auto, force_generic_plan or force_custom_plan" in (
+        bad.stderr
+    )
