@@ -29,6 +29,7 @@ import json
 import logging
 from urllib.parse import parse_qs, urlsplit
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -101,6 +102,20 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
     """A socket owned by one API client; subclasses join groups in ``on_authenticated``."""
 
     trusted_only = False
+
+    async def dispatch(self, message) -> None:
+        """A message to its handler, without Channels' ``aclose_old_connections`` first.
+
+        Channels sends every message of every socket (a frame received, a task pushed)
+        through its one thread for database work to close stale connections before the
+        handler runs, so a socket's ack waited for whatever another socket of the process
+        was doing there. Nothing runs on the database here but through
+        ``database_sync_to_async``, which closes stale connections in its own thread, before
+        and after each call."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.client: ApiClient | None = None

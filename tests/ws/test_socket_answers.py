@@ -205,3 +205,39 @@ async def test_socket_answers_spend_the_users_rest_throttle_budget(sockets):
     # service sees it (else: 2105, the task is done).
     assert [a["type"] for a in answers] == ["task_acked", "task_done", "error"]
     assert answers[2]["error_code"] == 429 and answers[2]["retry_after"] >= 1
+
+
+async def test_a_socket_is_answered_while_another_sockets_database_call_waits(sockets):
+    """One socket's handshake waits on PostgreSQL (its API client's table is locked); another
+    socket of the same process acks its task meanwhile. Channels sent every message of every
+    socket through its one database thread first (``aclose_old_connections``): the ack waited
+    for the handshake."""
+    import asyncio
+
+    import psycopg
+
+    from tests.live import test_database_url
+
+    busy, other = await new_frontend(), await new_frontend()
+    with serve_grove() as port:
+        socket = await LiveSocket.open(port, other.key)
+        task = await ready(socket)
+        url = test_database_url().replace("postgres://", "postgresql://")
+        locker = await psycopg.AsyncConnection.connect(url)
+        try:
+            await locker.execute("LOCK TABLE accounts_apiclient IN ACCESS EXCLUSIVE MODE")
+            opening = asyncio.ensure_future(LiveSocket.open(port, busy.key))
+            await asyncio.sleep(0.5)
+            assert not opening.done()  # its handshake waits for the lock
+            ack = {"type": "task_ack", "task_id": task["id"], "message_id": "fe-1", "user": ADA}
+            await socket.send(ack)
+            acked = await asyncio.wait_for(socket.receive_type("task_acked", "error"), 3)
+            assert acked == {"type": "task_acked", "task_id": task["id"]}
+        finally:
+            await locker.rollback()
+            await locker.close()
+        waiting = await asyncio.wait_for(opening, 10)
+        await waiting.close()
+        await socket.close()
+    row = await sync_to_async(task_row)(task["id"])
+    assert row.ack is True and row.frontend_message_id == "fe-1"
