@@ -72,6 +72,8 @@ ROUND_LOCK_MS = 2_000
 ROUND_RENEW_SECONDS = 0.5
 # A request for another round outlives the lock it waits for (``_holder_went_away``).
 RERUN_MS = 2 * ROUND_LOCK_MS
+# The note of a round's holder (``keys.TAKE_ROUND``) lasts as long as its reservations.
+ROUND_HOLDER_MS = 3_600_000
 MAX_ENTRIES_PER_ROUND = 5000
 # Claims that found nothing for their user before a round gives up (each costs a query).
 MAX_MISSES_PER_ROUND = 64
@@ -337,6 +339,7 @@ class Dispatcher:
         self.rounds: set[asyncio.Task] = set()
         self.release = self.redis.register_script(keys.RELEASE)
         self.renew_round = self.redis.register_script(keys.RENEW_ROUND)
+        self.take_round = self.redis.register_script(keys.TAKE_ROUND)
         self.end_round = self.redis.register_script(keys.END_ROUND)
         self.reserve = self.redis.register_script(keys.RESERVE)
         self.unreserve = self.redis.register_script(keys.UNRESERVE)
@@ -346,9 +349,6 @@ class Dispatcher:
         self.beat = self.redis.register_script(keys.HEARTBEAT)
         self.line_empty = self.redis.register_script(keys.LINE_EMPTY)
         self.next_poll = 0.0
-        # Per language, the token of a round holder that went away while this process waited
-        # for its lock (``_holder_went_away``); its reservations go back on takeover.
-        self.suspects: dict[str, str | None] = {}
 
     def _spawn(self, coroutine) -> asyncio.Task:
         # A fresh context: a task must not inherit the consumer's (a socket's lifetime).
@@ -511,8 +511,12 @@ class Dispatcher:
         try:
             while True:
                 self.again.discard(lang)
-                if await self.redis.set(lock, self.token, nx=True, px=ROUND_LOCK_MS):
-                    await self._take_over(lang)
+                previous = await self.take_round(
+                    keys=[lock, keys.round_holder(lang)],
+                    args=[self.token, ROUND_LOCK_MS, ROUND_HOLDER_MS],
+                )
+                if previous is not None:
+                    await self._take_over(lang, previous.decode())
                     await self.serve(lang)
                     if await self.redis.getdel(rerun):
                         self.again.add(lang)
@@ -534,21 +538,19 @@ class Dispatcher:
         the holder died (killed with -9) and this process serves the line itself,
         ``ROUND_LOCK_MS`` after the holder's last renewal at most."""
         await self.redis.set(rerun, 1, px=RERUN_MS)
-        holder = await self.redis.get(lock)
         left_ms = await self.redis.pttl(lock)  # negative: gone already
         deadline = time.monotonic() + max(left_ms, 0) / 1000 + 0.05
         while lang not in self.again and (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(left, 0.1))
-        went_away = bool(await self.redis.exists(rerun))
-        self.suspects[lang] = holder.decode() if went_away and holder is not None else None
-        return went_away
+        return bool(await self.redis.exists(rerun))
 
-    async def _take_over(self, lang: str) -> None:
-        """This process took the lock of a holder that went away without ending its round (its
-        lock ran out, its request for another round unread): the places its claims had
-        reserved and never recorded or gave back are given back."""
-        holder = self.suspects.pop(lang, None)
-        if holder is None or holder == self.token:
+    async def _take_over(self, lang: str, holder: str) -> None:
+        """This process took the round of ``holder``, which never ended it (killed with -9, or
+        stalled past its lock; '': none): the places its claims had reserved and never
+        recorded or gave back are given back. The holder is read from Redis as the lock is
+        taken (``keys.TAKE_ROUND``): a holder whose lock ran out while no process waited on
+        it left its places held for as long as their users' sockets lived."""
+        if not holder or holder == self.token:
             return
         given = await self.forget_reservations(keys=[keys.HELD], args=[holder])
         if given:
@@ -580,7 +582,9 @@ class Dispatcher:
         finally:
             # Not awaited: a renewal that reaches Redis after the release finds the lock gone.
             renewing.cancel()
-            await self.end_round(keys=[keys.round_lock(lang)], args=[self.token])
+            await self.end_round(
+                keys=[keys.round_lock(lang), keys.round_holder(lang)], args=[self.token]
+            )
 
     async def _renew_round(self, round_: _Round) -> None:
         lock, rerun = keys.round_lock(round_.lang), keys.rerun(round_.lang)
