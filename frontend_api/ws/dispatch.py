@@ -159,12 +159,24 @@ def work_counts(lang: str) -> dict[str, int]:
     return counts
 
 
+# The dispatcher's own database work (counts of the work, returns, sweeps) runs on a thread
+# of its own, in order, on one connection. On the thread Channels keeps for every
+# ``sync_to_async`` call of the process, a count of seconds (a large ready-work index) held up
+# every socket's database call behind it: a socket's ready waited 2 s for a 2 s count.
+_dispatch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-db")
+
+
 def _db(function):
-    return database_sync_to_async(function)
+    return database_sync_to_async(function, thread_sensitive=False, executor=_dispatch_thread)
+
+
+def _wait_for_db_work(timeout: float = 10.0) -> None:
+    """Until the dispatcher's database work queued so far has ended."""
+    futures_wait([_dispatch_thread.submit(lambda: None)], timeout)
 
 
 # Claims run in threads of their own, so that a round's claims overlap (``_db`` runs every
-# call on the one thread Channels keeps for database calls).
+# call on the dispatcher's one thread).
 _claim_threads = ThreadPoolExecutor(max_workers=PARALLEL_CLAIMS, thread_name_prefix="push-claim")
 
 
@@ -366,6 +378,7 @@ class Dispatcher:
         # A cancelled round leaves its claims running in their threads: let them end, so
         # that nothing writes to the database after the loop (a test's flush) moves on.
         await asyncio.to_thread(_wait_for_claims)
+        await asyncio.to_thread(_wait_for_db_work)
         await self.redis.aclose()
 
     # --- sessions and readiness (called by the consumers) ---
