@@ -11,7 +11,8 @@ Redis (``backend.push.keys``), so it is one line across every process:
   line (or out of it while it holds ``max_tasks``). One round per language at a time across
   processes (a Redis lock of ``ROUND_LOCK_MS`` its holder renews while the round runs); a
   round asked for while one runs is run again after it, by the process that asked if the
-  holder died. A round stops when nothing is left to hand out in the language.
+  holder died. A round stops when nothing is left to hand out in the language. A line of
+  more than one is counted first (``work_counts``), its head claimed for meanwhile.
 - **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
   the ready-work index grew, a task closed or was returned); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
@@ -226,7 +227,8 @@ class _Round:
         # their kinds one by one, after every push that spent its work).
         self.asked = {raw.decode() for raw in await d.redis.smembers(keys.kinds(lang))}
         # A line of one (the user who just answered, most often) is served without counting
-        # the work first; a longer line is counted, then served in parallel.
+        # the work; a longer line is counted (its first user's claim runs meanwhile), then
+        # served in parallel.
         self.budget: dict[str, int] = dict.fromkeys((kind.value for kind in TaskKind), 1)
         self.counted = False
         try:
@@ -237,7 +239,8 @@ class _Round:
                 if not waiting:
                     break
                 if not self.counted and len(waiting) > 1:
-                    await self.recount(None)
+                    (head, head_kind), *waiting = waiting
+                    await self.count_claiming_for(head, head_kind)
                 for entry_id, kind in waiting:
                     if self.stopping or not await self.start(entry_id, kind):
                         break
@@ -305,6 +308,20 @@ class _Round:
             await self.recount(None)
             if self.d._nothing_for(self.asked, self.budget, self.exhausted):
                 self.stopping = True
+
+    async def count_claiming_for(self, entry_id: str, kind: str) -> None:
+        """Count the work while the first in line is claimed for: they get the first task
+        whatever the count says, and the count takes seconds over a large ready-work index
+        (their push came that much later). Their claim holds one of the counted budget until
+        it settles; a count that began after it took its task counted that task gone too, so
+        the budget errs low (one more count later), never high."""
+        counting = asyncio.ensure_future(self.d._recount(self.lang, self.exhausted, None))
+        try:
+            await self.start(entry_id, kind)
+            self.budget = await counting
+        finally:
+            counting.cancel()
+        self.counted = True
 
     async def recount(self, kind: str | None) -> None:
         self.counted = True
@@ -579,7 +596,8 @@ class Dispatcher:
         language's round lock (taken by the caller): renewed while the round runs, given
         back when it ends; a round that finds its lock lost starts no more claims.
 
-        Claims run up to ``PARALLEL_CLAIMS`` at once (each waits mostly on PostgreSQL), a
+        The head of the line is claimed for at once, while a longer line is counted. Claims
+        run up to ``PARALLEL_CLAIMS`` at once (each waits mostly on PostgreSQL), a
         sliding window: the next user in line is claimed for as soon as any claim ends (a
         batch waited for its slowest claim). Never more claims than the work counted for them
         (``work_counts``, a budget that claims under way hold and pushes spend): two claims

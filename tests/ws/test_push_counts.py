@@ -79,3 +79,19 @@ async def test_a_slow_count_of_the_work_does_not_hold_up_the_other_sockets(socke
     assert answer["type"] == "ready_ok"
     assert took < SLOW_COUNT_SECONDS / 2, f"a socket's ready took {took:.2f} s during a count"
     assert (await receive_event(waiting, "task_assigned"))["user"] == ALICE
+
+
+async def test_the_first_in_line_is_claimed_for_while_the_work_is_counted(sockets, slow_count):
+    """The first user in line gets the first task whatever the count says: their claim need
+    not wait for it (their push came SLOW_COUNT_SECONDS late)."""
+    frontend = await new_frontend()
+    socket = await line_of_two(sockets, frontend)
+    slow_count.armed = True
+    await sync_to_async(grow_tree)(frontend)
+    grown = time.monotonic()
+    push = await receive_event(socket, "task_assigned")
+    waited = time.monotonic() - grown
+
+    assert push["user"] == ALICE and push["task"]["type"] == "assistant_reply"
+    assert slow_count.started.is_set()  # the round did count
+    assert waited < SLOW_COUNT_SECONDS / 2, f"the first push came {waited:.2f} s after the work"
