@@ -13,6 +13,12 @@ Redis (``backend.push.keys``), so it is one line across every process:
   round asked for while one runs is run again after it, by the process that asked if the
   holder died. A round stops when nothing is left to hand out in the language. A line of
   more than one is counted first (``work_counts``), its head claimed for meanwhile.
+- **Holders that die.** Taking the lock notes its holder in Redis (``keys.TAKE_ROUND``);
+  ending the round clears the note. A note found by the next taker is a holder that died
+  mid-round: the places its claims reserved go back, whether or not anyone saw it die.
+- **Threads.** Claims run on a pool of ``PARALLEL_CLAIMS`` threads; the rest of the
+  dispatcher's database work on one thread of its own, never on the thread Channels shares
+  among every socket's database calls.
 - **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
   the ready-work index grew, a task closed or was returned); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
