@@ -20,6 +20,8 @@
     grove:push:session:<id>:held      the same for one socket's session (with places reserved)
     grove:push:lock:<lang>          ``<pid>:<random>`` of the dispatcher running the language's
                                     round (a short TTL its holder renews while the round runs)
+    grove:push:holder:<lang>        the token of the last dispatcher to take the language's
+                                    round, until it ends the round (``TAKE_ROUND``)
     grove:push:rerun:<lang>         set while a round runs: another was asked for meanwhile
 
 An entry id is ``<session>.<user id>``: one user waiting on one socket session.
@@ -77,6 +79,10 @@ def client(client_id: str, part: str) -> str:
 
 def round_lock(lang: str) -> str:
     return f"{PREFIX}lock:{lang}"
+
+
+def round_holder(lang: str) -> str:
+    return f"{PREFIX}holder:{lang}"
 
 
 def rerun(lang: str) -> str:
@@ -309,10 +315,26 @@ return 1
 """
 
 
-# The round ended: give the lock back, only if it is still the holder's (a lock that ran out
-# and was taken by another process is that process's).
-# KEYS: round lock. ARGV: the holder's token. Returns 1 when it was released.
+# Take a language's round: its lock, and the note of who holds it. A note found there is a
+# holder that never ended its round (killed with -9 mid-round, or stalled past its lock): its
+# reserved places go back (FORGET_RESERVATIONS), whether or not any process saw its lock run
+# out (a lock that ran out while nobody waited on it left those places held for good).
+# KEYS: round lock, round holder. ARGV: the taker's token, lock ms, note ms. Returns false
+# when the lock is held, else the token of the holder that went away ('' when none).
+TAKE_ROUND = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+local previous = redis.call('GET', KEYS[2]) or ''
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+return previous
+"""
+
+
+# The round ended: forget its holder's note, and give the lock back, only if it is still the
+# holder's (a lock that ran out and was taken by another process is that process's, and so is
+# the note then).
+# KEYS: round lock, round holder. ARGV: the holder's token. Returns 1 when it was released.
 END_ROUND = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
 """

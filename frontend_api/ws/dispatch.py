@@ -11,7 +11,14 @@ Redis (``backend.push.keys``), so it is one line across every process:
   line (or out of it while it holds ``max_tasks``). One round per language at a time across
   processes (a Redis lock of ``ROUND_LOCK_MS`` its holder renews while the round runs); a
   round asked for while one runs is run again after it, by the process that asked if the
-  holder died. A round stops when nothing is left to hand out in the language.
+  holder died. A round stops when nothing is left to hand out in the language. A line of
+  more than one is counted first (``work_counts``), its head claimed for meanwhile.
+- **Holders that die.** Taking the lock notes its holder in Redis (``keys.TAKE_ROUND``);
+  ending the round clears the note. A note found by the next taker is a holder that died
+  mid-round: the places its claims reserved go back, whether or not anyone saw it die.
+- **Threads.** Claims run on a pool of ``PARALLEL_CLAIMS`` threads; the rest of the
+  dispatcher's database work on one thread of its own, never on the thread Channels shares
+  among every socket's database calls.
 - **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
   the ready-work index grew, a task closed or was returned); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
@@ -72,6 +79,8 @@ ROUND_LOCK_MS = 2_000
 ROUND_RENEW_SECONDS = 0.5
 # A request for another round outlives the lock it waits for (``_holder_went_away``).
 RERUN_MS = 2 * ROUND_LOCK_MS
+# The note of a round's holder (``keys.TAKE_ROUND``) lasts as long as its reservations.
+ROUND_HOLDER_MS = 3_600_000
 MAX_ENTRIES_PER_ROUND = 5000
 # Claims that found nothing for their user before a round gives up (each costs a query).
 MAX_MISSES_PER_ROUND = 64
@@ -157,12 +166,24 @@ def work_counts(lang: str) -> dict[str, int]:
     return counts
 
 
+# The dispatcher's own database work (counts of the work, returns, sweeps) runs on a thread
+# of its own, in order, on one connection. On the thread Channels keeps for every
+# ``sync_to_async`` call of the process, a count of seconds (a large ready-work index) held up
+# every socket's database call behind it: a socket's ready waited 2 s for a 2 s count.
+_dispatch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-db")
+
+
 def _db(function):
-    return database_sync_to_async(function)
+    return database_sync_to_async(function, thread_sensitive=False, executor=_dispatch_thread)
+
+
+def _wait_for_db_work(timeout: float = 10.0) -> None:
+    """Until the dispatcher's database work queued so far has ended."""
+    futures_wait([_dispatch_thread.submit(lambda: None)], timeout)
 
 
 # Claims run in threads of their own, so that a round's claims overlap (``_db`` runs every
-# call on the one thread Channels keeps for database calls).
+# call on the dispatcher's one thread).
 _claim_threads = ThreadPoolExecutor(max_workers=PARALLEL_CLAIMS, thread_name_prefix="push-claim")
 
 
@@ -212,7 +233,8 @@ class _Round:
         # their kinds one by one, after every push that spent its work).
         self.asked = {raw.decode() for raw in await d.redis.smembers(keys.kinds(lang))}
         # A line of one (the user who just answered, most often) is served without counting
-        # the work first; a longer line is counted, then served in parallel.
+        # the work; a longer line is counted (its first user's claim runs meanwhile), then
+        # served in parallel.
         self.budget: dict[str, int] = dict.fromkeys((kind.value for kind in TaskKind), 1)
         self.counted = False
         try:
@@ -223,7 +245,8 @@ class _Round:
                 if not waiting:
                     break
                 if not self.counted and len(waiting) > 1:
-                    await self.recount(None)
+                    (head, head_kind), *waiting = waiting
+                    await self.count_claiming_for(head, head_kind)
                 for entry_id, kind in waiting:
                     if self.stopping or not await self.start(entry_id, kind):
                         break
@@ -292,6 +315,20 @@ class _Round:
             if self.d._nothing_for(self.asked, self.budget, self.exhausted):
                 self.stopping = True
 
+    async def count_claiming_for(self, entry_id: str, kind: str) -> None:
+        """Count the work while the first in line is claimed for: they get the first task
+        whatever the count says, and the count takes seconds over a large ready-work index
+        (their push came that much later). Their claim holds one of the counted budget until
+        it settles; a count that began after it took its task counted that task gone too, so
+        the budget errs low (one more count later), never high."""
+        counting = asyncio.ensure_future(self.d._recount(self.lang, self.exhausted, None))
+        try:
+            await self.start(entry_id, kind)
+            self.budget = await counting
+        finally:
+            counting.cancel()
+        self.counted = True
+
     async def recount(self, kind: str | None) -> None:
         self.counted = True
         self.budget = await self.d._recount(self.lang, self.exhausted, kind)
@@ -337,6 +374,7 @@ class Dispatcher:
         self.rounds: set[asyncio.Task] = set()
         self.release = self.redis.register_script(keys.RELEASE)
         self.renew_round = self.redis.register_script(keys.RENEW_ROUND)
+        self.take_round = self.redis.register_script(keys.TAKE_ROUND)
         self.end_round = self.redis.register_script(keys.END_ROUND)
         self.reserve = self.redis.register_script(keys.RESERVE)
         self.unreserve = self.redis.register_script(keys.UNRESERVE)
@@ -346,9 +384,6 @@ class Dispatcher:
         self.beat = self.redis.register_script(keys.HEARTBEAT)
         self.line_empty = self.redis.register_script(keys.LINE_EMPTY)
         self.next_poll = 0.0
-        # Per language, the token of a round holder that went away while this process waited
-        # for its lock (``_holder_went_away``); its reservations go back on takeover.
-        self.suspects: dict[str, str | None] = {}
 
     def _spawn(self, coroutine) -> asyncio.Task:
         # A fresh context: a task must not inherit the consumer's (a socket's lifetime).
@@ -366,6 +401,7 @@ class Dispatcher:
         # A cancelled round leaves its claims running in their threads: let them end, so
         # that nothing writes to the database after the loop (a test's flush) moves on.
         await asyncio.to_thread(_wait_for_claims)
+        await asyncio.to_thread(_wait_for_db_work)
         await self.redis.aclose()
 
     # --- sessions and readiness (called by the consumers) ---
@@ -511,8 +547,12 @@ class Dispatcher:
         try:
             while True:
                 self.again.discard(lang)
-                if await self.redis.set(lock, self.token, nx=True, px=ROUND_LOCK_MS):
-                    await self._take_over(lang)
+                previous = await self.take_round(
+                    keys=[lock, keys.round_holder(lang)],
+                    args=[self.token, ROUND_LOCK_MS, ROUND_HOLDER_MS],
+                )
+                if previous is not None:
+                    await self._take_over(lang, previous.decode())
                     await self.serve(lang)
                     if await self.redis.getdel(rerun):
                         self.again.add(lang)
@@ -534,21 +574,19 @@ class Dispatcher:
         the holder died (killed with -9) and this process serves the line itself,
         ``ROUND_LOCK_MS`` after the holder's last renewal at most."""
         await self.redis.set(rerun, 1, px=RERUN_MS)
-        holder = await self.redis.get(lock)
         left_ms = await self.redis.pttl(lock)  # negative: gone already
         deadline = time.monotonic() + max(left_ms, 0) / 1000 + 0.05
         while lang not in self.again and (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(left, 0.1))
-        went_away = bool(await self.redis.exists(rerun))
-        self.suspects[lang] = holder.decode() if went_away and holder is not None else None
-        return went_away
+        return bool(await self.redis.exists(rerun))
 
-    async def _take_over(self, lang: str) -> None:
-        """This process took the lock of a holder that went away without ending its round (its
-        lock ran out, its request for another round unread): the places its claims had
-        reserved and never recorded or gave back are given back."""
-        holder = self.suspects.pop(lang, None)
-        if holder is None or holder == self.token:
+    async def _take_over(self, lang: str, holder: str) -> None:
+        """This process took the round of ``holder``, which never ended it (killed with -9, or
+        stalled past its lock; '': none): the places its claims had reserved and never
+        recorded or gave back are given back. The holder is read from Redis as the lock is
+        taken (``keys.TAKE_ROUND``): a holder whose lock ran out while no process waited on
+        it left its places held for as long as their users' sockets lived."""
+        if not holder or holder == self.token:
             return
         given = await self.forget_reservations(keys=[keys.HELD], args=[holder])
         if given:
@@ -564,7 +602,8 @@ class Dispatcher:
         language's round lock (taken by the caller): renewed while the round runs, given
         back when it ends; a round that finds its lock lost starts no more claims.
 
-        Claims run up to ``PARALLEL_CLAIMS`` at once (each waits mostly on PostgreSQL), a
+        The head of the line is claimed for at once, while a longer line is counted. Claims
+        run up to ``PARALLEL_CLAIMS`` at once (each waits mostly on PostgreSQL), a
         sliding window: the next user in line is claimed for as soon as any claim ends (a
         batch waited for its slowest claim). Never more claims than the work counted for them
         (``work_counts``, a budget that claims under way hold and pushes spend): two claims
@@ -580,7 +619,9 @@ class Dispatcher:
         finally:
             # Not awaited: a renewal that reaches Redis after the release finds the lock gone.
             renewing.cancel()
-            await self.end_round(keys=[keys.round_lock(lang)], args=[self.token])
+            await self.end_round(
+                keys=[keys.round_lock(lang), keys.round_holder(lang)], args=[self.token]
+            )
 
     async def _renew_round(self, round_: _Round) -> None:
         lock, rerun = keys.round_lock(round_.lang), keys.rerun(round_.lang)

@@ -22,6 +22,7 @@ pytestmark = [ws_db, pytest.mark.slow]
 ALICE = protocol_user("alice")
 IDLE_SECONDS = 20
 KEEPALIVE_SECONDS = 4
+MAX_KEEPALIVES_BEFORE_PUSH = 2
 
 
 async def test_idle_socket_gets_keepalives_while_idle_then_its_push(sockets, settings):
@@ -44,5 +45,11 @@ async def test_idle_socket_gets_keepalives_while_idle_then_its_push(sockets, set
 
     post = sync_to_async(frontend.post)
     task = (await post("tasks/", {"type": "initial_prompt", "user": ALICE})).json()
+    # A keepalive may fall due between the idle watch and the push (the POST takes its time
+    # on a loaded machine): at most two come first, nothing else.
+    before = []
     pushed = await socket.receive_json_from(timeout=TIMEOUT)
-    assert pushed["type"] == "task_assigned" and pushed["task"] == task
+    while pushed == {"type": "keepalive"} and len(before) < MAX_KEEPALIVES_BEFORE_PUSH:
+        before.append(pushed)
+        pushed = await socket.receive_json_from(timeout=TIMEOUT)
+    assert pushed["type"] == "task_assigned" and pushed["task"] == task, (before, pushed)

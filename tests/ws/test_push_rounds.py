@@ -4,6 +4,7 @@ renews while the round runs (``Dispatcher.serve``), so that the lock itself can 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import psycopg
 import redis
@@ -17,7 +18,7 @@ from frontend_api.ws.dispatch import ROUND_LOCK_MS
 from tests.api.conftest import protocol_user
 from tests.builders import make_tree, make_user
 from tests.live import test_database_url
-from tests.ws.conftest import QUIET, new_frontend, receive_event, send, ws_db
+from tests.ws.conftest import QUIET, TIMEOUT, new_frontend, receive_event, send, ws_db
 
 pytestmark = ws_db
 
@@ -94,7 +95,16 @@ async def test_a_dead_holders_reserved_places_are_given_back_when_its_round_is_t
     entry = keys.entry_id(session, alice_id)
     # What the dead process did before its kill -9: took the round, reserved Alice's place.
     dead = "4242:dead-holder"
-    push_redis.set(keys.round_lock("en"), dead, px=ROUND_LOCK_MS)
+    took = push_redis.eval(
+        keys.TAKE_ROUND,
+        2,
+        keys.round_lock("en"),
+        keys.round_holder("en"),
+        dead,
+        ROUND_LOCK_MS,
+        60_000,
+    )
+    assert took == b""  # nobody held it before
     reserved = push_redis.eval(
         keys.RESERVE, 3, keys.entry(entry), keys.HELD, keys.ready("en"), entry, 2000, 20000, dead
     )
@@ -104,3 +114,66 @@ async def test_a_dead_holders_reserved_places_are_given_back_when_its_round_is_t
     assert push["task"]["type"] == "assistant_reply" and push["user"] == ALICE
     assert push_redis.hget(keys.HELD, entry) == b"1"  # the pushed task's place, no more
     assert not push_redis.exists(f"{keys.PREFIX}reserving:{dead}")
+
+
+async def test_a_dead_holders_reserved_places_are_given_back_though_nobody_saw_its_lock(
+    sockets, settings, monkeypatch
+):
+    """A round's process killed with -9 between a claim's RESERVE and its RECORD, whose lock
+    ran out before any other process looked at it: the next process to take the round found
+    the lock free, knew of no holder that went away, and Alice's place (``max_tasks`` 1)
+    stayed held for as long as her socket lived: she was never served again."""
+    settings.GROVE_PUSH_POLL_SECONDS = 60  # no poll's round looks at the dead holder's lock
+    frontend = await new_frontend()
+    socket = await sockets.connect("/ws/tasks/", key=frontend.key)
+    ready = {"type": "ready", "user": ALICE, "task_kind": "assistant_reply"}
+    answer = await send(socket, ready)
+    assert answer["type"] == "ready_ok"
+    assert await socket.receive_nothing(timeout=QUIET)  # no work yet
+    push_redis = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+    session = dispatch.session_of_token(answer["resume_token"])
+    alice_id = await sync_to_async(lambda: str(User.objects.get(username="alice").id))()
+    entry = keys.entry_id(session, alice_id)
+
+    # Another process's dispatcher runs a round; its claim for Alice hangs, then it dies.
+    claim_started = asyncio.Event()
+
+    async def hanging_claim(**_kwargs):
+        claim_started.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(dispatch, "_claim", hanging_claim)
+    dead = dispatch.Dispatcher()
+    dead.kick("en")
+    await asyncio.wait_for(claim_started.wait(), TIMEOUT)
+    assert push_redis.get(keys.round_lock("en")) == dead.token.encode()
+    assert push_redis.hget(keys.HELD, entry) == b"1"  # her place, reserved for the claim
+    await kill_9(dead)
+    monkeypatch.undo()
+    for _ in range(50):  # its lock runs out, nobody looking
+        if not push_redis.exists(keys.round_lock("en")):
+            break
+        await asyncio.sleep(0.1)
+    assert not push_redis.exists(keys.round_lock("en"))
+
+    await sync_to_async(grow_tree)(frontend)  # work: this process takes the round
+    push = await receive_event(socket, "task_assigned")
+    assert push["task"]["type"] == "assistant_reply" and push["user"] == ALICE
+    assert push_redis.hget(keys.HELD, entry) == b"1"  # the pushed task's place, no more
+    assert not push_redis.exists(f"{keys.PREFIX}reserving:{dead.token}")
+
+
+async def kill_9(dead: dispatch.Dispatcher) -> None:
+    """What a kill -9 leaves of a dispatcher: its tasks stop and nothing more of it reaches
+    Redis (no end of its round, no renewal, no place given back)."""
+
+    async def nothing(*_args, **_kwargs) -> int:
+        return 0
+
+    dead.end_round = dead.renew_round = dead.unreserve = dead.record = nothing
+    for task in list(dead.rounds):
+        task.cancel()
+    for task in list(dead.rounds):
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await dead.redis.aclose()
