@@ -294,7 +294,7 @@ CHANNEL_LAYER_URL = env_str("GROVE_CHANNEL_LAYER_URL", REDIS_URL)
 if CHANNEL_LAYER_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "backend.channels_redis_layer.RedisChannelLayer",
             "CONFIG": {
                 # channels_redis waits for a socket's next message with a 5 s blocking read
                 # (BZPOPMIN); redis-py's default read timeout is also 5 s, which dropped every

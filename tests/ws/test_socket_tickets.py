@@ -81,3 +81,26 @@ async def test_a_ticket_is_stored_only_as_a_digest(sockets):
     frontend = await new_frontend()
     ticket = (await ticket_of(frontend))["ticket"]
     assert await sync_to_async(cache.get)(f"ws_ticket:{ticket}") is None
+
+
+async def test_a_refused_socket_that_goes_at_once_is_finished(sockets):
+    """The client leaves as soon as it reads the refusal: its consumer ends once the blocking
+    pop it waits in returns (``brpop_timeout``). redis-py swallowed the cancellation of the
+    consumer's channel-layer receive, which then polled Redis for ever
+    (``backend.channels_redis_layer``). The loss depends on timing: three sockets in a row."""
+    import asyncio
+    import time
+
+    from channels.layers import get_channel_layer
+
+    frontend = await new_frontend()
+    limit = getattr(get_channel_layer(), "brpop_timeout", 0) + 3
+    for _ in range(3):
+        socket = await sockets.connect(f"/ws/tasks/?api_key={frontend.key}")
+        await assert_refused(socket, 4401)
+        await socket.send_input({"type": "websocket.disconnect", "code": 1000})
+        started = time.monotonic()
+        while not socket.future.done() and time.monotonic() - started < limit:
+            await asyncio.sleep(0.05)
+        assert socket.future.done(), f"the refused socket's consumer still runs after {limit} s"
+        sockets.open.remove(socket)
