@@ -77,12 +77,9 @@ async def test_a_round_whose_lock_was_taken_over_leaves_the_new_holders_lock(soc
     assert push_redis.get(keys.round_lock("en")) == b"another-process"
 
 
-async def test_a_dead_holders_reserved_places_are_given_back_when_its_round_is_taken_over(
-    sockets,
-):
-    """A round's process killed between a claim's RESERVE and its RECORD left the user's place
-    held: with ``max_tasks`` 1 the user, still waiting on a socket of another process, was
-    never served again. The process that takes the round over gives such places back."""
+async def alice_waiting_for_a_reply(sockets):
+    """Alice ready for an assistant reply on a new socket, with no work yet: (frontend,
+    socket, push Redis, her line entry's id)."""
     frontend = await new_frontend()
     socket = await sockets.connect("/ws/tasks/", key=frontend.key)
     ready = {"type": "ready", "user": ALICE, "task_kind": "assistant_reply"}
@@ -92,7 +89,16 @@ async def test_a_dead_holders_reserved_places_are_given_back_when_its_round_is_t
     push_redis = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
     session = dispatch.session_of_token(answer["resume_token"])
     alice_id = await sync_to_async(lambda: str(User.objects.get(username="alice").id))()
-    entry = keys.entry_id(session, alice_id)
+    return frontend, socket, push_redis, keys.entry_id(session, alice_id)
+
+
+async def test_a_dead_holders_reserved_places_are_given_back_when_its_round_is_taken_over(
+    sockets,
+):
+    """A round's process killed between a claim's RESERVE and its RECORD left the user's place
+    held: with ``max_tasks`` 1 the user, still waiting on a socket of another process, was
+    never served again. The process that takes the round over gives such places back."""
+    frontend, socket, push_redis, entry = await alice_waiting_for_a_reply(sockets)
     # What the dead process did before its kill -9: took the round, reserved Alice's place.
     dead = "4242:dead-holder"
     took = push_redis.eval(
@@ -124,16 +130,7 @@ async def test_a_dead_holders_reserved_places_are_given_back_though_nobody_saw_i
     the lock free, knew of no holder that went away, and Alice's place (``max_tasks`` 1)
     stayed held for as long as her socket lived: she was never served again."""
     settings.GROVE_PUSH_POLL_SECONDS = 60  # no poll's round looks at the dead holder's lock
-    frontend = await new_frontend()
-    socket = await sockets.connect("/ws/tasks/", key=frontend.key)
-    ready = {"type": "ready", "user": ALICE, "task_kind": "assistant_reply"}
-    answer = await send(socket, ready)
-    assert answer["type"] == "ready_ok"
-    assert await socket.receive_nothing(timeout=QUIET)  # no work yet
-    push_redis = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
-    session = dispatch.session_of_token(answer["resume_token"])
-    alice_id = await sync_to_async(lambda: str(User.objects.get(username="alice").id))()
-    entry = keys.entry_id(session, alice_id)
+    frontend, socket, push_redis, entry = await alice_waiting_for_a_reply(sockets)
 
     # Another process's dispatcher runs a round; its claim for Alice hangs, then it dies.
     claim_started = asyncio.Event()
