@@ -94,8 +94,11 @@ def entry_id(session_id: str, user_id: str) -> str:
 
 
 # A task left the session (answered, skipped, closed, expired or returned): free its entry's
-# place and put a still-waiting entry back in line, at the end (arrival = now).
-# KEYS: task hash, held, ack_due. ARGV: task id, now ms. Returns the task's lang or false.
+# place and put a still-waiting entry back in line, at the end (arrival = now). When the task
+# was answered on its own session's socket (ARGV[3], '' otherwise) and its entry was full, the
+# entry stays out of line: that socket serves it next itself (``RETURNING``).
+# KEYS: task hash, held, ack_due. ARGV: task id, now ms, answering session. Returns false, or
+# {the task's lang, the entry id kept out of line or ''}.
 RELEASE = """
 local t = redis.call('HGETALL', KEYS[1])
 if #t == 0 then return false end
@@ -105,21 +108,154 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 local p = 'grove:push:'
 redis.call('SREM', p .. 'session:' .. f.session .. ':tasks', ARGV[1])
-if tonumber(redis.call('HINCRBY', KEYS[2], f.entry, -1)) <= 0 then
-  redis.call('HDEL', KEYS[2], f.entry)
-end
+local held = tonumber(redis.call('HINCRBY', KEYS[2], f.entry, -1))
+if held <= 0 then redis.call('HDEL', KEYS[2], f.entry) end
 local ckey = p .. 'client:' .. f.client .. ':held'
 if tonumber(redis.call('DECR', ckey)) <= 0 then redis.call('DEL', ckey) end
 local skey = p .. 'session:' .. f.session .. ':held'
 if tonumber(redis.call('DECR', skey)) <= 0 then redis.call('DEL', skey) end
 local e = p .. 'entry:' .. f.entry
 if redis.call('EXISTS', e) == 1 then
+  local capacity = tonumber(redis.call('HGET', e, 'capacity') or '0')
+  if ARGV[3] ~= '' and f.session == ARGV[3] and held + 1 >= capacity then
+    return {f.lang, f.entry}
+  end
   for lang in string.gmatch(redis.call('HGET', e, 'langs'), '[^,]+') do
     redis.call('ZADD', p .. 'ready:' .. lang, 'NX', ARGV[2], f.entry)
     redis.call('SADD', p .. 'langs', lang)
   end
 end
-return f.lang
+return {f.lang, ''}
+"""
+
+
+# What the scripts below share: an entry's fields, its socket alive, its room (its places,
+# its socket's and its client's caps), taking a place (as RESERVE), joining the end of its
+# lines, and the first entry waiting in a line: not full (a full entry in line is being
+# claimed for: a round reserved its place), its socket alive (a dead one leaves the line).
+# KEYS[2] is always ``held``; ARGV[2], ARGV[3], ARGV[4] the socket and client caps and the
+# reserving token, ARGV[5] now (ms), ARGV[6] how far into a line is looked.
+_LINE_HEAD = """
+local p = 'grove:push:'
+local function fields(flat)
+  local f = {}
+  for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
+  return f
+end
+local function alive(f)
+  return redis.call('EXISTS', p .. 'session:' .. f.session .. ':alive') == 1
+end
+local function room(id, f)
+  return tonumber(redis.call('HGET', KEYS[2], id) or '0') < tonumber(f.capacity)
+    and tonumber(redis.call('GET', p .. 'session:' .. f.session .. ':held') or '0')
+      < tonumber(ARGV[2])
+    and tonumber(redis.call('GET', p .. 'client:' .. f.client .. ':held') or '0')
+      < tonumber(ARGV[3])
+end
+local function take(id, f)
+  redis.call('HINCRBY', KEYS[2], id, 1)
+  redis.call('INCR', p .. 'session:' .. f.session .. ':held')
+  redis.call('INCR', p .. 'client:' .. f.client .. ':held')
+  local r = p .. 'reserving:' .. ARGV[4]
+  redis.call('HINCRBY', r, id, 1)
+  redis.call('PEXPIRE', r, 3600000)
+end
+local function queue(id, f)
+  for lang in string.gmatch(f.langs, '[^,]+') do
+    redis.call('ZADD', p .. 'ready:' .. lang, 'NX', ARGV[5], id)
+    redis.call('SADD', p .. 'kinds:' .. lang, f.kind)
+    redis.call('SADD', p .. 'langs', lang)
+  end
+end
+local function head(line, skip)
+  for _, other in ipairs(redis.call('ZRANGE', line, 0, tonumber(ARGV[6]) - 1)) do
+    if other ~= skip then
+      local flat = redis.call('HGETALL', p .. 'entry:' .. other)
+      if #flat == 0 then
+        redis.call('ZREM', line, other)
+      else
+        local f = fields(flat)
+        if tonumber(redis.call('HGET', KEYS[2], other) or '0') < tonumber(f.capacity) then
+          if not alive(f) then redis.call('ZREM', line, other)
+          else return other, flat, f end
+        end
+      end
+    end
+  end
+  return nil
+end
+"""
+
+# The user a socket kept out of line as it answered (RELEASE), ARGV[1], KEYS[1] its entry:
+# the place their answer freed goes to whoever waits first. Nobody else waits in their
+# languages: a place of theirs is reserved ({'reserved', '', id, fields...}) and that socket
+# claims their next task at once. Someone waits: they join the end of their lines and the
+# first waiting is reserved instead ({'head', lang, id, fields...}), so an answer serves the
+# line in order with no round. A line longer than ARGV[6], or no room under the caps: they
+# join their lines ({'queued', langs}: a round serves them). {'gone'}: they stopped waiting,
+# or their socket closed.
+RETURNING = (
+    _LINE_HEAD
+    + """
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return {'gone'} end
+local f = fields(flat)
+if not alive(f) then return {'gone'} end
+for lang in string.gmatch(f.langs, '[^,]+') do
+  local line = p .. 'ready:' .. lang
+  if redis.call('ZCARD', line) > tonumber(ARGV[6]) then
+    queue(ARGV[1], f)
+    return {'queued', f.langs}
+  end
+  local id, first, ff = head(line, ARGV[1])
+  if id then
+    queue(ARGV[1], f)
+    if not room(id, ff) then return {'queued', f.langs} end
+    take(id, ff)
+    local out = {'head', lang, id}
+    for i = 1, #first do out[#out + 1] = first[i] end
+    return out
+  end
+end
+if not room(ARGV[1], f) then
+  queue(ARGV[1], f)
+  return {'queued', f.langs}
+end
+take(ARGV[1], f)
+local out = {'reserved', '', ARGV[1]}
+for i = 1, #flat do out[#out + 1] = flat[i] end
+return out
+"""
+)
+
+# The first entry waiting in a line gets a place reserved: {id, fields...}, or false when
+# nobody waits there (or they have no room under the caps).
+# KEYS: the ready zset, held. ARGV: '', then as _LINE_HEAD.
+RESERVE_HEAD = (
+    _LINE_HEAD
+    + """
+local id, flat, f = head(KEYS[1], '')
+if not id or not room(id, f) then return false end
+take(id, f)
+local out = {id}
+for i = 1, #flat do out[#out + 1] = flat[i] end
+return out
+"""
+)
+
+
+# An entry served out of line (RETURNING) found no work: it joins the end of its lines, to
+# wait for work as everyone in them does. KEYS: entry hash. ARGV: entry id, now ms.
+REJOIN = """
+local f = redis.call('HMGET', KEYS[1], 'langs', 'kind')
+if not f[1] then return 0 end
+local p = 'grove:push:'
+for lang in string.gmatch(f[1], '[^,]+') do
+  redis.call('ZADD', p .. 'ready:' .. lang, 'NX', ARGV[2], ARGV[1])
+  redis.call('SADD', p .. 'kinds:' .. lang, f[2])
+  redis.call('SADD', p .. 'langs', lang)
+end
+return 1
 """
 
 # Reserve one place of an entry before claiming a task for it; refuse when its socket is

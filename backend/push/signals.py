@@ -9,9 +9,12 @@ Failures are logged, never raised: the change is committed, REST stays the sourc
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import redis
 from django.conf import settings
@@ -59,6 +62,36 @@ def work_channel() -> str:
     return keys.work_channel(settings.GROVE_PUSH_REDIS_URL)
 
 
+@dataclasses.dataclass
+class SocketAnswer:
+    """An answer given on a push socket (``frontend_api.ws.answers``): a task it closes that
+    was pushed to that socket's ``session`` leaves its user out of line, in ``returning``, and
+    the socket serves them next itself (``Dispatcher.serve_returning``): no signal, no round
+    in every process, no trip through the channel layer for the push that follows."""
+
+    session: str
+    returning: list[str] = dataclasses.field(default_factory=list)  # entry ids
+
+
+_socket_answer: contextvars.ContextVar[SocketAnswer | None] = contextvars.ContextVar(
+    "grove_push_socket_answer", default=None
+)
+
+
+@contextlib.contextmanager
+def answering_on(session: str | None) -> Iterator[SocketAnswer | None]:
+    """Run an answer given on the socket of push ``session`` (None: not a push socket)."""
+    if session is None:
+        yield None
+        return
+    answer = SocketAnswer(session)
+    token = _socket_answer.set(answer)
+    try:
+        yield answer
+    finally:
+        _socket_answer.reset(token)
+
+
 class _AfterCommit:
     """What one transaction tells push dispatch, sent once after it commits: the tasks to
     release, then one signal per language. An answer used to send two or three signals for one
@@ -67,12 +100,22 @@ class _AfterCommit:
 
     def __init__(self) -> None:
         self.langs: set[str] = set()
-        self.released: dict[str, str] = {}  # task id -> its lang
+        self.released: dict[str, tuple[str, bool]] = {}  # task id -> its lang, slot freed
 
     def __call__(self) -> None:
         langs = set(self.langs)
-        for task_id, lang in self.released.items():
-            langs.add(release(task_id, lang, signal=False))
+        answer = _socket_answer.get()
+        for task_id, (lang, slot_freed) in self.released.items():
+            lang, kept = release(
+                task_id, lang, keep_for=answer.session if answer else "", signal=False
+            )
+            if kept and answer is not None:
+                answer.returning.append(kept)
+            # The language is signalled for the others waiting in it when the task's slot
+            # went back to the pool (skipped, returned), or for its user when no socket
+            # serves them: an answered task's slot is spent, its new work signalled apart.
+            if slot_freed or not kept:
+                langs.add(lang)
         _publish(langs - {""})
 
 
@@ -110,25 +153,41 @@ def task_closed(task) -> None:
         if pending is None:
             release(str(task.id), lang)
         else:
-            pending.released[str(task.id)] = lang
+            pending.released[str(task.id)] = (lang, not task.done)
 
 
-def release(task_id: str, lang: str = "", *, signal: bool = True) -> str:
-    """Free the place of a pushed task that closed; its language (``lang`` when it was not
-    pushed), signalled unless ``signal`` is False (the caller signals it)."""
+def release(
+    task_id: str, lang: str = "", *, keep_for: str = "", signal: bool = True
+) -> tuple[str, str]:
+    """Free the place of a pushed task that closed: (its language, ``lang`` when it was not
+    pushed; the entry kept out of line for the socket of session ``keep_for`` to serve, or
+    ''). The language is signalled unless ``signal`` is False (the caller signals it)."""
     client = redis_client()
     if client is None:
-        return ""
+        return "", ""
     try:
-        pushed_lang = client.eval(
-            keys.RELEASE, 3, keys.task(task_id), keys.HELD, keys.ACK_DUE, task_id, _now_ms()
+        found = client.eval(
+            keys.RELEASE,
+            3,
+            keys.task(task_id),
+            keys.HELD,
+            keys.ACK_DUE,
+            task_id,
+            _now_ms(),
+            keep_for,
         )
-        lang = pushed_lang.decode() if pushed_lang else lang
-        if lang and signal:
-            client.publish(work_channel(), lang)
     except redis.RedisError:
         logger.exception("event=push_release_failed task=%s", task_id)
-    return lang
+        return lang, ""
+    if not found:
+        if signal:
+            _publish({lang} - {""})
+        return lang, ""
+    pushed_lang, kept = (value.decode() for value in found)
+    lang = pushed_lang or lang
+    if signal and not kept:
+        _publish({lang} - {""})
+    return lang, kept
 
 
 def _publish(langs: set[str]) -> None:

@@ -34,10 +34,12 @@ from channels.db import database_sync_to_async
 from rest_framework import exceptions as drf
 from rest_framework import serializers
 
+from backend.push import signals as push_signals
 from frontend_api.v1 import tasks as rest_tasks
 from frontend_api.v1.auth import USER_HEADER, ProtocolUserSerializer, existing_user
 from frontend_api.v1.errors import describe_error
 from frontend_api.v1.throttling import ProtocolRateThrottle
+from frontend_api.ws import push
 
 # OA's AnyInteraction types: Grove takes three; message_rating gets REST's 1003 (as REST).
 INTERACTION_TYPES = ("text_reply_to_message", "message_rating", "message_ranking", "text_labels")
@@ -93,27 +95,37 @@ def run_interaction(client, content: dict) -> dict:
     return rest_tasks.interact(client, body)
 
 
-def _answer(client, command: str, content: dict) -> tuple[dict | None, dict | None]:
-    """(answer frame, None) or (None, error frame) for one answer command (in a thread)."""
-    try:
-        if command in INTERACTION_TYPES:
-            return run_interaction(client, content), None
-        return run_task_command(client, command, content), None
-    except Exception as exc:
-        described = describe_error(exc, f"ws:{command}")
-        frame = {"type": "error", **described.body, "status": described.status}
-        if described.retry_after is not None:
-            frame["retry_after"] = described.retry_after
-        return None, frame
+def _answer(
+    client, command: str, content: dict, session: str | None
+) -> tuple[dict | None, dict | None, list[str]]:
+    """(answer frame, None) or (None, error frame) for one answer command (in a thread), and
+    the ready users of push ``session`` whose pushed task it closed (to be served next)."""
+    with push_signals.answering_on(session) as answering:
+        try:
+            if command in INTERACTION_TYPES:
+                answered = run_interaction(client, content)
+            else:
+                answered = run_task_command(client, command, content)
+        except Exception as exc:
+            described = describe_error(exc, f"ws:{command}")
+            frame = {"type": "error", **described.body, "status": described.status}
+            if described.retry_after is not None:
+                frame["retry_after"] = described.retry_after
+            answered, error = None, frame
+        else:
+            error = None
+    return answered, error, answering.returning if answering is not None else []
 
 
 async def answer(consumer, content: dict) -> None:
     command = content["type"]
-    answered, error = await database_sync_to_async(
+    answered, error, returning = await database_sync_to_async(
         _answer, thread_sensitive=False, executor=_answer_threads
-    )(consumer.client, command, content)
+    )(consumer.client, command, content, consumer.push_session)
     frame = answered if answered is not None else error
     await consumer.reply(frame)
+    for entry_id in returning:
+        push.serve_next(entry_id)
 
 
 ANSWER_COMMANDS = {

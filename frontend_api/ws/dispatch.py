@@ -19,6 +19,12 @@ Redis (``backend.push.keys``), so it is one line across every process:
 - **Threads.** Claims run on a pool of ``PARALLEL_CLAIMS`` threads; the rest of the
   dispatcher's database work on one thread of its own, never on the thread Channels shares
   among every socket's database calls.
+- **An answer's wake.** An answer given on the socket a task was pushed to keeps its user out
+  of line as it frees their place (``push_signals.SocketAnswer``); that process then hands the
+  place to whoever waits first in the user's languages (``keys.RETURNING``): the user when
+  nobody else waits, else the first in line and then the head of the line once more, so that
+  a line shrinks while there is work (``serve_returning``). No signal, no round. A push to a
+  socket of this process is sent to it directly, not through the channel layer.
 - **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
   the ready-work index grew, a task closed or was returned); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
@@ -45,6 +51,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from datetime import UTC, datetime
@@ -88,6 +95,10 @@ MAX_MISSES_PER_ROUND = 64
 PARALLEL_CLAIMS = 8
 # Entries of the line read from Redis at a time.
 LINE_WINDOW = 100
+# A user who answered on their socket is served by it at once when nobody else in their lines
+# waits (those whose places are all reserved are being served); a longer line is not looked
+# through (the script would hold Redis that long): they join it and a round serves them.
+RETURNING_LINE_LOOKED_THROUGH = 32
 
 
 def session_of_token(token: str) -> str:
@@ -113,6 +124,11 @@ def _now_ms() -> int:
 
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _fields(flat: list[bytes]) -> dict[str, str]:
+    """A Redis hash read as a flat list (HGETALL in a script), as a dict."""
+    return {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
 
 
 def _alive_ms() -> int:
@@ -368,15 +384,18 @@ class Dispatcher:
         # a random part (a restarted process's pid may be reused).
         self.token = f"{os.getpid()}:{uuid.uuid4().hex}"
         self.sessions: dict[str, str] = {}  # session id -> channel name, sockets of this loop
+        self.local: dict[str, Callable] = {}  # session id -> its socket's send (a message)
         self.running: set[str] = set()
         self.again: set[str] = set()
         self.background: list[asyncio.Task] = []
         self.rounds: set[asyncio.Task] = set()
-        self.release = self.redis.register_script(keys.RELEASE)
         self.renew_round = self.redis.register_script(keys.RENEW_ROUND)
         self.take_round = self.redis.register_script(keys.TAKE_ROUND)
         self.end_round = self.redis.register_script(keys.END_ROUND)
         self.reserve = self.redis.register_script(keys.RESERVE)
+        self.returning = self.redis.register_script(keys.RETURNING)
+        self.reserve_head = self.redis.register_script(keys.RESERVE_HEAD)
+        self.rejoin = self.redis.register_script(keys.REJOIN)
         self.unreserve = self.redis.register_script(keys.UNRESERVE)
         self.forget_reservations = self.redis.register_script(keys.FORGET_RESERVATIONS)
         self.record = self.redis.register_script(keys.RECORD)
@@ -406,7 +425,10 @@ class Dispatcher:
 
     # --- sessions and readiness (called by the consumers) ---
 
-    async def attach(self, session: str, *, channel: str, client_id: str) -> None:
+    async def attach(
+        self, session: str, *, channel: str, client_id: str, send: Callable | None = None
+    ) -> None:
+        """The socket ``channel`` holds ``session``; ``send(message)`` hands it a push here."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(
             keys.session(session),
@@ -417,11 +439,14 @@ class Dispatcher:
         pipe.set(keys.ACTIVE, 1, ex=10)
         await pipe.execute()
         self.sessions[session] = channel
+        if send is not None:
+            self.local[session] = send
         push_signals.forget_active()
 
     async def detach(self, session: str) -> None:
         """The socket closed: its users stop waiting; its tasks wait for a resume."""
         self.sessions.pop(session, None)
+        self.local.pop(session, None)
         for entry_id in await self.redis.smembers(keys.session(session, "entries")):
             await self._drop_entry(entry_id.decode())
         pipe = self.redis.pipeline(transaction=True)
@@ -495,9 +520,7 @@ class Dispatcher:
             pipe.sadd(keys.kinds(lang), kind)
             pipe.sadd(keys.LANGS, lang)
         await pipe.execute()
-        task = self._spawn(self.serve_newcomer(entry_id, langs))
-        self.rounds.add(task)
-        task.add_done_callback(self.rounds.discard)
+        self.spawn(self.serve_newcomer(entry_id, langs))
         return None
 
     async def serve_newcomer(self, entry_id: str, langs: list[str]) -> None:
@@ -538,9 +561,7 @@ class Dispatcher:
             self.again.add(lang)
             return
         self.running.add(lang)
-        task = self._spawn(self._rounds(lang))
-        self.rounds.add(task)
-        task.add_done_callback(self.rounds.discard)
+        self.spawn(self._rounds(lang))
 
     async def _rounds(self, lang: str) -> None:
         lock, rerun = keys.round_lock(lang), keys.rerun(lang)
@@ -697,28 +718,113 @@ class Dispatcher:
         )
         if not flat:
             return "skipped"
-        entry = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
-        claim_started = time.perf_counter()
+        return await self._claim_reserved(entry_id, _fields(flat), [lang])
+
+    async def serve_returning(self, entry_id: str) -> None:
+        """A user whose pushed task was just answered on their own socket, in this process
+        (``push_signals.SocketAnswer``: kept out of line as the answer released its place).
+        The place goes to whoever waits first in their languages (``keys.RETURNING``): to
+        them when nobody else waits; else to the first in line, then once more to the head
+        of that line (them, when nobody else waited), so that a line shrinks while there is
+        work. An answer then costs its next push a claim and two scripts: no signal to every
+        process, no round, and no trip through the channel layer when the socket is here. A
+        long line, a claim that finds nothing, or a cap reached: a round (``kick``) serves
+        the line as usual."""
         try:
-            task_id, body = await _claim(user_id=entry["user_id"], kind=entry["kind"], lang=lang)
-        except NoTaskAvailable as exc:
-            await self.unreserve(
-                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
+            found = await self.returning(
+                keys=[keys.entry(entry_id), keys.HELD],
+                args=[entry_id, *self._head_args(_now_ms())],
             )
-            logger.debug("event=push_missed entry=%s why=%s", entry_id, exc)
-            return "missed"
-        except UserDisabled as exc:
-            await self.unreserve(
-                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
+            status = found[0].decode()
+            if status == "queued":
+                for lang in found[1].decode().split(","):
+                    self.kick(lang)
+            if status in ("gone", "queued"):
+                return
+            lang, served, entry = found[1].decode(), found[2].decode(), _fields(found[3:])
+            if status == "reserved":
+                langs = entry["langs"].split(",")
+                if await self._claim_reserved(served, entry, langs) == "missed":
+                    # Nothing for them now: they wait in line for work, as everyone there
+                    # does (a round asked for now serves them if work came in between).
+                    await self.rejoin(keys=[keys.entry(entry_id)], args=[entry_id, _now_ms()])
+                    for lang in langs:
+                        self.kick(lang)
+                return
+            if await self._claim_reserved(served, entry, [lang]) != "served":
+                self.kick(lang)
+                return
+            flat = await self.reserve_head(
+                keys=[keys.ready(lang), keys.HELD], args=["", *self._head_args(_now_ms())]
             )
-            await self._drop_disabled(entry_id, entry, str(exc))
-            return "skipped"
+            if flat:
+                head = flat[0].decode()
+                if await self._claim_reserved(head, _fields(flat[1:]), [lang]) != "served":
+                    self.kick(lang)
         except Exception:
-            await self.unreserve(
-                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
-            )
-            logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
-            return "missed"
+            if _cancelling():
+                raise
+            logger.exception("event=push_returning_failed entry=%s", entry_id)
+            with contextlib.suppress(Exception):
+                await self.rejoin(keys=[keys.entry(entry_id)], args=[entry_id, _now_ms()])
+                self._kick_langs_of(entry_id)
+
+    def _head_args(self, now_ms: int) -> list:
+        return [
+            settings.GROVE_PUSH_MAX_TASKS_PER_SOCKET,
+            settings.GROVE_PUSH_MAX_TASKS_PER_CLIENT,
+            self.token,
+            now_ms,
+            RETURNING_LINE_LOOKED_THROUGH,
+        ]
+
+    def spawn(self, coroutine) -> None:
+        """Run ``coroutine`` as this dispatcher's own task (cancelled when it stops)."""
+        task = self._spawn(coroutine)
+        self.rounds.add(task)
+        task.add_done_callback(self.rounds.discard)
+
+    def _kick_langs_of(self, entry_id: str) -> None:
+        async def kick() -> None:
+            langs = await self.redis.hget(keys.entry(entry_id), "langs")
+            for lang in (langs or b"").decode().split(","):
+                if lang:
+                    self.kick(lang)
+
+        self.spawn(kick())
+
+    async def _unreserve(self, entry_id: str, entry: dict) -> None:
+        await self.unreserve(
+            keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
+        )
+
+    async def _claim_reserved(self, entry_id: str, entry: dict, langs: list[str]) -> str:
+        """Claim a task for the place reserved for ``entry`` in the first of ``langs`` with
+        work for them, record it and send it to the entry's socket: "served", "missed"
+        (nothing for them: the place goes back) or "skipped" (disabled, or stopped
+        waiting)."""
+        claim_started = time.perf_counter()
+        for lang in langs:
+            try:
+                task_id, body = await _claim(
+                    user_id=entry["user_id"], kind=entry["kind"], lang=lang
+                )
+            except NoTaskAvailable as exc:
+                logger.debug("event=push_missed entry=%s lang=%s why=%s", entry_id, lang, exc)
+                continue
+            except UserDisabled as exc:
+                await self._unreserve(entry_id, entry)
+                await self._drop_disabled(entry_id, entry, str(exc))
+                return "skipped"
+            except Exception:
+                await self._unreserve(entry_id, entry)
+                logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
+                return "missed"
+            return await self._record_and_send(entry_id, entry, lang, task_id, body, claim_started)
+        await self._unreserve(entry_id, entry)
+        return "missed"
+
+    async def _record_and_send(self, entry_id, entry, lang, task_id, body, claim_started) -> str:
         now = _now_ms()
         ack_due = now + settings.GROVE_PUSH_ACK_SECONDS * 1000
         recorded = await self.record(
@@ -738,9 +844,7 @@ class Dispatcher:
         if not recorded:
             # The user stopped waiting while the claim ran (``unready`` answered meanwhile):
             # the task goes back to the pool instead of to them.
-            await self.unreserve(
-                keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
-            )
+            await self._unreserve(entry_id, entry)
             await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="unready")
             return "skipped"
         message = {
@@ -749,12 +853,7 @@ class Dispatcher:
             "user": json.loads(entry["user"]),
             "ack_by": _iso(ack_due),
         }
-        try:
-            await self.layer.send(entry["channel"], message)
-        except ChannelFull:
-            # The socket has not read what it was sent: it does not get more.
-            logger.warning("event=push_channel_full task=%s entry=%s", task_id, entry_id)
-            await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="channel_full")
+        await self._send(entry_id, entry, message, task_id)
         logger.info(
             "event=task_pushed task=%s entry=%s lang=%s claim_ms=%.1f",
             task_id,
@@ -763,6 +862,28 @@ class Dispatcher:
             (time.perf_counter() - claim_started) * 1000,
         )
         return "served"
+
+    async def _send(self, entry_id: str, entry: dict, message: dict, task_id: str) -> None:
+        """To the entry's socket: directly when it is one of this process's (the channel
+        layer's send and receive were about a tenth of a web process's time under push), else
+        through the channel layer."""
+        here = self.local.get(entry["session"])
+        if here is not None:
+            try:
+                await here(message)
+            except Exception:
+                if _cancelling():
+                    raise
+                # A socket closing as it is sent to: the task is the session's, for its
+                # resume or, after the resume window, for the pool (as one lost in transit).
+                logger.warning("event=push_local_send_failed task=%s entry=%s", task_id, entry_id)
+            return
+        try:
+            await self.layer.send(entry["channel"], message)
+        except ChannelFull:
+            # The socket has not read what it was sent: it does not get more.
+            logger.warning("event=push_channel_full task=%s entry=%s", task_id, entry_id)
+            await _db(return_pushed_task)(task_id=task_id, only_unacked=True, why="channel_full")
 
     # --- upkeep ---
 

@@ -99,7 +99,10 @@ async def _session(consumer) -> str:
     if consumer.push_session is None:
         token, session = dispatch.new_resume_token()
         await dispatch.dispatcher().attach(
-            session, channel=consumer.channel_name, client_id=str(consumer.client.id)
+            session,
+            channel=consumer.channel_name,
+            client_id=str(consumer.client.id),
+            send=_sender(consumer),
         )
         consumer.push_session, consumer.resume_token = session, token
     return consumer.push_session
@@ -186,7 +189,7 @@ async def resume(consumer, content: dict) -> None:
             OasstErrorCode.GENERIC_ERROR,
         )
         return
-    await d.attach(session, channel=consumer.channel_name, client_id=owner)
+    await d.attach(session, channel=consumer.channel_name, client_id=owner, send=_sender(consumer))
     consumer.push_session, consumer.resume_token = session, token
     frames = []
     for task_id, user, ack_due in await d.session_tasks(session):
@@ -225,6 +228,24 @@ async def deliver(consumer, message: dict) -> None:
         "ack_by": message["ack_by"],
     }
     await send_or_close(consumer, frame)
+
+
+def serve_next(entry_id: str) -> None:
+    """The user of ``entry_id`` answered their pushed task on this socket: the place it freed
+    is served from here (``Dispatcher.serve_returning``), in a task of its own: the socket's
+    next frames (its other users' answers) do not wait for the claim."""
+    d = dispatch.dispatcher()
+    d.spawn(d.serve_returning(entry_id))
+
+
+def _sender(consumer):
+    """How the dispatcher hands this socket a push when it runs in this process."""
+
+    async def send(message: dict) -> None:
+        with contextlib.suppress(StopConsumer):  # a slow reader: closed, its tasks kept
+            await deliver(consumer, message)
+
+    return send
 
 
 async def dropped(consumer, message: dict) -> None:

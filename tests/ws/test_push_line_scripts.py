@@ -1,0 +1,131 @@
+"""The scripts that hand the place an answer freed to whoever waits first (``keys.RETURNING``,
+``keys.RESERVE_HEAD``), run on the real Redis of push dispatch."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+from django.conf import settings
+
+from backend.push import keys
+from tests.ws.conftest import _forget_push_state
+
+CAPS = [2000, 20000, "token-1"]  # per socket, per client, the reserving token
+LOOKED_THROUGH = 32
+
+
+@pytest.fixture
+def line():
+    if not settings.GROVE_PUSH_REDIS_URL:
+        pytest.skip("push dispatch needs Redis")
+    _forget_push_state()
+    client = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+    yield Line(client)
+    _forget_push_state()
+    client.close()
+
+
+class Line:
+    """One language's line in Redis, with entries added as ``ready`` adds them."""
+
+    def __init__(self, client: redis.Redis):
+        self.r = client
+        self.now = 1_000
+
+    def entry(self, name: str, *, waiting: bool = True, held: int = 0, alive: bool = True):
+        session = f"s-{name}"
+        entry_id = keys.entry_id(session, name)
+        self.r.hset(
+            keys.entry(entry_id),
+            mapping={
+                "session": session,
+                "client": "c",
+                "user_id": name,
+                "user": json.dumps({"id": name}),
+                "kind": "random",
+                "langs": "en",
+                "capacity": 1,
+                "channel": f"channel-{name}",
+            },
+        )
+        if alive:
+            self.r.set(keys.session(session, "alive"), 1)
+        if held:
+            self.r.hset(keys.HELD, entry_id, held)
+        if waiting:
+            self.now += 1
+            self.r.zadd(keys.ready("en"), {entry_id: self.now})
+        return entry_id
+
+    def returning(self, entry_id: str) -> list[str]:
+        self.now += 1
+        found = self.r.eval(
+            keys.RETURNING,
+            2,
+            keys.entry(entry_id),
+            keys.HELD,
+            entry_id,
+            *CAPS,
+            self.now,
+            LOOKED_THROUGH,
+        )
+        return [value.decode() for value in found]
+
+    def reserve_head(self) -> str | None:
+        found = self.r.eval(
+            keys.RESERVE_HEAD, 2, keys.ready("en"), keys.HELD, "", *CAPS, self.now, LOOKED_THROUGH
+        )
+        return found[0].decode() if found else None
+
+    def order(self) -> list[str]:
+        return [raw.decode() for raw in self.r.zrange(keys.ready("en"), 0, -1)]
+
+    def held(self, entry_id: str) -> int:
+        return int(self.r.hget(keys.HELD, entry_id) or 0)
+
+
+def test_nobody_waiting_the_answering_user_gets_the_place(line):
+    alice = line.entry("alice", waiting=False)
+    found = line.returning(alice)
+    assert found[:3] == ["reserved", "", alice]
+    assert line.held(alice) == 1 and line.order() == []
+
+
+def test_someone_waiting_gets_the_place_and_the_answering_user_joins_the_end(line):
+    bob = line.entry("bob")
+    alice = line.entry("alice", waiting=False)
+    found = line.returning(alice)
+    assert found[:3] == ["head", "en", bob]
+    assert line.held(bob) == 1 and line.held(alice) == 0
+    assert line.order() == [bob, alice]  # bob leaves the line when his push is recorded
+    # The second place of the answer's wake: the head of the line still waiting, Alice.
+    assert line.reserve_head() == alice
+    assert line.held(alice) == 1
+    assert line.reserve_head() is None  # nobody else waits
+
+
+def test_entries_being_claimed_for_or_gone_do_not_wait_before_the_answering_user(line):
+    claimed = line.entry("carol", held=1)  # a round reserved her place: being served
+    closed = line.entry("dave", alive=False)  # her socket closed
+    alice = line.entry("alice", waiting=False)
+    found = line.returning(alice)
+    assert found[:3] == ["reserved", "", alice]
+    assert closed not in line.order()
+    assert line.order() == [claimed]
+
+
+def test_a_line_too_long_to_look_through_is_left_to_a_round(line):
+    for n in range(LOOKED_THROUGH + 1):
+        line.entry(f"user-{n}")
+    alice = line.entry("alice", waiting=False)
+    assert line.returning(alice) == ["queued", "en"]
+    assert line.order()[-1] == alice and line.held(alice) == 0
+
+
+def test_a_user_who_stopped_waiting_is_not_served(line):
+    alice = line.entry("alice", waiting=False)
+    line.r.delete(keys.entry(alice))
+    assert line.returning(alice) == ["gone"]
+    assert line.order() == []
