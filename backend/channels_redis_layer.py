@@ -1,4 +1,5 @@
-"""The Redis channel layer, with a cancellation redis-py loses given back.
+"""The Redis channel layer, with a cancellation redis-py loses given back, and a send to an
+empty group in one round trip.
 
 A consumer's channel-layer receive waits in channels_redis's blocking pop (BZPOPMIN, up to
 ``brpop_timeout`` seconds) for the socket's next message. When the socket goes away, Channels
@@ -17,11 +18,25 @@ until the receive hands it on, and its next pop puts the backup back first.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
 
 
 class RedisChannelLayer(_RedisChannelLayer):
+    async def group_send(self, group, message):
+        """channels_redis's, after one round trip that finds the group empty: it spent two
+        (expire the group's stale members, then read them) on each of the events sent to
+        user groups nobody follows, such as every claimed task's ``task_assigned``."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        key = self._group_key(group)
+        pipe = self.connection(self.consistent_hash(group)).pipeline(transaction=False)
+        pipe.zremrangebyscore(key, min=0, max=int(time.time()) - self.group_expiry)
+        pipe.zcard(key)
+        _expired, members = await pipe.execute()
+        if members:
+            await super().group_send(group, message)
+
     async def _brpop_with_clean(self, index, channel, timeout):
         content = await super()._brpop_with_clean(index, channel, timeout)
         task = asyncio.current_task()

@@ -455,9 +455,14 @@ return 1
 # holder that never ended its round (killed with -9 mid-round, or stalled past its lock): its
 # reserved places go back (FORGET_RESERVATIONS), whether or not any process saw its lock run
 # out (a lock that ran out while nobody waited on it left those places held for good).
-# KEYS: round lock, round holder. ARGV: the taker's token, lock ms, note ms. Returns false
-# when the lock is held, else the token of the holder that went away ('' when none).
+# With the language's line as KEYS[3], an empty line is no round at all ('-': nobody waits;
+# a user who joins it later asks for a round of their own): a work signal, sent to every
+# process, ran a round in each (lock, line, kinds, a request for one more) for nobody.
+# KEYS: round lock, round holder[, ready zset]. ARGV: the taker's token, lock ms, note ms.
+# Returns false when the lock is held, else the token of the holder that went away ('' when
+# none), or '-'.
 TAKE_ROUND = """
+if KEYS[3] and redis.call('ZCARD', KEYS[3]) == 0 then return '-' end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
 local previous = redis.call('GET', KEYS[2]) or ''
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])

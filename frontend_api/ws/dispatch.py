@@ -569,10 +569,12 @@ class Dispatcher:
             while True:
                 self.again.discard(lang)
                 previous = await self.take_round(
-                    keys=[lock, keys.round_holder(lang)],
+                    keys=[lock, keys.round_holder(lang), keys.ready(lang)],
                     args=[self.token, ROUND_LOCK_MS, ROUND_HOLDER_MS],
                 )
-                if previous is not None:
+                if previous == b"-":
+                    pass  # nobody waits: no round
+                elif previous is not None:
                     await self._take_over(lang, previous.decode())
                     await self.serve(lang)
                     if await self.redis.getdel(rerun):

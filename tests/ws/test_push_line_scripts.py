@@ -129,3 +129,23 @@ def test_a_user_who_stopped_waiting_is_not_served(line):
     line.r.delete(keys.entry(alice))
     assert line.returning(alice) == ["gone"]
     assert line.order() == []
+
+
+def test_a_round_asked_for_an_empty_line_is_not_run(line):
+    def take() -> bytes | None:
+        return line.r.eval(
+            keys.TAKE_ROUND,
+            3,
+            keys.round_lock("en"),
+            keys.round_holder("en"),
+            keys.ready("en"),
+            "token-1",
+            2000,
+            60_000,
+        )
+
+    assert take() == b"-"
+    assert not line.r.exists(keys.round_lock("en"))  # no lock taken, no holder noted
+    line.entry("bob")
+    assert take() == b""  # someone waits: the round is taken (nobody held it before)
+    assert line.r.get(keys.round_lock("en")) == b"token-1"
