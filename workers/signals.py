@@ -19,6 +19,7 @@ from celery.signals import (
 )
 from django.conf import settings
 
+from backend import events
 from backend.observability import context
 from backend.observability.metrics import JOB_DURATION, JOB_RUNS
 
@@ -98,6 +99,7 @@ def serve_worker_metrics(**_extra) -> None:
     from backend.observability.pool import start_pool_sampler
 
     start_pool_sampler()  # the solo pool runs jobs in this process
+    events.send_from_own_loop()  # (and its pushes)
     port = settings.GROVE_WORKER_METRICS_PORT
     if port:
         start_http_server(port, addr=settings.GROVE_WORKER_METRICS_ADDR, registry=worker_registry())
@@ -111,6 +113,7 @@ def sample_pool_in_pool_process(**_extra) -> None:
     from backend.observability.pool import start_pool_sampler
 
     start_pool_sampler()
+    events.send_from_own_loop()
 
 
 @worker_process_shutdown.connect

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connections
 
-from tests.ws.conftest import TIMEOUT, ws_db
+from backend import events, listeners
+from backend.accounts.models import User
+from tests.api.conftest import protocol_user
+from tests.ws.conftest import TIMEOUT, new_frontend, receive_event, send, ws_db
 
 pytestmark = ws_db
 
@@ -38,3 +44,40 @@ async def test_a_send_to_an_empty_group_is_one_round_trip_and_a_member_still_get
         assert (await asyncio.wait_for(layer.receive(channel), TIMEOUT))["n"] == 2
     finally:
         client.close()
+
+
+async def test_pushes_sent_outside_a_server_share_one_loop_and_its_connection(sockets, monkeypatch):
+    """A Celery job has no server loop: each push made a loop and a Redis connection of its
+    own. From the process's own loop (``events.send_from_own_loop``), three pushes open one
+    connection at most, and each reaches the socket."""
+    frontend = await new_frontend()
+    socket = await sockets.connect("/ws/tasks/", key=frontend.key)
+    answer = await send(socket, {"type": "subscribe", "user": protocol_user("ada")})
+    assert answer["type"] == "subscribed"
+    user = await sync_to_async(User.objects.get)(username="ada")
+    monkeypatch.setattr(events, "_own_loop", events._LoopThread())
+    client = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+
+    def job() -> None:  # as a worker runs it: a plain thread, no asgiref context
+        listeners.nobody_listening()  # (its own connection, made before counting)
+        before = client.info("stats")["total_connections_received"]
+        try:
+            for n in range(3):
+                events.publish(
+                    "message_accepted",
+                    {"message_id": f"m-{n}", "user_id": str(user.id)},
+                    api_client_id=user.api_client_id,
+                    user_ids=[user.id],
+                )
+        finally:
+            connections.close_all()
+        opened.append(client.info("stats")["total_connections_received"] - before)
+
+    opened: list[int] = []
+    thread = threading.Thread(target=job)
+    thread.start()
+    await asyncio.to_thread(thread.join, TIMEOUT)
+    client.close()
+    assert opened and opened[0] <= 1, opened
+    frames = [await receive_event(socket, "message_accepted") for _ in range(3)]
+    assert [frame["message_id"] for frame in frames] == ["m-0", "m-1", "m-2"]
