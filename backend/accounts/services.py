@@ -15,7 +15,7 @@ from backend.accounts.keys import (
     generate_key_id,
 )
 from backend.accounts.models import ApiClient, User
-from backend.compiled_query import SENTINEL_IDS, CompiledQuery
+from backend.accounts.selectors import user_by_name
 
 BOOTSTRAP_LOCK_KEY = 0x6726F7665  # any constant shared by every Grove process
 
@@ -75,19 +75,6 @@ def bootstrap_api_client(*, api_key: str | None) -> IssuedApiClient | None:
     )
 
 
-# Every protocol request names its user: compiled once (``backend.compiled_query``).
-_USER_BY_NAME = CompiledQuery(
-    lambda api_client_id, auth_method, username: User.objects.filter(
-        api_client_id=api_client_id, auth_method=auth_method, username=username
-    )[:1],
-    sentinels={
-        "api_client_id": SENTINEL_IDS[0],
-        "auth_method": "grove-auth-method-sentinel",
-        "username": "grove-username-sentinel",
-    },
-)
-
-
 class UserDisabled(PermissionError):
     """The acting user was disabled or deleted by an admin."""
 
@@ -145,10 +132,7 @@ def user_for_request(
 def _existing_user(
     api_client: ApiClient, auth_method: str, username: str, display_name: str | None
 ) -> User | None:
-    found = _USER_BY_NAME.fetch(
-        {"api_client_id": api_client.id, "auth_method": auth_method, "username": username}
-    )
-    user = found[0] if found else None
+    user = user_by_name(api_client.id, auth_method, username)
     if user is not None and display_name and user.display_name != display_name:
         User.objects.filter(id=user.id).update(display_name=display_name)
         user.display_name = display_name
