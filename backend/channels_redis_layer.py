@@ -10,7 +10,7 @@ that the server refused and that closed at once was never finished (tests/ws:
 ``test_a_refused_socket_that_goes_at_once_is_finished``).
 
 Here a pop that returns while its task is being cancelled raises the cancellation, so the
-consumer ends once the pop it was in returns (``brpop_timeout``, 5 s, at most). A message
+consumer ends once the pop it was in returns (``brpop_timeout``, 1 s by default, at most). A message
 it may have taken is not lost: channels_redis keeps each popped message in a backup queue
 until the receive hands it on, and its next pop puts the backup back first.
 """
@@ -21,9 +21,16 @@ import asyncio
 import time
 
 from channels_redis.core import RedisChannelLayer as _RedisChannelLayer
+from django.conf import settings
 
 
 class RedisChannelLayer(_RedisChannelLayer):
+    # How long one blocking pop waits for a process's next message (channels_redis: 5 s). A
+    # consumer whose socket went away ends only once its pop returns: a refused socket's
+    # consumer, and with it the test that opened it, waited up to 5 s. One idle pop a second
+    # per process is nothing to Redis.
+    brpop_timeout = settings.GROVE_CHANNEL_LAYER_POP_SECONDS
+
     async def group_send(self, group, message):
         """channels_redis's, after one round trip that finds the group empty: it spent two
         (expire the group's stale members, then read them) on each of the events sent to

@@ -296,9 +296,10 @@ if CHANNEL_LAYER_URL:
         "default": {
             "BACKEND": "backend.channels_redis_layer.RedisChannelLayer",
             "CONFIG": {
-                # channels_redis waits for a socket's next message with a 5 s blocking read
-                # (BZPOPMIN); redis-py's default read timeout is also 5 s, which dropped every
-                # socket idle for ~5 s. The read timeout must stay well above that wait.
+                # channels_redis waits for a socket's next message with a blocking read
+                # (BZPOPMIN) of GROVE_CHANNEL_LAYER_POP_SECONDS; redis-py's default read timeout
+                # (5 s) once dropped every socket idle for ~5 s. The read timeout must stay
+                # well above that wait.
                 "hosts": [
                     {
                         "address": CHANNEL_LAYER_URL,
@@ -315,6 +316,9 @@ if CHANNEL_LAYER_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Seconds one blocking read of the Redis channel layer waits (backend/channels_redis_layer.py):
+# a consumer whose socket went away ends within it.
+GROVE_CHANNEL_LAYER_POP_SECONDS = env_int("GROVE_CHANNEL_LAYER_POP_SECONDS", 1)
 
 # --- Grove -----------------------------------------------------------------------------------
 # Seconds between the {"type": "keepalive"} frames an open websocket gets, so that a proxy's

@@ -65,7 +65,12 @@ async def test_pushes_sent_outside_a_server_share_one_loop_and_its_connection(so
             for n in range(3):
                 events.publish(
                     "message_accepted",
-                    {"message_id": f"m-{n}", "user_id": str(user.id)},
+                    {
+                        "message_id": f"m-{n}",
+                        "message_tree_id": f"t-{n}",
+                        "frontend_message_id": f"fm-{n}",
+                        "user_id": str(user.id),
+                    },
                     api_client_id=user.api_client_id,
                     user_ids=[user.id],
                 )
