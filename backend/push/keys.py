@@ -245,18 +245,17 @@ return out
 
 
 # An entry served out of line (RETURNING) found no work: it joins the end of its lines, to
-# wait for work as everyone in them does. KEYS: entry hash. ARGV: entry id, now ms.
-REJOIN = """
-local f = redis.call('HMGET', KEYS[1], 'langs', 'kind')
-if not f[1] then return 0 end
-local p = 'grove:push:'
-for lang in string.gmatch(f[1], '[^,]+') do
-  redis.call('ZADD', p .. 'ready:' .. lang, 'NX', ARGV[2], ARGV[1])
-  redis.call('SADD', p .. 'kinds:' .. lang, f[2])
-  redis.call('SADD', p .. 'langs', lang)
-end
+# wait for work as everyone in them does. KEYS: entry hash. ARGV: entry id, then as
+# _LINE_HEAD (only ARGV[5], now, is read).
+REJOIN = (
+    _LINE_HEAD
+    + """
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return 0 end
+queue(ARGV[1], fields(flat))
 return 1
 """
+)
 
 # Reserve one place of an entry before claiming a task for it; refuse when its socket is
 # gone (and take it out of line), or when it, its session or its client is full.
@@ -264,38 +263,25 @@ return 1
 # per-client cap, the reserving round's token. Returns the entry's fields as a flat list,
 # or false. The place is noted under the token (``reserving``) until the claim's RECORD or
 # UNRESERVE: a round whose process dies in between leaves it there for FORGET_RESERVATIONS.
-RESERVE = """
+RESERVE = (
+    _LINE_HEAD
+    + """
 local e = redis.call('HGETALL', KEYS[1])
 if #e == 0 then redis.call('ZREM', KEYS[3], ARGV[1]) return false end
-local f = {}
-for i = 1, #e, 2 do f[e[i]] = e[i + 1] end
-local p = 'grove:push:'
-if redis.call('EXISTS', p .. 'session:' .. f.session .. ':alive') == 0 then
+local f = fields(e)
+if not alive(f) then
   redis.call('ZREM', KEYS[3], ARGV[1])
   return false
 end
 -- Full: leave it in line (a place held by a claim under way may come back); RECORD takes
--- an entry out of line when a push fills it, RELEASE puts it back.
-local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-if held >= tonumber(f.capacity) then return false end
--- The socket's and the client's counts include places reserved by claims still under way:
--- counting only recorded tasks let parallel claims push past the per-socket cap.
-local session_held = redis.call('GET', p .. 'session:' .. f.session .. ':held') or '0'
-if tonumber(session_held) >= tonumber(ARGV[2]) then
-  return false
-end
-local client_held = redis.call('GET', p .. 'client:' .. f.client .. ':held') or '0'
-if tonumber(client_held) >= tonumber(ARGV[3]) then
-  return false
-end
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-redis.call('INCR', p .. 'session:' .. f.session .. ':held')
-redis.call('INCR', p .. 'client:' .. f.client .. ':held')
-local r = p .. 'reserving:' .. ARGV[4]
-redis.call('HINCRBY', r, ARGV[1], 1)
-redis.call('PEXPIRE', r, 3600000)
+-- an entry out of line when a push fills it, RELEASE puts it back. The socket's and the
+-- client's counts include places reserved by claims still under way: counting only
+-- recorded tasks let parallel claims push past the per-socket cap.
+if not room(ARGV[1], f) then return false end
+take(ARGV[1], f)
 return e
 """
+)
 
 # A claim for a reserved place failed: give the place back.
 # KEYS: held. ARGV: entry id, client id, session id, the reserving round's token. Nothing

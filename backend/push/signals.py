@@ -179,12 +179,10 @@ def release(
     except redis.RedisError:
         logger.exception("event=push_release_failed task=%s", task_id)
         return lang, ""
-    if not found:
-        if signal:
-            _publish({lang} - {""})
-        return lang, ""
-    pushed_lang, kept = (value.decode() for value in found)
-    lang = pushed_lang or lang
+    kept = ""
+    if found:  # it was pushed
+        pushed_lang, kept = (value.decode() for value in found)
+        lang = pushed_lang or lang
     if signal and not kept:
         _publish({lang} - {""})
     return lang, kept

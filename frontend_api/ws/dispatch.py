@@ -749,7 +749,7 @@ class Dispatcher:
                 if await self._claim_reserved(served, entry, langs) == "missed":
                     # Nothing for them now: they wait in line for work, as everyone there
                     # does (a round asked for now serves them if work came in between).
-                    await self.rejoin(keys=[keys.entry(entry_id)], args=[entry_id, _now_ms()])
+                    await self._rejoin(entry_id)
                     for lang in langs:
                         self.kick(lang)
                 return
@@ -768,8 +768,11 @@ class Dispatcher:
                 raise
             logger.exception("event=push_returning_failed entry=%s", entry_id)
             with contextlib.suppress(Exception):
-                await self.rejoin(keys=[keys.entry(entry_id)], args=[entry_id, _now_ms()])
+                await self._rejoin(entry_id)
                 self._kick_langs_of(entry_id)
+
+    async def _rejoin(self, entry_id: str) -> None:
+        await self.rejoin(keys=[keys.entry(entry_id)], args=[entry_id, *self._head_args(_now_ms())])
 
     def _head_args(self, now_ms: int) -> list:
         return [
