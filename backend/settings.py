@@ -423,6 +423,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["frontend_api.v1.rendering.ProtocolJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["frontend_api.v1.parsing.ProtocolJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "frontend_api.v1.rendering.ProtocolNegotiation",
 }
 # Throttle counters live in the cache's Redis when configured, so every process shares them
 # (frontend_api/v1/throttling.py); without it, in the process.
