@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import redis
 
 from backend.push import keys
-from backend.push.signals import redis_client, release
+from backend.push.signals import redis_client, release, script
 from backend.trees.services.push_leases import return_pushed_task
 
 logger = logging.getLogger("grove.push")
@@ -62,10 +62,10 @@ def end_session(client: redis.Redis, session: str, report: SweepReport) -> None:
         release(task_id)  # also when it closed meanwhile and its release was lost
     for raw in client.smembers(keys.session(session, "entries")):
         entry_id = raw.decode()
-        client.eval(keys.DROP_ENTRY, 1, keys.entry(entry_id), entry_id)
+        script(client, keys.DROP_ENTRY)(keys=[keys.entry(entry_id)], args=[entry_id])
     owner = client.hget(keys.session(session), "client")
     for field, _count in client.hscan_iter(keys.HELD, match=keys.entry_id(session, "*")):
-        client.eval(keys.CLEAR_HELD, 1, keys.HELD, field, owner or "")
+        script(client, keys.CLEAR_HELD)(keys=[keys.HELD], args=[field, owner or ""])
     client.delete(
         keys.session(session),
         keys.session(session, "tasks"),

@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import redis
 from django.conf import settings
 from django.db import transaction
+from redis.commands.core import Script
 
 from backend.listeners import RedisCheck
 from backend.push import keys
@@ -39,6 +41,18 @@ def redis_client() -> redis.Redis | None:
             socket_connect_timeout=settings.GROVE_CACHE_SOCKET_TIMEOUT_SECONDS,
         )
     return _client
+
+
+_scripts: dict[str, Script] = {}
+
+
+def script(client: redis.Redis, source: str) -> Callable[..., object]:
+    """``source`` run on ``client`` by its digest (EVALSHA), loaded again only when Redis lost
+    it. EVAL sent the whole text, and Redis hashed it, on every call."""
+    found = _scripts.get(source)
+    if found is None:
+        found = _scripts[source] = client.register_script(source)
+    return functools.partial(found, client=client)
 
 
 # Whether any socket may be waiting for work (read from Redis at most twice a second; not
@@ -166,15 +180,9 @@ def release(
     if client is None:
         return "", ""
     try:
-        found = client.eval(
-            keys.RELEASE,
-            3,
-            keys.task(task_id),
-            keys.HELD,
-            keys.ACK_DUE,
-            task_id,
-            _now_ms(),
-            keep_for,
+        found = script(client, keys.RELEASE)(
+            keys=[keys.task(task_id), keys.HELD, keys.ACK_DUE],
+            args=[task_id, _now_ms(), keep_for],
         )
     except redis.RedisError:
         logger.exception("event=push_release_failed task=%s", task_id)
