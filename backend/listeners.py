@@ -5,14 +5,17 @@ from the request's thread through the server's event loop. Profiled at 16 REST c
 (py-spy, GIL samples of a web process), those pushes were 17 % of the process's CPU while no
 socket was open at all, the common case for frontends that poll.
 
-Open sockets (every ``ApiClientConsumer``, in any process) keep their channel name in one
-Redis sorted set, scored by when they were last seen: added once authenticated, refreshed
-with each keepalive, removed on disconnect; a process that dies leaves its entries, which
-count as open until ``STALE_SECONDS`` pass without a refresh (a push too many, never one too
-few). The REST throttle's Redis round trip, which every API request already makes, also
-counts the set (``open_sockets_range``); when it reads zero, the request's pushes are skipped
-(``events.publish``). A socket that opens while a request is running may miss that request's
-events, as if it had opened a moment later.
+Sockets that can hear events (an ``ApiClientConsumer`` in any process that joined an event
+group: a subscription, the admin group) keep their channel name in one Redis sorted set,
+scored by when they were last seen: added when the first group is joined, refreshed with each
+keepalive, removed on disconnect. A socket that only waits for pushed work joins no group and
+is not counted: with 1,000 such sockets every claim still skips its ``task_assigned`` event.
+A process that dies leaves its entries, which count as open until ``STALE_SECONDS`` pass
+without a refresh (a push too many, never one too few). The REST throttle's Redis round trip,
+which every API request already makes, also counts the set (``open_sockets_range``); when it
+reads zero, the request's pushes are skipped (``events.publish``). A socket that subscribes
+while a request is running may miss that request's events, as if it had subscribed a moment
+later.
 
 Outside a request (a Celery job: an advance job's pushes were 17 % of its time, each with a
 new event loop in a new thread) nothing has counted the set: the process counts it itself, at

@@ -120,6 +120,7 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.client: ApiClient | None = None
         self.joined: set[str] = set()
+        self.listening = False  # counted in ``backend.listeners`` (from the first join)
         key_in_url = bool(query_parameter(self.scope, "api_key"))
         client = None
         if not key_in_url:
@@ -150,10 +151,6 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
         self.counted_route = self.scope.get("path", "")
         WS_CONNECTIONS_OPENED.labels(self.counted_route).inc()
         WS_CONNECTIONS.labels(self.counted_route).inc()
-        # Open sockets are counted across processes: a request nobody can hear skips its
-        # pushes (``backend.listeners``); counted before any group is joined.
-        await listeners.seen(self.channel_name)
-        self.listening = True
         self.keepalive = asyncio.create_task(self.send_keepalives())
         await self.on_authenticated()
 
@@ -170,7 +167,8 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
                 # The client is gone (uvicorn's ClientDisconnected) and the consumer's
                 # disconnect is on its way: nothing more to keep alive.
                 return
-            await listeners.seen(self.channel_name)
+            if self.listening:
+                await listeners.seen(self.channel_name)
 
     async def disconnect(self, code) -> None:
         counted_route = getattr(self, "counted_route", None)
@@ -224,6 +222,12 @@ class ApiClientConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(frame if request_id is None else {**frame, "request_id": request_id})
 
     async def join(self, group: str) -> None:
+        # Sockets that can hear events are counted across processes: a request nobody can
+        # hear skips its pushes (``backend.listeners``). Counted from the first group on (a
+        # socket that only waits for pushed work hears no event), before it is joined.
+        if not self.listening:
+            await listeners.seen(self.channel_name)
+            self.listening = True
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.add(group)
 
