@@ -16,6 +16,7 @@ phase and a push phase (their order rotating between repetitions, as the trees g
   ack and answer over REST, 2 calls per cycle); the next task comes without a request.
 
 A cycle counts when its answer was stored; the warm-up is left out. Prints cycles/s per phase,
+the task mix handed out (the same weighted choice must serve both modes),
 errors, and the CPU used by the driver and by each server, so a saturated machine shows.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import datetime
 import functools
 import json
@@ -70,6 +72,7 @@ def push_loop(
     measured_from, stop_at = start + warmup, start + warmup + duration
     done: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
+    mix: collections.Counter[str] = collections.Counter()
 
     # A volunteer's loop and the lock it answers under: at the end a loop is closed only
     # between answers. Closing a socket under an answer in flight made the SDK send the answer
@@ -93,6 +96,7 @@ def push_loop(
                         answerer.answer(pushed)
                         if time.monotonic() >= measured_from:
                             done.append(time.monotonic())
+                            mix[pushed.task.get("type", "?")] += 1
                     except GroveError as exc:
                         errors[f"{type(exc).__name__} {exc.error_code}"] += 1
                 if time.monotonic() >= stop_at:
@@ -115,7 +119,7 @@ def push_loop(
     for thread in threads:
         thread.join()
     counted = [t for t in done if t < stop_at]
-    return {"completed": len(counted), "errors": dict(errors)}
+    return {"completed": len(counted), "errors": dict(errors), "task_mix": dict(mix)}
 
 
 def rest_loop(url: str, names: list[str], duration: float, warmup: float, seed: int) -> dict:
@@ -132,6 +136,7 @@ def rest_loop(url: str, names: list[str], duration: float, warmup: float, seed: 
         "completed": sum(c.completed for c in cycles),
         "no_task": sum(c.no_task for c in cycles),
         "errors": dict(errors),
+        "task_mix": dict(collections.Counter(c.task_type for c in cycles if c.completed)),
     }
 
 
@@ -163,10 +168,19 @@ def phase(mode: str, servers: GroveServers, count: int, rep: int, args) -> dict:
     print(
         f"{mode:>9} {count:>3} volunteers, rep {rep}: {report['cycles_per_s']} cycles/s "
         f"(no task {result.get('no_task', '-')}) errors {result['errors'] or 'none'} "
-        f"CPU {cpu} available before {available.get('random')}",
+        f"CPU {cpu} available before {available.get('random')}\n"
+        f"{'':>10}task mix {_shares(result['task_mix'])}",
         flush=True,
     )
     return report
+
+
+def _shares(mix: dict[str, int]) -> str:
+    """The task mix as percentages, largest first (push and REST must hand out the same)."""
+    total = sum(mix.values()) or 1
+    return ", ".join(
+        f"{kind} {100 * n / total:.0f}%" for kind, n in collections.Counter(mix).most_common()
+    )
 
 
 def set_config(url: str, values: dict) -> None:
@@ -178,6 +192,28 @@ def set_config(url: str, values: dict) -> None:
     )
     with urllib.request.urlopen(request) as response:
         assert response.status == 200, response.status
+
+
+@contextlib.contextmanager
+def served_and_seeded(args):
+    """The production profile on a new scratch database, seeded with ``--prompts`` prompts."""
+    with GroveServers(
+        repo=ROOT,
+        database=args.database,
+        api_key=KEY,
+        web_workers=args.web_workers,
+        redis_url=args.redis_url,
+        seed_scale=args.seed_scale,
+        # A phase's last pushed tasks go back to the pool soon after its sockets close.
+        extra_env={"GROVE_PUSH_RESUME_SECONDS": "2", "GROVE_LOG_LEVEL": args.log_level},
+    ) as servers:
+        print(f"serving {ROOT} ({git_commit(ROOT)}) at {servers.url}")
+        if args.plenty:
+            set_config(servers.url, PLENTY)
+        seeders = [Volunteer(servers.url, KEY, f"seeder-{i}", realistic_texts(), i) for i in (0, 1)]
+        seeded = sum(seeders[i % 2].write_prompt() for i in range(args.prompts))
+        print(f"seeded {seeded} prompts")
+        yield servers
 
 
 def main() -> int:
@@ -212,36 +248,35 @@ def main() -> int:
         action="store_true",
         help="push volunteers ack and answer over REST instead of on their socket",
     )
+    parser.add_argument(
+        "--fresh-forest",
+        action="store_true",
+        help="run every phase on its own servers and newly seeded database, so that each mode "
+        "starts from the same forest: on one shared forest the phase that runs second inherits "
+        "the first one's grown trees and their rankings (31 %% of a push phase's tasks against "
+        "2 %% of the REST phase before it), which made it the slower one in either mode",
+    )
     parser.add_argument("--log-level", default="WARNING", help="the servers' GROVE_LOG_LEVEL")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C does, so the servers we started are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     counts = [int(n) for n in args.clients.split(",") if n]
-    with GroveServers(
-        repo=ROOT,
-        database=args.database,
-        api_key=KEY,
-        web_workers=args.web_workers,
-        redis_url=args.redis_url,
-        seed_scale=args.seed_scale,
-        # A phase's last pushed tasks go back to the pool soon after its sockets close.
-        extra_env={"GROVE_PUSH_RESUME_SECONDS": "2", "GROVE_LOG_LEVEL": args.log_level},
-    ) as servers:
-        print(f"serving {ROOT} ({git_commit(ROOT)}) at {servers.url}")
-        if args.plenty:
-            set_config(servers.url, PLENTY)
-        seeders = [Volunteer(servers.url, KEY, f"seeder-{i}", realistic_texts(), i) for i in (0, 1)]
-        seeded = sum(seeders[i % 2].write_prompt() for i in range(args.prompts))
-        print(f"seeded {seeded} prompts")
-        reports = []
-        for rep in range(args.repetitions):
-            for count in counts:
-                modes = args.modes.split(",")
-                # Each mode takes each place in turn (the trees grow between phases).
-                turn = rep % len(modes)
-                order = modes[turn:] + modes[:turn]
-                reports += [phase(mode, servers, count, rep, args) for mode in order]
+    plan = []
+    for rep in range(args.repetitions):
+        for count in counts:
+            modes = args.modes.split(",")
+            # Each mode takes each place in turn (the trees grow between phases).
+            turn = rep % len(modes)
+            plan += [(mode, count, rep) for mode in modes[turn:] + modes[:turn]]
+    reports = []
+    if args.fresh_forest:
+        for mode, count, rep in plan:
+            with served_and_seeded(args) as servers:
+                reports.append(phase(mode, servers, count, rep, args))
+    else:
+        with served_and_seeded(args) as servers:
+            reports += [phase(mode, servers, count, rep, args) for mode, count, rep in plan]
     print("\nsummary (cycles/s: median [min-max] over repetitions)")
     for count in counts:
         for mode in args.modes.split(","):
