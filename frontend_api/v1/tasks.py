@@ -23,7 +23,13 @@ from backend.trees.core.policy import TaskKind
 from backend.trees.errors import TaskNotFound, TaskNotOwned
 from backend.trees.growth_config import active_config
 from backend.trees.services import interactions, task_lifecycle, tasks
-from frontend_api.v1.auth import ProtocolUserSerializer, acting_user, header_user
+from frontend_api.v1.auth import (
+    ProtocolUserSerializer,
+    acting_user,
+    existing_user,
+    header_user,
+    parse_user_header,
+)
 from frontend_api.v1.errors import OasstErrorCode, ProtocolError
 from frontend_api.v1.input_serializer import InputSerializer
 from frontend_api.v1.label_input import TextLabelsInput, store_labels
@@ -129,15 +135,24 @@ class TaskAckView(APIView):
         request=InputSerializer, responses={204: None, 400: ERROR_RESPONSE, 409: ERROR_RESPONSE}
     )
     def post(self, request, task_id):
-        ack(request.auth, task_id, request.data, header_user(request))
+        ack(request.auth, task_id, request.data, parse_user_header(request))
         return Response(status=204)
 
 
-def ack(client: ApiClient, task_id: uuid.UUID, body, user: User | None) -> None:
-    """``POST /tasks/{task_id}/ack`` and the socket's ``task_ack``: one door."""
+def ack(client: ApiClient, task_id: uuid.UUID, body, named: tuple[str, str] | None) -> None:
+    """``POST /tasks/{task_id}/ack`` and the socket's ``task_ack``: one door. ``named``: the
+    acting user's auth method and username (X-OASST-USER's rule: an existing, enabled user of
+    the client), found by the ack's own statement when the ack is in order; otherwise looked
+    up here, so that an unknown or disabled user is refused as before (404/4002, 403/4001)."""
     data = _valid(TaskAckInput, body)
+    message_id, now = data["message_id"], timezone.now()
+    if named is not None and task_lifecycle.ack_in_one_statement(
+        task_id, message_id, client.id, now, named=named
+    ):
+        return
+    user = existing_user(client, *named) if named is not None else None
     task_lifecycle.ack_task(
-        task_id=task_id, frontend_message_id=data["message_id"], user=user, api_client=client
+        task_id=task_id, frontend_message_id=message_id, user=user, api_client=client, now=now
     )
 
 

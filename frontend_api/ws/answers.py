@@ -78,12 +78,13 @@ def run_task_command(client, command: str, content: dict) -> dict:
         raise drf.ValidationError(head.errors)
     user = dict(head.validated_data["user"]) if "user" in head.validated_data else None
     _throttle(client, body, None, user)
-    acting = existing_user(client, user["auth_method"], user["id"]) if user else None
     task_id: uuid.UUID = head.validated_data["task_id"]
     rest_body = {k: v for k, v in body.items() if k not in ("type", "task_id", "user")}
     if command == "task_ack":
-        rest_tasks.ack(client, task_id, rest_body, acting)
+        named = (user["auth_method"], user["id"]) if user else None
+        rest_tasks.ack(client, task_id, rest_body, named)
         return {"type": "task_acked", "task_id": str(task_id)}
+    acting = existing_user(client, user["auth_method"], user["id"]) if user else None
     rest_tasks.nack(client, task_id, rest_body, acting)
     return {"type": "task_nacked", "task_id": str(task_id)}
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from backend.accounts.models import User
@@ -155,3 +157,33 @@ def test_report_labels_need_no_api_key(client):
     response = client.get("/api/v1/text_labels/report_labels")
     assert response.status_code == 200
     assert response.json()["valid_labels"][0]["name"] == "spam"
+
+
+def test_ack_naming_a_disabled_user_is_403_4001_and_acks_nothing(frontend):
+    task = frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE}).json()
+    User.objects.filter(username=ALICE["id"]).update(enabled=False)
+    response = frontend.post(f"tasks/{task['id']}/ack", {"message_id": "fm"}, user="local:alice")
+    assert_error(response, 403, 4001)
+    assert Task.objects.get(id=task["id"]).ack is None
+
+
+def test_ack_naming_another_existing_user_is_400_2106_and_acks_nothing(frontend):
+    task = frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE}).json()
+    make_user(frontend.client_row, username="bob")
+    response = frontend.post(f"tasks/{task['id']}/ack", {"message_id": "fm"}, user="local:bob")
+    assert_error(response, 400, 2106)
+    assert Task.objects.get(id=task["id"]).ack is None
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="PostgreSQL's one statement")
+def test_ack_naming_its_user_is_one_statement(frontend):
+    """The named user is found inside the ack's statement (it was a lookup of its own first:
+    a statement more on every ack a socket sends, as the SDK names the user)."""
+    task = frontend.post("tasks/", {"type": "initial_prompt", "user": ALICE}).json()
+    with CaptureQueriesContext(connection) as sent:
+        response = frontend.post(
+            f"tasks/{task['id']}/ack", {"message_id": "fm"}, user="local:alice"
+        )
+    assert response.status_code == 204
+    assert len(sent.captured_queries) == 1, [q["sql"][:80] for q in sent.captured_queries]
+    assert Task.objects.get(id=task["id"]).ack is True

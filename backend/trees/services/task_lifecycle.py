@@ -98,31 +98,53 @@ def ack_task(
     transaction of its own); one that is not goes through the checks that say why."""
     client_id = api_client.id if api_client is not None else user.api_client_id
     now = now or timezone.now()
-    if frontend_message_id and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _ACK_IN_ONE_STATEMENT,
-                {
-                    "task_id": task_id,
-                    "api_client_id": client_id,
-                    "user_id": user.id if user is not None else None,
-                    "frontend_message_id": frontend_message_id,
-                    "now": now,
-                },
-            )
-            acked = cursor.fetchone()
-        if acked is not None:
-            tree_id, user_id, kind, lang = acked
-            journal.logged("task_acked", tree_id, None, user_id)
-            count_task(TASKS_ACKED, SimpleNamespace(payload_type=kind, payload={"lang": lang}))
-            return
-    _ack_checked(
-        task_id=task_id,
-        frontend_message_id=frontend_message_id,
-        user=user,
-        client_id=client_id,
-        now=now,
-    )
+    user_id = user.id if user is not None else None
+    if not ack_in_one_statement(task_id, frontend_message_id, client_id, now, user_id=user_id):
+        _ack_checked(
+            task_id=task_id,
+            frontend_message_id=frontend_message_id,
+            user=user,
+            client_id=client_id,
+            now=now,
+        )
+
+
+def ack_in_one_statement(
+    task_id: uuid.UUID,
+    frontend_message_id: str,
+    client_id: uuid.UUID,
+    now: datetime,
+    *,
+    user_id: uuid.UUID | None = None,
+    named: tuple[str, str] | None = None,
+) -> bool:
+    """The ack in one statement (PostgreSQL) when it is in order; False when it is not, or on
+    another database: ``ack_task`` then says why. The user may be ``named`` (auth method and
+    username, as X-OASST-USER and a socket's ack name them): found inside the statement,
+    enabled, and the task's user when the task has one, which spares a lookup of its own."""
+    if not frontend_message_id or connection.vendor != "postgresql":
+        return False
+    auth_method, username = named if named is not None else (None, None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ACK_IN_ONE_STATEMENT,
+            {
+                "task_id": task_id,
+                "api_client_id": client_id,
+                "user_id": user_id,
+                "auth_method": auth_method,
+                "username": username,
+                "frontend_message_id": frontend_message_id,
+                "now": now,
+            },
+        )
+        acked = cursor.fetchone()
+    if acked is None:
+        return False
+    tree_id, acked_user_id, kind, lang = acked
+    journal.logged("task_acked", tree_id, None, acked_user_id)
+    count_task(TASKS_ACKED, SimpleNamespace(payload_type=kind, payload={"lang": lang}))
+    return True
 
 
 @transaction.atomic
@@ -161,11 +183,18 @@ def _ack_checked(
 # ``_ack_checked``'s checks and writes as one statement (PostgreSQL): the UPDATE re-reads the
 # task under its row lock, as ``open_task_for_update`` does; no row when any check fails.
 _ACK_IN_ONE_STATEMENT = """
-WITH acked AS (
+WITH named AS (
+    SELECT id FROM accounts_user
+    WHERE api_client_id = %(api_client_id)s::uuid AND auth_method = %(auth_method)s::text
+        AND username = %(username)s::text AND enabled AND NOT deleted
+), acked AS (
     UPDATE trees_task SET ack = true, frontend_message_id = %(frontend_message_id)s,
         lease_until = expiry_date
     WHERE id = %(task_id)s::uuid AND api_client_id = %(api_client_id)s::uuid
         AND (user_id IS NULL OR %(user_id)s::uuid IS NULL OR user_id = %(user_id)s::uuid)
+        AND (%(username)s::text IS NULL OR (
+            EXISTS (SELECT 1 FROM named)
+            AND (user_id IS NULL OR user_id = (SELECT id FROM named))))
         AND ack IS NULL AND NOT done AND NOT skipped
         AND (expiry_date IS NULL OR expiry_date > %(now)s::timestamptz)
         AND NOT EXISTS (
