@@ -38,6 +38,7 @@ from backend.push import signals as push_signals
 from frontend_api.v1 import tasks as rest_tasks
 from frontend_api.v1.auth import USER_HEADER, ProtocolUserSerializer, existing_user
 from frontend_api.v1.errors import describe_error
+from frontend_api.v1.input_serializer import InputSerializer
 from frontend_api.v1.throttling import ProtocolRateThrottle
 from frontend_api.ws import push
 
@@ -48,7 +49,7 @@ ANSWER_THREADS = 8
 _answer_threads = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="ws-answer")
 
 
-class TaskCommand(serializers.Serializer):
+class TaskCommand(InputSerializer):
     """What a socket's ack and nack carry beside REST's body: the path's task id and the
     X-OASST-USER header's user."""
 
