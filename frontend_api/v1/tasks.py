@@ -146,14 +146,20 @@ def ack(client: ApiClient, task_id: uuid.UUID, body, named: tuple[str, str] | No
     up here, so that an unknown or disabled user is refused as before (404/4002, 403/4001)."""
     data = _valid(TaskAckInput, body)
     message_id, now = data["message_id"], timezone.now()
-    if named is not None and task_lifecycle.ack_in_one_statement(
-        task_id, message_id, client.id, now, named=named
-    ):
-        return
-    user = existing_user(client, *named) if named is not None else None
-    task_lifecycle.ack_task(
-        task_id=task_id, frontend_message_id=message_id, user=user, api_client=client, now=now
-    )
+    if named is None:
+        task_lifecycle.ack_task(
+            task_id=task_id, frontend_message_id=message_id, api_client=client, now=now
+        )
+    elif not task_lifecycle.ack_in_one_statement(task_id, message_id, client.id, now, named=named):
+        # Not in order: the user is looked up for its own refusal, then the checks say why.
+        task_lifecycle.ack_task(
+            task_id=task_id,
+            frontend_message_id=message_id,
+            user=existing_user(client, *named),
+            api_client=client,
+            now=now,
+            one_statement_tried=True,
+        )
 
 
 class TaskNackInput(InputSerializer):

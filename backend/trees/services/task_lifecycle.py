@@ -90,16 +90,20 @@ def ack_task(
     user: User | None = None,
     api_client: ApiClient | None = None,
     now: datetime | None = None,
+    one_statement_tried: bool = False,
 ) -> None:
     """The frontend shows the task; it will refer to it by ``frontend_message_id``.
 
     ``user`` (from X-OASST-USER) is optional, as in OA: without it the task only has to belong
     to ``api_client``. On PostgreSQL an ack that is in order takes one statement (no
-    transaction of its own); one that is not goes through the checks that say why."""
+    transaction of its own); one that is not goes through the checks that say why.
+    ``one_statement_tried``: the caller's ``ack_in_one_statement`` found it not in order."""
     client_id = api_client.id if api_client is not None else user.api_client_id
     now = now or timezone.now()
     user_id = user.id if user is not None else None
-    if not ack_in_one_statement(task_id, frontend_message_id, client_id, now, user_id=user_id):
+    if one_statement_tried or not ack_in_one_statement(
+        task_id, frontend_message_id, client_id, now, user_id=user_id
+    ):
         _ack_checked(
             task_id=task_id,
             frontend_message_id=frontend_message_id,
