@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from redis.commands.core import Script
 
+from backend import lean_redis
 from backend.listeners import RedisCheck
 from backend.push import keys
 
@@ -44,6 +45,19 @@ def redis_client() -> redis.Redis | None:
 
 
 _scripts: dict[str, Script] = {}
+_lean: lean_redis.SyncScripts | None = None
+RELEASE = lean_redis.Script(keys.RELEASE)
+
+
+def lean_scripts() -> lean_redis.SyncScripts | None:
+    """The push Redis for the scripts run once per task (``release``): a kept-open
+    connection per thread (``backend.lean_redis``); None without push Redis (embedded)."""
+    global _lean
+    if _lean is None and settings.GROVE_PUSH_REDIS_URL:
+        _lean = lean_redis.sync_scripts(
+            settings.GROVE_PUSH_REDIS_URL, timeout=settings.GROVE_CACHE_SOCKET_TIMEOUT_SECONDS
+        )
+    return _lean
 
 
 def script(client: redis.Redis, source: str) -> Callable[..., object]:
@@ -176,13 +190,12 @@ def release(
     """Free the place of a pushed task that closed: (its language, ``lang`` when it was not
     pushed; the entry kept out of line for the socket of session ``keep_for`` to serve, or
     ''). The language is signalled unless ``signal`` is False (the caller signals it)."""
-    client = redis_client()
-    if client is None:
+    scripts = lean_scripts()
+    if scripts is None:
         return "", ""
     try:
-        found = script(client, keys.RELEASE)(
-            keys=[keys.task(task_id), keys.HELD, keys.ACK_DUE],
-            args=[task_id, _now_ms(), keep_for],
+        found = scripts.run(
+            RELEASE, [keys.task(task_id), keys.HELD, keys.ACK_DUE], [task_id, _now_ms(), keep_for]
         )
     except redis.RedisError:
         logger.exception("event=push_release_failed task=%s", task_id)

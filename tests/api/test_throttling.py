@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from redis import Redis
 
 from frontend_api.v1 import throttling
 from frontend_api.v1.throttling import Budget, LocalCounters, ProtocolRateThrottle
@@ -65,7 +67,7 @@ def test_both_counters_live_in_redis_and_expire_after_their_window(frontend, rat
     rates(client="100/minute", user="5/hour")
     frontend.get("messages/", user="local:alice")
     frontend.get("messages/", user="local:alice")
-    redis = throttling.counters().client
+    redis = Redis.from_url(settings.CACHE_URL)
     client_keys = redis.keys(f"grove:throttle:api_client:{frontend.client_row.id}:*")
     user_keys = redis.keys(f"grove:throttle:user:{frontend.client_row.id}:*")
     assert len(client_keys) == len(user_keys) == 1

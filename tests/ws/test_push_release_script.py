@@ -10,9 +10,10 @@ from backend.push import signals
 from tests.ws.conftest import _forget_push_state
 
 
-def last_command_of(observer: redis.Redis, client_id: int) -> str:
-    found = [c for c in observer.client_list() if int(c["id"]) == client_id]
-    assert found, f"connection {client_id} not found"
+def last_command_of(observer: redis.Redis, sock) -> str:
+    host, port = sock.getsockname()[:2]
+    found = [c for c in observer.client_list() if c["addr"] == f"{host}:{port}"]
+    assert found, f"connection from {host}:{port} not found"
     return found[0]["cmd"]
 
 
@@ -22,12 +23,11 @@ def test_a_release_sends_the_script_by_its_digest_not_its_text():
     if not settings.GROVE_PUSH_REDIS_URL:
         pytest.skip("push dispatch needs Redis")
     _forget_push_state()
-    client = signals.redis_client()
     observer = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
     try:
-        own = client.client_id()  # the pool's one connection in this thread, reused below
         for _ in range(2):  # the first may load the script
             assert signals.release("no-such-task", "en", signal=False) == ("en", "")
+        own = signals.lean_scripts()._local.connection.sock  # this thread's connection
         assert last_command_of(observer, own) == "evalsha"
     finally:
         observer.close()
