@@ -10,6 +10,8 @@ The statement is refused, never run wrong, when a sentinel cannot be found.
 
 from __future__ import annotations
 
+import functools
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -30,6 +32,41 @@ _UUID = UUIDField()
 _DATETIME = DateTimeField()
 
 
+def compiled_once(maxsize: int) -> Callable[[Callable], Callable]:
+    """``function``'s result for each set of arguments, computed once per process. A first
+    call made by many threads at once computes it once: the others wait for it.
+
+    With ``functools.lru_cache`` every thread that missed computed it: the first burst on a
+    new web process had its sixteen request threads each compile the task request's sampled
+    read (about 0.2 s of CPU each on a 2-core box, under one GIL), each holding a database
+    connection, and requests past the sixteenth waited for a connection beyond the pool's
+    timeout (tests/db/test_http_concurrency.py answered 503 "database unavailable").
+    At most ``maxsize`` results are kept (the oldest goes first): arguments may come from
+    requests (a language)."""
+
+    def decorate(function: Callable) -> Callable:
+        cache: dict[tuple, object] = {}
+        lock = threading.RLock()
+
+        @functools.wraps(function)
+        def once(*args):
+            try:
+                return cache[args]
+            except KeyError:
+                pass
+            with lock:
+                if args not in cache:
+                    while len(cache) >= maxsize:
+                        del cache[next(iter(cache))]
+                    cache[args] = function(*args)
+                return cache[args]
+
+        once.cache_clear = cache.clear  # type: ignore[attr-defined]
+        return once
+
+    return decorate
+
+
 class CompiledQuery:
     """``build(**values, **flags)`` returns a QuerySet; ``statement`` gives its SQL and params.
 
@@ -46,6 +83,7 @@ class CompiledQuery:
         vanish: Mapping[str, set[str]] | None = None,
     ) -> None:
         self.build = build
+        self._compiling = threading.RLock()
         self.sentinels = dict(sentinels)
         self.vanish = dict(vanish or {})
         self.cache: dict[tuple, tuple[str, list, dict[int, str]]] = {}
@@ -58,7 +96,12 @@ class CompiledQuery:
         absent = tuple(sorted(name for name, value in values.items() if value is None))
         key = (connection.vendor, absent, tuple(sorted(flags.items())))
         if key not in self.cache:
-            self.cache[key] = self._compile(absent, flags)
+            # One thread compiles; the others wait for it (each compiling it too, sixteen
+            # request threads of a new process did it sixteen times over, holding their
+            # database connections meanwhile).
+            with self._compiling:
+                if key not in self.cache:
+                    self.cache[key] = self._compile(absent, flags)
         sql, params, slots = self.cache[key]
         params = list(params)
         for position, name in slots.items():

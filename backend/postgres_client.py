@@ -17,6 +17,7 @@ The connection also notes when the server last answered it, so the pool's health
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import psycopg
@@ -80,3 +81,33 @@ def cache_long_statements(max_length: int, max_params: int) -> None:
 
     _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, max_length)
     _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, max_params)
+
+
+def execute_prepared(cursor, sql: str, params) -> None:
+    """Run ``sql`` on Django's ``cursor`` as a statement prepared from its first run on this
+    connection (psycopg's ``prepare=True``), through Django's execute wrappers (the query
+    count, the timing) as ``cursor.execute`` runs it.
+
+    Connections prepare a statement from its third run (``GROVE_DB_PREPARE_THRESHOLD``); the
+    two runs before are planned for their values, each as dear as the generic plan. For the
+    task request's sampled read (``work_queries``: eighty subqueries) that was three plans of
+    30-40 ms on each new connection: a burst of 200 requests on a cold server waited past the
+    pool's timeout for connections whose first requests were planning (tests/db/
+    test_http_concurrency.py). Without server-side preparing (``prepare_threshold`` None, for
+    PgBouncer) or on another database, it is ``cursor.execute``."""
+    raw = getattr(cursor.cursor, "connection", None)
+    if cursor.db.vendor != "postgresql" or getattr(raw, "prepare_threshold", None) is None:
+        cursor.execute(sql, params)
+        return
+
+    def run(sql, params, many, context):
+        cursor.db.validate_no_broken_transaction()
+        with cursor.db.wrap_database_errors:
+            return cursor.cursor.execute(sql, params, prepare=True)
+
+    # A debug cursor (settings.DEBUG, a test capturing queries) notes the statement as its
+    # own execute would.
+    debug = getattr(cursor, "debug_sql", None)
+    noted = debug(sql, params, use_last_executed_query=True) if debug else contextlib.nullcontext()
+    with noted:
+        cursor._execute_with_wrappers(sql, params, many=False, executor=run)

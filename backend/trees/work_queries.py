@@ -12,7 +12,6 @@ snapshot. No lock is held while Python chooses.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import random
 import re
@@ -41,9 +40,11 @@ from backend.compiled_query import (
     SENTINEL_IDS,
     SENTINEL_TIMES,
     CompiledQuery,
+    compiled_once,
     db_value,
     uuid_from_db,
 )
+from backend.postgres_client import execute_prepared
 from backend.trees.core.candidates import (
     ExtendibleParent,
     RankingCandidate,
@@ -144,14 +145,16 @@ def eligible(
     }
     if sample and connection.vendor == "postgresql" and _LANG_LITERAL.fullmatch(lang):
         sql, params = _sampled_statement(values, random.random() if start is None else start)
+        prepare = True  # dear to plan: once per connection (``execute_prepared``)
     else:
         sql, params = _ELIGIBLE.statement(values)
-    rows = _work_rows(sql, params)
+        prepare = False
+    rows = _work_rows(sql, params, prepare)
     if any(row.node_id is None for row in rows):
         return rows
     # The first request in a language creates its initial-prompt row, then reads again.
     refresh_lang(lang, config)
-    return _work_rows(sql, params)
+    return _work_rows(sql, params, prepare)
 
 
 @dataclasses.dataclass(slots=True)
@@ -180,9 +183,12 @@ _WORK_FIELDS = tuple(field.name for field in dataclasses.fields(WorkRow))
 _UUID_FIELDS = ("tree_id", "node_id", "author_id")
 
 
-def _work_rows(sql: str, params: list) -> list[WorkRow]:
+def _work_rows(sql: str, params: list, prepare: bool = False) -> list[WorkRow]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if prepare:
+            execute_prepared(cursor, sql, params)
+        else:
+            cursor.execute(sql, params)
         names = [column[0] for column in cursor.description]
         found = cursor.fetchall()
     wanted = [(name, names.index(name)) for name in _WORK_FIELDS if name in names]
@@ -405,7 +411,7 @@ def _sampled_statement(values: dict, start: float) -> tuple[str, dict]:
     return sql, params
 
 
-@functools.lru_cache(maxsize=128)
+@compiled_once(maxsize=128)
 def _sampled_template(lang: str, by_kind: bool, for_user: bool) -> tuple[str, tuple, dict]:
     """The sampled read's SQL for a language (written into it, ``_slice_query``), with named
     parameters: (SQL, the names taken from each call's values, the constants' values).
