@@ -190,7 +190,14 @@ class Task(models.Model):
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
     )
-    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="tasks")
+    # No index of its own: ``task_frontend_message`` (api_client, frontend_message_id) serves
+    # every lookup by client. With both, a table not analyzed yet (a new deployment) had the
+    # ack's statement read every task of the client through the one-column index, twice
+    # (EXPLAIN: 760 rows filtered for 1, 1.35 ms; 0.38 ms without it), and each task
+    # written paid for one more index.
+    api_client = models.ForeignKey(
+        ApiClient, on_delete=models.PROTECT, related_name="tasks", db_index=False
+    )
     frontend_message_id = models.CharField(max_length=200, blank=True, default="")
     message_tree = models.ForeignKey(
         MessageTree, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
