@@ -62,6 +62,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "plan_cache_mode=force_generic_plan",
     )
     parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="ANALYZE the scratch database after the warm-up (as autovacuum would keep it; "
+        "without statistics the planner may take the wrong index of a growing table)",
+    )
+    parser.add_argument(
         "--time",
         default="",
         help="functions to time, e.g. frontend_api.v1.throttling:RedisCounters.hit,...",
@@ -300,6 +306,11 @@ def measure(args, people, profiler, calls, kinds, timed, backends, by_kind) -> N
     for n in range(args.warmup + args.cycles):
         measured = n >= args.warmup
         if n == args.warmup:
+            if args.analyze:
+                from django.db import connection
+
+                with connection.cursor() as cursor:
+                    cursor.execute("ANALYZE")
             timed.reset()
             backends.start()
         if measured and profiler and n == args.warmup:
