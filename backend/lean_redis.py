@@ -27,6 +27,7 @@ import asyncio
 import collections
 import contextlib
 import hashlib
+import os
 import socket
 import threading
 import time
@@ -146,6 +147,7 @@ class _SyncConnection:
             sock = socket.create_connection((target.host, target.port), timeout=timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = sock
+        self.pid = os.getpid()
         self.reader = _reader()
         self.used = time.monotonic()
         for command in target.handshake():
@@ -183,6 +185,10 @@ class SyncScripts(_Runner):
 
     def _call(self, command: bytes):
         connection = getattr(self._local, "connection", None)
+        if connection is not None and connection.pid != os.getpid():
+            # Inherited through a fork (a Celery pool process): the parent's socket, not this
+            # process's to use or close.
+            connection = self._local.connection = None
         again = connection is not None and time.monotonic() - connection.used >= IDLE_SECONDS
         try:
             if connection is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -145,6 +146,27 @@ def test_a_call_lost_on_a_busy_connection_is_not_sent_twice(observer, monkeypatc
         scripts.run(SET, [KEY], ["lost"])
     assert observer.get(KEY) == b"before"
     assert scripts.run(SET, [KEY], ["next"]) == b"OK"  # a new connection
+
+
+def test_a_forked_process_opens_its_own_connection(observer):
+    """A Celery pool process is forked from a parent that may have called already: sharing
+    its socket would hand each process the other's replies."""
+    scripts = sync_scripts()
+    scripts.run(SET, [KEY], ["parent"])
+    parent_socket = scripts._local.connection.sock
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child's outcome is its exit status)
+        try:
+            ok = all(scripts.run(ECHO, [KEY], [n, "child"])[0] == n for n in range(200))
+            ok = ok and scripts._local.connection.sock is not parent_socket
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    for n in range(200):
+        assert scripts.run(ECHO, [KEY], [n, "parent"])[:2] == [n, b"parent"]
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert scripts._local.connection.sock is parent_socket
 
 
 def test_no_redis_is_a_connection_error():
