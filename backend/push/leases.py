@@ -15,12 +15,15 @@ from dataclasses import dataclass
 
 import redis
 
+from backend import lean_redis
 from backend.push import keys
-from backend.push.signals import redis_client, release, script
+from backend.push.signals import lean_scripts, redis_client, release
 from backend.trees.services.push_leases import return_pushed_task
 
 logger = logging.getLogger("grove.push")
 SWEEP_BATCH = 200
+DROP_ENTRY = lean_redis.Script(keys.DROP_ENTRY)
+CLEAR_HELD = lean_redis.Script(keys.CLEAR_HELD)
 
 
 @dataclass
@@ -62,10 +65,10 @@ def end_session(client: redis.Redis, session: str, report: SweepReport) -> None:
         release(task_id)  # also when it closed meanwhile and its release was lost
     for raw in client.smembers(keys.session(session, "entries")):
         entry_id = raw.decode()
-        script(client, keys.DROP_ENTRY)(keys=[keys.entry(entry_id)], args=[entry_id])
+        lean_scripts().run(DROP_ENTRY, [keys.entry(entry_id)], [entry_id])
     owner = client.hget(keys.session(session), "client")
     for field, _count in client.hscan_iter(keys.HELD, match=keys.entry_id(session, "*")):
-        script(client, keys.CLEAR_HELD)(keys=[keys.HELD], args=[field, owner or ""])
+        lean_scripts().run(CLEAR_HELD, [keys.HELD], [field, owner or ""])
     client.delete(
         keys.session(session),
         keys.session(session, "tasks"),

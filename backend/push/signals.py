@@ -12,15 +12,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import redis
 from django.conf import settings
 from django.db import transaction
-from redis.commands.core import Script
 
 from backend import lean_redis
 from backend.listeners import RedisCheck
@@ -44,13 +42,12 @@ def redis_client() -> redis.Redis | None:
     return _client
 
 
-_scripts: dict[str, Script] = {}
 _lean: lean_redis.SyncScripts | None = None
 RELEASE = lean_redis.Script(keys.RELEASE)
 
 
 def lean_scripts() -> lean_redis.SyncScripts | None:
-    """The push Redis for the scripts run once per task (``release``): a kept-open
+    """The push Redis for scripts (``release``, the lease sweep's): by digest, on a kept-open
     connection per thread (``backend.lean_redis``); None without push Redis (embedded)."""
     global _lean
     if _lean is None and settings.GROVE_PUSH_REDIS_URL:
@@ -58,15 +55,6 @@ def lean_scripts() -> lean_redis.SyncScripts | None:
             settings.GROVE_PUSH_REDIS_URL, timeout=settings.GROVE_CACHE_SOCKET_TIMEOUT_SECONDS
         )
     return _lean
-
-
-def script(client: redis.Redis, source: str) -> Callable[..., object]:
-    """``source`` run on ``client`` by its digest (EVALSHA), loaded again only when Redis lost
-    it. EVAL sent the whole text, and Redis hashed it, on every call."""
-    found = _scripts.get(source)
-    if found is None:
-        found = _scripts[source] = client.register_script(source)
-    return functools.partial(found, client=client)
 
 
 # Whether any socket may be waiting for work (read from Redis at most twice a second; not
