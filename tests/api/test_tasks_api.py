@@ -173,6 +173,8 @@ def test_throttling_answers_429_in_protocol_shape(frontend, monkeypatch):
 
     rates = {**throttling.ProtocolRateThrottle.THROTTLE_RATES, "user": "2/minute"}
     monkeypatch.setattr(throttling.ProtocolRateThrottle, "THROTTLE_RATES", rates)
+    # A fixed clock: three real requests could straddle the start of a minute.
+    monkeypatch.setattr(throttling.ProtocolRateThrottle, "timer", staticmethod(lambda: 1.8e9))
     responses = [request(frontend) for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 429]
     assert responses[2].json()["error_code"] == 429

@@ -29,13 +29,13 @@ def clock(monkeypatch):
     return now
 
 
-def test_client_budget_refuses_every_user_once_spent(frontend, rates):
+def test_client_budget_refuses_every_user_once_spent(frontend, rates, clock):
     rates(client="3/minute")
     statuses = [frontend.get("messages/", user=f"local:user-{i}").status_code for i in range(4)]
     assert statuses == [200, 200, 200, 429]
 
 
-def test_user_budget_refuses_only_that_user(frontend, rates):
+def test_user_budget_refuses_only_that_user(frontend, rates, clock):
     rates(user="2/minute")
     statuses = [frontend.get("messages/", user="local:alice").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
@@ -76,7 +76,7 @@ def test_both_counters_live_in_redis_and_expire_after_their_window(frontend, rat
     assert 3600 < redis.ttl(user_keys[0]) <= 3601
 
 
-def test_request_without_user_spends_only_the_client_budget(frontend, rates):
+def test_request_without_user_spends_only_the_client_budget(frontend, rates, clock):
     rates(client="2/minute", user="1/minute")
     statuses = [frontend.get("auth/check").status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
@@ -97,7 +97,7 @@ def test_rates_are_drf_rate_strings(rate, parsed):
     assert throttling.parse_rate(rate) == parsed
 
 
-def test_a_body_user_is_counted_whatever_x_oasst_user_says(frontend, rates):
+def test_a_body_user_is_counted_whatever_x_oasst_user_says(frontend, rates, clock):
     rates(user="2/minute")
     ada = {"id": "ada", "display_name": "Ada", "auth_method": "local"}
     statuses = [
@@ -107,7 +107,7 @@ def test_a_body_user_is_counted_whatever_x_oasst_user_says(frontend, rates):
     assert statuses == [200, 200, 429]
 
 
-def test_a_body_user_with_padding_is_the_same_user(frontend, rates):
+def test_a_body_user_with_padding_is_the_same_user(frontend, rates, clock):
     rates(user="2/minute")
     names = ["ada", " ada", "ada "]
     statuses = [
@@ -119,7 +119,7 @@ def test_a_body_user_with_padding_is_the_same_user(frontend, rates):
     assert statuses == [200, 200, 429]
 
 
-def test_a_header_view_counts_the_header_user_whatever_the_body_adds(frontend, rates):
+def test_a_header_view_counts_the_header_user_whatever_the_body_adds(frontend, rates, clock):
     rates(user="2/minute")
     frontend.post("frontend_users/", {"id": "ada", "display_name": "A", "auth_method": "local"})
     statuses = []
