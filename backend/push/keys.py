@@ -168,6 +168,7 @@ local function queue(id, f)
   end
 end
 local function head(line, skip)
+  local claimed = false
   for _, other in ipairs(redis.call('ZRANGE', line, 0, tonumber(ARGV[6]) - 1)) do
     if other ~= skip then
       local flat = redis.call('HGETALL', p .. 'entry:' .. other)
@@ -177,17 +178,21 @@ local function head(line, skip)
         local f = fields(flat)
         if tonumber(redis.call('HGET', KEYS[2], other) or '0') < tonumber(f.capacity) then
           if not alive(f) then redis.call('ZREM', line, other)
-          else return other, flat, f end
+          else return other, flat, f, claimed end
+        else
+          claimed = true
         end
       end
     end
   end
-  return nil
+  return nil, nil, nil, claimed
 end
 """
 
 # The user a socket kept out of line as it answered (RELEASE), ARGV[1], KEYS[1] its entry:
-# the place their answer freed goes to whoever waits first. Nobody else waits in their
+# the place their answer freed goes to whoever waits first. Someone in line is being claimed
+# for (a round reserved their place; they waited first and the work may be for them alone):
+# the user joins the end of their lines ({'queued', langs}). Nobody else waits in their
 # languages: a place of theirs is reserved ({'reserved', '', id, fields...}) and that socket
 # claims their next task at once. Someone waits: they join the end of their lines and the
 # first waiting is reserved instead ({'head', lang, id, fields...}), so an answer serves the
@@ -207,7 +212,7 @@ for lang in string.gmatch(f.langs, '[^,]+') do
     queue(ARGV[1], f)
     return {'queued', f.langs}
   end
-  local id, first, ff = head(line, ARGV[1])
+  local id, first, ff, claimed = head(line, ARGV[1])
   if id then
     queue(ARGV[1], f)
     if not room(id, ff) then return {'queued', f.langs} end
@@ -215,6 +220,10 @@ for lang in string.gmatch(f.langs, '[^,]+') do
     local out = {'head', lang, id}
     for i = 1, #first do out[#out + 1] = first[i] end
     return out
+  end
+  if claimed then
+    queue(ARGV[1], f)
+    return {'queued', f.langs}
   end
 end
 if not room(ARGV[1], f) then

@@ -733,7 +733,8 @@ class Dispatcher:
         """A user whose pushed task was just answered on their own socket, in this process
         (``push_signals.SocketAnswer``: kept out of line as the answer released its place).
         The place goes to whoever waits first in their languages (``keys.RETURNING``): to
-        them when nobody else waits; else to the first in line, then once more to the head
+        them when nobody else waits; behind the line (a round) when someone there is being
+        claimed for; else to the first in line, then once more to the head
         of that line (them, when nobody else waited), so that a line shrinks while there is
         work. An answer then costs its next push a claim and two scripts: no signal to every
         process, no round, and no trip through the channel layer when the socket is here. A

@@ -106,14 +106,25 @@ def test_someone_waiting_gets_the_place_and_the_answering_user_joins_the_end(lin
     assert line.reserve_head() is None  # nobody else waits
 
 
-def test_entries_being_claimed_for_or_gone_do_not_wait_before_the_answering_user(line):
-    claimed = line.entry("carol", held=1)  # a round reserved her place: being served
+def test_entries_gone_do_not_wait_before_the_answering_user(line):
     closed = line.entry("dave", alive=False)  # her socket closed
     alice = line.entry("alice", waiting=False)
     found = line.returning(alice)
     assert found[:3] == ["reserved", "", alice]
     assert closed not in line.order()
-    assert line.order() == [claimed]
+    assert line.order() == []
+
+
+def test_the_answering_user_goes_behind_an_entry_being_claimed_for(line):
+    """Carol waited first and a round reserved her place: her claim may want the one slot
+    there is. Alice's answer does not race her for it: Alice waits behind her, for a round."""
+    carol = line.entry("carol", held=1)
+    alice = line.entry("alice", waiting=False)
+    assert line.returning(alice) == ["queued", "en"]
+    assert line.order() == [carol, alice] and line.held(alice) == 0
+    # Carol's push recorded (she leaves the line), the round serves Alice next.
+    line.r.zrem(keys.ready("en"), carol)
+    assert line.reserve_head() == alice
 
 
 def test_a_line_too_long_to_look_through_is_left_to_a_round(line):
