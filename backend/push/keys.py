@@ -238,13 +238,14 @@ return out
 )
 
 # The first entry waiting in a line gets a place reserved: {id, fields...}, or false when
-# nobody waits there (or they have no room under the caps).
+# nobody waits there, or they have no room under the caps, or someone before them is being
+# claimed for (their claim may take the work: whoever claims for them serves the line next).
 # KEYS: the ready zset, held. ARGV: '', then as _LINE_HEAD.
 RESERVE_HEAD = (
     _LINE_HEAD
     + """
-local id, flat, f = head(KEYS[1], '')
-if not id or not room(id, f) then return false end
+local id, flat, f, claimed = head(KEYS[1], '')
+if not id or claimed or not room(id, f) then return false end
 take(id, f)
 local out = {id}
 for i = 1, #flat do out[#out + 1] = flat[i] end
@@ -270,8 +271,9 @@ return 1
 # gone (and take it out of line), or when it, its session or its client is full.
 # KEYS: entry hash, held, ready zset of the lang. ARGV: entry id, per-session cap,
 # per-client cap, the reserving round's token. Returns the entry's fields as a flat list,
-# or false. The place is noted under the token (``reserving``) until the claim's RECORD or
-# UNRESERVE: a round whose process dies in between leaves it there for FORGET_RESERVATIONS.
+# 1 (its places are all held: a claim for it is under way elsewhere), or false. The place
+# is noted under the token (``reserving``) until the claim's RECORD or UNRESERVE: a round
+# whose process dies in between leaves it there for FORGET_RESERVATIONS.
 RESERVE = (
     _LINE_HEAD
     + """
@@ -285,7 +287,11 @@ end
 -- Full: leave it in line (a place held by a claim under way may come back); RECORD takes
 -- an entry out of line when a push fills it, RELEASE puts it back. The socket's and the
 -- client's counts include places reserved by claims still under way: counting only
--- recorded tasks let parallel claims push past the per-socket cap.
+-- recorded tasks let parallel claims push past the per-socket cap. An entry full and in
+-- line is being claimed for elsewhere: 1 (the round waits for that claim to end).
+if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') >= tonumber(f.capacity) then
+  return 1
+end
 if not room(ARGV[1], f) then return false end
 take(ARGV[1], f)
 return e

@@ -96,9 +96,13 @@ PARALLEL_CLAIMS = 8
 # Entries of the line read from Redis at a time.
 LINE_WINDOW = 100
 # A user who answered on their socket is served by it at once when nobody else in their lines
-# waits (those whose places are all reserved are being served); a longer line is not looked
-# through (the script would hold Redis that long): they join it and a round serves them.
+# waits; behind anyone whose places are all reserved (being claimed for); a longer line is not
+# looked through (the script would hold Redis that long): they join it and a round serves them.
 RETURNING_LINE_LOOKED_THROUGH = 32
+# A round that meets an entry being claimed for by another process waits for that claim (a
+# claim takes milliseconds; a process killed mid-claim leaves its place held: bounded).
+CLAIMED_ELSEWHERE_SECONDS = 1.0
+CLAIMED_ELSEWHERE_POLL_SECONDS = 0.005
 
 
 def session_of_token(token: str) -> str:
@@ -725,9 +729,28 @@ class Dispatcher:
                 self.token,
             ],
         )
+        if flat == 1:
+            await self._claim_elsewhere_ended(entry_id, lang)
+            return "skipped"
         if not flat:
             return "skipped"
         return await self._claim_reserved(entry_id, _fields(flat), [lang])
+
+    async def _claim_elsewhere_ended(self, entry_id: str, lang: str) -> None:
+        """Until the claim another process (``serve_returning``) runs for an entry of this
+        round's line has ended (its place recorded or given back), ``CLAIMED_ELSEWHERE_SECONDS``
+        at most. The round's claims for those behind it wait meanwhile (this one holds its
+        share of the counted work): one of them could take the work this user waited for."""
+        deadline = time.monotonic() + CLAIMED_ELSEWHERE_SECONDS
+        while time.monotonic() < deadline:
+            await asyncio.sleep(CLAIMED_ELSEWHERE_POLL_SECONDS)
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hget(keys.HELD, entry_id)
+            pipe.hget(keys.entry(entry_id), "capacity")
+            pipe.zscore(keys.ready(lang), entry_id)
+            held, capacity, in_line = await pipe.execute()
+            if capacity is None or in_line is None or int(held or 0) < int(capacity):
+                return
 
     async def serve_returning(self, entry_id: str) -> None:
         """A user whose pushed task was just answered on their own socket, in this process

@@ -100,6 +100,7 @@ def test_someone_waiting_gets_the_place_and_the_answering_user_joins_the_end(lin
     assert found[:3] == ["head", "en", bob]
     assert line.held(bob) == 1 and line.held(alice) == 0
     assert line.order() == [bob, alice]  # bob leaves the line when his push is recorded
+    line.r.zrem(keys.ready("en"), bob)
     # The second place of the answer's wake: the head of the line still waiting, Alice.
     assert line.reserve_head() == alice
     assert line.held(alice) == 1
@@ -160,3 +161,31 @@ def test_a_round_asked_for_an_empty_line_is_not_run(line):
     line.entry("bob")
     assert take() == b""  # someone waits: the round is taken (nobody held it before)
     assert line.r.get(keys.round_lock("en")) == b"token-1"
+
+
+def test_the_head_behind_an_entry_being_claimed_for_is_left_to_whoever_claims_for_it(line):
+    """A second place of an answer's wake (``RESERVE_HEAD``) is not given past someone being
+    claimed for: their claim may take the work, and whoever runs it serves the line next."""
+    carol = line.entry("carol", held=1)
+    bob = line.entry("bob")
+    assert line.reserve_head() is None
+    assert line.held(bob) == 0
+    line.r.zrem(keys.ready("en"), carol)  # her push recorded
+    assert line.reserve_head() == bob
+
+
+def test_a_round_is_told_an_entry_is_being_claimed_for_elsewhere(line):
+    """``RESERVE`` (a round's) on an entry whose places are all held and that is still in line
+    answers 1: a claim for it runs elsewhere, and the round waits for it."""
+    carol = line.entry("carol", held=1)
+    bob = line.entry("bob")
+
+    def reserve(entry_id: str):
+        return line.r.eval(
+            keys.RESERVE, 3, keys.entry(entry_id), keys.HELD, keys.ready("en"), entry_id, *CAPS
+        )
+
+    assert reserve(carol) == 1
+    assert line.held(carol) == 1  # nothing taken
+    found = reserve(bob)
+    assert isinstance(found, list) and line.held(bob) == 1
