@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests import parallel
 from tests.redis_isolation import ALLOW_DB0_VARIABLE, redis_refusals
 
 UNIT_TESTS = Path(__file__).parent / "unit"
@@ -53,6 +54,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # the suite's Redis: a live server's console (the browser test) then counted earlier
     # tests' users. Paused; a test of the flush calls ``Flusher().flush`` itself.
     django_settings.GROVE_CONSOLE_FLUSH_SECONDS = 0
+    if hasattr(session.config, "workerinput") and not os.environ.get(parallel.APPLIED_VARIABLE):
+        pytest.exit(
+            "In parallel (pytest-xdist) every worker needs a Redis database of its own: "
+            "load tests/parallel.py with -p tests.parallel (./scripts/test does).",
+            returncode=2,
+        )
     refusals = redis_refusals(django_settings, allow_db0=os.environ.get(ALLOW_DB0_VARIABLE) == "1")
     if refusals:
         pytest.exit("Grove's tests refuse this Redis: " + "; ".join(refusals), returncode=2)

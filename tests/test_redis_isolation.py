@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from django.conf import settings
 
+from tests.parallel import APPLIED_VARIABLE, worker_index, worker_redis_url
 from tests.redis_isolation import ALLOW_DB0_VARIABLE, REDIS_SETTINGS, redis_db, redis_refusals
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,3 +66,29 @@ def test_pytest_on_redis_db_0_stops_before_any_test_runs():
     assert run.returncode == 2, run.stdout + run.stderr
     assert "is Redis database 0, which the suite would flush" in run.stdout + run.stderr
     assert " passed" not in run.stdout
+
+
+def test_each_parallel_worker_runs_on_a_redis_database_below_the_suites():
+    assert worker_redis_url("redis://127.0.0.1:6379/15", worker_index("gw0")) == (
+        "redis://127.0.0.1:6379/15"
+    )
+    assert worker_redis_url("redis://:pw@127.0.0.1:6379/15", worker_index("gw2")) == (
+        "redis://:pw@127.0.0.1:6379/13"
+    )
+    # ``?db=`` is what redis-py reads first: the worker's database replaces it.
+    assert worker_redis_url("redis://h:6379?db=9&socket_timeout=3", 1) == (
+        "redis://h:6379/8?socket_timeout=3"
+    )
+    with pytest.raises(ValueError, match="database 0"):
+        worker_redis_url("redis://127.0.0.1:6379/2", 2)
+
+
+def test_this_worker_runs_on_its_own_redis_database():
+    """Under pytest-xdist (scripts/test), worker gwN's settings name the database N below the
+    suite's; run alone, the suite's own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        assert os.environ.get(APPLIED_VARIABLE) is None
+        return
+    assert os.environ[APPLIED_VARIABLE] == settings.REDIS_URL
+    assert os.environ["REDIS_URL"] == settings.REDIS_URL

@@ -28,15 +28,17 @@ ADMIN_GETS = [
     "admin/flagged_messages/cursor",
     "admin/tree_growth_config",
 ]
+# Fixed ids (no row has them): parallel workers must collect the same test names.
+UNKNOWN = "6f1d3c2a-9b7e-4e55-8a1f-2c4b5d6e7f80"
 ADMIN_POSTS = [
     "admin/api_client",
-    f"admin/purge_user/{uuid.uuid4()}",
-    f"admin/purge_user/{uuid.uuid4()}/messages",
-    f"admin/flagged_messages/{uuid.uuid4()}/processed",
+    f"admin/purge_user/{UNKNOWN}",
+    f"admin/purge_user/{UNKNOWN}/messages",
+    f"admin/flagged_messages/{UNKNOWN}/processed",
     "admin/merge_users",
     "admin/tree_growth_config/rollback",
-    f"admin/trees/{uuid.uuid4()}/halt",
-    f"admin/trees/{uuid.uuid4()}/resume",
+    f"admin/trees/{UNKNOWN}/halt",
+    f"admin/trees/{UNKNOWN}/resume",
 ]
 OA_PUBLIC_SETTINGS = {
     "PROJECT_NAME",

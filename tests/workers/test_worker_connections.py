@@ -21,7 +21,8 @@ WORKER_POOL = "prefork"
 def _worker_sessions() -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = %s AND datname = current_database()",
             [WORKER_APPLICATION_NAME],
         )
         return {pid for (pid,) in cursor.fetchall()}
