@@ -23,6 +23,8 @@
     grove:push:holder:<lang>        the token of the last dispatcher to take the language's
                                     round, until it ends the round (``TAKE_ROUND``)
     grove:push:rerun:<lang>         set while a round runs: another was asked for meanwhile
+    grove:push:scarce:<lang>        set (with a TTL) when a claim found nothing for its user:
+                                    claims for those behind someone being claimed for wait
 
 An entry id is ``<session>.<user id>``: one user waiting on one socket session.
 """
@@ -89,6 +91,10 @@ def rerun(lang: str) -> str:
     return f"{PREFIX}rerun:{lang}"
 
 
+def scarce(lang: str) -> str:
+    return f"{PREFIX}scarce:{lang}"
+
+
 def entry_id(session_id: str, user_id: str) -> str:
     return f"{session_id}.{user_id}"
 
@@ -132,7 +138,12 @@ return {f.lang, ''}
 # What the scripts below share: an entry's fields, its socket alive, its room (its places,
 # its socket's and its client's caps), taking a place (as RESERVE), joining the end of its
 # lines, and the first entry waiting in a line: not full (a full entry in line is being
-# claimed for: a round reserved its place), its socket alive (a dead one leaves the line).
+# claimed for: a round or an answer's wake reserved its place), its socket alive (a dead one
+# leaves the line). While work is scarce in the line's language (``scarce:<lang>``: a claim
+# found nothing lately), those being claimed for before it are named too ("lang:id,..."): a
+# claim for someone behind them waits for theirs to end, or it could take the work they waited
+# for. With work for everyone, nobody waits (at 64 volunteers, waiting on every claim under
+# way cut push cycles by a fifth).
 # KEYS[2] is always ``held``; ARGV[2], ARGV[3], ARGV[4] the socket and client caps and the
 # reserving token, ARGV[5] now (ms), ARGV[6] how far into a line is looked.
 _LINE_HEAD = """
@@ -167,8 +178,8 @@ local function queue(id, f)
     redis.call('SADD', p .. 'langs', lang)
   end
 end
-local function head(line, skip)
-  local claimed = false
+local function head(line, skip, lang, ahead)
+  local fair = redis.call('EXISTS', p .. 'scarce:' .. lang) == 1
   for _, other in ipairs(redis.call('ZRANGE', line, 0, tonumber(ARGV[6]) - 1)) do
     if other ~= skip then
       local flat = redis.call('HGETALL', p .. 'entry:' .. other)
@@ -178,27 +189,26 @@ local function head(line, skip)
         local f = fields(flat)
         if tonumber(redis.call('HGET', KEYS[2], other) or '0') < tonumber(f.capacity) then
           if not alive(f) then redis.call('ZREM', line, other)
-          else return other, flat, f, claimed end
-        else
-          claimed = true
+          else return other, flat, f end
+        elseif fair then
+          ahead[#ahead + 1] = lang .. ':' .. other
         end
       end
     end
   end
-  return nil, nil, nil, claimed
+  return nil
 end
 """
 
 # The user a socket kept out of line as it answered (RELEASE), ARGV[1], KEYS[1] its entry:
-# the place their answer freed goes to whoever waits first. Someone in line is being claimed
-# for (a round reserved their place; they waited first and the work may be for them alone):
-# the user joins the end of their lines ({'queued', langs}). Nobody else waits in their
-# languages: a place of theirs is reserved ({'reserved', '', id, fields...}) and that socket
-# claims their next task at once. Someone waits: they join the end of their lines and the
-# first waiting is reserved instead ({'head', lang, id, fields...}), so an answer serves the
-# line in order with no round. A line longer than ARGV[6], or no room under the caps: they
-# join their lines ({'queued', langs}: a round serves them). {'gone'}: they stopped waiting,
-# or their socket closed.
+# the place their answer freed goes to whoever waits first. Nobody else waits in their
+# languages: a place of theirs is reserved ({'reserved', '', id, ahead, fields...}) and that
+# socket claims their next task at once. Someone waits: they join the end of their lines and
+# the first waiting is reserved instead ({'head', lang, id, ahead, fields...}), so an answer
+# serves the line in order with no round. Either claim first waits for those being claimed
+# for before it (``ahead``, "lang:id,...", '' for none). A line longer than ARGV[6], or no
+# room under the caps: they join their lines ({'queued', langs}: a round serves them).
+# {'gone'}: they stopped waiting, or their socket closed.
 RETURNING = (
     _LINE_HEAD
     + """
@@ -206,24 +216,21 @@ local flat = redis.call('HGETALL', KEYS[1])
 if #flat == 0 then return {'gone'} end
 local f = fields(flat)
 if not alive(f) then return {'gone'} end
+local ahead = {}
 for lang in string.gmatch(f.langs, '[^,]+') do
   local line = p .. 'ready:' .. lang
   if redis.call('ZCARD', line) > tonumber(ARGV[6]) then
     queue(ARGV[1], f)
     return {'queued', f.langs}
   end
-  local id, first, ff, claimed = head(line, ARGV[1])
+  local id, first, ff = head(line, ARGV[1], lang, ahead)
   if id then
     queue(ARGV[1], f)
     if not room(id, ff) then return {'queued', f.langs} end
     take(id, ff)
-    local out = {'head', lang, id}
+    local out = {'head', lang, id, table.concat(ahead, ',')}
     for i = 1, #first do out[#out + 1] = first[i] end
     return out
-  end
-  if claimed then
-    queue(ARGV[1], f)
-    return {'queued', f.langs}
   end
 end
 if not room(ARGV[1], f) then
@@ -231,23 +238,24 @@ if not room(ARGV[1], f) then
   return {'queued', f.langs}
 end
 take(ARGV[1], f)
-local out = {'reserved', '', ARGV[1]}
+local out = {'reserved', '', ARGV[1], table.concat(ahead, ',')}
 for i = 1, #flat do out[#out + 1] = flat[i] end
 return out
 """
 )
 
-# The first entry waiting in a line gets a place reserved: {id, fields...}, or false when
-# nobody waits there, or they have no room under the caps, or someone before them is being
-# claimed for (their claim may take the work: whoever claims for them serves the line next).
-# KEYS: the ready zset, held. ARGV: '', then as _LINE_HEAD.
+# The first entry waiting in a line gets a place reserved: {id, ahead, fields...} (ahead:
+# those being claimed for before it, as in RETURNING), or false when nobody waits there (or
+# they have no room under the caps).
+# KEYS: the ready zset, held. ARGV: lang, then as _LINE_HEAD.
 RESERVE_HEAD = (
     _LINE_HEAD
     + """
-local id, flat, f, claimed = head(KEYS[1], '')
-if not id or claimed or not room(id, f) then return false end
+local ahead = {}
+local id, flat, f = head(KEYS[1], '', ARGV[1], ahead)
+if not id or not room(id, f) then return false end
 take(id, f)
-local out = {id}
+local out = {id, table.concat(ahead, ',')}
 for i = 1, #flat do out[#out + 1] = flat[i] end
 return out
 """
@@ -271,7 +279,8 @@ return 1
 # gone (and take it out of line), or when it, its session or its client is full.
 # KEYS: entry hash, held, ready zset of the lang. ARGV: entry id, per-session cap,
 # per-client cap, the reserving round's token. Returns the entry's fields as a flat list,
-# 1 (its places are all held: a claim for it is under way elsewhere), or false. The place
+# 1 (its places are all held, a claim for it is under way elsewhere, and work is scarce), or
+# false. The place
 # is noted under the token (``reserving``) until the claim's RECORD or UNRESERVE: a round
 # whose process dies in between leaves it there for FORGET_RESERVATIONS.
 RESERVE = (
@@ -288,8 +297,10 @@ end
 -- an entry out of line when a push fills it, RELEASE puts it back. The socket's and the
 -- client's counts include places reserved by claims still under way: counting only
 -- recorded tasks let parallel claims push past the per-socket cap. An entry full and in
--- line is being claimed for elsewhere: 1 (the round waits for that claim to end).
-if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') >= tonumber(f.capacity) then
+-- line is being claimed for elsewhere: 1 while work is scarce (the round waits for that
+-- claim to end).
+if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') >= tonumber(f.capacity)
+  and redis.call('EXISTS', p .. 'scarce:' .. string.sub(KEYS[3], #p + 7)) == 1 then
   return 1
 end
 if not room(ARGV[1], f) then return false end

@@ -96,13 +96,17 @@ PARALLEL_CLAIMS = 8
 # Entries of the line read from Redis at a time.
 LINE_WINDOW = 100
 # A user who answered on their socket is served by it at once when nobody else in their lines
-# waits; behind anyone whose places are all reserved (being claimed for); a longer line is not
-# looked through (the script would hold Redis that long): they join it and a round serves them.
+# waits (those whose places are all reserved are being served); a longer line is not looked
+# through (the script would hold Redis that long): they join it and a round serves them.
 RETURNING_LINE_LOOKED_THROUGH = 32
-# A round that meets an entry being claimed for by another process waits for that claim (a
-# claim takes milliseconds; a process killed mid-claim leaves its place held: bounded).
+# A claim for someone behind an entry being claimed for elsewhere waits for that claim to end
+# (it takes milliseconds; a process killed mid-claim leaves its place held: bounded).
 CLAIMED_ELSEWHERE_SECONDS = 1.0
 CLAIMED_ELSEWHERE_POLL_SECONDS = 0.005
+# ... only while work is scarce in that language: for this long after a claim found nothing
+# for its user (keys.scarce; not one that lost its races to concurrent claims). With work for
+# everyone nobody waits on anyone.
+SCARCE_MS = 30_000
 
 
 def session_of_token(token: str) -> str:
@@ -730,34 +734,43 @@ class Dispatcher:
             ],
         )
         if flat == 1:
-            await self._claim_elsewhere_ended(entry_id, lang)
+            await self._claims_ended(f"{lang}:{entry_id}")
             return "skipped"
         if not flat:
             return "skipped"
         return await self._claim_reserved(entry_id, _fields(flat), [lang])
 
-    async def _claim_elsewhere_ended(self, entry_id: str, lang: str) -> None:
-        """Until the claim another process (``serve_returning``) runs for an entry of this
-        round's line has ended (its place recorded or given back), ``CLAIMED_ELSEWHERE_SECONDS``
-        at most. The round's claims for those behind it wait meanwhile (this one holds its
-        share of the counted work): one of them could take the work this user waited for."""
+    async def _claims_ended(self, ahead: str) -> None:
+        """Until the claims under way for the entries ``ahead`` ("lang:id,...": being claimed
+        for, before someone this process is about to claim for) have ended, each place
+        recorded or given back; ``CLAIMED_ELSEWHERE_SECONDS`` at most. A claim for someone
+        behind them could take the work they waited for (a reply slot, say, that only one
+        of them gets)."""
+        if not ahead:
+            return
+        waiting = [pair.split(":", 1) for pair in ahead.split(",")]
         deadline = time.monotonic() + CLAIMED_ELSEWHERE_SECONDS
-        while time.monotonic() < deadline:
+        while waiting and time.monotonic() < deadline:
             await asyncio.sleep(CLAIMED_ELSEWHERE_POLL_SECONDS)
             pipe = self.redis.pipeline(transaction=False)
-            pipe.hget(keys.HELD, entry_id)
-            pipe.hget(keys.entry(entry_id), "capacity")
-            pipe.zscore(keys.ready(lang), entry_id)
-            held, capacity, in_line = await pipe.execute()
-            if capacity is None or in_line is None or int(held or 0) < int(capacity):
-                return
+            for lang, entry_id in waiting:
+                pipe.hget(keys.HELD, entry_id)
+                pipe.hget(keys.entry(entry_id), "capacity")
+                pipe.zscore(keys.ready(lang), entry_id)
+            found = await pipe.execute()
+            waiting = [
+                pair
+                for pair, held, capacity, in_line in zip(
+                    waiting, found[0::3], found[1::3], found[2::3], strict=True
+                )
+                if capacity is not None and in_line is not None and int(held or 0) >= int(capacity)
+            ]
 
     async def serve_returning(self, entry_id: str) -> None:
         """A user whose pushed task was just answered on their own socket, in this process
         (``push_signals.SocketAnswer``: kept out of line as the answer released its place).
         The place goes to whoever waits first in their languages (``keys.RETURNING``): to
-        them when nobody else waits; behind the line (a round) when someone there is being
-        claimed for; else to the first in line, then once more to the head
+        them when nobody else waits; else to the first in line, then once more to the head
         of that line (them, when nobody else waited), so that a line shrinks while there is
         work. An answer then costs its next push a claim and two scripts: no signal to every
         process, no round, and no trip through the channel layer when the socket is here. A
@@ -774,7 +787,8 @@ class Dispatcher:
                     self.kick(lang)
             if status in ("gone", "queued"):
                 return
-            lang, served, entry = found[1].decode(), found[2].decode(), _fields(found[3:])
+            lang, served, entry = found[1].decode(), found[2].decode(), _fields(found[4:])
+            await self._claims_ended(found[3].decode())
             if status == "reserved":
                 langs = entry["langs"].split(",")
                 if await self._claim_reserved(served, entry, langs) == "missed":
@@ -788,11 +802,12 @@ class Dispatcher:
                 self.kick(lang)
                 return
             flat = await self.reserve_head(
-                keys=[keys.ready(lang), keys.HELD], args=["", *self._head_args(_now_ms())]
+                keys=[keys.ready(lang), keys.HELD], args=[lang, *self._head_args(_now_ms())]
             )
             if flat:
                 head = flat[0].decode()
-                if await self._claim_reserved(head, _fields(flat[1:]), [lang]) != "served":
+                await self._claims_ended(flat[1].decode())
+                if await self._claim_reserved(head, _fields(flat[2:]), [lang]) != "served":
                     self.kick(lang)
         except Exception:
             if _cancelling():
@@ -840,6 +855,7 @@ class Dispatcher:
         (nothing for them: the place goes back) or "skipped" (disabled, or stopped
         waiting)."""
         claim_started = time.perf_counter()
+        scarce = []
         for lang in langs:
             try:
                 task_id, body = await _claim(
@@ -847,6 +863,8 @@ class Dispatcher:
                 )
             except NoTaskAvailable as exc:
                 logger.debug("event=push_missed entry=%s lang=%s why=%s", entry_id, lang, exc)
+                if not exc.contended:
+                    scarce.append(lang)
                 continue
             except UserDisabled as exc:
                 await self._unreserve(entry_id, entry)
@@ -858,6 +876,8 @@ class Dispatcher:
                 return "missed"
             return await self._record_and_send(entry_id, entry, lang, task_id, body, claim_started)
         await self._unreserve(entry_id, entry)
+        for lang in scarce:
+            await self.redis.set(keys.scarce(lang), 1, px=SCARCE_MS)
         return "missed"
 
     async def _record_and_send(self, entry_id, entry, lang, task_id, body, claim_started) -> str:

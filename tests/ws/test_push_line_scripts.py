@@ -74,13 +74,22 @@ class Line:
         return [value.decode() for value in found]
 
     def reserve_head(self) -> str | None:
+        found = self.reserve_head_ahead()
+        return found[0] if found else None
+
+    def reserve_head_ahead(self) -> tuple[str, str] | None:
+        """(the entry reserved, those being claimed for before it) or None."""
         found = self.r.eval(
-            keys.RESERVE_HEAD, 2, keys.ready("en"), keys.HELD, "", *CAPS, self.now, LOOKED_THROUGH
+            keys.RESERVE_HEAD, 2, keys.ready("en"), keys.HELD, "en", *CAPS, self.now, LOOKED_THROUGH
         )
-        return found[0].decode() if found else None
+        return (found[0].decode(), found[1].decode()) if found else None
 
     def order(self) -> list[str]:
         return [raw.decode() for raw in self.r.zrange(keys.ready("en"), 0, -1)]
+
+    def scarce(self) -> None:
+        """A claim in this language found nothing lately (the dispatcher marks it)."""
+        self.r.set(keys.scarce("en"), 1, px=30_000)
 
     def held(self, entry_id: str) -> int:
         return int(self.r.hget(keys.HELD, entry_id) or 0)
@@ -116,16 +125,35 @@ def test_entries_gone_do_not_wait_before_the_answering_user(line):
     assert line.order() == []
 
 
-def test_the_answering_user_goes_behind_an_entry_being_claimed_for(line):
+def test_the_answering_user_is_claimed_for_after_an_entry_being_claimed_for(line):
     """Carol waited first and a round reserved her place: her claim may want the one slot
-    there is. Alice's answer does not race her for it: Alice waits behind her, for a round."""
+    there is. Alice's answer reserves Alice (nobody else waits) and names Carol: Alice's claim
+    waits for Carol's to end."""
+    line.scarce()
     carol = line.entry("carol", held=1)
     alice = line.entry("alice", waiting=False)
-    assert line.returning(alice) == ["queued", "en"]
-    assert line.order() == [carol, alice] and line.held(alice) == 0
-    # Carol's push recorded (she leaves the line), the round serves Alice next.
-    line.r.zrem(keys.ready("en"), carol)
-    assert line.reserve_head() == alice
+    found = line.returning(alice)
+    assert found[:4] == ["reserved", "", alice, f"en:{carol}"]
+    assert line.held(alice) == 1
+
+
+def test_with_work_for_everyone_nobody_waits_on_claims_under_way(line):
+    """No claim found nothing lately: the claims under way take nothing from anyone."""
+    carol = line.entry("carol", held=1)
+    alice = line.entry("alice", waiting=False)
+    assert line.returning(alice)[:4] == ["reserved", "", alice, ""]
+    bob = line.entry("bob")
+    assert line.reserve_head_ahead() == (bob, "")
+    assert carol in line.order()
+
+
+def test_nobody_claimed_for_ahead_names_nobody(line):
+    line.scarce()
+    alice = line.entry("alice", waiting=False)
+    assert line.returning(alice)[:4] == ["reserved", "", alice, ""]
+    bob = line.entry("bob")
+    carol = line.entry("carol", waiting=False)
+    assert line.returning(carol)[:4] == ["head", "en", bob, ""]
 
 
 def test_a_line_too_long_to_look_through_is_left_to_a_round(line):
@@ -163,20 +191,26 @@ def test_a_round_asked_for_an_empty_line_is_not_run(line):
     assert line.r.get(keys.round_lock("en")) == b"token-1"
 
 
-def test_the_head_behind_an_entry_being_claimed_for_is_left_to_whoever_claims_for_it(line):
-    """A second place of an answer's wake (``RESERVE_HEAD``) is not given past someone being
-    claimed for: their claim may take the work, and whoever runs it serves the line next."""
+def test_the_head_behind_entries_being_claimed_for_names_them(line):
+    """The second place of an answer's wake (``RESERVE_HEAD``), and the first (``RETURNING``'s
+    head), name those being claimed for before the head: its claim waits for theirs."""
+    line.scarce()
     carol = line.entry("carol", held=1)
+    dave = line.entry("dave", held=1)
     bob = line.entry("bob")
-    assert line.reserve_head() is None
-    assert line.held(bob) == 0
-    line.r.zrem(keys.ready("en"), carol)  # her push recorded
-    assert line.reserve_head() == bob
+    assert line.reserve_head_ahead() == (bob, f"en:{carol},en:{dave}")
+    assert line.held(bob) == 1
+    erin = line.entry("erin")
+    alice = line.entry("alice", waiting=False)
+    # Bob's place is reserved now: he is being claimed for too.
+    ahead = f"en:{carol},en:{dave},en:{bob}"
+    assert line.returning(alice)[:4] == ["head", "en", erin, ahead]
 
 
 def test_a_round_is_told_an_entry_is_being_claimed_for_elsewhere(line):
     """``RESERVE`` (a round's) on an entry whose places are all held and that is still in line
-    answers 1: a claim for it runs elsewhere, and the round waits for it."""
+    answers 1 while work is scarce: a claim for it runs elsewhere, and the round waits for it.
+    With work for everyone, it is skipped as any full entry is."""
     carol = line.entry("carol", held=1)
     bob = line.entry("bob")
 
@@ -185,6 +219,8 @@ def test_a_round_is_told_an_entry_is_being_claimed_for_elsewhere(line):
             keys.RESERVE, 3, keys.entry(entry_id), keys.HELD, keys.ready("en"), entry_id, *CAPS
         )
 
+    assert reserve(carol) is None
+    line.scarce()
     assert reserve(carol) == 1
     assert line.held(carol) == 1  # nothing taken
     found = reserve(bob)

@@ -174,3 +174,16 @@ async def kill_9(dead: dispatch.Dispatcher) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await dead.redis.aclose()
+
+
+async def test_a_claim_that_finds_no_work_marks_its_language_scarce(sockets):
+    """While work is scarce (``keys.scarce``), a claim for someone behind a user being claimed
+    for waits for that claim: set when a claim finds nothing for its user."""
+    frontend = await new_frontend()
+    push_redis = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+    assert not push_redis.exists(keys.scarce("en"))
+    socket = await sockets.connect("/ws/tasks/", key=frontend.key)
+    ready = {"type": "ready", "user": ALICE, "task_kind": "assistant_reply"}
+    assert (await send(socket, ready))["type"] == "ready_ok"
+    assert await socket.receive_nothing(timeout=QUIET)  # no work: the claim missed
+    assert 0 < push_redis.pttl(keys.scarce("en")) <= dispatch.SCARCE_MS

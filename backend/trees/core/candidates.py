@@ -18,8 +18,16 @@ class NoTaskAvailable(LookupError):
     """No task of the requested kind can be handed to this user now (OA
     ``TASK_REQUESTED_TYPE_NOT_AVAILABLE``)."""
 
-    def __init__(self, kind: TaskKind, reason: str = "no task currently available"):
+    def __init__(
+        self,
+        kind: TaskKind,
+        reason: str = "no task currently available",
+        *,
+        contended: bool = False,
+    ):
         self.kind = kind
+        # There was work for the user, but concurrent claims took it first.
+        self.contended = contended
         super().__init__(f"{kind.value}: {reason}")
 
 

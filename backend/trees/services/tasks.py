@@ -137,7 +137,7 @@ def _choose_and_claim(
             return task
         metrics.TASK_CLAIM_CONFLICTS.labels(chosen.kind.value, metrics.lang_label(lang)).inc()
         candidates = _without(candidates, chosen.target)
-    raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests")
+    raise NoTaskAvailable(kind, "every candidate was taken by concurrent requests", contended=True)
 
 
 def _reviewer_informativeness(
