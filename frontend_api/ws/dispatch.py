@@ -25,6 +25,10 @@ Redis (``backend.push.keys``), so it is one line across every process:
   nobody else waits, else the first in line and then the head of the line once more, so that
   a line shrinks while there is work (``serve_returning``). No signal, no round. A push to a
   socket of this process is sent to it directly, not through the channel layer.
+- **Fairness when work is scarce.** For ``SCARCE_MS`` after a claim found nothing for its
+  user, a claim for someone behind a user being claimed for elsewhere (an answer's wake, or a
+  round meeting an entry another process reserved) waits for that claim to end first: the
+  work may be enough for one of them only, and it is theirs.
 - **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
   the ready-work index grew, a task closed or was returned); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
