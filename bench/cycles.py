@@ -30,6 +30,7 @@ import os
 import platform
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -159,14 +160,14 @@ def run_phases(args, url: str, api_key: str, servers: GroveServers | None) -> li
             for i in range(count)
         ]
         availability = _availability(volunteers[0])
-        cpu_before = _cpu(servers)
+        cpu_before, wal_before = _cpu(servers), _wal(servers)
         started = time.monotonic()
         if rate is None:
             cycles = closed_loop(volunteers, args.duration, args.warmup)
         else:
             cycles = open_loop(volunteers, rate, args.duration, args.warmup)
         wall = time.monotonic() - started
-        cpu_after = _cpu(servers)
+        cpu_after, wal_after = _cpu(servers), _wal(servers)
         cpu = {
             key: round(100 * (cpu_after[key] - cpu_before[key]) / wall, 1)
             for key in cpu_after
@@ -178,6 +179,7 @@ def run_phases(args, url: str, api_key: str, servers: GroveServers | None) -> li
         reports.append(
             summarize(name, cycles, measured, {"percent_of_one_core": cpu}, availability)
         )
+        reports[-1]["wal_per_cycle"] = _per_cycle(wal_before, wal_after, cycles)
         print_phase(reports[-1])
     return reports
 
@@ -192,6 +194,31 @@ def _cpu(servers: GroveServers | None) -> dict[str, float]:
     if servers is not None:
         cpu.update(servers.cpu_seconds())
     return cpu
+
+
+WAL_QUERY = "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"
+
+
+def _wal(servers: GroveServers | None) -> dict[str, int] | None:
+    """PostgreSQL's WAL written so far (``pg_stat_wal``, the whole server): what each cycle
+    writes is a count that the machine's noise does not move, unlike its CPU."""
+    if servers is None:
+        return None
+    answer = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", WAL_QUERY],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    records, fpi, size = (int(v) for v in answer.stdout.strip().split("|"))
+    return {"records": records, "full_page_images": fpi, "bytes": size}
+
+
+def _per_cycle(before: dict | None, after: dict | None, cycles: list[Cycle]) -> dict | None:
+    completed = sum(c.completed for c in cycles)
+    if before is None or after is None or not completed:
+        return None
+    return {key: round((after[key] - before[key]) / completed, 1) for key in after}
 
 
 def print_phase(report: dict) -> None:
@@ -213,6 +240,8 @@ def print_phase(report: dict) -> None:
     print(f"  availability before: {report['availability_before']}")
     print(f"  errors: {report['errors'] or 'none'}")
     print(f"  CPU, % of one core: {report['cpu']['percent_of_one_core']}")
+    if report.get("wal_per_cycle"):
+        print(f"  WAL per completed cycle (whole server): {report['wal_per_cycle']}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
