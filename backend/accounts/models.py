@@ -44,7 +44,10 @@ class User(models.Model):
     """A volunteer as known to one API client: ``(auth_method, username)`` is unique per client."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="users")
+    # ``user_unique_per_client`` leads with the client: no index of its own.
+    api_client = models.ForeignKey(
+        ApiClient, on_delete=models.PROTECT, related_name="users", db_index=False
+    )
     auth_method = models.CharField(max_length=128, choices=AuthMethod.choices)
     username = models.CharField(max_length=128)
     display_name = models.CharField(max_length=256)

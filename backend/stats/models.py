@@ -17,7 +17,8 @@ class TimeFrame(models.TextChoices):
 class UserStats(models.Model):
     """Counts and Open-Assistant's leader score for one user in one time frame."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="stats")
+    # The unique (user, time_frame) constraint leads with the user: no index of its own.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="stats", db_index=False)
     time_frame = models.CharField(max_length=8, choices=TimeFrame.choices)
     leader_score = models.IntegerField(default=0)
     rank = models.PositiveIntegerField(null=True, blank=True)
@@ -56,7 +57,10 @@ class UserStats(models.Model):
 class TrollStats(models.Model):
     """Signals of abuse for one user in one time frame (OA's troll board)."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="troll_stats")
+    # The unique (user, time_frame) constraint leads with the user: no index of its own.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="troll_stats", db_index=False
+    )
     time_frame = models.CharField(max_length=8, choices=TimeFrame.choices)
     troll_score = models.IntegerField(default=0)
     rank = models.PositiveIntegerField(null=True, blank=True)

@@ -95,8 +95,16 @@ class Message(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     message_tree = models.ForeignKey(MessageTree, on_delete=models.CASCADE, related_name="messages")
+    # Foreign keys without an index of their own where a composite index leads with the same
+    # column and serves every lookup by it (``message_children``, ``message_user_created``,
+    # ``message_frontend_id_unique``): each message written paid for three more indexes.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="children",
+        db_index=False,
     )
     role = models.CharField(max_length=16, choices=Role.choices)
     text = models.TextField()
@@ -120,8 +128,12 @@ class Message(models.Model):
     edited = models.BooleanField(default=False)
     model_name = models.CharField(max_length=1024, blank=True, default="")
     emojis = models.JSONField(default=dict, blank=True)
-    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="messages")
-    api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="messages", db_index=False
+    )
+    api_client = models.ForeignKey(
+        ApiClient, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     task = models.ForeignKey(
         "Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -187,8 +199,14 @@ class Task(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     payload_type = models.CharField(max_length=64)
     payload = models.JSONField()
+    # ``task_user_created`` and ``task_user_node`` lead with the user: no index of its own.
     user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tasks",
+        db_index=False,
     )
     # No index of its own: ``task_frontend_message`` (api_client, frontend_message_id) serves
     # every lookup by client. With both, a table not analyzed yet (a new deployment) had the
@@ -280,8 +298,14 @@ class ReadyWork(models.Model):
 
     lang = models.CharField(max_length=32)
     kind = models.CharField(max_length=32)
+    # ``ready_work_tree`` (tree, kind) serves every lookup by tree: no index of its own.
     tree = models.ForeignKey(
-        MessageTree, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        MessageTree,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     node = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -326,7 +350,6 @@ class ReadyWork(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["lang", "kind"], name="ready_work_lang_kind"),
             models.Index(fields=["tree", "kind"], name="ready_work_tree"),
             # The sampled read: a language's category, or one kind, in random order
             # (``draw``). Not partial ("slots > 0"): the read is a prepared statement whose
@@ -345,7 +368,10 @@ class TextLabels(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="text_labels")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="text_labels")
+    # ``text_labels_user`` (user, created_at) serves every lookup by user.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="text_labels", db_index=False
+    )
     api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.SET_NULL)
     labels = models.JSONField(help_text="label name -> value in [0, 1]")
@@ -377,8 +403,13 @@ class MessageReaction(models.Model):
     task = models.OneToOneField(
         Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="reaction"
     )
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="reactions")
+    # ``reaction_once_per_user`` and ``reaction_user`` lead with these: no index of their own.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="reactions", db_index=False
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="reactions", db_index=False
+    )
     api_client = models.ForeignKey(ApiClient, on_delete=models.PROTECT, related_name="+")
     payload_type = models.CharField(max_length=64, choices=ReactionType.choices)
     payload = models.JSONField()
@@ -396,7 +427,10 @@ class MessageReaction(models.Model):
 class MessageEmoji(models.Model):
     """An emoji reaction (+1, -1, red_flag, ...); counts are kept on ``Message.emojis``."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="emoji_rows")
+    # ``emoji_once`` (message, user, emoji) leads with the message: no index of its own.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="emoji_rows", db_index=False
+    )
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="emojis")
     emoji = models.CharField(max_length=128)
     created_at = models.DateTimeField(default=timezone.now)
