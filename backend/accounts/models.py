@@ -69,9 +69,11 @@ class User(models.Model):
             ),
             models.CheckConstraint(condition=~Q(username=""), name="user_username_not_empty"),
         ]
+        # No index on ``last_activity_date``: every answered task stamps it, and with the column
+        # indexed that update could never be HOT (it wrote all the table's indexes again). Only
+        # the streak job reads it, over every user, where a scan of the table serves.
         indexes = [
             models.Index(fields=["api_client", "display_name"], name="user_display_name"),
-            models.Index(fields=["last_activity_date"], name="user_last_activity"),
         ]
 
     def __str__(self) -> str:

@@ -307,8 +307,15 @@ class ReadyWork(models.Model):
         related_name="+",
         db_index=False,
     )
+    # ``ready_work_node`` (node, kind) WHERE node IS NOT NULL serves every lookup by node (a
+    # lookup by node = x implies the condition): no index of its own.
     node = models.ForeignKey(
-        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     slots = models.PositiveIntegerField()
     # Replies only: messages the tree still takes before its goal size (shared by its parents).
