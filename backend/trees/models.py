@@ -96,8 +96,9 @@ class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     message_tree = models.ForeignKey(MessageTree, on_delete=models.CASCADE, related_name="messages")
     # Foreign keys without an index of their own where a composite index leads with the same
-    # column and serves every lookup by it (``message_children``, ``message_user_created``,
-    # ``message_frontend_id_unique``): each message written paid for three more indexes.
+    # column and serves every lookup by it (``message_children_by_user``,
+    # ``message_user_created``, ``message_frontend_id_unique``): each message written paid for
+    # three more indexes.
     parent = models.ForeignKey(
         "self",
         null=True,
@@ -171,7 +172,12 @@ class Message(models.Model):
                 condition=Q(review_result=True, deleted=False),
                 name="message_accepted_by_tree",
             ),
-            models.Index(fields=["parent", "review_result"], name="message_children"),
+            # A parent's children, and whether a user already answered the parent (the task
+            # request's anti-join, per ready-work row read): both columns bound, whatever the
+            # statistics. (parent, review_result) left the planner of a table not analyzed yet
+            # to pick message_user_created for that check, every message of the user read per
+            # row (EXPLAIN after a 16-client run: 695 buffers a task request; 312 with this).
+            models.Index(fields=["parent", "user"], name="message_children_by_user"),
             models.Index(fields=["user", "created_at"], name="message_user_created"),
             models.Index(fields=["created_at"], name="message_created"),
         ]
