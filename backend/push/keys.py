@@ -280,9 +280,8 @@ return 1
 # KEYS: entry hash, held, ready zset of the lang. ARGV: entry id, per-session cap,
 # per-client cap, the reserving round's token. Returns the entry's fields as a flat list,
 # 1 (its places are all held, a claim for it is under way elsewhere, and work is scarce), or
-# false. The place
-# is noted under the token (``reserving``) until the claim's RECORD or UNRESERVE: a round
-# whose process dies in between leaves it there for FORGET_RESERVATIONS.
+# false. The place is noted under the token (``reserving``) until the claim's RECORD or
+# UNRESERVE: a round whose process dies in between leaves it there for FORGET_RESERVATIONS.
 RESERVE = (
     _LINE_HEAD
     + """
