@@ -30,7 +30,6 @@ import os
 import platform
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -40,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.cycle_client import Cycle, Volunteer
-from bench.grove_processes import GroveServers, git_commit
+from bench.grove_processes import GroveServers, git_commit, psql_row
 from bench.texts import realistic_texts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -204,13 +203,7 @@ def _wal(servers: GroveServers | None) -> dict[str, int] | None:
     writes is a count that the machine's noise does not move, unlike its CPU."""
     if servers is None:
         return None
-    answer = subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", WAL_QUERY],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    records, fpi, size = (int(v) for v in answer.stdout.strip().split("|"))
+    records, fpi, size = (int(v) for v in psql_row(WAL_QUERY))
     return {"records": records, "full_page_images": fpi, "bytes": size}
 
 

@@ -60,8 +60,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+_PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres"]
+
+
 def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
+    subprocess.run([*_PSQL, "-qc", sql], check=True)
+
+
+def psql_row(sql: str) -> list[str]:
+    """The first row ``sql`` answers, its values as text."""
+    answer = subprocess.run([*_PSQL, "-Atc", sql], capture_output=True, text=True, check=True)
+    return answer.stdout.splitlines()[0].split("|")
 
 
 def process_group_cpu_seconds(pgid: int) -> float:
