@@ -220,11 +220,14 @@ class GroveServers:
         # GROVE_BENCH_WEB_PROFILE=out.txt samples the web processes with py-spy (collapsed
         # stacks; attaching to a running process is refused on some machines, a child is not).
         profile = os.environ.get("GROVE_BENCH_WEB_PROFILE")
+        # GROVE_BENCH_WEB_PROFILE_GIL=0 samples every thread on a CPU instead of the GIL's holder
+        # (a holder descheduled on a saturated box is sampled too, in whatever call it waits).
+        gil = os.environ.get("GROVE_BENCH_WEB_PROFILE_GIL", "1") != "0"
         spy = [
             str(Path(python).parent / "py-spy"),
             "record",
             "--subprocesses",
-            "--gil",
+            *(["--gil"] if gil else []),
             "-r",
             "100",
         ]
