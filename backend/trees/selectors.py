@@ -81,7 +81,7 @@ def conversation_statement(
     claim's: ``backend.trees.services.tasks``)."""
     viewer = None if viewer_id is None else db_value(viewer_id)
     extra = [db_value(i) for i in also]
-    sql = _PATH_SQL
+    sql = _PATH_SQL if connection.vendor == "postgresql" else _PATH_SQL_PORTABLE
     if extra:
         marks = ", ".join(["%s"] * len(extra))
         sql += f" UNION ALL SELECT {_PATH_COLUMNS}, NULL, -1 FROM {{message}} m"
@@ -144,7 +144,27 @@ _PATH_COLUMNS = (
     "m.id, m.parent_id, m.user_id, m.frontend_message_id, m.text, m.lang, m.role, m.emojis, "
     "m.synthetic"
 )
+# Each step of the walk and each path message by primary key, whatever the plan: a statement
+# is planned once per connection (a generic plan), and one planned while ``trees_message`` was
+# nearly empty joined the walk to the table by hash, reading every message on each call (the
+# claim's 338 buffers a call in bench/cycles.py, growing with the forest; auto_explain). A
+# LATERAL subquery with LIMIT 1 is not flattened into a join: it is run per row, by the key.
 _PATH_SQL = f"""
+WITH RECURSIVE path(id, parent_id, up) AS (
+    SELECT id, parent_id, 0 FROM {{message}} WHERE id = %s
+    UNION ALL
+    SELECT parent.id, parent.parent_id, path.up + 1 FROM path
+    CROSS JOIN LATERAL (
+        SELECT id, parent_id FROM {{message}} WHERE id = path.parent_id LIMIT 1
+    ) parent
+)
+SELECT {_PATH_COLUMNS}, e.emoji AS viewer_emoji, path.up AS grove_up
+FROM path
+CROSS JOIN LATERAL (SELECT * FROM {{message}} WHERE id = path.id LIMIT 1) m
+LEFT JOIN {{emoji}} e ON e.message_id = m.id AND e.user_id = %s
+"""
+# SQLite (the embedded profile) has no LATERAL; its planner looks up by key here anyway.
+_PATH_SQL_PORTABLE = f"""
 WITH RECURSIVE path(id, parent_id, up) AS (
     SELECT id, parent_id, 0 FROM {{message}} WHERE id = %s
     UNION ALL
@@ -168,7 +188,7 @@ def user_emojis(user_id: uuid.UUID, message_ids: Iterable[uuid.UUID]) -> dict[uu
 
 
 def task_of_client(task_id: uuid.UUID, *, api_client_id: uuid.UUID) -> Task | None:
-    """One task of ``api_client_id`` with its user (another client's task does not exist)."""
-    return (
-        Task.objects.select_related("user").filter(id=task_id, api_client_id=api_client_id).first()
-    )
+    """One task of ``api_client_id`` with its user (another client's task does not exist).
+    Found by id alone, the client checked on the row (see task_lifecycle._LOCKED_TASK)."""
+    task = Task.objects.select_related("user").filter(id=task_id).first()
+    return task if task is not None and task.api_client_id == api_client_id else None
