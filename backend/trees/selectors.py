@@ -81,8 +81,13 @@ def conversation_statement(
     claim's: ``backend.trees.services.tasks``)."""
     viewer = None if viewer_id is None else db_value(viewer_id)
     extra = [db_value(i) for i in also]
-    sql = _PATH_SQL if connection.vendor == "postgresql" else _PATH_SQL_PORTABLE
-    if extra:
+    postgresql = connection.vendor == "postgresql"
+    sql = _PATH_SQL if postgresql else _PATH_SQL_PORTABLE
+    if extra and postgresql:  # by key, as the path (``_PATH_SQL``)
+        wanted = ", ".join(["(%s::uuid)"] * len(extra))
+        sql += f" UNION ALL SELECT {_PATH_COLUMNS}, NULL, -1 FROM (VALUES {wanted}) wanted(id)"
+        sql += " CROSS JOIN LATERAL (SELECT * FROM {message} WHERE id = wanted.id LIMIT 1) m"
+    elif extra:
         marks = ", ".join(["%s"] * len(extra))
         sql += f" UNION ALL SELECT {_PATH_COLUMNS}, NULL, -1 FROM {{message}} m"
         sql += f" WHERE m.id IN ({marks})"

@@ -145,15 +145,22 @@ def _messages_read(cursor) -> int:
     return int(row[0]) if row else 0
 
 
-def test_a_tasks_conversation_reads_its_path_only():
-    """The conversation a task shows (read with every claim): its path's messages by key,
-    not a scan of ``trees_message`` planned while the table was small."""
+@pytest.mark.parametrize("ranking", [False, True], ids=["path", "path and replies"])
+def test_a_tasks_conversation_reads_its_path_only(ranking):
+    """The conversation a task shows (read with every claim): its path's messages, and a
+    ranking's replies, by key, not a scan of ``trees_message`` planned while the table was
+    small."""
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE trees_message CASCADE")  # in the test's transaction
     client = make_client()
     author = make_user(client)
     prompt = make_tree(author=author)
     reply = add_reply(prompt, author=author)
     leaf = add_reply(reply, author=author)
-    sql, params = selectors.conversation_statement(leaf.id, viewer_id=author.id)
+    replies = [add_reply(leaf, author=author) for _ in range(3)] if ranking else []
+    sql, params = selectors.conversation_statement(
+        leaf.id, viewer_id=author.id, also=[r.id for r in replies]
+    )
     raw, sql = _prepare_while_small(sql, params)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -163,8 +170,9 @@ def test_a_tasks_conversation_reads_its_path_only():
         before = _messages_read(cursor)
         rows = raw.execute(sql, params, prepare=True).fetchall()
         read = _messages_read(cursor) - before
-    path, _emojis, _others = selectors.conversation_from_rows(
+    path, _emojis, others = selectors.conversation_from_rows(
         sorted(rows, key=lambda row: row[-1], reverse=True)
     )
     assert [m.id for m in path] == [prompt.id, reply.id, leaf.id]
+    assert set(others) == {r.id for r in replies}
     assert read < 20, f"the conversation read {read} messages"
