@@ -178,7 +178,10 @@ def run_phases(args, url: str, api_key: str, servers: GroveServers | None) -> li
         reports.append(
             summarize(name, cycles, measured, {"percent_of_one_core": cpu}, availability)
         )
-        reports[-1]["wal_per_cycle"] = _per_cycle(wal_before, wal_after, cycles)
+        per_cycle = _per_cycle(wal_before, wal_after, cycles)
+        if per_cycle is not None:
+            reports[-1]["buffers_per_cycle"] = per_cycle.pop("buffers")
+        reports[-1]["wal_per_cycle"] = per_cycle
         print_phase(reports[-1])
     return reports
 
@@ -195,16 +198,23 @@ def _cpu(servers: GroveServers | None) -> dict[str, float]:
     return cpu
 
 
-WAL_QUERY = "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"
+WAL_QUERY = (
+    "SELECT wal_records, wal_fpi, wal_bytes, (SELECT blks_hit + blks_read FROM"
+    " pg_stat_database WHERE datname = '{database}') FROM pg_stat_wal"
+)
 
 
 def _wal(servers: GroveServers | None) -> dict[str, int] | None:
-    """PostgreSQL's WAL written so far (``pg_stat_wal``, the whole server): what each cycle
-    writes is a count that the machine's noise does not move, unlike its CPU."""
+    """PostgreSQL's WAL written so far (``pg_stat_wal``, the whole server) and the buffers
+    read in the bench's database (``pg_stat_database``: shared buffer hits and reads, what
+    its statements read): counts per cycle that the machine's noise does not move, unlike its
+    CPU. (Backends report their buffer counts within about a second: a phase's edges blur.)"""
     if servers is None:
         return None
-    records, fpi, size = (int(v) for v in psql_row(WAL_QUERY))
-    return {"records": records, "full_page_images": fpi, "bytes": size}
+    records, fpi, size, buffers = (
+        int(v or 0) for v in psql_row(WAL_QUERY.format(database=servers.database))
+    )
+    return {"records": records, "full_page_images": fpi, "bytes": size, "buffers": buffers}
 
 
 def _per_cycle(before: dict | None, after: dict | None, cycles: list[Cycle]) -> dict | None:
@@ -235,6 +245,7 @@ def print_phase(report: dict) -> None:
     print(f"  CPU, % of one core: {report['cpu']['percent_of_one_core']}")
     if report.get("wal_per_cycle"):
         print(f"  WAL per completed cycle (whole server): {report['wal_per_cycle']}")
+        print(f"  buffers read per completed cycle (its database): {report['buffers_per_cycle']}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
