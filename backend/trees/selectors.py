@@ -168,7 +168,7 @@ FROM path
 CROSS JOIN LATERAL (SELECT * FROM {{message}} WHERE id = path.id LIMIT 1) m
 LEFT JOIN {{emoji}} e ON e.message_id = m.id AND e.user_id = %s
 """
-# SQLite (the embedded profile) has no LATERAL; its planner looks up by key here anyway.
+# SQLite (the embedded profile) has no LATERAL, and joins by nested loops over the key anyway.
 _PATH_SQL_PORTABLE = f"""
 WITH RECURSIVE path(id, parent_id, up) AS (
     SELECT id, parent_id, 0 FROM {{message}} WHERE id = %s

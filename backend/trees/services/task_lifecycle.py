@@ -34,7 +34,8 @@ from backend.trees.models import Message, Task
 # the client checked on the row: with ``api_client_id`` in the statement too, a generic plan
 # made while the table was small could take ``task_frontend_message`` (api_client_id, ...) with
 # the client as its only condition and read every task of the client on each call (seen at
-# 1,300 buffers a call in bench/cycles.py; tests/db/test_stale_plans.py).
+# 1,300 buffers a call in bench/cycles.py; tests/db/test_stale_plans.py). Another client's
+# task (its id known) is locked only until the refusal rolls the transaction back.
 _LOCKED_TASK = CompiledQuery(
     lambda task_id: Task.objects.select_for_update(no_key=True).filter(id=task_id)[:1],
     sentinels={"task_id": SENTINEL_IDS[0]},
