@@ -25,28 +25,11 @@ from backend.trees import selectors
 from backend.trees.models import Task
 from backend.trees.services import task_lifecycle
 from tests.builders import add_reply, make_client, make_tree, make_user
+from tests.bulk_rows import insert_prompts, insert_tasks, rows_read
 
 pytestmark = pytest.mark.django_db
 
 OTHER_TASKS = 2_000
-
-_INSERT_TASKS = """
-INSERT INTO trees_task (id, payload_type, payload, user_id, api_client_id, frontend_message_id,
-    ack, done, skipped, skip_reason, skipped_by_user, collective, created_at, expiry_date,
-    lease_until)
-SELECT gen_random_uuid(), 'label_initial_prompt', '{}', %(user)s, %(client)s, 'other-' || i,
-    true, true, false, '', false, false, now(), now() + interval '1 day', NULL
-FROM generate_series(1, %(n)s) AS i
-"""
-
-
-def _tasks_read(cursor) -> int:
-    cursor.execute(
-        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
-        " FROM pg_stat_xact_user_tables WHERE relname = 'trees_task'"
-    )
-    row = cursor.fetchone()
-    return int(row[0]) if row else 0
 
 
 def _prepare_while_small(sql: str, first: dict | list):
@@ -79,8 +62,7 @@ def one_task():
 
 
 def _grow(client, user) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(_INSERT_TASKS, {"user": user.id, "client": client.id, "n": OTHER_TASKS})
+    insert_tasks(client=client, user=user, n=OTHER_TASKS, done=True, age_seconds=0)
 
 
 def test_the_ack_reads_its_task_only(one_task):
@@ -100,10 +82,9 @@ def test_the_ack_reads_its_task_only(one_task):
 
     raw, sql = _prepare_while_small(task_lifecycle._ACK_IN_ONE_STATEMENT, values(uuid.uuid4()))
     _grow(client, user)
-    with connection.cursor() as cursor:
-        before = _tasks_read(cursor)
-        acked = raw.execute(sql, values(task.id), prepare=True).fetchall()
-        read = _tasks_read(cursor) - before
+    before = rows_read("trees_task")
+    acked = raw.execute(sql, values(task.id), prepare=True).fetchall()
+    read = rows_read("trees_task") - before
     assert len(acked) == 1  # the ack went through
     assert read < 10, f"the ack read {read} tasks of its client"
 
@@ -114,35 +95,15 @@ def test_the_task_lock_reads_its_task_only(one_task):
     raw, sql = _prepare_while_small(first_sql, first)
     _grow(client, user)
     _, params = task_lifecycle._LOCKED_TASK.statement({"task_id": task.id})
-    with connection.cursor() as cursor:
-        before = _tasks_read(cursor)
-        found = raw.execute(sql, params, prepare=True).fetchall()
-        read = _tasks_read(cursor) - before
+    before = rows_read("trees_task")
+    found = raw.execute(sql, params, prepare=True).fetchall()
+    read = rows_read("trees_task") - before
     assert len(found) == 1
     assert read < 10, f"the task lock read {read} tasks of its client"
     # Another client's task stays unknown to this client.
     other = make_client()
     with pytest.raises(task_lifecycle.TaskNotFound):
         task_lifecycle.open_task_for_update(task.id, None, timezone.now(), api_client_id=other.id)
-
-
-_INSERT_PROMPTS = """
-INSERT INTO trees_message (id, message_tree_id, parent_id, role, text, lang, depth,
-    children_count, review_count, review_result, ranking_count, deleted, synthetic, edited,
-    model_name, emojis, user_id, api_client_id, frontend_message_id, created_at)
-SELECT gen_random_uuid(), %(tree)s, NULL, 'prompter', 'another prompt ' || i, 'en', 0,
-    0, 0, true, 0, false, false, false, '', '{}', %(user)s, %(client)s, 'other-' || i, now()
-FROM generate_series(1, %(n)s) AS i
-"""
-
-
-def _messages_read(cursor) -> int:
-    cursor.execute(
-        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)"
-        " FROM pg_stat_xact_user_tables WHERE relname = 'trees_message'"
-    )
-    row = cursor.fetchone()
-    return int(row[0]) if row else 0
 
 
 @pytest.mark.parametrize("ranking", [False, True], ids=["path", "path and replies"])
@@ -162,14 +123,10 @@ def test_a_tasks_conversation_reads_its_path_only(ranking):
         leaf.id, viewer_id=author.id, also=[r.id for r in replies]
     )
     raw, sql = _prepare_while_small(sql, params)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_PROMPTS,
-            {"tree": prompt.message_tree_id, "user": author.id, "client": client.id, "n": 2_000},
-        )
-        before = _messages_read(cursor)
-        rows = raw.execute(sql, params, prepare=True).fetchall()
-        read = _messages_read(cursor) - before
+    insert_prompts(tree_id=prompt.message_tree_id, user=author, n=2_000)
+    before = rows_read("trees_message")
+    rows = raw.execute(sql, params, prepare=True).fetchall()
+    read = rows_read("trees_message") - before
     path, _emojis, others = selectors.conversation_from_rows(
         sorted(rows, key=lambda row: row[-1], reverse=True)
     )
