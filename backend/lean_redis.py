@@ -183,6 +183,10 @@ class SyncScripts(_Runner):
             reply = self._call(script.by_text(keys, args))
         return _checked(reply)
 
+    def command(self, *parts):
+        """One plain command (``LPUSH``, ...), on this thread's connection."""
+        return _checked(self._call(pack(*parts)))
+
     def _call(self, command: bytes):
         connection = getattr(self._local, "connection", None)
         if connection is not None and connection.pid != os.getpid():
@@ -365,6 +369,9 @@ class _RedisPyScripts(_Runner):
 
     def run(self, script: Script, keys: Sequence = (), args: Sequence = ()):
         return self._script(script)(keys=list(keys), args=list(args))
+
+    def command(self, *parts):
+        return self.client.execute_command(*parts)
 
     def close(self) -> None:
         pass

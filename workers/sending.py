@@ -4,7 +4,9 @@ What a job must do is already recorded in the database when it is sent (the ``Pe
 outbox; periodic jobs come again with beat), so a lost send costs a delay, not the work: the
 due sweep runs what was not sent. The broker connection's short timeouts and one quick retry
 (``CELERY_BROKER_TRANSPORT_OPTIONS``, ``CELERY_TASK_PUBLISH_RETRY_POLICY`` in settings) bound how
-long a send to a dead or paused Redis can hold the request that committed.
+long a send to a dead or paused Redis can hold the request that committed. Where it can,
+a job's message is written to Redis directly (``workers.lean_publish``: the message Celery
+would write, in one command, at about a twentieth of ``apply_async``'s CPU).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from celery import Task
 
 from backend.observability.metrics import JOBS_NOT_SENT, JOBS_SENT
+from workers import lean_publish
 
 logger = logging.getLogger("grove.workers.sending")
 
@@ -30,7 +33,9 @@ def send_job(job: Task, *args: object) -> bool:
         return True
     started = time.monotonic()
     try:
-        job.apply_async(args=args)
+        lean = lean_publish.publisher(job.app)
+        if lean is None or not lean.send(job, args):
+            job.apply_async(args=args)
     except Exception as exc:
         JOBS_NOT_SENT.labels(job.name).inc()
         logger.warning(

@@ -15,6 +15,7 @@ from backend.trees.services.interactions import submit_labels, submit_text_reply
 from backend.trees.services.tasks import request_task
 from tests.builders import make_client, make_tree, make_user
 from tests.workers.conftest import wait_for
+from workers.celery import app
 from workers.jobs import advance_tree_job, export_trees_job
 
 pytestmark = [
@@ -86,3 +87,35 @@ def test_a_failing_job_is_journaled_and_the_worker_survives(worker):
     advance_tree_job.delay(str(prompt.id))
     wait_for(lambda: tree_state(prompt.id) == "ready_for_export", timeout=JOB_TIMEOUT)
     assert worker["process"].poll() is None
+
+
+def test_a_lean_sent_advance_runs_on_a_real_worker(worker, monkeypatch):
+    """A review's advance reaches a real worker with Celery's own publishing refused: the
+    message the lean path wrote is one the worker takes and runs."""
+
+    def refused(*_args, **_kwargs):
+        raise AssertionError("sent through apply_async, not the lean path")
+
+    monkeypatch.setattr(app.tasks[advance_tree_job.name], "apply_async", refused)
+    update_config(changes={"num_reviews_initial_prompt": 1}, author="test")
+    client = make_client()
+    author, reviewer = make_user(client), make_user(client)
+    rng = random.Random(11)
+    task = request_task(user=author, kind=TaskKind.INITIAL_PROMPT, lang="en", rng=rng)
+    prompt = submit_text_reply(
+        task_id=task.id, user=author, text="Why is the sea salty?", frontend_message_id="p-2"
+    )
+    review = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en", rng=rng)
+    labels = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.8}
+    submit_labels(  # committed at once; its advance is sent on commit (send_job)
+        task_id=review.id,
+        user=reviewer,
+        message_id=prompt.id,
+        labels={k: v for k, v in labels.items() if k in review.payload["valid_labels"]},
+    )
+
+    def advanced():
+        state = MessageTree.objects.values_list("state", flat=True).get(id=prompt.message_tree_id)
+        return state != "initial_prompt_review"
+
+    wait_for(advanced, timeout=15.0)
