@@ -12,6 +12,10 @@ error messages, a list field's child, a nested serializer's declared fields (eac
 nested serializer builds its own ``fields`` on first use, the same way). For input only:
 no ``ModelSerializer`` (its fields are built from the model per instance) and no field that
 keeps state of a call on itself.
+
+A body is first offered to the class's fast validation plan (``fast_validation``), which
+returns DRF's own result for a body DRF would take as it is; anything else, and every error,
+goes through DRF.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import copy
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 _PROTOTYPE = "_grove_prototype_fields"
 
@@ -31,3 +36,12 @@ class InputSerializer(serializers.Serializer):
             prototype = copy.deepcopy(self._declared_fields)
             setattr(cls, _PROTOTYPE, prototype)
         return {name: copy.copy(field) for name, field in prototype.items()}
+
+    def run_validation(self, data=empty):
+        if getattr(self, "parent", None) is None and not self.partial:
+            from frontend_api.v1.fast_validation import plan_for
+
+            plan = plan_for(type(self))
+            if plan is not None and (fast := plan(data)) is not None:
+                return fast
+        return super().run_validation(data)
