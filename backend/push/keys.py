@@ -101,19 +101,19 @@ def entry_id(session_id: str, user_id: str) -> str:
 
 # A task left the session (answered, skipped, closed, expired or returned): free its entry's
 # place and put a still-waiting entry back in line, at the end (arrival = now). When the task
-# was answered on its own session's socket (ARGV[3], '' otherwise) and its entry was full, the
-# entry stays out of line: that socket serves it next itself (``RETURNING``).
-# KEYS: task hash, held, ack_due. ARGV: task id, now ms, answering session. Returns false, or
-# {the task's lang, the entry id kept out of line or ''}.
-RELEASE = """
+# was answered on its own session's socket (``session``, '' otherwise) and its entry was full,
+# the entry stays out of line: that socket serves it next itself (``RETURNING``), and
+# ``kept(fields, entry key)`` gives the script's answer. Returns false, or {the task's lang,
+# the entry id kept out of line or '', ...what ``kept`` adds}. KEYS: task hash, held, ack_due.
+_RELEASE_BODY = """
 local t = redis.call('HGETALL', KEYS[1])
 if #t == 0 then return false end
 local f = {}
 for i = 1, #t, 2 do f[t[i]] = t[i + 1] end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[3], task_id)
 local p = 'grove:push:'
-redis.call('SREM', p .. 'session:' .. f.session .. ':tasks', ARGV[1])
+redis.call('SREM', p .. 'session:' .. f.session .. ':tasks', task_id)
 local held = tonumber(redis.call('HINCRBY', KEYS[2], f.entry, -1))
 if held <= 0 then redis.call('HDEL', KEYS[2], f.entry) end
 local ckey = p .. 'client:' .. f.client .. ':held'
@@ -123,16 +123,24 @@ if tonumber(redis.call('DECR', skey)) <= 0 then redis.call('DEL', skey) end
 local e = p .. 'entry:' .. f.entry
 if redis.call('EXISTS', e) == 1 then
   local capacity = tonumber(redis.call('HGET', e, 'capacity') or '0')
-  if ARGV[3] ~= '' and f.session == ARGV[3] and held + 1 >= capacity then
-    return {f.lang, f.entry}
+  if session ~= '' and f.session == session and held + 1 >= capacity then
+    return kept(f, e)
   end
   for lang in string.gmatch(redis.call('HGET', e, 'langs'), '[^,]+') do
-    redis.call('ZADD', p .. 'ready:' .. lang, 'NX', ARGV[2], f.entry)
+    redis.call('ZADD', p .. 'ready:' .. lang, 'NX', now, f.entry)
     redis.call('SADD', p .. 'langs', lang)
   end
 end
 return {f.lang, ''}
 """
+# ARGV: task id, now ms, answering session.
+RELEASE = (
+    """
+local task_id, now, session = ARGV[1], ARGV[2], ARGV[3]
+local function kept(f, e) return {f.lang, f.entry} end
+"""
+    + _RELEASE_BODY
+)
 
 
 # What the scripts below share: an entry's fields, its socket alive, its room (its places,
@@ -209,39 +217,59 @@ end
 # for before it (``ahead``, "lang:id,...", '' for none). A line longer than ARGV[6], or no
 # room under the caps: they join their lines ({'queued', langs}: a round serves them).
 # {'gone'}: they stopped waiting, or their socket closed.
-RETURNING = (
+_RETURNING = (
     _LINE_HEAD
     + """
-local flat = redis.call('HGETALL', KEYS[1])
-if #flat == 0 then return {'gone'} end
-local f = fields(flat)
-if not alive(f) then return {'gone'} end
-local ahead = {}
-for lang in string.gmatch(f.langs, '[^,]+') do
-  local line = p .. 'ready:' .. lang
-  if redis.call('ZCARD', line) > tonumber(ARGV[6]) then
-    queue(ARGV[1], f)
+local function returning(own, ekey)
+  local flat = redis.call('HGETALL', ekey)
+  if #flat == 0 then return {'gone'} end
+  local f = fields(flat)
+  if not alive(f) then return {'gone'} end
+  local ahead = {}
+  for lang in string.gmatch(f.langs, '[^,]+') do
+    local line = p .. 'ready:' .. lang
+    if redis.call('ZCARD', line) > tonumber(ARGV[6]) then
+      queue(own, f)
+      return {'queued', f.langs}
+    end
+    local id, first, ff = head(line, own, lang, ahead)
+    if id then
+      queue(own, f)
+      if not room(id, ff) then return {'queued', f.langs} end
+      take(id, ff)
+      local out = {'head', lang, id, table.concat(ahead, ',')}
+      for i = 1, #first do out[#out + 1] = first[i] end
+      return out
+    end
+  end
+  if not room(own, f) then
+    queue(own, f)
     return {'queued', f.langs}
   end
-  local id, first, ff = head(line, ARGV[1], lang, ahead)
-  if id then
-    queue(ARGV[1], f)
-    if not room(id, ff) then return {'queued', f.langs} end
-    take(id, ff)
-    local out = {'head', lang, id, table.concat(ahead, ',')}
-    for i = 1, #first do out[#out + 1] = first[i] end
-    return out
-  end
+  take(own, f)
+  local out = {'reserved', '', own, table.concat(ahead, ',')}
+  for i = 1, #flat do out[#out + 1] = flat[i] end
+  return out
 end
-if not room(ARGV[1], f) then
-  queue(ARGV[1], f)
-  return {'queued', f.langs}
-end
-take(ARGV[1], f)
-local out = {'reserved', '', ARGV[1], table.concat(ahead, ',')}
-for i = 1, #flat do out[#out + 1] = flat[i] end
-return out
 """
+)
+RETURNING = _RETURNING + "return returning(ARGV[1], KEYS[1])\n"
+
+# RELEASE and, when the entry is kept out of line for the answering socket, RETURNING for it
+# in the same call: {lang, entry id, RETURNING's answer...}, {lang, ''} or false (as RELEASE).
+# KEYS: as RELEASE. ARGV: task id, then ARGV[2] to ARGV[6] as RETURNING's, then the answering
+# session.
+RELEASE_RETURNING = (
+    _RETURNING
+    + """
+local task_id, now, session = ARGV[1], ARGV[5], ARGV[7]
+local function kept(f, e)
+  local out = {f.lang, f.entry}
+  for _, value in ipairs(returning(f.entry, e)) do out[#out + 1] = value end
+  return out
+end
+"""
+    + _RELEASE_BODY
 )
 
 # The first entry waiting in a line gets a place reserved: {id, ahead, fields...} (ahead:

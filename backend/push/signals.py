@@ -44,6 +44,7 @@ def redis_client() -> redis.Redis | None:
 
 _lean: lean_redis.SyncScripts | None = None
 RELEASE = lean_redis.Script(keys.RELEASE)
+RELEASE_RETURNING = lean_redis.Script(keys.RELEASE_RETURNING)
 
 
 def lean_scripts() -> lean_redis.SyncScripts | None:
@@ -86,7 +87,12 @@ class SocketAnswer:
     in every process, no trip through the channel layer for the push that follows."""
 
     session: str
-    returning: list[str] = dataclasses.field(default_factory=list)  # entry ids
+    # The dispatcher's arguments of ``keys.RETURNING`` after the entry (its caps, its token,
+    # '' for now, how far a line is looked through): with them the release runs RETURNING
+    # in the same call (``keys.RELEASE_RETURNING``), and ``returning`` holds its answers.
+    line_args: tuple = ()
+    # (entry id, RETURNING's answer, or None when the socket still has to ask for it)
+    returning: list[tuple[str, list | None]] = dataclasses.field(default_factory=list)
 
 
 _socket_answer: contextvars.ContextVar[SocketAnswer | None] = contextvars.ContextVar(
@@ -95,12 +101,12 @@ _socket_answer: contextvars.ContextVar[SocketAnswer | None] = contextvars.Contex
 
 
 @contextlib.contextmanager
-def answering_on(session: str | None) -> Iterator[SocketAnswer | None]:
+def answering_on(session: str | None, line_args: tuple = ()) -> Iterator[SocketAnswer | None]:
     """Run an answer given on the socket of push ``session`` (None: not a push socket)."""
     if session is None:
         yield None
         return
-    answer = SocketAnswer(session)
+    answer = SocketAnswer(session, line_args)
     token = _socket_answer.set(answer)
     try:
         yield answer
@@ -122,11 +128,15 @@ class _AfterCommit:
         langs = set(self.langs)
         answer = _socket_answer.get()
         for task_id, (lang, slot_freed) in self.released.items():
-            lang, kept = release(
-                task_id, lang, keep_for=answer.session if answer else "", signal=False
+            lang, kept, line = release(
+                task_id,
+                lang,
+                keep_for=answer.session if answer else "",
+                line_args=answer.line_args if answer else (),
+                signal=False,
             )
             if kept and answer is not None:
-                answer.returning.append(kept)
+                answer.returning.append((kept, line))
             # The language is signalled for the others waiting in it when the task's slot
             # went back to the pool (skipped, returned), or for its user when no socket
             # serves them: an answered task's slot is spent, its new work signalled apart.
@@ -173,28 +183,44 @@ def task_closed(task) -> None:
 
 
 def release(
-    task_id: str, lang: str = "", *, keep_for: str = "", signal: bool = True
-) -> tuple[str, str]:
+    task_id: str,
+    lang: str = "",
+    *,
+    keep_for: str = "",
+    line_args: tuple = (),
+    signal: bool = True,
+) -> tuple[str, str, list | None]:
     """Free the place of a pushed task that closed: (its language, ``lang`` when it was not
     pushed; the entry kept out of line for the socket of session ``keep_for`` to serve, or
-    ''). The language is signalled unless ``signal`` is False (the caller signals it)."""
+    ''; RETURNING's answer for that entry when ``line_args`` came with ``keep_for``, else
+    None). The language is signalled unless ``signal`` is False (the caller signals it)."""
     scripts = lean_scripts()
     if scripts is None:
-        return "", ""
+        return "", "", None
+    script_keys = [keys.task(task_id), keys.HELD, keys.ACK_DUE]
+    now = _now_ms()
     try:
-        found = scripts.run(
-            RELEASE, [keys.task(task_id), keys.HELD, keys.ACK_DUE], [task_id, _now_ms(), keep_for]
-        )
+        if keep_for and line_args:
+            socket_cap, client_cap, token, _now, looked = line_args
+            found = scripts.run(
+                RELEASE_RETURNING,
+                script_keys,
+                [task_id, socket_cap, client_cap, token, now, looked, keep_for],
+            )
+        else:
+            found = scripts.run(RELEASE, script_keys, [task_id, now, keep_for])
     except redis.RedisError:
         logger.exception("event=push_release_failed task=%s", task_id)
-        return lang, ""
-    kept = ""
+        return lang, "", None
+    kept, line = "", None
     if found:  # it was pushed
-        pushed_lang, kept = (value.decode() for value in found)
+        pushed_lang, kept = found[0].decode(), found[1].decode()
         lang = pushed_lang or lang
+        if kept and line_args:
+            line = list(found[2:])
     if signal and not kept:
         _publish({lang} - {""})
-    return lang, kept
+    return lang, kept, line
 
 
 def _publish(langs: set[str]) -> None:

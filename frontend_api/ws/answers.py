@@ -40,7 +40,7 @@ from frontend_api.v1.auth import USER_HEADER, ProtocolUserSerializer, existing_u
 from frontend_api.v1.errors import describe_error
 from frontend_api.v1.input_serializer import InputSerializer
 from frontend_api.v1.throttling import ProtocolRateThrottle
-from frontend_api.ws import push
+from frontend_api.ws import dispatch, push
 
 # OA's AnyInteraction types: Grove takes three; message_rating gets REST's 1003 (as REST).
 INTERACTION_TYPES = ("text_reply_to_message", "message_rating", "message_ranking", "text_labels")
@@ -98,11 +98,11 @@ def run_interaction(client, content: dict) -> dict:
 
 
 def _answer(
-    client, command: str, content: dict, session: str | None
-) -> tuple[dict | None, dict | None, list[str]]:
+    client, command: str, content: dict, session: str | None, line_args: tuple = ()
+) -> tuple[dict | None, dict | None, list[tuple[str, list | None]]]:
     """(answer frame, None) or (None, error frame) for one answer command (in a thread), and
     the ready users of push ``session`` whose pushed task it closed (to be served next)."""
-    with push_signals.answering_on(session) as answering:
+    with push_signals.answering_on(session, line_args) as answering:
         try:
             if command in INTERACTION_TYPES:
                 answered = run_interaction(client, content)
@@ -121,13 +121,19 @@ def _answer(
 
 async def answer(consumer, content: dict) -> None:
     command = content["type"]
+    session = consumer.push_session
+    # The dispatcher's line arguments: the answer's release also reserves the place it frees
+    # (one Redis call for both, keys.RELEASE_RETURNING).
+    line_args = dispatch.dispatcher().line_args() if session is not None else ()
     answered, error, returning = await database_sync_to_async(
         _answer, thread_sensitive=False, executor=_answer_threads
-    )(consumer.client, command, content, consumer.push_session)
+    )(consumer.client, command, content, session, line_args)
     frame = answered if answered is not None else error
-    await consumer.reply(frame)
-    for entry_id in returning:
-        push.serve_next(entry_id)
+    try:
+        await consumer.reply(frame)
+    finally:  # a place reserved by the release is served (or given back) whatever the reply
+        for entry_id, found in returning:
+            push.serve_next(entry_id, found)
 
 
 ANSWER_COMMANDS = {

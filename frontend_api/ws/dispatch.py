@@ -770,7 +770,7 @@ class Dispatcher:
                 if capacity is not None and in_line is not None and int(held or 0) >= int(capacity)
             ]
 
-    async def serve_returning(self, entry_id: str) -> None:
+    async def serve_returning(self, entry_id: str, found: list | None = None) -> None:
         """A user whose pushed task was just answered on their own socket, in this process
         (``push_signals.SocketAnswer``: kept out of line as the answer released its place).
         The place goes to whoever waits first in their languages (``keys.RETURNING``): to
@@ -779,12 +779,14 @@ class Dispatcher:
         work. An answer then costs its next push a claim and two scripts: no signal to every
         process, no round, and no trip through the channel layer when the socket is here. A
         long line, a claim that finds nothing, or a cap reached: a round (``kick``) serves
-        the line as usual."""
+        the line as usual. ``found``: RETURNING's answer when the answer's release ran it
+        (``keys.RELEASE_RETURNING``, with ``line_args``), else it is asked for here."""
         try:
-            found = await self.returning(
-                keys=[keys.entry(entry_id), keys.HELD],
-                args=[entry_id, *self._head_args(_now_ms())],
-            )
+            if found is None:
+                found = await self.returning(
+                    keys=[keys.entry(entry_id), keys.HELD],
+                    args=[entry_id, *self._head_args(_now_ms())],
+                )
             status = found[0].decode()
             if status == "queued":
                 for lang in found[1].decode().split(","):
@@ -823,6 +825,11 @@ class Dispatcher:
 
     async def _rejoin(self, entry_id: str) -> None:
         await self.rejoin(keys=[keys.entry(entry_id)], args=[entry_id, *self._head_args(_now_ms())])
+
+    def line_args(self) -> tuple:
+        """RETURNING's arguments after the entry, ``now`` left to the caller: what an answer's
+        release needs to run RETURNING itself (``push_signals.answering_on``)."""
+        return tuple(self._head_args(0))
 
     def _head_args(self, now_ms: int) -> list:
         return [

@@ -230,12 +230,13 @@ async def deliver(consumer, message: dict) -> None:
     await send_or_close(consumer, frame)
 
 
-def serve_next(entry_id: str) -> None:
+def serve_next(entry_id: str, found: list | None = None) -> None:
     """The user of ``entry_id`` answered their pushed task on this socket: the place it freed
     is served from here (``Dispatcher.serve_returning``), in a task of its own: the socket's
-    next frames (its other users' answers) do not wait for the claim."""
+    next frames (its other users' answers) do not wait for the claim. ``found``: what the
+    answer's release already reserved (``keys.RELEASE_RETURNING``)."""
     d = dispatch.dispatcher()
-    d.spawn(d.serve_returning(entry_id))
+    d.spawn(d.serve_returning(entry_id, found))
 
 
 def _sender(consumer):

@@ -225,3 +225,97 @@ def test_a_round_is_told_an_entry_is_being_claimed_for_elsewhere(line):
     assert line.held(carol) == 1  # nothing taken
     found = reserve(bob)
     assert isinstance(found, list) and line.held(bob) == 1
+
+
+def _pushed(line, entry_id: str, task_id: str) -> None:
+    """A task pushed to ``entry_id`` and recorded, as RECORD leaves it."""
+    session = f"s-{entry_id.split('.')[-1]}"
+    line.r.hset(
+        keys.task(task_id),
+        mapping={"session": session, "entry": entry_id, "client": "c", "lang": "en"},
+    )
+    line.r.sadd(keys.session(session, "tasks"), task_id)
+    line.r.hincrby(keys.HELD, entry_id, 1)
+    line.r.incr(keys.session(session, "held"))
+    line.r.incr("grove:push:client:c:held")
+    line.r.zadd(keys.ACK_DUE, {task_id: 5_000})
+
+
+def _state(line) -> dict:
+    """Every push key's value (the reserving token's hash included)."""
+    out = {}
+    for key in sorted(line.r.scan_iter("grove:push:*")):
+        kind = line.r.type(key).decode()
+        if kind == "hash":
+            out[key] = line.r.hgetall(key)
+        elif kind == "zset":
+            out[key] = line.r.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            out[key] = line.r.smembers(key)
+        else:
+            out[key] = line.r.get(key)
+    return out
+
+
+@pytest.mark.parametrize("others_waiting", [0, 1, 2], ids=["alone", "one-waits", "two-wait"])
+def test_release_and_returning_in_one_call_equal_the_two_calls(line, others_waiting):
+    """An answer on the user's own socket: RELEASE_RETURNING leaves Redis as RELEASE then
+    RETURNING did, and answers {lang, entry, RETURNING's answer}."""
+    results, states = [], []
+    for merged in (False, True):
+        _forget_push_state()
+        line.now = 1_000
+        waiting = [line.entry(f"w{i}") for i in range(others_waiting)]
+        alice = line.entry("alice", waiting=False)
+        _pushed(line, alice, "task-1")
+        task_keys = [keys.task("task-1"), keys.HELD, keys.ACK_DUE]
+        now = line.now + 1
+        if merged:
+            found = line.r.eval(
+                keys.RELEASE_RETURNING,
+                3,
+                *task_keys,
+                "task-1",
+                *CAPS,
+                now,
+                LOOKED_THROUGH,
+                "s-alice",
+            )
+        else:
+            released = line.r.eval(keys.RELEASE, 3, *task_keys, "task-1", now, "s-alice")
+            assert released[1].decode() == alice  # kept out of line for her socket
+            line.now = now - 1
+            found = released + line.r.eval(
+                keys.RETURNING,
+                2,
+                keys.entry(alice),
+                keys.HELD,
+                alice,
+                *CAPS,
+                now,
+                LOOKED_THROUGH,
+            )
+        results.append([value.decode() for value in found])
+        states.append(_state(line))
+        assert waiting or results[-1][2:5] == ["reserved", "", alice]
+    assert results[0] == results[1]
+    assert states[0] == states[1]
+
+
+def test_release_returning_without_an_answering_socket_is_release(line):
+    bob = line.entry("bob", waiting=False)
+    _pushed(line, bob, "task-2")
+    found = line.r.eval(
+        keys.RELEASE_RETURNING,
+        3,
+        keys.task("task-2"),
+        keys.HELD,
+        keys.ACK_DUE,
+        "task-2",
+        *CAPS,
+        2_000,
+        LOOKED_THROUGH,
+        "",
+    )
+    assert [value.decode() for value in found] == ["en", ""]
+    assert line.order() == [bob] and line.held(bob) == 0

@@ -26,7 +26,7 @@ def test_a_release_sends_the_script_by_its_digest_not_its_text():
     observer = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
     try:
         for _ in range(2):  # the first may load the script
-            assert signals.release("no-such-task", "en", signal=False) == ("en", "")
+            assert signals.release("no-such-task", "en", signal=False) == ("en", "", None)
         own = signals.lean_scripts()._local.connection.sock  # this thread's connection
         assert last_command_of(observer, own) == "evalsha"
     finally:
