@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -66,8 +65,6 @@ class LeanPublisher:
         self.app = app
         self.scripts = scripts
         self._routes: dict[str, _Route | None] = {}
-        self._origin: tuple[int, str] | None = None
-        self._oid = threading.local()
 
     def send(self, job: Task, args: tuple) -> bool:
         """Publish ``job(*args)``; False (nothing sent) when Celery must do it instead."""
@@ -77,10 +74,7 @@ class LeanPublisher:
         self.scripts.command("LPUSH", route.queue, self.message(job, args, route))
         return True
 
-    def message(self, job: Task, args: tuple, route: _Route | None = None) -> bytes:
-        route = route or self._route(job)
-        if route is None:
-            raise ValueError(f"{job.name} is not published by the lean path")
+    def message(self, job: Task, args: tuple, route: _Route) -> bytes:
         task_id = str(uuid.uuid4())
         headers = {
             "lang": "py",
@@ -97,7 +91,7 @@ class LeanPublisher:
             "parent_id": None,
             "argsrepr": saferepr(args, route.repr_size, maxlevels=route.repr_levels),
             "kwargsrepr": "{}",
-            "origin": self._nodename(),
+            "origin": anon_nodename(),
             "ignore_result": route.ignore_result,
             "replaced_task_nesting": 0,
             "stamped_headers": None,
@@ -114,7 +108,7 @@ class LeanPublisher:
             "headers": headers,
             "properties": {
                 "correlation_id": task_id,
-                "reply_to": self._reply_to(),
+                "reply_to": self.app.thread_oid,  # Celery's per-thread id
                 "delivery_mode": 2,
                 "delivery_info": {"exchange": "", "routing_key": route.queue},
                 "priority": 0,
@@ -168,20 +162,6 @@ class LeanPublisher:
             repr_size=self.app.amqp.argsrepr_maxsize,
             repr_levels=conf.task_repr_maxlevels,
         )
-
-    def _nodename(self) -> str:
-        pid = os.getpid()
-        if self._origin is None or self._origin[0] != pid:
-            self._origin = (pid, anon_nodename())
-        return self._origin[1]
-
-    def _reply_to(self) -> str:
-        # Celery's per-thread id (``app.thread_oid``), read once per thread and process.
-        pid = os.getpid()
-        known = getattr(self._oid, "value", None)
-        if known is None or known[0] != pid:
-            known = self._oid.value = (pid, self.app.thread_oid)
-        return known[1]
 
 
 def _signals_known(name: str) -> bool:

@@ -6,7 +6,7 @@ due sweep runs what was not sent. The broker connection's short timeouts and one
 (``CELERY_BROKER_TRANSPORT_OPTIONS``, ``CELERY_TASK_PUBLISH_RETRY_POLICY`` in settings) bound how
 long a send to a dead or paused Redis can hold the request that committed. Where it can,
 a job's message is written to Redis directly (``workers.lean_publish``: the message Celery
-would write, in one command, at about a twentieth of ``apply_async``'s CPU).
+would write, in one command: 91 µs of CPU a send against ``apply_async``'s 440-616 µs).
 """
 
 from __future__ import annotations

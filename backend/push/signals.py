@@ -87,9 +87,10 @@ class SocketAnswer:
     in every process, no trip through the channel layer for the push that follows."""
 
     session: str
-    # The dispatcher's arguments of ``keys.RETURNING`` after the entry (its caps, its token,
-    # '' for now, how far a line is looked through): with them the release runs RETURNING
-    # in the same call (``keys.RELEASE_RETURNING``), and ``returning`` holds its answers.
+    # The dispatcher's arguments of ``keys.RETURNING`` other than the entry and the time (its
+    # caps, its token, how far a line is looked through): with them the release runs
+    # RETURNING in the same call (``keys.RELEASE_RETURNING``), and ``returning`` holds its
+    # answers.
     line_args: tuple = ()
     # (entry id, RETURNING's answer, or None when the socket still has to ask for it)
     returning: list[tuple[str, list | None]] = dataclasses.field(default_factory=list)
@@ -201,7 +202,7 @@ def release(
     now = _now_ms()
     try:
         if keep_for and line_args:
-            socket_cap, client_cap, token, _now, looked = line_args
+            socket_cap, client_cap, token, looked = line_args
             found = scripts.run(
                 RELEASE_RETURNING,
                 script_keys,

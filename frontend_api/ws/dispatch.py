@@ -827,9 +827,10 @@ class Dispatcher:
         await self.rejoin(keys=[keys.entry(entry_id)], args=[entry_id, *self._head_args(_now_ms())])
 
     def line_args(self) -> tuple:
-        """RETURNING's arguments after the entry, ``now`` left to the caller: what an answer's
-        release needs to run RETURNING itself (``push_signals.answering_on``)."""
-        return tuple(self._head_args(0))
+        """RETURNING's arguments other than the entry and the time: what an answer's release
+        needs to run RETURNING itself (``push_signals.answering_on``)."""
+        socket_cap, client_cap, token, _now, looked = self._head_args(0)
+        return socket_cap, client_cap, token, looked
 
     def _head_args(self, now_ms: int) -> list:
         return [

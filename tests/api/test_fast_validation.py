@@ -233,30 +233,6 @@ _rankings = st.one_of(
     st.lists(st.one_of(st.integers(), st.booleans(), st.floats(), _texts), max_size=4),
     _scalars,
 )
-_bodies = st.one_of(
-    st.fixed_dictionaries(
-        {},
-        optional={
-            "type": _scalars,
-            "user": _users,
-            "lang": _scalars,
-            "collective": _scalars,
-            "message_id": _scalars,
-            "user_message_id": _scalars,
-            "text": _scalars,
-            "task_id": _scalars,
-            "is_report": _scalars,
-            "labels": _labels,
-            "ranking": _rankings,
-            "not_rankable": _scalars,
-            "unknown": _scalars,
-        },
-    ),
-    _scalars,
-    st.lists(_scalars, max_size=2),
-)
-
-
 _fields = {
     "type": _scalars,
     "user": _users,
@@ -271,6 +247,12 @@ _fields = {
     "ranking": _rankings,
     "not_rankable": _scalars,
 }
+
+_bodies = st.one_of(
+    st.fixed_dictionaries({}, optional={**_fields, "unknown": _scalars}),
+    _scalars,
+    st.lists(_scalars, max_size=2),
+)
 
 
 @st.composite

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,28 @@ def wait_for(condition, *, timeout: float = 15.0, interval: float = 0.1):
     """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
     what = getattr(condition, "__name__", "?")
     return wait_until(condition, timeout=timeout, what=what, interval=interval)
+
+
+def prompt_in_review(*, reviews: int, text: str, frontend_message_id: str, seed: int, author: str):
+    """A prompt written through its task and a review task for it handed to a second user,
+    ``reviews`` reviews required (a config change by ``author``): (prompt, review task,
+    reviewer)."""
+    from backend.trees.core.policy import TaskKind
+    from backend.trees.growth_config import update_config
+    from backend.trees.services.interactions import submit_text_reply
+    from backend.trees.services.tasks import request_task
+    from tests.builders import make_client, make_user
+
+    update_config(changes={"num_reviews_initial_prompt": reviews}, author=author)
+    client = make_client()
+    writer, reviewer = make_user(client), make_user(client)
+    rng = random.Random(seed)
+    task = request_task(user=writer, kind=TaskKind.INITIAL_PROMPT, lang="en", rng=rng)
+    prompt = submit_text_reply(
+        task_id=task.id, user=writer, text=text, frontend_message_id=frontend_message_id
+    )
+    review = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en", rng=rng)
+    return prompt, review, reviewer
 
 
 def _purge_queues() -> None:

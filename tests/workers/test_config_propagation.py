@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
-from backend.trees.core.policy import TaskKind
 from backend.trees.growth_config import update_config
 from backend.trees.models import JournalEntry, MessageTree, PendingAdvance
-from backend.trees.services.interactions import submit_labels, submit_text_reply
-from backend.trees.services.tasks import request_task
+from backend.trees.services.interactions import submit_labels
 from backend.trees.services.trees import enqueue_advance
-from tests.builders import make_client, make_user
-from tests.workers.conftest import wait_for
+from tests.workers.conftest import prompt_in_review, wait_for
 
 pytestmark = [
     pytest.mark.workers,
@@ -27,15 +22,13 @@ def owes_advance(tree_id) -> bool:
 
 
 def test_running_worker_applies_a_config_change_on_its_next_job(worker):
-    update_config(changes={"num_reviews_initial_prompt": 3}, author="admin:test")
-    client = make_client()
-    author, reviewer = make_user(client), make_user(client)
-    rng = random.Random(3)
-    task = request_task(user=author, kind=TaskKind.INITIAL_PROMPT, lang="en", rng=rng)
-    prompt = submit_text_reply(
-        task_id=task.id, user=author, text="Why do cats purr?", frontend_message_id="cfg-1"
+    prompt, review, reviewer = prompt_in_review(
+        reviews=3,
+        text="Why do cats purr?",
+        frontend_message_id="cfg-1",
+        seed=3,
+        author="admin:test",
     )
-    review = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en", rng=rng)
     submit_labels(
         task_id=review.id,
         user=reviewer,

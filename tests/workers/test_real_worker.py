@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import random
 import uuid
 
 import pytest
 
-from backend.trees.core.policy import TaskKind
-from backend.trees.growth_config import update_config
 from backend.trees.models import JournalEntry, MessageTree
-from backend.trees.services.interactions import submit_labels, submit_text_reply
-from backend.trees.services.tasks import request_task
-from tests.builders import make_client, make_tree, make_user
-from tests.workers.conftest import wait_for
+from backend.trees.services.interactions import submit_labels
+from tests.builders import make_tree, make_user
+from tests.workers.conftest import prompt_in_review, wait_for
 from workers.celery import app
 from workers.jobs import advance_tree_job, export_trees_job
 
@@ -30,16 +26,14 @@ def tree_state(tree_id) -> str:
 
 
 def test_a_review_advances_its_tree_on_the_worker(worker):
-    update_config(changes={"num_reviews_initial_prompt": 1}, author="test")
-    client = make_client()
-    author, reviewer = make_user(client), make_user(client)
-    rng = random.Random(7)
-    task = request_task(user=author, kind=TaskKind.INITIAL_PROMPT, lang="en", rng=rng)
-    prompt = submit_text_reply(
-        task_id=task.id, user=author, text="How do bees find flowers?", frontend_message_id="p-1"
+    prompt, review, reviewer = prompt_in_review(
+        reviews=1,
+        text="How do bees find flowers?",
+        frontend_message_id="p-1",
+        seed=7,
+        author="test",
     )
     assert tree_state(prompt.message_tree_id) == "initial_prompt_review"
-    review = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en", rng=rng)
     labels = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.9}
 
     # Committed at once (transaction=True): on commit the advance job goes to Redis.
@@ -97,15 +91,9 @@ def test_a_lean_sent_advance_runs_on_a_real_worker(worker, monkeypatch):
         raise AssertionError("sent through apply_async, not the lean path")
 
     monkeypatch.setattr(app.tasks[advance_tree_job.name], "apply_async", refused)
-    update_config(changes={"num_reviews_initial_prompt": 1}, author="test")
-    client = make_client()
-    author, reviewer = make_user(client), make_user(client)
-    rng = random.Random(11)
-    task = request_task(user=author, kind=TaskKind.INITIAL_PROMPT, lang="en", rng=rng)
-    prompt = submit_text_reply(
-        task_id=task.id, user=author, text="Why is the sea salty?", frontend_message_id="p-2"
+    prompt, review, reviewer = prompt_in_review(
+        reviews=1, text="Why is the sea salty?", frontend_message_id="p-2", seed=11, author="test"
     )
-    review = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en", rng=rng)
     labels = {"spam": 0.0, "lang_mismatch": 0.0, "quality": 0.8}
     submit_labels(  # committed at once; its advance is sent on commit (send_job)
         task_id=review.id,
@@ -113,9 +101,7 @@ def test_a_lean_sent_advance_runs_on_a_real_worker(worker, monkeypatch):
         message_id=prompt.id,
         labels={k: v for k, v in labels.items() if k in review.payload["valid_labels"]},
     )
-
-    def advanced():
-        state = MessageTree.objects.values_list("state", flat=True).get(id=prompt.message_tree_id)
-        return state != "initial_prompt_review"
-
-    wait_for(advanced, timeout=15.0)
+    wait_for(
+        lambda: tree_state(prompt.message_tree_id) != "initial_prompt_review",
+        timeout=JOB_TIMEOUT,
+    )
