@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from backend.push import keys
+from backend.push import keys, signals
 from tests.ws.conftest import _forget_push_state
 
 CAPS = [2000, 20000, "token-1"]  # per socket, per client, the reserving token
@@ -319,3 +319,33 @@ def test_release_returning_without_an_answering_socket_is_release(line):
     )
     assert [value.decode() for value in found] == ["en", ""]
     assert line.order() == [bob] and line.held(bob) == 0
+
+
+def test_an_answer_on_its_own_socket_gets_its_place_reserved_by_the_release(line):
+    """With the dispatcher's line arguments, the release of a task answered on its user's
+    socket also reserves the place it frees (one call, keys.RELEASE_RETURNING): it answers
+    RETURNING's reply, which the dispatcher then serves without a script of its own."""
+    alice = line.entry("alice", waiting=False)
+    _pushed(line, alice, "task-3")
+    socket_cap, client_cap, token = CAPS
+    lang, kept, found = signals.release(
+        "task-3",
+        "en",
+        keep_for="s-alice",
+        line_args=(socket_cap, client_cap, token, LOOKED_THROUGH),
+        signal=False,
+    )
+    assert (lang, kept) == ("en", alice)
+    assert [value.decode() for value in found[:3]] == ["reserved", "", alice]
+    assert line.held(alice) == 1  # reserved for her next push
+
+
+def test_without_line_arguments_the_socket_asks_for_the_place_itself(line):
+    alice = line.entry("alice", waiting=False)
+    _pushed(line, alice, "task-4")
+    assert signals.release("task-4", "en", keep_for="s-alice", signal=False) == (
+        "en",
+        alice,
+        None,
+    )
+    assert line.held(alice) == 0  # kept out of line, nothing reserved yet
