@@ -1,4 +1,4 @@
-"""Reviews of one tree's messages do not wait for each other; the tree's state change waits.
+"""Reviews (and rankings) of one tree do not wait for each other; the tree's state change waits.
 
 A review share-locks its tree's row (``interactions._review_target``); the advance job
 takes FOR NO KEY UPDATE. Two volunteers reviewing replies of one busy tree used to queue on
@@ -12,10 +12,18 @@ import pytest
 from django.db import OperationalError, connection, transaction
 
 from backend.trees.core.policy import TaskKind
-from backend.trees.services.interactions import submit_labels
+from backend.trees.models import Message, MessageReaction
+from backend.trees.services.interactions import submit_labels, submit_ranking
 from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree
-from tests.builders import GOOD_REVIEW, add_reply, make_client, make_tree, make_user
+from tests.builders import (
+    GOOD_REVIEW,
+    add_reply,
+    make_client,
+    make_ranking_tree,
+    make_tree,
+    make_user,
+)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -73,3 +81,63 @@ def test_a_review_in_flight_holds_off_the_advance_but_not_another_review():
         finish_first.set()
         holder.join(timeout=30)
     assert not errors, errors
+
+
+def test_a_ranking_in_flight_holds_off_the_advance_but_not_a_ranking_of_another_parent():
+    """Rankings of one tree share-lock it as reviews do: with FOR NO KEY UPDATE, every
+    ranker of a tree in ranking queued behind the others' whole transactions
+    (pg_stat_activity at 16 clients: most lock waits were on tree rows, behind rankings'
+    open transactions). Two rankings of one parent still meet on its rows (the replies'
+    counts, its ready-work row), for their last statement only."""
+    client = make_client()
+    repliers = [make_user(client) for _ in range(2)]
+    prompt = make_ranking_tree(author=make_user(client), repliers=repliers)
+    reply = Message.objects.filter(parent_id=prompt.id).order_by("created_at").first()
+    inner = add_reply(reply, author=make_user(client), review_result=True)
+    for author in repliers:
+        add_reply(inner, author=author, review_result=True)
+    # The two parents' rankings are one kind: rankers are drawn until one gets each.
+    rankers, tasks = [], []
+    for _ in range(30):
+        user = make_user(client)
+        task = request_task(user=user, kind=TaskKind.RANK_ASSISTANT_REPLIES, lang="en")
+        if task.parent_message_id not in [t.parent_message_id for t in tasks]:
+            rankers.append(user)
+            tasks.append(task)
+        if len(tasks) == 2:
+            break
+    assert {t.parent_message_id for t in tasks} == {prompt.id, inner.id}
+    first_stored, finish_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first_ranking_held_open():
+        try:
+            with transaction.atomic():
+                submit_ranking(task_id=tasks[0].id, user=rankers[0], ranking=[0, 1])
+                first_stored.set()
+                finish_first.wait(timeout=30)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            first_stored.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_ranking_held_open)
+    holder.start()
+    try:
+        assert first_stored.wait(timeout=30) and not errors, errors
+        with transaction.atomic():  # the second ranker does not wait for the first
+            _lock_timeout(2)
+            submit_ranking(task_id=tasks[1].id, user=rankers[1], ranking=[1, 0])
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            _lock_timeout(0.5)  # the tree may not change state under the first ranking
+            advance_tree(tree_id=prompt.message_tree_id)
+    finally:
+        finish_first.set()
+        holder.join(timeout=30)
+    assert not errors, errors
+    counts = Message.objects.filter(parent_id__in=[prompt.id, inner.id]).values_list(
+        "ranking_count", flat=True
+    )
+    assert sorted(counts) == [1, 1, 1, 1]
+    assert MessageReaction.objects.filter(message_id__in=[prompt.id, inner.id]).count() == 2

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from backend.accounts.models import User
@@ -249,23 +248,44 @@ def _review_target(
     tree row, so they do not wait for each other: with FOR NO KEY UPDATE here they did, and
     pg_stat_statements at 16 clients showed this statement waiting 8.2 ms on average, the
     second largest total time of the run."""
-    lock = " FOR SHARE OF t" if connection.vendor == "postgresql" else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT t.state, m.message_tree_id, EXISTS ("
-            f" SELECT 1 FROM {TextLabels._meta.db_table} l"
-            f" WHERE l.message_id = m.id AND l.user_id = %s AND l.task_id IS NOT NULL)"
-            f" FROM {MessageTree._meta.db_table} t"
-            f" LEFT JOIN {Message._meta.db_table} m"
-            f" ON m.id = %s AND m.deleted = %s AND m.review_result IS NULL"
-            f" WHERE t.id = %s{lock}",
-            [db_value(user_id), db_value(message_id), False, db_value(tree_id)],
-        )
-        row = cursor.fetchone()
+    row = _share_locked_tree(
+        f"m.message_tree_id, EXISTS ("
+        f" SELECT 1 FROM {TextLabels._meta.db_table} l"
+        f" WHERE l.message_id = m.id AND l.user_id = %s AND l.task_id IS NOT NULL)"
+        f" FROM {MessageTree._meta.db_table} t"
+        f" LEFT JOIN {Message._meta.db_table} m"
+        f" ON m.id = %s AND m.deleted = %s AND m.review_result IS NULL",
+        [db_value(user_id), db_value(message_id), False, db_value(tree_id)],
+    )
     if row is None:
         return None, None, False
     state, message_tree_id, already = row
     return state, uuid_from_db(message_tree_id), bool(already)
+
+
+def _ranking_target(
+    tree_id: uuid.UUID, parent_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[str | None, bool]:
+    """The tree's state (None: no such tree), share-locked until the ranking commits, and
+    whether this user already ranked ``parent_id``'s replies: one round trip. Rankings of one
+    tree then wait for none of each other, only for (and hold off) its state change, as
+    reviews do (``_review_target``)."""
+    row = _share_locked_tree(
+        f"EXISTS (SELECT 1 FROM {MessageReaction._meta.db_table} r"
+        f" WHERE r.message_id = %s AND r.user_id = %s AND r.payload_type = %s)"
+        f" FROM {MessageTree._meta.db_table} t",
+        [db_value(parent_id), db_value(user_id), "RankingReactionPayload", db_value(tree_id)],
+    )
+    return (None, False) if row is None else (row[0], bool(row[1]))
+
+
+def _share_locked_tree(columns_and_from: str, params: list) -> tuple | None:
+    """``SELECT t.state, <columns_and_from> WHERE t.id = %s``, the tree's row (``t``)
+    share-locked on PostgreSQL; its one row, or None. The tree's id is the last parameter."""
+    lock = " FOR SHARE OF t" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT t.state, {columns_and_from} WHERE t.id = %s{lock}", params)
+        return cursor.fetchone()
 
 
 @transaction.atomic
@@ -337,7 +357,9 @@ def submit_ranking(
     ``not_rankable`` (OA) marks that every offered reply was flawed; it is kept with the
     ranking (and exported) but the order still counts towards the consensus, as in OA."""
     now = now or timezone.now()
-    task, _kind = _start(task_id, user, now, RANK_KINDS, "a ranking")
+    # As a review: checks, then the writes in one statement, the tree share-locked.
+    writes = Batch()
+    task, _kind = _start(task_id, user, now, RANK_KINDS, "a ranking", writes)
     offered = task.payload["reply_ids"]
     if any(isinstance(i, bool) or not isinstance(i, int) for i in ranking) or sorted(
         ranking
@@ -346,38 +368,43 @@ def submit_ranking(
             f"the ranking must order all {len(offered)} offered replies: "
             f"a permutation of 0..{len(offered) - 1}"
         )
-    tree = MessageTree.objects.select_for_update(no_key=True).get(id=task.message_tree_id)
-    if tree.state != TreeState.RANKING:
+    state, already = _ranking_target(task.message_tree_id, task.parent_message_id, user.id)
+    if state != TreeState.RANKING:
         raise TargetUnavailable("this tree is no longer being ranked")
     ordered = [offered[i] for i in ranking]
-    if MessageReaction.objects.filter(
-        message_id=task.parent_message_id, user=user, payload_type="RankingReactionPayload"
-    ).exists():
+    if already:
         raise InvalidRanking("you have already ranked these replies")
-    reaction = MessageReaction.objects.create(
-        task=task,
-        message_id=task.parent_message_id,
-        user=user,
-        api_client_id=user.api_client_id,
-        payload_type="RankingReactionPayload",
-        payload={
-            "ranking": list(ranking),
-            "ranked_message_ids": ordered,
-            **({"not_rankable": True} if not_rankable else {}),
-        },
+    reaction = writes.insert(
+        MessageReaction(
+            task=task,
+            message_id=task.parent_message_id,
+            user=user,
+            api_client_id=user.api_client_id,
+            payload_type="RankingReactionPayload",
+            payload={
+                "ranking": list(ranking),
+                "ranked_message_ids": ordered,
+                **({"not_rankable": True} if not_rankable else {}),
+            },
+        )
     )
-    Message.objects.filter(id__in=ordered).update(ranking_count=F("ranking_count") + 1)
-    _close(task)
-    slots_left = ready_work.take_slot(node_id=task.parent_message_id, kind=task.payload_type)
+    # In one order for every ranker, so two rankings of a parent lock its replies alike.
+    for message_id in sorted(map(str, ordered)):
+        writes.increment(Message, message_id, "ranking_count")
+    _close(task, writes)
     journal.record(
         "replies_ranked",
         payload={"ranked_message_ids": ordered},
-        message_tree_id=tree.id,
+        message_tree_id=task.message_tree_id,
         message_id=task.parent_message_id,
         user_id=user.id,
+        writes=writes,
+    )
+    slots_left = ready_work.take_slot(
+        node_id=task.parent_message_id, kind=task.payload_type, writes=writes
     )
     if ready_work.is_complete(slots_left):
-        enqueue_advance(tree.id)
+        enqueue_advance(task.message_tree_id)
     return reaction
 
 
