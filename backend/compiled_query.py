@@ -108,28 +108,42 @@ class CompiledQuery:
             params[position] = db_value(values[name])
         return sql, params
 
-    def fetch(self, values: Mapping[str, object], **flags) -> list:
+    def fetch(
+        self, values: Mapping[str, object], *, with_write: tuple[str, list] | None = None, **flags
+    ) -> list:
         """The model instances the query selects (a query of whole rows: every concrete
         field, as ``Model.objects.filter(...)`` selects them), built as a QuerySet builds
-        them (``Model.from_db``) without a QuerySet."""
+        them (``Model.from_db``) without a QuerySet.
+
+        ``with_write`` (PostgreSQL): an UPDATE or INSERT, with its parameters, sent in the
+        same statement as a ``WITH`` part, one round trip for both. PostgreSQL runs such a
+        part once, to completion, after the query's own rows are read (and locked, for a
+        FOR UPDATE query), whatever the query finds."""
         sql, params = self.statement(values, **flags)
         model = self.models[sql]
         names = [f.attname for f in model._meta.concrete_fields]
         if len(self.columns[sql]) != len(names):
             raise RuntimeError(f"{sql[:60]}... does not select whole {model.__name__} rows")
         alias = connection.alias
-        return [model.from_db(alias, names, row) for row in self._run(sql, params)]
+        rows = self._run(sql, params, with_write)
+        return [model.from_db(alias, names, row) for row in rows]
 
     def rows(self, values: Mapping[str, object], **flags) -> list[tuple]:
         """The query's rows (for ``values_list`` queries), each value converted as the
         QuerySet would convert it (UUIDs and JSON from SQLite's text, for instance)."""
         return self._run(*self.statement(values, **flags))
 
-    def _run(self, sql: str, params: list) -> list[tuple]:
+    def _run(
+        self, sql: str, params: list, with_write: tuple[str, list] | None = None
+    ) -> list[tuple]:
+        converters = self.converters[sql]
+        if with_write is not None:
+            if connection.vendor != "postgresql":
+                raise RuntimeError("with_write needs PostgreSQL's data-modifying WITH")
+            sql, params = f"WITH grove_first AS ({with_write[0]}) {sql}", [*with_write[1], *params]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall()
-        converters = self.converters[sql]
         if not converters:
             return found
         rows = []

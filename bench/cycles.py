@@ -33,6 +33,7 @@ import statistics
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -144,8 +145,33 @@ def _run_threads(target, volunteers: list[Volunteer]) -> None:
         volunteer.close()
 
 
+# A tree-growth configuration with room for 10,000 growing trees and prompts in review:
+# with OA's defaults (10 active trees, 100 prompts in review) a few dozen volunteers working
+# back to back run out of work in seconds, and "no task" answers are measured instead of the
+# dispatch.
+PLENTY = {
+    "max_active_trees": 10_000,
+    "max_initial_prompt_review": 10_000,
+    "max_prompt_lottery_waiting": 10_000,
+}
+
+
+def set_config(url: str, api_key: str, values: dict, *, comment: str) -> None:
+    """Change the active tree-growth configuration through the admin API."""
+    request = urllib.request.Request(
+        f"{url}/api/v1/admin/tree_growth_config",
+        data=json.dumps({"values": values, "comment": comment}).encode(),
+        headers={"X-API-Key": api_key, "Content-Type": "application/json"},
+        method="PATCH",
+    )
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 200, response.status
+
+
 def run_phases(args, url: str, api_key: str, servers: GroveServers | None) -> list[dict]:
     texts = realistic_texts()
+    if args.plenty:
+        set_config(url, api_key, PLENTY, comment="bench/cycles.py --plenty")
     seeders = [Volunteer(url, api_key, f"seeder-{i}", texts, args.seed + i) for i in range(5)]
     seeded = sum(seeders[i % 5].write_prompt() for i in range(args.prompts))
     print(f"seeded {seeded} prompts through the protocol")
@@ -268,6 +294,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--db-conn-max-age", type=int, default=0, help="GROVE_DB_CONN_MAX_AGE of the servers"
     )
     parser.add_argument("--seed-scale", type=float, default=None, help="seed_scale.py --scale")
+    parser.add_argument(
+        "--plenty",
+        action="store_true",
+        help="before seeding, set a tree-growth config with room for 10,000 growing trees and "
+        "prompts in review (PLENTY), so that no phase runs out of work",
+    )
     parser.add_argument("--database", default="grove_bench_cycles")
     parser.add_argument(
         "--reuse-database", action="store_true", help="keep --database as it is (no drop/seed)"
@@ -328,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 "web_workers": args.web_workers,
                 "worker_concurrency": args.worker_concurrency,
                 "seed_scale": args.seed_scale,
+                "plenty": args.plenty,
             },
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
             "phases": reports,

@@ -36,14 +36,13 @@ import statistics
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sdk"))
 
 from bench.cycle_client import Volunteer
-from bench.cycles import closed_loop
+from bench.cycles import PLENTY, closed_loop, set_config
 from bench.grove_processes import GroveServers, git_commit
 from bench.texts import realistic_texts
 from grove_sdk import GroveClient, GroveError, PushLoop, User
@@ -51,11 +50,6 @@ from grove_sdk.answers import Answerer
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "push-cycles-bench-key-0123456789abcdef"
-PLENTY = {
-    "max_active_trees": 10_000,
-    "max_initial_prompt_review": 10_000,
-    "max_prompt_lottery_waiting": 10_000,
-}
 
 
 def push_loop(
@@ -183,17 +177,6 @@ def _shares(mix: dict[str, int]) -> str:
     )
 
 
-def set_config(url: str, values: dict) -> None:
-    request = urllib.request.Request(
-        f"{url}/api/v1/admin/tree_growth_config",
-        data=json.dumps({"values": values, "comment": "bench/push_cycles.py"}).encode(),
-        headers={"X-API-Key": KEY, "Content-Type": "application/json"},
-        method="PATCH",
-    )
-    with urllib.request.urlopen(request) as response:
-        assert response.status == 200, response.status
-
-
 @contextlib.contextmanager
 def served_and_seeded(args):
     """The production profile on a new scratch database, seeded with ``--prompts`` prompts."""
@@ -209,7 +192,7 @@ def served_and_seeded(args):
     ) as servers:
         print(f"serving {ROOT} ({git_commit(ROOT)}) at {servers.url}")
         if args.plenty:
-            set_config(servers.url, PLENTY)
+            set_config(servers.url, KEY, PLENTY, comment="bench/push_cycles.py")
         seeders = [Volunteer(servers.url, KEY, f"seeder-{i}", realistic_texts(), i) for i in (0, 1)]
         seeded = sum(seeders[i % 2].write_prompt() for i in range(args.prompts))
         print(f"seeded {seeded} prompts")

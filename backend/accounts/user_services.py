@@ -16,7 +16,7 @@ from django.utils import timezone
 from backend.accounts.errors import UserNotFound
 from backend.accounts.models import ApiClient, AuthMethod, User
 from backend.accounts.services import UserDisabled, ensure_user
-from backend.compiled_query import SENTINEL_IDS, CompiledQuery
+from backend.compiled_query import SENTINEL_IDS, CompiledQuery, db_value
 from backend.fast_writes import Batch, update
 from backend.trees import journal
 from backend.trees.models import Message
@@ -184,6 +184,27 @@ def register_frontend_user(
             tos_acceptance=tos_acceptance,
         )
     return user
+
+
+# record_user_activity's rule computed by PostgreSQL from the row it updates: no read of
+# the row first. (Python's timedelta.days of a non-negative difference is its whole days;
+# EXTRACT(EPOCH ...) of a timestamptz difference is its exact seconds, as a numeric.)
+_NEW_STREAK = "streak_last_day_date IS NULL OR streak_last_day_date > %s"
+_ACTIVITY_UPDATE = (
+    f"UPDATE {User._meta.db_table} SET last_activity_date = %s,"
+    f" streak_last_day_date = CASE WHEN {_NEW_STREAK} THEN %s ELSE streak_last_day_date END,"
+    f" streak_days = CASE WHEN {_NEW_STREAK} THEN 0"
+    " ELSE floor(EXTRACT(EPOCH FROM %s - streak_last_day_date) / 86400)::integer END"
+    " WHERE id = %s"
+)
+
+
+def activity_update(user_id: uuid.UUID, now: datetime) -> tuple[str, list]:
+    """PostgreSQL: the UPDATE (and its parameters) that does what ``record_user_activity``
+    does, in one statement without reading the row first; for a caller that sends it with
+    another statement (``CompiledQuery.fetch(with_write=...)``)."""
+    at = db_value(now)
+    return _ACTIVITY_UPDATE, [at, at, at, at, at, db_value(user_id)]
 
 
 @transaction.atomic(savepoint=False)  # inside every answer's transaction: no savepoint

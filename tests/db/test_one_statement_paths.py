@@ -70,12 +70,17 @@ def test_a_review_sends_its_writes_as_one_statement():
     prompt, users, (task,) = _review_tasks(1)
     with CaptureQueriesContext(connection) as sent:
         submit_labels(task_id=task.id, user=users[0], message_id=prompt.id, labels=GOOD_REVIEW)
-    writes = [
-        q["sql"] for q in sent.captured_queries if q["sql"].startswith(("INSERT", "UPDATE", "WITH"))
-    ]
-    assert len(writes) == 1, writes
-    for table in ("trees_textlabels", "trees_journalentry", "trees_readywork", "accounts_user"):
-        assert table in writes[0]
+    statements = [q["sql"] for q in sent.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 3, [sql[:80] for sql in statements]
+    lock, target, writes = statements
+    # The user's activity goes with the task's lock (one round trip, the task locked first),
+    assert lock.startswith("WITH grove_first AS (UPDATE accounts_user SET last_activity_date")
+    assert 'FROM "trees_task"' in lock and lock.endswith("FOR NO KEY UPDATE")
+    assert target.endswith("FOR SHARE OF t")
+    # and the review's own writes in one statement after its checks.
+    for table in ("trees_textlabels", "trees_journalentry", "trees_readywork"):
+        assert table in writes
+    assert "accounts_user" not in writes
     assert TextLabels.objects.filter(message_id=prompt.id, user=users[0], task_id=task.id).exists()
     task.refresh_from_db()
     prompt.refresh_from_db()
@@ -130,8 +135,9 @@ def test_a_claim_in_the_database_is_one_statement(settings):
 
 @postgres_only
 def test_a_reply_sends_its_writes_before_the_index_as_one_statement():
-    """The activity stamp, the message, the parent's count and the task's close: one
-    statement after the checks, before the ready-work index reads the tree."""
+    """The message, the parent's count and the task's close: one statement after the
+    checks, before the ready-work index reads the tree (the activity stamp went with the
+    task's lock, the first statement)."""
     client = make_client()
     prompt = make_tree(author=make_user(client))
     writer = make_user(client)
@@ -147,8 +153,11 @@ def test_a_reply_sends_its_writes_before_the_index_as_one_statement():
         sql for sql in sqls if sql.startswith("WITH grove_w0") and "trees_readywork" not in sql
     ]
     assert len(batched) == 1, sqls
-    for table in ("accounts_user", "trees_message", "trees_task"):
+    for table in ("trees_message", "trees_task"):
         assert f'"{table}"' in batched[0]
+    stamps = [i for i, sql in enumerate(sqls) if sql.startswith("WITH grove_first AS (UPDATE")]
+    assert len(stamps) == 1 and '"trees_task"' in sqls[stamps[0]]
+    assert stamps[0] < sqls.index(batched[0])
     assert not any(sql.startswith('INSERT INTO "trees_message"') for sql in sqls)
     # Written before the index was refreshed: the index read after it sees the new reply.
     first_index_read = next(i for i, sql in enumerate(sqls) if "trees_readywork" in sql)

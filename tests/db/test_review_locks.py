@@ -7,12 +7,13 @@ the tree's row."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import OperationalError, connection, transaction
 
 from backend.trees.core.policy import TaskKind
-from backend.trees.models import Message, MessageReaction
+from backend.trees.models import Message, MessageReaction, TextLabels
 from backend.trees.services.interactions import submit_labels, submit_ranking
 from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree
@@ -141,3 +142,77 @@ def test_a_ranking_in_flight_holds_off_the_advance_but_not_a_ranking_of_another_
     )
     assert sorted(counts) == [1, 1, 1, 1]
     assert MessageReaction.objects.filter(message_id__in=[prompt.id, inner.id]).count() == 2
+
+
+def _row_locked(table: str, row_id) -> bool:
+    """Whether another transaction holds a lock on the row that FOR UPDATE would wait for."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [row_id])
+        return False
+    except OperationalError:
+        return True
+
+
+def test_an_answer_locks_its_task_then_its_user_then_its_tree():
+    """The user's activity stamp goes with the task's lock in one statement: the order of
+    locks every service keeps (task, user, tree) is unchanged. While another transaction
+    holds the user's row, the review waits holding its task and nothing of the tree."""
+    client = make_client()
+    prompt = make_tree(author=make_user(client), state="initial_prompt_review", review_result=None)
+    reviewer = make_user(client)
+    task = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en")
+    user_held, release_user, done = threading.Event(), threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_user():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM accounts_user WHERE id = %s FOR UPDATE", [reviewer.id]
+                )
+                user_held.set()
+                release_user.wait(timeout=30)
+        except BaseException as exc:
+            errors.append(exc)
+            user_held.set()
+        finally:
+            connection.close()
+
+    def review():
+        try:
+            _review(task, reviewer)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+            connection.close()
+
+    threads = [threading.Thread(target=hold_user), threading.Thread(target=review)]
+    threads[0].start()
+    try:
+        assert user_held.wait(timeout=30) and not errors, errors
+        threads[1].start()
+        with connection.cursor() as cursor:  # until the review waits for the user's row
+            for _ in range(300):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                    ["WITH grove_first AS (UPDATE accounts_user%"],
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.01)
+            else:
+                pytest.fail("the review never waited for the user's row")
+        assert _row_locked("trees_task", task.id)
+        assert not _row_locked("trees_messagetree", prompt.message_tree_id)
+        assert not done.is_set()
+    finally:
+        release_user.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert not errors, errors
+    assert TextLabels.objects.filter(task_id=task.id, user=reviewer).exists()
+    reviewer.refresh_from_db()
+    assert reviewer.last_activity_date is not None

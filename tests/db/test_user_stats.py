@@ -8,9 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from backend.accounts.models import User
+from backend.accounts.user_services import activity_update, record_user_activity
 from backend.stats.models import CachedStats, TrollStats, UserStats
 from backend.stats.services import (
     recompute_troll_stats,
@@ -172,3 +174,40 @@ def test_cached_stats_count_human_messages_and_trees():
     assert stats["human_messages_by_role"] == {"prompter": 1, "assistant": 1}
     assert stats["message_trees_states_by_lang"] == [{"lang": "de", "state": "growing", "count": 1}]
     assert MessageTree.objects.count() == 1
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the one-statement stamp")
+@pytest.mark.parametrize(
+    "streak_start",
+    [
+        None,
+        timedelta(hours=2),  # in the future: a new streak
+        timedelta(0),
+        -timedelta(hours=23, minutes=59, seconds=59, microseconds=999_999),
+        -timedelta(days=1),
+        -timedelta(days=1, microseconds=1),
+        -timedelta(days=3, hours=23, minutes=59),
+        -timedelta(days=400, seconds=1),
+    ],
+)
+def test_the_activity_stamp_in_sql_is_record_user_activitys(streak_start):
+    """``activity_update`` (sent with the task's lock) leaves the row as
+    ``record_user_activity`` does, at the edges of whole days."""
+
+    now = timezone.now()
+    start = None if streak_start is None else now + streak_start
+    fields = ("last_activity_date", "streak_last_day_date", "streak_days")
+    outcomes = []
+    for stamp in ("python", "sql"):
+        user = make_user()
+        User.objects.filter(id=user.id).update(streak_days=7, streak_last_day_date=start)
+        if stamp == "python":
+            record_user_activity(user_id=user.id, now=now)
+        else:
+            sql, params = activity_update(user.id, now)
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        user.refresh_from_db()
+        outcomes.append(tuple(getattr(user, name) for name in fields))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == now

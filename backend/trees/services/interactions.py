@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from backend.accounts.models import User
-from backend.accounts.user_services import record_user_activity
+from backend.accounts.user_services import activity_update, record_user_activity
 from backend.compiled_query import (
     SENTINEL_IDS,
     SENTINEL_TIMES,
@@ -62,9 +62,16 @@ def _start(
     the task takes ``what``.
 
     The user row is locked here, before any tree row: the order every service keeps
-    (see tasks._reserve), so two of them never wait on each other."""
-    task = open_task_for_update(task_id, user, now)
-    record_user_activity(user_id=user.id, now=now, writes=writes)
+    (see tasks._reserve), so two of them never wait on each other. On PostgreSQL the
+    activity's UPDATE goes with the task's lock, one round trip for both (it was a locking
+    read of the user, then the UPDATE with the answer's writes), the task's row locked first
+    as before."""
+    if connection.vendor == "postgresql":
+        stamp = activity_update(user.id, now)
+        task = open_task_for_update(task_id, user, now, with_write=stamp)
+    else:
+        task = open_task_for_update(task_id, user, now)
+        record_user_activity(user_id=user.id, now=now, writes=writes)
     kind = TaskKind(task.payload_type)
     if kind not in kinds:
         raise TaskKindMismatch(f"a {kind.value} task does not take {what}")

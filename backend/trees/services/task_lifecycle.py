@@ -42,9 +42,16 @@ _LOCKED_TASK = CompiledQuery(
 )
 
 
-def _locked_task(task_id: uuid.UUID, *, api_client_id: uuid.UUID, user: User | None) -> Task:
-    """Lock a task of this API client; another client's task does not exist for it."""
-    found = _LOCKED_TASK.fetch({"task_id": task_id})
+def _locked_task(
+    task_id: uuid.UUID,
+    *,
+    api_client_id: uuid.UUID,
+    user: User | None,
+    with_write: tuple[str, list] | None = None,
+) -> Task:
+    """Lock a task of this API client; another client's task does not exist for it.
+    ``with_write``: a write sent in the same statement (``CompiledQuery.fetch``)."""
+    found = _LOCKED_TASK.fetch({"task_id": task_id}, with_write=with_write)
     task = found[0] if found else None
     if task is None or task.api_client_id != api_client_id:
         raise TaskNotFound(f"task {task_id} not found")
@@ -54,12 +61,19 @@ def _locked_task(task_id: uuid.UUID, *, api_client_id: uuid.UUID, user: User | N
 
 
 def open_task_for_update(
-    task_id: uuid.UUID, user: User | None, now: datetime, *, api_client_id: uuid.UUID | None = None
+    task_id: uuid.UUID,
+    user: User | None,
+    now: datetime,
+    *,
+    api_client_id: uuid.UUID | None = None,
+    with_write: tuple[str, list] | None = None,
 ) -> Task:
     """Lock a task that may still be worked on: this client's (and this user's, when given),
-    not done, not skipped, not expired."""
+    not done, not skipped, not expired. ``with_write`` (PostgreSQL) is sent with the lock in
+    one statement and runs after it, whatever the checks find: a caller raises out of its
+    transaction when they fail."""
     client_id = api_client_id if api_client_id is not None else user.api_client_id
-    task = _locked_task(task_id, api_client_id=client_id, user=user)
+    task = _locked_task(task_id, api_client_id=client_id, user=user, with_write=with_write)
     if task.done or task.skipped:
         raise TaskAlreadyDone(f"task {task_id} is already closed")
     if task.expiry_date is not None and task.expiry_date <= now:
