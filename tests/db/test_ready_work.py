@@ -163,7 +163,10 @@ def test_an_advance_that_changes_nothing_reads_the_tree_once_for_its_decision_an
     with CaptureQueriesContext(connection) as queries:
         assert advance_tree(tree_id=prompt.message_tree_id) == []
     message_reads = [
-        q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "trees_message"')
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('SELECT "trees_message"')  # the ORM's and compiled reads
+        or " JOIN trees_message m ON m.message_tree_id = t.id" in q["sql"]  # the shape's
     ]
     assert len(message_reads) == 3, message_reads  # settle, auto-moderation, shape
     assert index_of(prompt.message_tree_id) == before
@@ -350,3 +353,46 @@ def test_a_task_request_sends_two_statements_however_many_rows_the_user_may_not_
         assert task.parent_message_id == replies[0].id
         assert len(sent.captured_queries) == 2, [q["sql"][:60] for q in sent.captured_queries]
         Task.objects.filter(id=task.id).delete()
+
+
+def _comparable(tree_shape):
+    return (
+        tree_shape.tree_id,
+        tree_shape.state,
+        tree_shape.lang,
+        tree_shape.goal_tree_size,
+        tree_shape.max_depth,
+        tree_shape.max_children_count,
+        sorted(tree_shape.nodes, key=lambda node: str(node.id)),
+        dict(tree_shape.rankings_done),
+    )
+
+
+def test_one_trees_shape_in_one_statement_is_the_many_trees_reads():
+    """On PostgreSQL one tree's shape is read in one statement (tree, messages, rankings
+    done); it equals what the reads for several trees give, for trees with rankings, deleted
+    and unreviewed replies, a tree of one prompt, and no tree."""
+    client = make_client()
+    repliers = [make_user(client) for _ in range(3)]
+    ranked = make_ranking_tree(author=make_user(client), repliers=repliers)
+    for ranker in (make_user(client), make_user(client)):
+        task = request_task(user=ranker, kind=TaskKind.RANK_ASSISTANT_REPLIES, lang="en")
+        submit_ranking(task_id=task.id, user=ranker, ranking=[2, 0, 1])
+    growing = make_tree(author=make_user(client))
+    add_reply(growing, author=repliers[0], review_result=None)
+    add_reply(growing, author=repliers[1], review_result=False, deleted=True)
+    accepted = add_reply(growing, author=repliers[2], review_result=True)
+    add_reply(accepted, author=repliers[0], review_result=None)
+    lonely = make_tree(author=make_user(client))
+    config = active_config()
+    missing = make_client().id  # an id no tree has
+    for tree_id in (ranked.message_tree_id, growing.message_tree_id, lonely.message_tree_id):
+        with CaptureQueriesContext(connection) as sent:
+            one = ready_work.load_shapes([tree_id], config)
+        if connection.vendor == "postgresql":
+            assert len(sent.captured_queries) == 1
+        several = ready_work.load_shapes([tree_id, missing], config)
+        assert _comparable(one[tree_id]) == _comparable(several[tree_id])
+    shapes = ready_work.load_shapes([ranked.message_tree_id], config)
+    assert shapes[ranked.message_tree_id].rankings_done == {ranked.id: 2}
+    assert ready_work.load_shapes([missing], config) == {}
