@@ -54,7 +54,8 @@ REBUILD_BATCH = 500
 
 def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dict:
     """``{tree id: core.shape.TreeShape}`` for the trees that exist (three or four queries;
-    for one tree, the request path's case, compiled once per process)."""
+    for one tree, the request path's case, one on PostgreSQL, three compiled once per
+    process elsewhere; a fourth when a quality gate is configured)."""
     ids = list(tree_ids)
     if len(ids) == 1 and connection.vendor == "postgresql":
         found = _one_tree_in_one_statement(ids[0])
