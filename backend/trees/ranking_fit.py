@@ -72,7 +72,8 @@ def fit_plackett_luce(
     # A resample is a multiset of the rankings, and the fit does not depend on their order:
     # with OA's 3 rankings per parent, 100 resamples hold at most 10 distinct multisets, so
     # each is fitted once (a profile put this fit at half the advance job's CPU).
-    fits: dict[tuple[int, ...], np.ndarray] = {}
+    # The resample that draws each ranking once is the data itself: fitted above.
+    fits: dict[tuple[int, ...], np.ndarray] = {tuple(range(len(data))): strength}
     samples = []
     for _ in range(BOOTSTRAP_RESAMPLES):
         drawn = tuple(sorted(rng.randrange(len(data)) for _ in data))
