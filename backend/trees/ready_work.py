@@ -136,28 +136,31 @@ def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dic
     }
 
 
+# The columns a shape is built from, in the order load_shapes unpacks them.
+_TREE_COLUMNS = ("id", "state", "lang", "goal_tree_size", "max_depth", "max_children_count")
+_MESSAGE_COLUMNS = (
+    "id",
+    "message_tree_id",
+    "parent_id",
+    "depth",
+    "role",
+    "user_id",
+    "review_result",
+    "review_count",
+    "deleted",
+    "reviews_asked",
+    "rankings_asked",
+    "review_posterior",
+    "ranking_agreement",
+)
+
+
 def _trees(**match):
-    return MessageTree.objects.filter(**match).values_list(
-        "id", "state", "lang", "goal_tree_size", "max_depth", "max_children_count"
-    )
+    return MessageTree.objects.filter(**match).values_list(*_TREE_COLUMNS)
 
 
 def _messages(**match):
-    return Message.objects.filter(**match).values_list(
-        "id",
-        "message_tree_id",
-        "parent_id",
-        "depth",
-        "role",
-        "user_id",
-        "review_result",
-        "review_count",
-        "deleted",
-        "reviews_asked",
-        "rankings_asked",
-        "review_posterior",
-        "ranking_agreement",
-    )
+    return Message.objects.filter(**match).values_list(*_MESSAGE_COLUMNS)
 
 
 def _rankings(**match):
@@ -177,24 +180,6 @@ _ONE_TREES_MESSAGES = CompiledQuery(
 )
 _ONE_TREES_RANKINGS = CompiledQuery(
     lambda tree_id: _rankings(message__message_tree_id=tree_id), sentinels=_ONE
-)
-
-
-_TREE_COLUMNS = ("id", "state", "lang", "goal_tree_size", "max_depth", "max_children_count")
-_MESSAGE_COLUMNS = (
-    "id",
-    "message_tree_id",
-    "parent_id",
-    "depth",
-    "role",
-    "user_id",
-    "review_result",
-    "review_count",
-    "deleted",
-    "reviews_asked",
-    "rankings_asked",
-    "review_posterior",
-    "ranking_agreement",
 )
 
 

@@ -44,6 +44,40 @@ def _lock_timeout(seconds: float) -> None:
         cursor.execute(f"SET LOCAL lock_timeout = '{int(seconds * 1000)}ms'")
 
 
+def _first_held_open_second_passes_advance_waits(first, second, tree_id) -> None:
+    """Run ``first`` in a transaction another thread holds open; meanwhile ``second`` must
+    not wait for it (2 s lock timeout) and the tree's advance must (0.5 s lock timeout)."""
+    first_stored, finish_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first_held_open():
+        try:
+            with transaction.atomic():
+                first()
+                first_stored.set()
+                finish_first.wait(timeout=30)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            first_stored.set()
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=first_held_open)
+    holder.start()
+    try:
+        assert first_stored.wait(timeout=30) and not errors, errors
+        with transaction.atomic():  # the second does not wait for the first
+            _lock_timeout(2)
+            second()
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            _lock_timeout(0.5)  # the tree may not change state under the first
+            advance_tree(tree_id=tree_id)
+    finally:
+        finish_first.set()
+        holder.join(timeout=30)
+    assert not errors, errors
+
+
 def test_a_review_in_flight_holds_off_the_advance_but_not_another_review():
     client = make_client()
     prompt = make_tree(author=make_user(client))  # growing
@@ -53,35 +87,11 @@ def test_a_review_in_flight_holds_off_the_advance_but_not_another_review():
     kind = TaskKind.LABEL_ASSISTANT_REPLY
     tasks = [request_task(user=u, kind=kind, lang="en") for u in users]
     assert [t.payload["message_id"] for t in tasks] == [str(r.id) for r in replies]
-    first_stored, finish_first = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def first_review_held_open():
-        try:
-            with transaction.atomic():
-                _review(tasks[0], users[0])
-                first_stored.set()
-                finish_first.wait(timeout=30)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-            first_stored.set()
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=first_review_held_open)
-    holder.start()
-    try:
-        assert first_stored.wait(timeout=30) and not errors, errors
-        with transaction.atomic():  # the second reviewer does not wait for the first
-            _lock_timeout(2)
-            _review(tasks[1], users[1])
-        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
-            _lock_timeout(0.5)  # the tree may not change state under the first review
-            advance_tree(tree_id=prompt.message_tree_id)
-    finally:
-        finish_first.set()
-        holder.join(timeout=30)
-    assert not errors, errors
+    _first_held_open_second_passes_advance_waits(
+        lambda: _review(tasks[0], users[0]),
+        lambda: _review(tasks[1], users[1]),
+        prompt.message_tree_id,
+    )
 
 
 def test_a_ranking_in_flight_holds_off_the_advance_but_not_a_ranking_of_another_parent():
@@ -108,35 +118,11 @@ def test_a_ranking_in_flight_holds_off_the_advance_but_not_a_ranking_of_another_
         if len(tasks) == 2:
             break
     assert {t.parent_message_id for t in tasks} == {prompt.id, inner.id}
-    first_stored, finish_first = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def first_ranking_held_open():
-        try:
-            with transaction.atomic():
-                submit_ranking(task_id=tasks[0].id, user=rankers[0], ranking=[0, 1])
-                first_stored.set()
-                finish_first.wait(timeout=30)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-            first_stored.set()
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=first_ranking_held_open)
-    holder.start()
-    try:
-        assert first_stored.wait(timeout=30) and not errors, errors
-        with transaction.atomic():  # the second ranker does not wait for the first
-            _lock_timeout(2)
-            submit_ranking(task_id=tasks[1].id, user=rankers[1], ranking=[1, 0])
-        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
-            _lock_timeout(0.5)  # the tree may not change state under the first ranking
-            advance_tree(tree_id=prompt.message_tree_id)
-    finally:
-        finish_first.set()
-        holder.join(timeout=30)
-    assert not errors, errors
+    _first_held_open_second_passes_advance_waits(
+        lambda: submit_ranking(task_id=tasks[0].id, user=rankers[0], ranking=[0, 1]),
+        lambda: submit_ranking(task_id=tasks[1].id, user=rankers[1], ranking=[1, 0]),
+        prompt.message_tree_id,
+    )
     counts = Message.objects.filter(parent_id__in=[prompt.id, inner.id]).values_list(
         "ranking_count", flat=True
     )
