@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import pytest
 from django.db import OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from backend.trees.core.policy import TaskKind
-from backend.trees.models import Message, MessageReaction, TextLabels
+from backend.trees.models import Message, MessageReaction, ReadyWork, TextLabels
 from backend.trees.services.interactions import submit_labels, submit_ranking
 from backend.trees.services.tasks import request_task
 from backend.trees.services.trees import advance_tree
@@ -202,3 +204,60 @@ def test_an_answer_locks_its_task_then_its_user_then_its_tree():
     assert TextLabels.objects.filter(task_id=task.id, user=reviewer).exists()
     reviewer.refresh_from_db()
     assert reviewer.last_activity_date is not None
+
+
+def test_rankings_of_one_parent_at_once_all_land_without_a_deadlock():
+    """Rankers of one parent share its tree's lock and change the same rows (each reply's
+    count, the parent's ready-work row): their writes take those rows in one order, so any
+    number of them at once all commit, counted once each."""
+    client = make_client()
+    repliers = [make_user(client) for _ in range(3)]
+    prompt = make_ranking_tree(author=make_user(client), repliers=repliers)
+    rankers = [make_user(client) for _ in range(3)]
+    tasks = [request_task(user=u, kind=TaskKind.RANK_ASSISTANT_REPLIES, lang="en") for u in rankers]
+    assert {t.parent_message_id for t in tasks} == {prompt.id}
+    orders = [[0, 1, 2], [2, 1, 0], [1, 2, 0]]
+    start = threading.Barrier(len(tasks))
+    errors: list[BaseException] = []
+
+    def rank(index: int) -> None:
+        try:
+            start.wait(timeout=30)
+            submit_ranking(task_id=tasks[index].id, user=rankers[index], ranking=orders[index])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=rank, args=(i,)) for i in range(len(tasks))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    counts = Message.objects.filter(parent_id=prompt.id).values_list("ranking_count", flat=True)
+    assert sorted(counts) == [3, 3, 3]
+    assert MessageReaction.objects.filter(message_id=prompt.id).count() == 3
+    assert (
+        not ReadyWork.objects.filter(node_id=prompt.id, kind=TaskKind.RANK_ASSISTANT_REPLIES)
+        .exclude(slots=0)
+        .exists()
+    )
+
+
+def test_a_rankings_writes_take_the_replies_rows_in_the_order_of_their_ids():
+    """Whatever order the ranker gives, the counts' updates run in the replies' id order:
+    two rankings of one parent never take those rows in opposite orders (a deadlock needs
+    both to interleave within one statement, too narrow for a timing test to catch)."""
+    client = make_client()
+    make_ranking_tree(author=make_user(client), repliers=[make_user(client) for _ in range(3)])
+    ranker = make_user(client)
+    task = request_task(user=ranker, kind=TaskKind.RANK_ASSISTANT_REPLIES, lang="en")
+    offered = task.payload["reply_ids"]
+    ranking = sorted(range(len(offered)), key=lambda i: offered[i], reverse=True)
+    with CaptureQueriesContext(connection) as sent:
+        submit_ranking(task_id=task.id, user=ranker, ranking=ranking)
+    (writes,) = [q["sql"] for q in sent.captured_queries if '"ranking_count"' in q["sql"]]
+    hex_ids = [uuid.UUID(reply_id).hex for reply_id in offered]
+    positions = sorted((writes.index(f"'{h}'"), h) for h in hex_ids)
+    assert [h for _, h in positions] == sorted(hex_ids)
