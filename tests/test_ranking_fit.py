@@ -94,3 +94,19 @@ def test_each_distinct_resample_is_fitted_once_and_the_errors_match_a_fit_of_eve
         assert found.stderr[item] == pytest.approx(float(spread[i]), abs=1e-9)
     best = int(np.argmax(real_fit(4, data)))
     assert found.p_best == sum(int(np.argmax(s)) == best for s in every_draw) / len(every_draw)
+
+
+def test_the_array_ilsr_gives_chois_strengths():
+    """``_fit`` for rankings of one length runs ILSR in array operations: the strengths
+    choix's ``ilsr_rankings`` gives, to rounding, on 2,000 random sets of rankings (2 to 6
+    items, 1 to 8 rankings, ties of order included by repeated rankings)."""
+    from backend.trees import ranking_fit
+
+    rng = random.Random(11)
+    for _ in range(2000):
+        n = rng.randint(2, 6)
+        data = [tuple(rng.sample(range(n), n)) for _ in range(rng.randint(1, 8))]
+        data += data[: rng.randint(0, 2)]
+        expected = choix.ilsr_rankings(n, data, alpha=ranking_fit.REGULARIZATION)
+        found = ranking_fit._fit(n, data)
+        assert np.abs(found - (expected - expected.mean())).max() < 1e-9, data
