@@ -111,17 +111,9 @@ def _ilsr_full_rankings(
     ranks = np.asarray(data, dtype=np.intp)
     count, length = ranks.shape
     # Every (ranking, winner position, loser position) with the winner ranked higher.
-    rows, wins, loses = (
-        np.concatenate(parts)
-        for parts in zip(
-            *(
-                (np.arange(count), np.full(count, i), np.full(count, j))
-                for i in range(length - 1)
-                for j in range(i + 1, length)
-            ),
-            strict=True,
-        )
-    )
+    wins, loses = np.triu_indices(length, k=1)
+    rows = np.repeat(np.arange(count), len(wins))
+    wins, loses = np.tile(wins, count), np.tile(loses, count)
     cells = ranks[rows, loses] * n_items + ranks[rows, wins]  # chain[loser, winner]
     diagonal = np.arange(n_items) * (n_items + 1)
     unit = np.zeros(n_items)

@@ -53,22 +53,15 @@ REBUILD_BATCH = 500
 
 
 def load_shapes(tree_ids: Iterable[uuid.UUID], config: TreeManagerConfig) -> dict:
-    """``{tree id: core.shape.TreeShape}`` for the trees that exist (three or four queries;
-    for one tree, the request path's case, one on PostgreSQL, three compiled once per
-    process elsewhere; a fourth when a quality gate is configured)."""
+    """``{tree id: core.shape.TreeShape}`` for the trees that exist: three queries (the trees,
+    their messages, their rankings per parent), one for a single tree on PostgreSQL (the
+    request path's and the advance job's case); a fourth when a quality gate is configured."""
     ids = list(tree_ids)
     if len(ids) == 1 and connection.vendor == "postgresql":
         found = _one_tree_in_one_statement(ids[0])
         if found is None:
             return {}
         trees, rows, ranked = found
-    elif len(ids) == 1:
-        one = {"tree_id": ids[0]}
-        trees = {t[0]: t for t in _ONE_TREE.rows(one)}
-        if not trees:
-            return {}
-        rows = _ONE_TREES_MESSAGES.rows(one)
-        ranked = _ONE_TREES_RANKINGS.rows(one)
     else:
         trees = {t[0]: t for t in _trees(id__in=ids)}
         if not trees:
@@ -171,16 +164,6 @@ def _rankings(**match):
         .annotate(n=Count("id"))
         .values_list("message_id", "message__message_tree_id", "n")
     )
-
-
-_ONE = {"tree_id": SENTINEL_IDS[0]}
-_ONE_TREE = CompiledQuery(lambda tree_id: _trees(id=tree_id), sentinels=_ONE)
-_ONE_TREES_MESSAGES = CompiledQuery(
-    lambda tree_id: _messages(message_tree_id=tree_id), sentinels=_ONE
-)
-_ONE_TREES_RANKINGS = CompiledQuery(
-    lambda tree_id: _rankings(message__message_tree_id=tree_id), sentinels=_ONE
-)
 
 
 @functools.cache

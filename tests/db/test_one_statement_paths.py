@@ -10,12 +10,13 @@ from django.utils import timezone
 
 from backend.accounts.models import User
 from backend.trees.core.policy import TaskKind
+from backend.trees.errors import InvalidLabels, InvalidRanking
 from backend.trees.growth_config import update_config
-from backend.trees.models import JournalEntry, Message, Task, TextLabels
-from backend.trees.services.interactions import submit_labels, submit_text_reply
+from backend.trees.models import JournalEntry, Message, MessageReaction, Task, TextLabels
+from backend.trees.services.interactions import submit_labels, submit_ranking, submit_text_reply
 from backend.trees.services.task_lifecycle import _ack_checked, ack_task
 from backend.trees.services.tasks import request_task
-from tests.builders import GOOD_REVIEW, make_client, make_tree, make_user
+from tests.builders import GOOD_REVIEW, make_client, make_ranking_tree, make_tree, make_user
 from tests.db.test_task_reservation import _grow_forest
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +185,36 @@ def test_a_push_claim_reads_the_user_then_claims_as_a_task_request_does(settings
     assert not any("accounts_apiclient" in sql for sql in statements), statements
     task = Task.objects.get(id=task_id)
     assert (task.user_id, task.api_client_id, wire["id"]) == (user.id, user.api_client_id, task_id)
+
+
+@postgres_only
+def test_a_refused_answer_leaves_no_activity_stamp_nor_any_write():
+    """The activity stamp is sent with the task's lock, before the answer's own checks: an
+    answer those checks refuse (labels out of range, a ranking that is no permutation)
+    rolls it back with everything else. Nothing of the answer is written."""
+    client = make_client()
+    prompt = make_tree(author=make_user(client), state="initial_prompt_review", review_result=None)
+    reviewer = make_user(client)
+    review_task = request_task(user=reviewer, kind=TaskKind.LABEL_INITIAL_PROMPT, lang="en")
+    with pytest.raises(InvalidLabels):
+        submit_labels(
+            task_id=review_task.id,
+            user=reviewer,
+            message_id=prompt.id,
+            labels={**GOOD_REVIEW, "spam": 7.0},
+        )
+    ranked = make_ranking_tree(author=make_user(client), repliers=[make_user(client)] * 2)
+    ranker = make_user(client)
+    rank_task = request_task(user=ranker, kind=TaskKind.RANK_ASSISTANT_REPLIES, lang="en")
+    with pytest.raises(InvalidRanking):
+        submit_ranking(task_id=rank_task.id, user=ranker, ranking=[0, 0])
+    for user, task in ((reviewer, review_task), (ranker, rank_task)):
+        user.refresh_from_db()
+        task.refresh_from_db()
+        assert user.last_activity_date is None and user.streak_days is None
+        assert not task.done
+    assert not TextLabels.objects.filter(message_id=prompt.id).exists()
+    assert not MessageReaction.objects.filter(message_id=ranked.id).exists()
+    assert sorted(
+        Message.objects.filter(parent_id=ranked.id).values_list("ranking_count", flat=True)
+    ) == [0, 0]

@@ -48,7 +48,14 @@ from backend.trees.errors import (
     TextTooLong,
 )
 from backend.trees.growth_config import active_config
-from backend.trees.models import Message, MessageReaction, MessageTree, Task, TextLabels
+from backend.trees.models import (
+    Message,
+    MessageReaction,
+    MessageTree,
+    ReactionType,
+    Task,
+    TextLabels,
+)
 from backend.trees.services.task_lifecycle import open_task_for_update
 from backend.trees.services.trees import LOCKED_TREE, enqueue_advance
 
@@ -281,7 +288,7 @@ def _ranking_target(
         f"EXISTS (SELECT 1 FROM {MessageReaction._meta.db_table} r"
         f" WHERE r.message_id = %s AND r.user_id = %s AND r.payload_type = %s)"
         f" FROM {MessageTree._meta.db_table} t",
-        [db_value(parent_id), db_value(user_id), "RankingReactionPayload", db_value(tree_id)],
+        [db_value(parent_id), db_value(user_id), ReactionType.RANKING, db_value(tree_id)],
     )
     return (None, False) if row is None else (row[0], bool(row[1]))
 
@@ -387,7 +394,7 @@ def submit_ranking(
             message_id=task.parent_message_id,
             user=user,
             api_client_id=user.api_client_id,
-            payload_type="RankingReactionPayload",
+            payload_type=ReactionType.RANKING,
             payload={
                 "ranking": list(ranking),
                 "ranked_message_ids": ordered,
