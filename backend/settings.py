@@ -158,7 +158,6 @@ if GROVE_DB_POOL:
     # (backend/database: Django's own check is a round trip on every request).
     GROVE_DB_POOL_CHECK_IDLE_SECONDS = env_float("GROVE_DB_POOL_CHECK_IDLE_SECONDS", 1.0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
-    DATABASES["default"]["ENGINE"] = "backend.database"
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("GROVE_DB_CONN_MAX_AGE", 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -175,6 +174,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 if IS_POSTGRES:
+    # Django's backend with the pool's check and psycopg's C loaders (backend/database).
+    DATABASES["default"]["ENGINE"] = "backend.database"
     # Fail fast: a connection attempt gives up after GROVE_DB_CONNECT_TIMEOUT_SECONDS, and the
     # server cancels a statement running longer than GROVE_DB_STATEMENT_TIMEOUT_SECONDS (0: no
     # limit; give ``migrate`` 0 when an index on a large table takes longer). Either answers a
