@@ -24,11 +24,11 @@ import asyncio
 import contextvars
 import io
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import SyncToAsync
 from asgiref.wsgi import WsgiToAsgiInstance
+
+from backend.thread_hop import serve_loop_from_thread
 
 
 class ThreadedWsgi:
@@ -63,11 +63,7 @@ class ThreadedWsgi:
             await send({"type": "http.response.body", "body": content})
 
     def _run(self, scope, body: bytes, loop, send):
-        # What asgiref's AsyncToSync looks for to send coroutines to the server's loop.
-        server = SyncToAsync.threadlocal
-        server.main_event_loop = loop
-        server.main_event_loop_pid = os.getpid()
-        server.task_context = []
+        serve_loop_from_thread(loop)
         translator = WsgiToAsgiInstance(self.wsgi_app)
         translator.scope = scope  # build_environ reads the server name from it
         environ = translator.build_environ(scope, io.BytesIO(body))

@@ -30,11 +30,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
-from channels.db import database_sync_to_async
 from rest_framework import exceptions as drf
 from rest_framework import serializers
 
 from backend.push import signals as push_signals
+from backend.thread_hop import in_thread
 from frontend_api.v1 import tasks as rest_tasks
 from frontend_api.v1.auth import USER_HEADER, ProtocolUserSerializer, existing_user
 from frontend_api.v1.errors import describe_error
@@ -125,9 +125,9 @@ async def answer(consumer, content: dict) -> None:
     # The dispatcher's line arguments: the answer's release also reserves the place it frees
     # (one Redis call for both, keys.RELEASE_RETURNING).
     line_args = dispatch.dispatcher().line_args() if session is not None else ()
-    answered, error, returning = await database_sync_to_async(
-        _answer, thread_sensitive=False, executor=_answer_threads
-    )(consumer.client, command, content, session, line_args)
+    answered, error, returning = await in_thread(
+        _answer_threads, _answer, consumer.client, command, content, session, line_args
+    )
     frame = answered if answered is not None else error
     try:
         await consumer.reply(frame)

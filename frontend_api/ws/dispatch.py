@@ -47,6 +47,7 @@ import asyncio
 import collections
 import contextlib
 import contextvars
+import functools
 import hashlib
 import json
 import logging
@@ -60,7 +61,6 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from datetime import UTC, datetime
 
-from channels.db import database_sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -72,6 +72,7 @@ from backend.accounts.services import UserDisabled
 from backend.compiled_query import SENTINEL_IDS, CompiledQuery
 from backend.push import keys, leases
 from backend.push import signals as push_signals
+from backend.thread_hop import in_thread
 from backend.trees import work_queries
 from backend.trees.core.policy import NoTaskAvailable, TaskKind
 from backend.trees.core.task_kinds import REPLY_KINDS
@@ -202,7 +203,7 @@ _dispatch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-db
 
 
 def _db(function):
-    return database_sync_to_async(function, thread_sensitive=False, executor=_dispatch_thread)
+    return functools.partial(in_thread, _dispatch_thread, function)
 
 
 def _wait_for_db_work(timeout: float = 10.0) -> None:
@@ -216,9 +217,7 @@ _claim_threads = ThreadPoolExecutor(max_workers=PARALLEL_CLAIMS, thread_name_pre
 
 
 def _claim(**kwargs):
-    return database_sync_to_async(claim_for_push, thread_sensitive=False, executor=_claim_threads)(
-        **kwargs
-    )
+    return in_thread(_claim_threads, claim_for_push, **kwargs)
 
 
 def _wait_for_claims(timeout: float = 10.0) -> None:
