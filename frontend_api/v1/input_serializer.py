@@ -39,9 +39,27 @@ class InputSerializer(serializers.Serializer):
 
     def run_validation(self, data=empty):
         if getattr(self, "parent", None) is None and not self.partial:
-            from frontend_api.v1.fast_validation import plan_for
-
-            plan = plan_for(type(self))
-            if plan is not None and (fast := plan(data)) is not None:
+            fast = _fast(type(self), data)
+            if fast is not None:
                 return fast
         return super().run_validation(data)
+
+    @classmethod
+    def validated(cls, data) -> dict:
+        """``cls(data=data)``'s validated data, or its ``ValidationError``. A body the fast plan
+        takes builds no serializer at all: a serializer is a DRF field, and building one (its
+        error messages gathered over its classes, its fields copied) was about half of the
+        fast path's cost."""
+        fast = _fast(cls, data)
+        if fast is not None:
+            return fast
+        serializer = cls(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+def _fast(serializer_class: type, data) -> dict | None:
+    from frontend_api.v1.fast_validation import plan_for
+
+    plan = plan_for(serializer_class)
+    return None if plan is None else plan(data)

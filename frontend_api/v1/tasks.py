@@ -327,10 +327,8 @@ def labelling_user(client: ApiClient, protocol_user: dict, data: dict) -> Iterat
         yield user
 
 
-def _valid(serializer_class, body) -> dict:
-    serializer = serializer_class(data=body)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+def _valid(serializer_class: type[InputSerializer], body) -> dict:
+    return serializer_class.validated(body)
 
 
 def _task_kind(value: str) -> TaskKind:
