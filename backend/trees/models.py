@@ -252,8 +252,19 @@ class Task(models.Model):
             ),
         ]
         indexes = [
-            # A user's pending tasks (max_pending_tasks_per_user) and recent nodes.
+            # A user's recent tasks (the user's history, the recent-task exclusions).
             models.Index(fields=["user", "created_at"], name="task_user_created"),
+            # A user's pending tasks (max_pending_tasks_per_user): the open ones only. Counted
+            # from task_user_created, a request read every task the user had within
+            # recent_tasks_span_sec, open or not (a benchmark volunteer's hundreds), twice.
+            # "user_id IS NOT NULL" keeps the lease counts off it (their conditions imply the
+            # rest): on statistics that saw no open task they scanned it whole instead of
+            # task_lease_by_tree (tests/db/test_claim_plans.py).
+            models.Index(
+                fields=["user", "created_at"],
+                condition=Q(done=False, skipped=False, user__isnull=False),
+                name="task_user_open",
+            ),
             models.Index(
                 fields=["api_client", "frontend_message_id"], name="task_frontend_message"
             ),

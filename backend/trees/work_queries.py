@@ -33,7 +33,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
-from django.db.models.lookups import Exact, GreaterThan
+from django.db.models.lookups import GreaterThan
 
 from backend.accounts.models import User
 from backend.compiled_query import (
@@ -272,17 +272,16 @@ def _may_do(*, now: datetime, since: datetime, user_id: uuid.UUID | None) -> Q:
 
 
 def _pending_count(now: datetime, since: datetime, user_id: uuid.UUID):
-    """The user's pending tasks, counted (no row when there are none), through the user's
-    index (task_user_created): "open" is written through COALESCE, which implies no partial
-    index's condition. Written plainly it implied those of task_open_expiring and the lease
-    indexes, and with statistics that saw no open task the generic plan scanned one of them
-    whole, every open task's entry and the dead ones, per request (EXPLAIN after a bench
-    run: 2,900 buffers for the read at ~1,000 trees)."""
-    open_now = (
-        Q(user_id=user_id, created_at__gte=since)
-        & Q(Exact(Coalesce(F("done"), Value(True)), False))
-        & Q(Exact(Coalesce(F("skipped"), Value(True)), False))
-        & Q(GreaterThan(Coalesce(F("expiry_date"), Value(_LONG_AGO)), now))
+    """The user's pending tasks, counted (no row when there are none), from the user's open
+    tasks (task_user_open: "NOT done AND NOT skipped", keyed by the user; from the user's
+    recent tasks, ``task_user_created``, the read fetched every task handed to the user
+    within ``recent_tasks_span_sec``, hundreds for a quick volunteer). The expiry is written
+    through COALESCE, which implies no ``expiry_date IS NOT NULL``: written plainly it also
+    implied task_open_expiring's condition, an index of every open task, which a generic plan
+    made with statistics that saw no open task scanned whole, per request (EXPLAIN after a
+    bench run: 2,900 buffers for the read at ~1,000 trees)."""
+    open_now = Q(user_id=user_id, created_at__gte=since, done=False, skipped=False) & Q(
+        GreaterThan(Coalesce(F("expiry_date"), Value(_LONG_AGO)), now)
     )
     return (
         Task.objects.filter(open_now)

@@ -37,3 +37,28 @@ def test_a_claim_reads_few_tasks_on_statistics_that_saw_none_open(kind):
     assert task.payload_type == kind.value
     # The request's own read and the claim: a handful of rows, not the open tasks' index.
     assert read < 100, f"the task request read {read} task rows"
+
+
+USERS_RECENT_TASKS = 3_000
+
+
+@pytest.mark.parametrize("kind", [TaskKind.ASSISTANT_REPLY, TaskKind.RANDOM])
+def test_a_task_request_counts_the_users_open_tasks_only(kind):
+    """The user's pending count (the request's read and the claim's) reads the user's open
+    tasks (task_user_open), not every task the user was handed within recent_tasks_span_sec:
+    a quick volunteer's hundreds, almost all done. Statistics taken with none open, as above,
+    and other volunteers' open tasks arriving after them."""
+    client = make_client()
+    author, volunteer, others = (make_user(client, username=n) for n in ("a", "v", "o"))
+    make_tree(author=author)
+    insert_tasks(client=client, user=others, n=CLOSED_TASKS // 4, done=True, age_seconds=86_400)
+    # The volunteer's last minute: many tasks, all answered, none of this tree.
+    insert_tasks(client=client, user=volunteer, n=USERS_RECENT_TASKS, done=True, age_seconds=30)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE trees_task")
+    insert_tasks(client=client, user=others, n=OPEN_TASKS // 3, done=False, age_seconds=10)
+    before = rows_read("trees_task")
+    task = request_task(user=volunteer, kind=kind, lang="en")
+    read = rows_read("trees_task") - before
+    assert task.payload_type in {TaskKind.ASSISTANT_REPLY.value, TaskKind.INITIAL_PROMPT.value}
+    assert read < 100, f"the task request read {read} task rows"
