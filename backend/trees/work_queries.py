@@ -263,12 +263,18 @@ def _with_leases(rows, now: datetime):
 
 def _may_do(*, now: datetime, since: datetime, user_id: uuid.UUID | None) -> Q:
     """Whether a row (``_with_leases``) has a free slot and ``user_id`` may do it."""
-    free = (Q(node__isnull=True) | Q(slots__gt=F("leased"))) & ~(
-        Q(kind__in=_REPLY) & Q(tree_room__lte=F("tree_leased"))
+    return (Q(node__isnull=True) | Q(slots__gt=F("leased"))) & _may_do_in_tree(
+        now=now, since=since, user_id=user_id
     )
+
+
+def _may_do_in_tree(*, now: datetime, since: datetime, user_id: uuid.UUID | None) -> Q:
+    """``_may_do`` less the node's own slot test (``slots > leased``): the tree has room for
+    a reply (a row of another kind: no count made) and the user may do the row."""
+    room = ~(Q(kind__in=_REPLY) & Q(tree_room__lte=F("tree_leased")))
     if user_id is None:
-        return free
-    return free & _not_excluded(now=now, since=since, user_id=user_id)
+        return room
+    return room & _not_excluded(now=now, since=since, user_id=user_id)
 
 
 def _pending_count(now: datetime, since: datetime, user_id: uuid.UUID):
@@ -376,12 +382,19 @@ def _slice_query(*, now, since, user_id, kind=None, start, lang: str, category: 
     if kind is not None:
         rows = rows.filter(kind=kind)
     rows = rows.filter(draw__gte=start) if above else rows.filter(draw__lt=start)
+    # The node's slot test (``slots > leased``) is the outer query's (``_FREE_SLOT``): in
+    # ``ok`` it counted the node's leases a second time per row read, beside the ``leased``
+    # column (PostgreSQL runs each of the two subqueries).
     rows = _with_leases(rows, now).annotate(
         ok=ExpressionWrapper(
-            _may_do(now=now, since=since, user_id=user_id), output_field=BooleanField()
+            _may_do_in_tree(now=now, since=since, user_id=user_id), output_field=BooleanField()
         )
     )
     return rows.order_by("draw").values(*_SAMPLED_COLUMNS, "ok")
+
+
+# ``_may_do``'s slot test on a slice's row (``_slice_query``), by its ``leased`` column.
+_FREE_SLOT = "(half.node_id IS NULL OR half.slots > half.leased)"
 
 
 _TABLE = f'"{ReadyWork._meta.db_table}"'
@@ -458,8 +471,8 @@ def _sampled_template(lang: str, by_kind: bool, for_user: bool) -> tuple[str, tu
             # OFFSET 0 keeps PostgreSQL from pulling the checks into the scan: it reads the
             # category's index in order and checks rows until it has enough.
             halves.append(
-                f"(SELECT {_COLUMN_LIST} FROM ({sql} OFFSET 0) AS half WHERE half.ok "
-                f"LIMIT {SAMPLE_PER_CATEGORY})"
+                f"(SELECT {_COLUMN_LIST} FROM ({sql} OFFSET 0) AS half "
+                f"WHERE half.ok AND {_FREE_SLOT} LIMIT {SAMPLE_PER_CATEGORY})"
             )
             params += half_params
         parts.append(

@@ -294,6 +294,53 @@ def test_a_sampled_read_is_each_categorys_first_eligible_rows_in_draw_order_from
     assert {row.config_pk for row in sampled} == {config_version_pk()}
 
 
+@pytest.mark.parametrize("start", [0.0, 0.5])
+def test_a_sampled_read_skips_nodes_whose_slots_are_all_leased(start):
+    """A node whose every slot another volunteer holds (live leases) is not read: not in the
+    sample, as not in the full read; a node with one slot still free is."""
+    client = make_client()
+    replies = many_replies_in_review(work_queries.SAMPLE_PER_CATEGORY + 4, client)
+    user, others = make_user(client), [make_user(client) for _ in range(3)]
+    now = timezone.now()
+    slots = ReadyWork.objects.get(node_id=replies[0].id, kind="label_assistant_reply").slots
+    assert slots >= 2
+    full, one_left = replies[::2], replies[1::4]
+    leased(others[:slots], full, now)
+    leased(others[: slots - 1], one_left, now)
+    config = active_config()
+
+    sampled = work_queries.eligible(
+        lang="en", now=now, config=config, user_id=user.id, sample=True, start=start
+    )
+    everything = work_queries.eligible(lang="en", now=now, config=config, user_id=user.id)
+
+    labels = [row for row in sampled if row.kind == "label_assistant_reply"]
+    free = {reply.id for reply in replies} - {reply.id for reply in full}
+    assert {row.node_id for row in labels} <= free
+    assert len(labels) == min(len(free), work_queries.SAMPLE_PER_CATEGORY)
+    assert {row.node_id for row in everything if row.kind == "label_assistant_reply"} == free
+    assert {row.leased for row in labels if row.node_id in {r.id for r in one_left}} <= {slots - 1}
+
+
+def leased(users, replies, now):
+    """Each of ``users`` holds a live review task (its lease) on each of ``replies``."""
+    Task.objects.bulk_create(
+        Task(
+            payload_type="label_assistant_reply",
+            payload={},
+            user=user,
+            api_client=user.api_client,
+            message_tree_id=reply.message_tree_id,
+            parent_message_id=reply.id,
+            created_at=now,
+            expiry_date=now + timedelta(hours=1),
+            lease_until=now + timedelta(minutes=5),
+        )
+        for reply in replies
+        for user in users
+    )
+
+
 def handled(user, replies, now):
     """The user was handed these replies' review tasks just now: not theirs to do again."""
     Task.objects.bulk_create(
