@@ -324,25 +324,15 @@ def test_a_sampled_read_skips_nodes_whose_slots_are_all_leased(start):
 
 def leased(users, replies, now):
     """Each of ``users`` holds a live review task (its lease) on each of ``replies``."""
-    Task.objects.bulk_create(
-        Task(
-            payload_type="label_assistant_reply",
-            payload={},
-            user=user,
-            api_client=user.api_client,
-            message_tree_id=reply.message_tree_id,
-            parent_message_id=reply.id,
-            created_at=now,
-            expiry_date=now + timedelta(hours=1),
-            lease_until=now + timedelta(minutes=5),
-        )
-        for reply in replies
-        for user in users
-    )
+    _review_tasks(users, replies, now, done=False)
 
 
 def handled(user, replies, now):
     """The user was handed these replies' review tasks just now: not theirs to do again."""
+    _review_tasks([user], replies, now, done=True)
+
+
+def _review_tasks(users, replies, now, *, done: bool):
     Task.objects.bulk_create(
         Task(
             payload_type="label_assistant_reply",
@@ -353,9 +343,11 @@ def handled(user, replies, now):
             parent_message_id=reply.id,
             created_at=now,
             expiry_date=now + timedelta(hours=1),
-            done=True,
+            done=done,
+            lease_until=None if done else now + timedelta(minutes=5),
         )
         for reply in replies
+        for user in users
     )
 
 
