@@ -79,7 +79,7 @@ class TaskRequestView(APIView):
     def post(self, request):
         if isinstance(request.data, dict) and not request.data.get("user"):
             raise ProtocolError("a task request needs a user", OasstErrorCode.USER_NOT_SPECIFIED)
-        data = _valid(self.InputSerializer, request.data)
+        data = self.InputSerializer.validated(request.data)
         kind = _task_kind(data["type"])
         lang = data.get("lang") or "en"
         # The frontend's name for the user: a new user's row is rolled back with a 503.
@@ -111,7 +111,7 @@ class TaskAvailabilityView(APIView):
         lang = query.validated_data.get("lang") or "en"
         if isinstance(request.data, dict) and not request.data:  # no body, or {}
             return Response(_availability(lang, user=None))
-        protocol_user = _valid(ProtocolUserSerializer, request.data)
+        protocol_user = ProtocolUserSerializer.validated(request.data)
         with acting_user(request.auth, protocol_user) as user:
             return Response(_availability(lang, user=user))
 
@@ -144,7 +144,7 @@ def ack(client: ApiClient, task_id: uuid.UUID, body, named: tuple[str, str] | No
     acting user's auth method and username (X-OASST-USER's rule: an existing, enabled user of
     the client), found by the ack's own statement when the ack is in order; otherwise looked
     up here, so that an unknown or disabled user is refused as before (404/4002, 403/4001)."""
-    data = _valid(TaskAckInput, body)
+    data = TaskAckInput.validated(body)
     message_id, now = data["message_id"], timezone.now()
     if named is None:
         task_lifecycle.ack_task(
@@ -179,7 +179,7 @@ class TaskNackView(APIView):
 
 def nack(client: ApiClient, task_id: uuid.UUID, body, user: User | None) -> None:
     """``POST /tasks/{task_id}/nack`` and the socket's ``task_nack``: one door."""
-    data = _valid(TaskNackInput, body)
+    data = TaskNackInput.validated(body)
     task_lifecycle.nack_task(
         task_id=task_id, reason=data.get("reason") or "", user=user, api_client=client
     )
@@ -199,7 +199,7 @@ class TaskCloseView(APIView):
         responses={200: TASK_DONE, 400: ERROR_RESPONSE, 404: ERROR_RESPONSE},
     )
     def post(self, request):
-        data = _valid(self.InputSerializer, request.data)
+        data = self.InputSerializer.validated(request.data)
         task = task_lifecycle.close_task(
             frontend_message_id=data["message_id"], api_client=request.auth
         )
@@ -272,7 +272,7 @@ class TaskInteractionView(APIView):
 def interact(client: ApiClient, body) -> dict:
     """``POST /tasks/interaction`` and the socket's interaction frames: one door; OA's
     ``TaskDone``."""
-    head = _valid(TaskInteractionInput, body)
+    head = TaskInteractionInput.validated(body)
     serializer_class = INTERACTIONS.get(head["type"])
     if serializer_class is None:
         raise ProtocolError(
@@ -280,7 +280,7 @@ def interact(client: ApiClient, body) -> dict:
             + ", ".join(INTERACTIONS),
             OasstErrorCode.TASK_INVALID_RESPONSE_TYPE,
         )
-    data = _valid(serializer_class, body)
+    data = serializer_class.validated(body)
     if head["type"] == "text_labels":
         with labelling_user(client, head["user"], data) as labeller:
             return task_done(store_labels(labeller, data))
@@ -325,10 +325,6 @@ def labelling_user(client: ApiClient, protocol_user: dict, data: dict) -> Iterat
                 raise TaskNotFound(f"task {data['task_id']} not found")  # another client's
             raise TaskNotOwned(f"task {data['task_id']} is assigned to another user")
         yield user
-
-
-def _valid(serializer_class: type[InputSerializer], body) -> dict:
-    return serializer_class.validated(body)
 
 
 def _task_kind(value: str) -> TaskKind:
