@@ -23,11 +23,8 @@ driver and by the servers, so a saturated driver is visible rather than mistaken
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import json
-import os
-import platform
 import signal
 import statistics
 import sys
@@ -39,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import machine
 from bench.cycle_client import Cycle, Volunteer
 from bench.grove_processes import GroveServers, git_commit, psql_row
 from bench.texts import realistic_texts
@@ -327,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C does, so the servers we started are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     repo = args.repo.resolve()
+    pace = machine.pace_ms()
+    print(f"machine pace: sum(range(10**7)) in {pace} ms (lower is faster)")
     if args.url:
         reports = run_phases(args, args.url, args.api_key, None)
     else:
@@ -347,12 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             reports = run_phases(args, servers.url, servers.api_key, servers)
     if args.json:
         result = {
-            "machine": {
-                "nproc": os.cpu_count(),
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            },
+            "machine": machine.describe(pace),
             "target": {
                 "repo": str(repo),
                 "commit": None if args.url else git_commit(repo),

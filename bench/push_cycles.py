@@ -25,11 +25,8 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import datetime
 import functools
 import json
-import os
-import platform
 import random
 import signal
 import statistics
@@ -41,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sdk"))
 
+from bench import machine
 from bench.cycle_client import Volunteer
 from bench.cycles import PLENTY, closed_loop, set_config
 from bench.grove_processes import GroveServers, git_commit
@@ -252,6 +250,8 @@ def main() -> int:
             # Each mode takes each place in turn (the trees grow between phases).
             turn = rep % len(modes)
             plan += [(mode, count, rep) for mode in modes[turn:] + modes[:turn]]
+    pace = machine.pace_ms()
+    print(f"machine pace: sum(range(10**7)) in {pace} ms (lower is faster)")
     reports = []
     if args.fresh_forest:
         for mode, count, rep in plan:
@@ -271,17 +271,11 @@ def main() -> int:
                 f"[{min(rates):.1f}-{max(rates):.1f}]"
             )
     if args.json:
-        machine = {
-            "nproc": os.cpu_count(),
-            "platform": platform.platform(),
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "loadavg": os.getloadavg(),
-            "commit": git_commit(ROOT),
-        }
+        described = machine.describe(pace) | {"commit": git_commit(ROOT)}
         args.json.write_text(
             json.dumps(
                 {
-                    "machine": machine,
+                    "machine": described,
                     "args": vars(args) | {"json": str(args.json)},
                     "phases": reports,
                 },
