@@ -478,6 +478,25 @@ return 1
 """
 
 
+# Work signals for the languages someone waits in: a round of a line with nobody in it ends
+# at TAKE_ROUND's '-' anyway, so the sender's check spares every web process the message, its
+# round and that call. Whoever joins a line later asks for their own round (``ready``; a claim
+# that missed rejoins and kicks one; a release that puts an entry back in line signals after
+# it is back), and the dispatcher's poll serves the rest.
+# KEYS: the languages' ready zsets. ARGV: the work channel, then the languages in KEYS' order.
+# Returns how many signals were sent.
+PUBLISH_WAITED = """
+local sent = 0
+for i, line in ipairs(KEYS) do
+  if redis.call('ZCARD', line) > 0 then
+    redis.call('PUBLISH', ARGV[1], ARGV[i + 1])
+    sent = sent + 1
+  end
+end
+return sent
+"""
+
+
 # The round's holder is alive: extend its lock, and the request for another round made
 # meanwhile (its holder reads it when the round ends), only while the lock is still its own.
 # KEYS: round lock, rerun. ARGV: the holder's token, lock ms, rerun ms. Returns 0 when the

@@ -45,6 +45,7 @@ def redis_client() -> redis.Redis | None:
 _lean: lean_redis.SyncScripts | None = None
 RELEASE = lean_redis.Script(keys.RELEASE)
 RELEASE_RETURNING = lean_redis.Script(keys.RELEASE_RETURNING)
+PUBLISH_WAITED = lean_redis.Script(keys.PUBLISH_WAITED)
 
 
 def lean_scripts() -> lean_redis.SyncScripts | None:
@@ -225,14 +226,18 @@ def release(
 
 
 def _publish(langs: set[str]) -> None:
-    client = redis_client()
-    if client is None or not langs:
+    """Signal ``langs`` to every web process, those with someone in line only
+    (``keys.PUBLISH_WAITED``): one call however many languages."""
+    scripts = lean_scripts()
+    if scripts is None or not langs:
         return
+    ordered = sorted(langs)
     try:
-        for lang in sorted(langs):
-            client.publish(work_channel(), lang)
+        scripts.run(
+            PUBLISH_WAITED, [keys.ready(lang) for lang in ordered], [work_channel(), *ordered]
+        )
     except redis.RedisError:
-        logger.warning("event=push_signal_failed langs=%s", ",".join(sorted(langs)))
+        logger.warning("event=push_signal_failed langs=%s", ",".join(ordered))
 
 
 def _now_ms() -> int:

@@ -50,26 +50,60 @@ def test_a_new_tree_signals_nothing_while_nobody_is_ready(
     assert messages(pubsub) == []
 
 
+@pytest.fixture
+def waiting_in():
+    """Put a (made-up) entry in the line of each language given, as a ``ready`` would."""
+    client = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+    lines = []
+
+    def wait(*langs: str) -> None:
+        for lang in langs:
+            client.zadd(keys.ready(lang), {f"entry-{lang}": time.time() * 1000})
+            lines.append(keys.ready(lang))
+
+    yield wait
+    if lines:
+        client.delete(*lines)
+
+
 def test_a_new_tree_signals_its_language_after_commit_when_someone_is_ready(
-    work_channel, django_capture_on_commit_callbacks
+    work_channel, waiting_in, django_capture_on_commit_callbacks
 ):
     client, pubsub = work_channel
     client.set(keys.ACTIVE, 1, ex=10)
     signals.forget_active()
+    waiting_in("de")
     with django_capture_on_commit_callbacks(execute=True):
         make_tree(author=make_user(), lang="de")
         assert messages(pubsub) == []  # nothing before the commit
     assert set(messages(pubsub)) == {"de"}
 
 
+def test_work_is_signalled_only_for_languages_someone_waits_in(
+    work_channel, waiting_in, django_capture_on_commit_callbacks
+):
+    """A signal for a line with nobody in it ran a round in every web process for nobody
+    (TAKE_ROUND's '-'): the sender leaves it out."""
+    client, pubsub = work_channel
+    client.set(keys.ACTIVE, 1, ex=10)
+    signals.forget_active()
+    waiting_in("fr")
+    with django_capture_on_commit_callbacks(execute=True):
+        make_tree(author=make_user(), lang="de")
+        signals.work_changed(["it", "fr"])
+    # Sockets are ready (ACTIVE), but nobody waits in de or it.
+    assert messages(pubsub) == ["fr"]
+
+
 def test_work_signals_are_not_heard_by_an_instance_on_another_redis_database(
-    work_channel, settings, django_capture_on_commit_callbacks
+    work_channel, waiting_in, settings, django_capture_on_commit_callbacks
 ):
     """Pub/sub channels are shared by every database of a Redis server: a suite on db 2 heard
     a suite on db 15 (a flake source). Each instance's channel carries its database number."""
     client, own = work_channel
     client.set(keys.ACTIVE, 1, ex=10)
     signals.forget_active()
+    waiting_in("de")
     mine = settings.GROVE_PUSH_REDIS_URL
     db = keys.redis_db(mine)
     # Far from this one: parallel workers of the suite run on the databases just below it.
