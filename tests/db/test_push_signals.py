@@ -51,12 +51,15 @@ def test_a_new_tree_signals_nothing_while_nobody_is_ready(
 
 
 @pytest.fixture
-def waiting_in():
-    """Put a (made-up) entry in the line of each language given, as a ``ready`` would."""
-    client = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+def waiting_in(work_channel):
+    """Someone is ready (``grove:push:active``) and waits in the line of each language given:
+    a (made-up) entry in each, as a ``ready`` would put there."""
+    client, _pubsub = work_channel
     lines = []
 
     def wait(*langs: str) -> None:
+        client.set(keys.ACTIVE, 1, ex=10)
+        signals.forget_active()
         for lang in langs:
             client.zadd(keys.ready(lang), {f"entry-{lang}": time.time() * 1000})
             lines.append(keys.ready(lang))
@@ -69,9 +72,7 @@ def waiting_in():
 def test_a_new_tree_signals_its_language_after_commit_when_someone_is_ready(
     work_channel, waiting_in, django_capture_on_commit_callbacks
 ):
-    client, pubsub = work_channel
-    client.set(keys.ACTIVE, 1, ex=10)
-    signals.forget_active()
+    _client, pubsub = work_channel
     waiting_in("de")
     with django_capture_on_commit_callbacks(execute=True):
         make_tree(author=make_user(), lang="de")
@@ -84,9 +85,7 @@ def test_work_is_signalled_only_for_languages_someone_waits_in(
 ):
     """A signal for a line with nobody in it ran a round in every web process for nobody
     (TAKE_ROUND's '-'): the sender leaves it out."""
-    client, pubsub = work_channel
-    client.set(keys.ACTIVE, 1, ex=10)
-    signals.forget_active()
+    _client, pubsub = work_channel
     waiting_in("fr")
     with django_capture_on_commit_callbacks(execute=True):
         make_tree(author=make_user(), lang="de")
@@ -101,8 +100,6 @@ def test_work_signals_are_not_heard_by_an_instance_on_another_redis_database(
     """Pub/sub channels are shared by every database of a Redis server: a suite on db 2 heard
     a suite on db 15 (a flake source). Each instance's channel carries its database number."""
     client, own = work_channel
-    client.set(keys.ACTIVE, 1, ex=10)
-    signals.forget_active()
     waiting_in("de")
     mine = settings.GROVE_PUSH_REDIS_URL
     db = keys.redis_db(mine)
