@@ -30,7 +30,8 @@ Redis (``backend.push.keys``), so it is one line across every process:
   round meeting an entry another process reserved) waits for that claim to end first: the
   work may be enough for one of them only, and it is theirs.
 - **Triggers.** The ``ready`` command; ``grove:push:<db>:work`` messages (``backend.push.signals``:
-  the ready-work index grew, a task closed or was returned); a poll of every language with
+  the ready-work index grew, a task closed or was returned; sent only for a language someone
+  waits in, ``keys.PUBLISH_WAITED``); a poll of every language with
   waiting users each ``GROVE_PUSH_POLL_SECONDS`` (work that appears without a write, such as
   a REST task's lease running out).
 - **Leases.** A pushed task must be acknowledged within ``GROVE_PUSH_ACK_SECONDS``; else it is
