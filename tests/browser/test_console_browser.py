@@ -145,6 +145,19 @@ def wait_for(driver, condition, what: str):
         raise AssertionError(f"the console never showed {what}") from None
 
 
+def click(driver, selector: str, what: str) -> None:
+    """Click the element ``selector`` finds, on a part of the page that re-renders live (the
+    overview's event list): an element found just before a re-render is stale when clicked,
+    and the next try finds its successor."""
+    from selenium.webdriver.common.by import By
+
+    def clicked(d) -> bool:
+        d.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+
+    wait_for(driver, clicked, what)
+
+
 def screenshot(driver, name: str) -> None:
     folder = os.environ.get("GROVE_TEST_SCREENSHOTS")
     if folder:
@@ -233,7 +246,7 @@ def test_console_in_a_browser_follows_the_api_and_tunes_and_rolls_back(browser, 
     versions = {marker.get_attribute("data-version") for marker in markers}
     assert {str(saved), str(restored)} <= versions
     screenshot(browser, "charts")
-    browser.find_element(By.CSS_SELECTOR, "#events a").click()
+    click(browser, "#events a", "an event's link to its tree")
     wait_for(browser, lambda d: d.find_elements(By.ID, "tree"), "the tree view")
     assert browser.find_elements(By.CSS_SELECTOR, '#tree .node[data-review="pending"]')
     screenshot(browser, "tree")
