@@ -98,10 +98,16 @@ def run_interaction(client, content: dict) -> dict:
 
 
 def _answer(
-    client, command: str, content: dict, session: str | None, line_args: tuple = ()
-) -> tuple[dict | None, dict | None, list[tuple[str, list | None]]]:
+    client,
+    command: str,
+    content: dict,
+    session: str | None,
+    line_args: tuple = (),
+    claim_next: bool = False,
+) -> tuple[dict | None, dict | None, list[tuple[str, list | None, dispatch.Claim | None]]]:
     """(answer frame, None) or (None, error frame) for one answer command (in a thread), and
-    the ready users of push ``session`` whose pushed task it closed (to be served next)."""
+    the ready users of push ``session`` whose pushed task it closed (to be served next), with
+    their next task when ``claim_next`` (``dispatch.claim_returning``)."""
     with push_signals.answering_on(session, line_args) as answering:
         try:
             if command in INTERACTION_TYPES:
@@ -116,7 +122,15 @@ def _answer(
             answered, error = None, frame
         else:
             error = None
-    return answered, error, answering.returning if answering is not None else []
+    returning = answering.returning if answering is not None else []
+    if claim_next:
+        token = line_args[2]
+        return (
+            answered,
+            error,
+            [(e, f, dispatch.claim_returning(e, f, token)) for e, f in returning],
+        )
+    return answered, error, [(entry_id, found, None) for entry_id, found in returning]
 
 
 async def answer(consumer, content: dict) -> None:
@@ -125,15 +139,26 @@ async def answer(consumer, content: dict) -> None:
     # The dispatcher's line arguments: the answer's release also reserves the place it frees
     # (one Redis call for both, keys.RELEASE_RETURNING).
     line_args = dispatch.dispatcher().line_args() if session is not None else ()
+    # A socket of one ready user: the answer's thread claims their next task as well (nothing
+    # else of the socket's waits behind it). A bot's socket of many users has each next task
+    # claimed apart, so that its other users' answers do not wait for the claims.
+    claim_next = session is not None and len(consumer.ready_users) == 1
     answered, error, returning = await in_thread(
-        _answer_threads, _answer, consumer.client, command, content, session, line_args
+        _answer_threads,
+        _answer,
+        consumer.client,
+        command,
+        content,
+        session,
+        line_args,
+        claim_next,
     )
     frame = answered if answered is not None else error
     try:
         await consumer.reply(frame)
     finally:  # a place reserved by the release is served (or given back) whatever the reply
-        for entry_id, found in returning:
-            push.serve_next(entry_id, found)
+        for entry_id, found, claim in returning:
+            push.serve_next(entry_id, found, claim)
 
 
 ANSWER_COMMANDS = {

@@ -48,6 +48,7 @@ import asyncio
 import collections
 import contextlib
 import contextvars
+import dataclasses
 import functools
 import hashlib
 import json
@@ -62,6 +63,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from datetime import UTC, datetime
 
+import redis
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -217,8 +219,101 @@ def _wait_for_db_work(timeout: float = 10.0) -> None:
 _claim_threads = ThreadPoolExecutor(max_workers=PARALLEL_CLAIMS, thread_name_prefix="push-claim")
 
 
-def _claim(**kwargs):
-    return in_thread(_claim_threads, claim_for_push, **kwargs)
+@dataclasses.dataclass
+class Claim:
+    """What ``claim_first`` found for a reserved place: a task (``task_id``, its wire JSON in
+    ``body``, its language), or nothing (``scarce``: the languages where nothing was left for
+    anyone, not only for this user), or a refusal (``disabled``: why the user may not be
+    served; ``failed``: the claim raised, and was logged). ``recorded``: RECORD's answer when
+    the claim's own thread ran it (``claim_returning``), else None: the dispatcher records."""
+
+    started: float
+    lang: str = ""
+    task_id: str = ""
+    body: dict | None = None
+    scarce: list[str] = dataclasses.field(default_factory=list)
+    disabled: str = ""
+    failed: bool = False
+    ack_due: int = 0
+    recorded: bool | None = None
+    record_failed: bool = False
+    via: str = "line"  # "answer": claimed by the thread that ran the user's answer
+
+
+def claim_first(entry_id: str, entry: dict, langs: list[str]) -> Claim:
+    """A task for ``entry`` in the first of ``langs`` with work for them (in a thread)."""
+    claim = Claim(started=time.perf_counter())
+    for lang in langs:
+        try:
+            claim.task_id, claim.body = claim_for_push(
+                user_id=entry["user_id"], kind=entry["kind"], lang=lang
+            )
+        except NoTaskAvailable as exc:
+            logger.debug("event=push_missed entry=%s lang=%s why=%s", entry_id, lang, exc)
+            if not exc.contended:
+                claim.scarce.append(lang)
+            continue
+        except UserDisabled as exc:
+            claim.disabled = str(exc)
+        except Exception:
+            logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
+            claim.failed = True
+        else:
+            claim.lang = lang
+        return claim
+    return claim
+
+
+def _claim(entry_id: str, entry: dict, langs: list[str]):
+    return in_thread(_claim_threads, claim_first, entry_id, entry, langs)
+
+
+def _record_args(entry_id: str, entry: dict, claim: Claim, now: int, token: str) -> dict:
+    """RECORD's keys and arguments for ``claim``'s task, whose ack is due from ``now``."""
+    claim.ack_due = now + settings.GROVE_PUSH_ACK_SECONDS * 1000
+    return {
+        "keys": [keys.task(claim.task_id), keys.HELD, keys.ACK_DUE],
+        "args": [
+            claim.task_id,
+            entry_id,
+            entry["session"],
+            claim.lang,
+            entry["client"],
+            entry["user"],
+            claim.ack_due,
+            now,
+            token,
+        ],
+    }
+
+
+RECORD = lean_redis.Script(keys.RECORD)
+
+
+def claim_returning(entry_id: str, found: list | None, token: str) -> Claim | None:
+    """An answer's own next task, claimed and recorded on the thread that ran the answer, for
+    a socket that serves one user: the place its release kept for the user (``found``:
+    ``keys.RELEASE_RETURNING``'s answer) when nobody waits before them. Handing the claim to a
+    claim thread and recording it from the event loop cost a thread hop, a wake of the loop
+    and a Redis write from it per task cycle: at 16 push volunteers, 6 % of a web process's
+    GIL samples (py-spy) were those hops' and that write's. None: the dispatcher serves the
+    place (``serve_returning``), as for any other answer."""
+    if not found or found[0] != b"reserved" or found[3]:
+        return None
+    entry = _fields(found[4:])
+    claim = claim_first(entry_id, entry, entry["langs"].split(","))
+    claim.via = "answer"
+    if claim.task_id:
+        try:
+            claim.recorded = bool(
+                push_signals.lean_scripts().run(
+                    RECORD, **_record_args(entry_id, entry, claim, _now_ms(), token)
+                )
+            )
+        except (redis.RedisError, OSError):
+            logger.exception("event=push_record_failed task=%s entry=%s", claim.task_id, entry_id)
+            claim.record_failed = True
+    return claim
 
 
 def _wait_for_claims(timeout: float = 10.0) -> None:
@@ -770,7 +865,9 @@ class Dispatcher:
                 if capacity is not None and in_line is not None and int(held or 0) >= int(capacity)
             ]
 
-    async def serve_returning(self, entry_id: str, found: list | None = None) -> None:
+    async def serve_returning(
+        self, entry_id: str, found: list | None = None, claim: Claim | None = None
+    ) -> None:
         """A user whose pushed task was just answered on their own socket, in this process
         (``push_signals.SocketAnswer``: kept out of line as the answer released its place).
         The place goes to whoever waits first in their languages (``keys.RETURNING``): to
@@ -780,7 +877,9 @@ class Dispatcher:
         process, no round, and no trip through the channel layer when the socket is here. A
         long line, a claim that finds nothing, or a cap reached: a round (``kick``) serves
         the line as usual. ``found``: RETURNING's answer when the answer's release ran it
-        (``keys.RELEASE_RETURNING``, with ``line_args``), else it is asked for here."""
+        (``keys.RELEASE_RETURNING``, with ``line_args``), else it is asked for here;
+        ``claim``: the user's next task when the answer's thread claimed it
+        (``claim_returning``)."""
         try:
             if found is None:
                 found = await self.returning(
@@ -797,7 +896,7 @@ class Dispatcher:
             await self._claims_ended(found[3].decode())
             if status == "reserved":
                 langs = entry["langs"].split(",")
-                if await self._claim_reserved(served, entry, langs) == "missed":
+                if await self._claim_reserved(served, entry, langs, claim) == "missed":
                     # Nothing for them now: they wait in line for work, as everyone there
                     # does (a round asked for now serves them if work came in between).
                     await self._rejoin(entry_id)
@@ -861,54 +960,38 @@ class Dispatcher:
             keys=[keys.HELD], args=[entry_id, entry["client"], entry["session"], self.token]
         )
 
-    async def _claim_reserved(self, entry_id: str, entry: dict, langs: list[str]) -> str:
+    async def _claim_reserved(
+        self, entry_id: str, entry: dict, langs: list[str], claim: Claim | None = None
+    ) -> str:
         """Claim a task for the place reserved for ``entry`` in the first of ``langs`` with
         work for them, record it and send it to the entry's socket: "served", "missed"
         (nothing for them: the place goes back) or "skipped" (disabled, or stopped
-        waiting)."""
-        claim_started = time.perf_counter()
-        scarce = []
-        for lang in langs:
-            try:
-                task_id, body = await _claim(
-                    user_id=entry["user_id"], kind=entry["kind"], lang=lang
-                )
-            except NoTaskAvailable as exc:
-                logger.debug("event=push_missed entry=%s lang=%s why=%s", entry_id, lang, exc)
-                if not exc.contended:
-                    scarce.append(lang)
-                continue
-            except UserDisabled as exc:
-                await self._unreserve(entry_id, entry)
-                await self._drop_disabled(entry_id, entry, str(exc))
-                return "skipped"
-            except Exception:
-                await self._unreserve(entry_id, entry)
-                logger.exception("event=push_claim_failed entry=%s lang=%s", entry_id, lang)
-                return "missed"
-            return await self._record_and_send(entry_id, entry, lang, task_id, body, claim_started)
+        waiting). ``claim``: the claim already made (``claim_returning``)."""
+        if claim is None:
+            claim = await _claim(entry_id, entry, langs)
+        if claim.disabled:
+            await self._unreserve(entry_id, entry)
+            await self._drop_disabled(entry_id, entry, claim.disabled)
+            return "skipped"
+        if claim.failed:
+            await self._unreserve(entry_id, entry)
+            return "missed"
+        if claim.task_id:
+            return await self._record_and_send(entry_id, entry, claim)
         await self._unreserve(entry_id, entry)
-        for lang in scarce:
+        for lang in claim.scarce:
             await self.redis.set(keys.scarce(lang), 1, px=SCARCE_MS)
         return "missed"
 
-    async def _record_and_send(self, entry_id, entry, lang, task_id, body, claim_started) -> str:
-        now = _now_ms()
-        ack_due = now + settings.GROVE_PUSH_ACK_SECONDS * 1000
-        recorded = await self.record(
-            keys=[keys.task(task_id), keys.HELD, keys.ACK_DUE],
-            args=[
-                task_id,
-                entry_id,
-                entry["session"],
-                lang,
-                entry["client"],
-                entry["user"],
-                ack_due,
-                now,
-                self.token,
-            ],
-        )
+    async def _record_and_send(self, entry_id: str, entry: dict, claim: Claim) -> str:
+        if claim.record_failed:
+            raise RuntimeError(f"task {claim.task_id} claimed for {entry_id} was not recorded")
+        recorded = claim.recorded
+        if recorded is None:
+            recorded = await self.record(
+                **_record_args(entry_id, entry, claim, _now_ms(), self.token)
+            )
+        task_id = claim.task_id
         if not recorded:
             # The user stopped waiting while the claim ran (``unready`` answered meanwhile):
             # the task goes back to the pool instead of to them.
@@ -917,18 +1000,19 @@ class Dispatcher:
             return "skipped"
         message = {
             "type": PUSH_MESSAGE_TYPE,
-            "task": body,
+            "task": claim.body,
             "user": json.loads(entry["user"]),
-            "ack_by": _iso(ack_due),
+            "ack_by": _iso(claim.ack_due),
         }
-        await self._send(entry_id, entry, message, task_id)
         logger.info(
-            "event=task_pushed task=%s entry=%s lang=%s claim_ms=%.1f",
+            "event=task_pushed task=%s entry=%s lang=%s claim_ms=%.1f via=%s",
             task_id,
             entry_id,
-            lang,
-            (time.perf_counter() - claim_started) * 1000,
+            claim.lang,
+            (time.perf_counter() - claim.started) * 1000,
+            claim.via,
         )
+        await self._send(entry_id, entry, message, task_id)
         return "served"
 
     async def _send(self, entry_id: str, entry: dict, message: dict, task_id: str) -> None:

@@ -230,13 +230,16 @@ async def deliver(consumer, message: dict) -> None:
     await send_or_close(consumer, frame)
 
 
-def serve_next(entry_id: str, found: list | None = None) -> None:
+def serve_next(
+    entry_id: str, found: list | None = None, claim: dispatch.Claim | None = None
+) -> None:
     """The user of ``entry_id`` answered their pushed task on this socket: the place it freed
     is served from here (``Dispatcher.serve_returning``), in a task of its own: the socket's
     next frames (its other users' answers) do not wait for the claim. ``found``: what the
-    answer's release already reserved (``keys.RELEASE_RETURNING``)."""
+    answer's release already reserved (``keys.RELEASE_RETURNING``); ``claim``: the task the
+    answer's thread claimed for that place (``dispatch.claim_returning``)."""
     d = dispatch.dispatcher()
-    d.spawn(d.serve_returning(entry_id, found))
+    d.spawn(d.serve_returning(entry_id, found, claim))
 
 
 def _sender(consumer):

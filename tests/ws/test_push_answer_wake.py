@@ -110,3 +110,52 @@ async def test_a_user_answering_on_their_socket_goes_behind_those_already_waitin
     assert (await receive_event(alice, "task_done"))["id"] == first["id"]
     assert (await receive_event(bob, "task_assigned"))["task"]["type"] == "assistant_reply"
     assert await alice.receive_nothing(timeout=QUIET)
+
+
+def pushed_via(caplog) -> list[str]:
+    """How each task pushed so far was claimed, from the dispatcher's ``task_pushed`` log:
+    "answer" (on the thread that ran the user's answer) or "line"."""
+    return [
+        record.getMessage().rsplit("via=", 1)[1]
+        for record in caplog.records
+        if record.name == "grove.push" and "event=task_pushed" in record.getMessage()
+    ]
+
+
+async def test_a_one_user_socket_gets_its_next_task_claimed_with_its_answer(sockets, caplog):
+    """On a socket that serves one user, the thread that ran the answer claims and records
+    their next task too: no hop to a claim thread, no Redis write from the event loop."""
+    caplog.set_level("INFO", logger="grove.push")
+    frontend = await new_frontend()
+    await sync_to_async(prompts_in_review)(frontend, count=2, reviews=3)
+    socket = await ready(sockets, frontend, ALICE, "label_initial_prompt")
+    first = (await receive_event(socket, "task_assigned"))["task"]
+    assert pushed_via(caplog) == ["line"]  # her first task: served from the line
+    await review(socket, first, ALICE)
+    assert (await receive_event(socket, "task_done"))["id"] == first["id"]
+    following = await receive_event(socket, "task_assigned")
+    assert following["task"]["message_id"] != first["message_id"]
+    assert following["user"] == ALICE and following["ack_by"]
+    assert pushed_via(caplog) == ["line", "answer"]
+    # The task is hers as any pushed task is: acked and answered on the socket.
+    await review(socket, following["task"], ALICE)
+    assert (await receive_event(socket, "task_done"))["id"] == following["task"]["id"]
+
+
+async def test_a_socket_of_several_users_has_their_next_tasks_claimed_apart(sockets, caplog):
+    """A bot's socket serving several users: an answer's next task is claimed on a claim
+    thread, so that the socket's other answers do not wait behind it."""
+    caplog.set_level("INFO", logger="grove.push")
+    frontend = await new_frontend()
+    await sync_to_async(prompts_in_review)(frontend, count=2, reviews=3)
+    socket = await ready(sockets, frontend, ALICE, "label_initial_prompt")
+    first = await receive_event(socket, "task_assigned")
+    answer = await send(socket, {"type": "ready", "user": BOB, "task_kind": "label_initial_prompt"})
+    assert answer["type"] == "ready_ok", answer
+    assert (await receive_event(socket, "task_assigned"))["user"] == BOB
+    await review(socket, first["task"], ALICE)
+    assert (await receive_event(socket, "task_done"))["id"] == first["task"]["id"]
+    following = await receive_event(socket, "task_assigned")
+    assert following["user"] == ALICE
+    assert following["task"]["message_id"] != first["task"]["message_id"]
+    assert pushed_via(caplog) == ["line", "line", "line"]

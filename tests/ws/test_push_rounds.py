@@ -135,7 +135,7 @@ async def test_a_dead_holders_reserved_places_are_given_back_though_nobody_saw_i
     # Another process's dispatcher runs a round; its claim for Alice hangs, then it dies.
     claim_started = asyncio.Event()
 
-    async def hanging_claim(**_kwargs):
+    async def hanging_claim(*_args, **_kwargs):
         claim_started.set()
         await asyncio.Event().wait()
 
