@@ -74,12 +74,10 @@ def _throttle(client, body: dict, acting_user_field: str | None, user: dict | No
 def run_task_command(client, command: str, content: dict) -> dict:
     """``task_ack`` or ``task_nack``: REST's ack or nack; the answer frame."""
     body = _body(content)
-    head = TaskCommand(data={k: body[k] for k in ("task_id", "user") if k in body})
-    if not head.is_valid():
-        raise drf.ValidationError(head.errors)
-    user = dict(head.validated_data["user"]) if "user" in head.validated_data else None
+    head = TaskCommand.validated({k: body[k] for k in ("task_id", "user") if k in body})
+    user = dict(head["user"]) if "user" in head else None
     _throttle(client, body, None, user)
-    task_id: uuid.UUID = head.validated_data["task_id"]
+    task_id: uuid.UUID = head["task_id"]
     rest_body = {k: v for k, v in body.items() if k not in ("type", "task_id", "user")}
     if command == "task_ack":
         named = (user["auth_method"], user["id"]) if user else None
@@ -158,7 +156,10 @@ async def answer(consumer, content: dict) -> None:
         await consumer.reply(frame)
     finally:  # a place reserved by the release is served (or given back) whatever the reply
         for entry_id, found, claim in returning:
-            push.serve_next(entry_id, found, claim)
+            if claim is not None:  # claimed and recorded: only its frame is left to send
+                await dispatch.dispatcher().serve_returning(entry_id, found, claim)
+            else:
+                push.serve_next(entry_id, found)
 
 
 ANSWER_COMMANDS = {

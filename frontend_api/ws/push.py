@@ -230,16 +230,13 @@ async def deliver(consumer, message: dict) -> None:
     await send_or_close(consumer, frame)
 
 
-def serve_next(
-    entry_id: str, found: list | None = None, claim: dispatch.Claim | None = None
-) -> None:
+def serve_next(entry_id: str, found: list | None = None) -> None:
     """The user of ``entry_id`` answered their pushed task on this socket: the place it freed
     is served from here (``Dispatcher.serve_returning``), in a task of its own: the socket's
     next frames (its other users' answers) do not wait for the claim. ``found``: what the
-    answer's release already reserved (``keys.RELEASE_RETURNING``); ``claim``: the task the
-    answer's thread claimed for that place (``dispatch.claim_returning``)."""
+    answer's release already reserved (``keys.RELEASE_RETURNING``)."""
     d = dispatch.dispatcher()
-    d.spawn(d.serve_returning(entry_id, found, claim))
+    d.spawn(d.serve_returning(entry_id, found))
 
 
 def _sender(consumer):
@@ -274,7 +271,9 @@ async def send_or_close(consumer, frame: dict) -> None:
     """Send, or close a socket that does not take the frame in time (a slow reader: the
     server's buffer for it is full) with 4008; its tasks then wait for a resume."""
     try:
-        await asyncio.wait_for(consumer.push(frame), settings.GROVE_WS_SEND_TIMEOUT_SECONDS)
+        # asyncio.timeout, not wait_for: no task of its own per frame (Python 3.11).
+        async with asyncio.timeout(settings.GROVE_WS_SEND_TIMEOUT_SECONDS):
+            await consumer.push(frame)
     except TimeoutError:
         logger.warning("event=slow_consumer_closed session=%s", consumer.push_session)
         with contextlib.suppress(TimeoutError):
