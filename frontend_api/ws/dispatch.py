@@ -18,7 +18,9 @@ Redis (``backend.push.keys``), so it is one line across every process:
   mid-round: the places its claims reserved go back, whether or not anyone saw it die.
 - **Threads.** Claims run on a pool of ``PARALLEL_CLAIMS`` threads; the rest of the
   dispatcher's database work on one thread of its own, never on the thread Channels shares
-  among every socket's database calls.
+  among every socket's database calls. The one exception: the next task of a user whose
+  socket serves only them is claimed and recorded by the thread that ran their answer
+  (``claim_returning``), which saves a thread hop and a Redis write from the event loop.
 - **An answer's wake.** An answer given on the socket a task was pushed to keeps its user out
   of line as it frees their place (``push_signals.SocketAnswer``); that process then hands the
   place to whoever waits first in the user's languages (``keys.RETURNING``): the user when
