@@ -6,7 +6,6 @@ import asyncio
 import threading
 
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -15,35 +14,26 @@ from django.db import connections
 from backend import events, listeners
 from backend.accounts.models import User
 from tests.api.conftest import protocol_user
+from tests.redis_monitor import commands_on
 from tests.ws.conftest import TIMEOUT, new_frontend, receive_event, send, ws_db
 
 pytestmark = ws_db
-
-
-def command_calls(client: redis.Redis, *names: str) -> dict[str, int]:
-    stats = client.info("commandstats")
-    return {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in names}
 
 
 async def test_a_send_to_an_empty_group_is_one_round_trip_and_a_member_still_gets_it(sockets):
     layer = get_channel_layer()
     if "Redis" not in type(layer).__name__:
         pytest.skip("the Redis channel layer only")
-    client = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
-    try:
-        before = command_calls(client, "zrange", "zcard")
+    with commands_on(settings.CHANNEL_LAYER_URL) as sent:
         await layer.group_send("nobody-follows", {"type": "grove.event", "n": 1})
-        after = command_calls(client, "zrange", "zcard")
-        # The group's members counted, not read (channels_redis read them in a second trip).
-        assert after["zcard"] == before["zcard"] + 1
-        assert after["zrange"] == before["zrange"]
+    # The group's members counted, not read (channels_redis read them in a second trip).
+    names = [command.name for command in sent]
+    assert names.count("ZCARD") == 1 and "ZRANGE" not in names, names
 
-        channel = await layer.new_channel()
-        await layer.group_add("one-follows", channel)
-        await layer.group_send("one-follows", {"type": "grove.event", "n": 2})
-        assert (await asyncio.wait_for(layer.receive(channel), TIMEOUT))["n"] == 2
-    finally:
-        client.close()
+    channel = await layer.new_channel()
+    await layer.group_add("one-follows", channel)
+    await layer.group_send("one-follows", {"type": "grove.event", "n": 2})
+    assert (await asyncio.wait_for(layer.receive(channel), TIMEOUT))["n"] == 2
 
 
 async def test_pushes_sent_outside_a_server_share_one_loop_and_its_connection(sockets, monkeypatch):
@@ -56,11 +46,12 @@ async def test_pushes_sent_outside_a_server_share_one_loop_and_its_connection(so
     assert answer["type"] == "subscribed"
     user = await sync_to_async(User.objects.get)(username="ada")
     monkeypatch.setattr(events, "_own_loop", events._LoopThread())
-    client = redis.Redis.from_url(settings.GROVE_PUSH_REDIS_URL)
+    prepared, go = threading.Event(), threading.Event()
 
     def job() -> None:  # as a worker runs it: a plain thread, no asgiref context
         listeners.nobody_listening()  # (its own connection, made before counting)
-        before = client.info("stats")["total_connections_received"]
+        prepared.set()
+        go.wait(TIMEOUT)
         try:
             for n in range(3):
                 events.publish(
@@ -76,13 +67,16 @@ async def test_pushes_sent_outside_a_server_share_one_loop_and_its_connection(so
                 )
         finally:
             connections.close_all()
-        opened.append(client.info("stats")["total_connections_received"] - before)
 
-    opened: list[int] = []
     thread = threading.Thread(target=job)
     thread.start()
-    await asyncio.to_thread(thread.join, TIMEOUT)
-    client.close()
-    assert opened and opened[0] <= 1, opened
+    assert await asyncio.to_thread(prepared.wait, TIMEOUT)
+    with commands_on(settings.CHANNEL_LAYER_URL) as sent:
+        go.set()
+        await asyncio.to_thread(thread.join, TIMEOUT)
+    # The socket's consumer receives on a connection of its own (its BZPOPMIN names it).
+    receivers = {command.connection for command in sent if command.name == "BZPOPMIN"}
+    senders = {command.connection for command in sent} - receivers
+    assert len(senders) <= 1, {c: [x.name for x in sent if x.connection == c] for c in senders}
     frames = [await receive_event(socket, "message_accepted") for _ in range(3)]
     assert [frame["message_id"] for frame in frames] == ["m-0", "m-1", "m-2"]
