@@ -121,14 +121,12 @@ def _answer(
         else:
             error = None
     returning = answering.returning if answering is not None else []
-    if claim_next:
-        token = line_args[2]
-        return (
-            answered,
-            error,
-            [(e, f, dispatch.claim_returning(e, f, token)) for e, f in returning],
-        )
-    return answered, error, [(entry_id, found, None) for entry_id, found in returning]
+    token = line_args[2] if claim_next else ""  # the dispatcher's, for RECORD
+    served = [
+        (entry_id, found, dispatch.claim_returning(entry_id, found, token) if token else None)
+        for entry_id, found in returning
+    ]
+    return answered, error, served
 
 
 async def answer(consumer, content: dict) -> None:
